@@ -1,0 +1,97 @@
+-- The operation catalogue.  An operation is data: its page, code, parameter
+-- schema, whole-job parameter checks, per-target eligibility rules each with
+-- its error code and message, and the change it makes.  The C engine
+-- (extension/src/engine.c) turns a declaration into one set-based statement
+-- per chunk of targets; nothing here runs per row.
+--
+-- SQL fragments in the catalogue may use:
+--   t        the target row (NULL when the key is unknown or deleted)
+--   p        the job's parameters as jsonb, defaults filled in
+--   $3       the job id (in apply and effect statements only)
+--   eligible CTE (target) of the targets that passed every rule
+--   applied  CTE (target, after) that an apply_sql must define
+
+CREATE TABLE bulkorder.pages (
+    page text PRIMARY KEY,
+    name_ja text NOT NULL,
+    name_en text NOT NULL,
+    target_table text NOT NULL,          -- schema-qualified table of the page's rows
+    key_column text NOT NULL,
+    key_name_ja text NOT NULL,           -- what column A of an upload holds
+    visible_condition text NOT NULL DEFAULT 'true'   -- over t: rows the page can see
+);
+
+INSERT INTO bulkorder.pages VALUES
+    ('orders', '注文一覧', 'orders', 'bulkorder.orders', 'order_no', '注文番号', 't.deleted_at IS NULL'),
+    ('subscriptions', '定期注文マスター', 'subscription masters', 'bulkorder.subscriptions', 'course_order_no', 'コース注文番号', 'true'),
+    ('shipments', '出荷一覧', 'shipments', 'bulkorder.orders', 'order_no', '注文番号', 't.deleted_at IS NULL'),
+    ('customers', '顧客一覧', 'customers', 'bulkorder.customers', 'customer_id', '顧客ID', 'true');
+
+CREATE TABLE bulkorder.operations (
+    page text NOT NULL REFERENCES bulkorder.pages (page),
+    operation text NOT NULL CHECK (operation ~ '^[a-z][a-z0-9_]*$'),
+    name_ja text NOT NULL,
+    name_en text NOT NULL,
+    -- {"name": {"type": "boolean|text|integer|bigint|date|text[]",
+    --           "default": …, "nullable": bool, "enum": […],
+    --           "max_length": n, "min": n, "max": n}}
+    -- A parameter without "default" is required.
+    params jsonb NOT NULL DEFAULT '{}',
+    -- fields recorded in bulk_job_items.before/after
+    changed_columns text[] NOT NULL DEFAULT '{}',
+    -- the common change: UPDATE target_table t SET <set_clause>
+    set_clause text,
+    -- or a custom change: CTEs (comma-separated, without WITH) that read
+    -- eligible and define applied(target, after)
+    apply_sql text,
+    -- custom before image over t (default: changed_columns of t)
+    before_sql text,
+    -- further data-modifying CTE bodies that read applied (outbox rows, …)
+    effects text[] NOT NULL DEFAULT '{}',
+    -- rows of other tables the change will update, locked in their key
+    -- order before the change, given $1 = the chunk's keys
+    lock_sql text,
+    -- pg_regress/pgTAP checks that every operation has a typed wrapper
+    wrapper text NOT NULL,
+    PRIMARY KEY (page, operation),
+    CHECK ((set_clause IS NULL) <> (apply_sql IS NULL))
+);
+
+CREATE TABLE bulkorder.operation_rules (
+    page text NOT NULL,
+    operation text NOT NULL,
+    position integer NOT NULL,
+    error_code text NOT NULL CHECK (error_code ~ '^[a-z][a-z0-9_]*$' AND error_code <> 'not_found'),
+    condition text NOT NULL,             -- true when the target is eligible
+    message_ja text NOT NULL,
+    message_en text NOT NULL,
+    PRIMARY KEY (page, operation, position),
+    UNIQUE (page, operation, error_code),
+    FOREIGN KEY (page, operation) REFERENCES bulkorder.operations ON DELETE CASCADE
+);
+
+-- Whole-job checks on the parameters (a known delivery method, a public
+-- product, …): any false rejects the call before anything changes.
+CREATE TABLE bulkorder.operation_param_checks (
+    page text NOT NULL,
+    operation text NOT NULL,
+    position integer NOT NULL,
+    condition text NOT NULL,             -- over p; true when acceptable
+    sqlstate text NOT NULL DEFAULT '22023' CHECK (sqlstate ~ '^[0-9A-Z]{5}$'),
+    message text NOT NULL,
+    hint text,
+    PRIMARY KEY (page, operation, position),
+    FOREIGN KEY (page, operation) REFERENCES bulkorder.operations ON DELETE CASCADE
+);
+
+-- A readable listing of the catalogue for operators and admin tools.
+CREATE VIEW bulkorder.operation_catalog AS
+    SELECT o.page, pg.name_ja AS page_name_ja, o.operation, o.name_ja, o.name_en,
+           o.params, o.wrapper,
+           coalesce((SELECT jsonb_agg(jsonb_build_object('error_code', r.error_code,
+                                                         'message', r.message_ja)
+                                      ORDER BY r.position)
+                     FROM bulkorder.operation_rules r
+                     WHERE r.page = o.page AND r.operation = o.operation), '[]') AS rules
+    FROM bulkorder.operations o
+    JOIN bulkorder.pages pg USING (page);

@@ -1,0 +1,23 @@
+-- The SQL API of the engine (SPEC §4).  SECURITY DEFINER with a pinned
+-- search_path: an operator needs EXECUTE here, not privileges on the tables,
+-- so every change goes through the catalogue's rules.
+
+CREATE FUNCTION bulkorder.run_bulk(page text, operation text, targets bigint[],
+                                   params jsonb DEFAULT '{}', options jsonb DEFAULT '{}')
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'bulkorder_run_bulk'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+
+COMMENT ON FUNCTION bulkorder.run_bulk(text, text, bigint[], jsonb, jsonb) IS
+'Apply a catalogued operation to the targets (確定); returns the job id';
+
+CREATE FUNCTION bulkorder.preview_bulk(page text, operation text, targets bigint[],
+                                       params jsonb DEFAULT '{}')
+RETURNS TABLE (target bigint, ok boolean, error_code text, message text)
+AS 'MODULE_PATHNAME', 'bulkorder_preview_bulk'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+
+COMMENT ON FUNCTION bulkorder.preview_bulk(text, text, bigint[], jsonb) IS
+'The final confirmation (最終確認): what run_bulk would do per target, changing nothing';

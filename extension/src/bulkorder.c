@@ -1,0 +1,54 @@
+/*-------------------------------------------------------------------------
+ *
+ * bulkorder.c
+ *	  Module entry point: GUCs.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/guc.h"
+
+#include "bulkorder.h"
+
+PG_MODULE_MAGIC;
+
+int			bulkorder_chunk_size = 10000;
+int			bulkorder_max_targets = 10000000;
+int			bulkorder_language = BULK_LANG_JA;
+
+static const struct config_enum_entry language_options[] = {
+	{"ja", BULK_LANG_JA, false},
+	{"en", BULK_LANG_EN, false},
+	{NULL, 0, false}
+};
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	DefineCustomIntVariable("bulkorder.chunk_size",
+							"Targets checked, locked and changed per statement.",
+							"Bounds a job's memory; an asynchronous job commits after each chunk.",
+							&bulkorder_chunk_size,
+							10000, 1, 1000000,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("bulkorder.max_targets",
+							"Largest number of targets one job accepts.",
+							NULL,
+							&bulkorder_max_targets,
+							10000000, 1, 100000000,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomEnumVariable("bulkorder.language",
+							 "Language of item messages and notifications.",
+							 NULL,
+							 &bulkorder_language,
+							 BULK_LANG_JA, language_options,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+	MarkGUCPrefixReserved("bulkorder");
+}

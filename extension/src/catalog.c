@@ -1,0 +1,350 @@
+/*-------------------------------------------------------------------------
+ *
+ * catalog.c
+ *	  Turn a catalogued operation into prepared, kept SPI plans.
+ *
+ * Each call reads the operation's declaration (one small query), composes
+ * the statements' text, and reuses the kept plans when the text is the one
+ * they were prepared from.  Comparing the text, not a version number, means
+ * an ALTER EXTENSION UPDATE that changes a rule can never run a stale plan.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+
+#include "bulkorder.h"
+
+typedef struct PlanCacheEntry
+{
+	char		key[2 * NAMEDATALEN + 8];	/* page/operation/language */
+	char	   *source;			/* all statements' text, in CacheMemoryContext */
+	SPIPlanPtr	lock_plan;
+	SPIPlanPtr	extra_lock_plan;
+	SPIPlanPtr	preview_plan;
+	SPIPlanPtr	run_plan;
+} PlanCacheEntry;
+
+static HTAB *plan_cache = NULL;
+
+static const char *catalog_query =
+"SELECT pg.target_table, pg.key_column, pg.visible_condition,"
+"       CASE WHEN $3 THEN pg.name_en ELSE pg.name_ja END,"
+"       CASE WHEN $3 THEN o.name_en ELSE o.name_ja END,"
+"       o.params, o.changed_columns, o.set_clause, o.apply_sql, o.before_sql,"
+"       o.effects, o.lock_sql,"
+"       coalesce(r.codes, '{}'), coalesce(r.conditions, '{}'), coalesce(r.messages, '{}'),"
+"       coalesce(c.conditions, '{}'), coalesce(c.sqlstates, '{}'),"
+"       coalesce(c.messages, '{}'), coalesce(c.hints, '{}')"
+"  FROM bulkorder.operations o"
+"  JOIN bulkorder.pages pg ON pg.page = o.page"
+"  LEFT JOIN LATERAL ("
+"       SELECT array_agg(error_code ORDER BY position) AS codes,"
+"              array_agg(condition ORDER BY position) AS conditions,"
+"              array_agg(CASE WHEN $3 THEN message_en ELSE message_ja END ORDER BY position) AS messages"
+"         FROM bulkorder.operation_rules"
+"        WHERE page = o.page AND operation = o.operation) r ON true"
+"  LEFT JOIN LATERAL ("
+"       SELECT array_agg(condition ORDER BY position) AS conditions,"
+"              array_agg(sqlstate ORDER BY position) AS sqlstates,"
+"              array_agg(message ORDER BY position) AS messages,"
+"              array_agg(coalesce(hint, '') ORDER BY position) AS hints"
+"         FROM bulkorder.operation_param_checks"
+"        WHERE page = o.page AND operation = o.operation) c ON true"
+" WHERE o.page = $1 AND o.operation = $2";
+
+/* Column values of the catalogue row, as C strings (NULL for SQL NULL). */
+static char *
+col_text(HeapTuple tup, TupleDesc desc, int col)
+{
+	return SPI_getvalue(tup, desc, col);
+}
+
+/* A text[] column as a palloc'd array of C strings. */
+static char **
+col_text_array(HeapTuple tup, TupleDesc desc, int col, int *n)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+	Datum	   *elems;
+	bool	   *nulls;
+	char	  **result;
+
+	*n = 0;
+	if (isnull)
+		return NULL;
+	deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &nulls, n);
+	result = palloc0(sizeof(char *) * (*n + 1));
+	for (int i = 0; i < *n; i++)
+		result[i] = nulls[i] ? NULL : TextDatumGetCString(elems[i]);
+	return result;
+}
+
+static void
+ensure_plan_cache(void)
+{
+	HASHCTL		ctl;
+
+	if (plan_cache)
+		return;
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(((PlanCacheEntry *) 0)->key);
+	ctl.entrysize = sizeof(PlanCacheEntry);
+	plan_cache = hash_create("bulkorder plan cache", 64, &ctl, HASH_ELEM | HASH_STRINGS);
+}
+
+static SPIPlanPtr
+prepare_kept(const char *sql, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+	if (plan == NULL)
+		elog(ERROR, "bulkorder: could not prepare statement (%s): %s",
+			 SPI_result_code_string(SPI_result), sql);
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "bulkorder: SPI_keepplan failed");
+	return plan;
+}
+
+/* VALUES list mapping every error code of the operation to its message. */
+static void
+append_messages(StringInfo buf, char **codes, char **messages, int nrules)
+{
+	appendStringInfo(buf, "(VALUES ('not_found', %s)",
+					 quote_literal_cstr(BULK_LANG_TEXT("対象が見つかりません(存在しないか削除済みです)",
+													   "not found (unknown or deleted)")));
+	for (int i = 0; i < nrules; i++)
+		appendStringInfo(buf, ", (%s, %s)",
+						 quote_literal_cstr(codes[i]), quote_literal_cstr(messages[i]));
+	appendStringInfoString(buf, ") AS m(code, message)");
+}
+
+/* jsonb_build_object('col', <alias>.col, ...) over the changed columns */
+static void
+append_image(StringInfo buf, const char *alias, char **cols, int ncols)
+{
+	if (ncols == 0)
+	{
+		appendStringInfoString(buf, "'{}'::jsonb");
+		return;
+	}
+	appendStringInfoString(buf, "jsonb_build_object(");
+	for (int i = 0; i < ncols; i++)
+		appendStringInfo(buf, "%s%s, %s.%s", i > 0 ? ", " : "",
+						 quote_literal_cstr(cols[i]), alias, quote_identifier(cols[i]));
+	appendStringInfoChar(buf, ')');
+}
+
+BulkOperation *
+bulk_lookup_operation(const char *page, const char *operation)
+{
+	Oid			argtypes[3] = {TEXTOID, TEXTOID, BOOLOID};
+	Datum		values[3];
+	HeapTuple	tup;
+	TupleDesc	desc;
+	BulkOperation *op;
+	const char *key;
+	char	   *table,
+			   *visible,
+			   *set_clause,
+			   *apply_sql,
+			   *before_sql,
+			   *lock_sql;
+	char	  **cols,
+			  **effects,
+			  **codes,
+			  **conditions,
+			  **messages;
+	int			ncols,
+				neffects,
+				nrules,
+				n;
+	bool		isnull;
+	StringInfoData check,
+				preview,
+				run,
+				lock,
+				source;
+	PlanCacheEntry *entry;
+	bool		found;
+	char		cache_key[2 * NAMEDATALEN + 8];
+
+	values[0] = CStringGetTextDatum(page);
+	values[1] = CStringGetTextDatum(operation);
+	values[2] = BoolGetDatum(bulkorder_language == BULK_LANG_EN);
+	bulk_spi_exec(catalog_query, 3, argtypes, values, NULL, true, SPI_OK_SELECT);
+
+	if (SPI_processed == 0)
+	{
+		bool		page_known;
+
+		bulk_spi_exec("SELECT 1 FROM bulkorder.pages WHERE page = $1", 1, argtypes,
+					  values, NULL, true, SPI_OK_SELECT);
+		page_known = SPI_processed > 0;
+		if (!page_known)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown page \"%s\"", page),
+					 errhint("The pages are orders, subscriptions, shipments and customers.")));
+		bulk_spi_exec("SELECT string_agg(operation, ', ' ORDER BY operation) "
+					  "FROM bulkorder.operations WHERE page = $1",
+					  1, argtypes, values, NULL, true, SPI_OK_SELECT);
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown operation \"%s\" for page \"%s\"", operation, page),
+				 errhint("The operations of page \"%s\" are: %s.", page,
+						 SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1))));
+	}
+
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+
+	op = palloc0(sizeof(BulkOperation));
+	op->page = pstrdup(page);
+	op->operation = pstrdup(operation);
+	table = col_text(tup, desc, 1);
+	key = quote_identifier(col_text(tup, desc, 2));
+	visible = col_text(tup, desc, 3);
+	op->page_name = col_text(tup, desc, 4);
+	op->op_name = col_text(tup, desc, 5);
+	op->param_spec = DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 6, &isnull));
+	cols = col_text_array(tup, desc, 7, &ncols);
+	set_clause = col_text(tup, desc, 8);
+	apply_sql = col_text(tup, desc, 9);
+	before_sql = col_text(tup, desc, 10);
+	effects = col_text_array(tup, desc, 11, &neffects);
+	lock_sql = col_text(tup, desc, 12);
+	codes = col_text_array(tup, desc, 13, &nrules);
+	conditions = col_text_array(tup, desc, 14, &n);
+	messages = col_text_array(tup, desc, 15, &n);
+	op->param_check_sql = col_text_array(tup, desc, 16, &op->nparam_checks);
+	op->param_check_sqlstate = col_text_array(tup, desc, 17, &n);
+	op->param_check_message = col_text_array(tup, desc, 18, &n);
+	op->param_check_hint = col_text_array(tup, desc, 19, &n);
+
+	/*
+	 * The check: the first failing rule of each target, in declared order,
+	 * and the before image of the fields the change touches.
+	 */
+	initStringInfo(&check);
+	appendStringInfo(&check,
+					 "SELECT i.target, CASE WHEN t.%s IS NULL THEN 'not_found'", key);
+	for (int i = 0; i < nrules; i++)
+		appendStringInfo(&check, " WHEN NOT coalesce((%s), false) THEN %s",
+						 conditions[i], quote_literal_cstr(codes[i]));
+	appendStringInfo(&check, " END AS error_code, CASE WHEN t.%s IS NOT NULL THEN ", key);
+	if (before_sql)
+		appendStringInfo(&check, "(%s)", before_sql);
+	else
+		append_image(&check, "t", cols, ncols);
+	appendStringInfo(&check,
+					 " END AS before"
+					 " FROM unnest($1::bigint[]) AS i(target) CROSS JOIN prm"
+					 " LEFT JOIN %s AS t ON t.%s = i.target AND (%s)",
+					 table, key, visible);
+
+	initStringInfo(&preview);
+	appendStringInfo(&preview,
+					 "WITH prm AS (SELECT $2::jsonb AS p), checked AS (%s)"
+					 " SELECT c.target, c.error_code IS NULL, c.error_code, m.message"
+					 " FROM checked c LEFT JOIN ",
+					 check.data);
+	append_messages(&preview, codes, messages, nrules);
+	appendStringInfoString(&preview, " ON m.code = c.error_code ORDER BY c.target");
+
+	/*
+	 * The run: check, change, side effects and items in one statement, so a
+	 * chunk's changes and their history can never part.
+	 */
+	initStringInfo(&run);
+	appendStringInfo(&run,
+					 "WITH prm AS (SELECT $2::jsonb AS p),"
+					 " checked AS MATERIALIZED (%s),"
+					 " eligible AS (SELECT target FROM checked WHERE error_code IS NULL), ",
+					 check.data);
+	if (set_clause)
+	{
+		appendStringInfo(&run,
+						 "applied AS (UPDATE %s AS t SET %s FROM eligible e, prm"
+						 " WHERE t.%s = e.target RETURNING t.%s AS target, ",
+						 table, set_clause, key, key);
+		append_image(&run, "t", cols, ncols);
+		appendStringInfoString(&run, " AS after)");
+	}
+	else
+		appendStringInfoString(&run, apply_sql);
+	for (int i = 0; i < neffects; i++)
+		appendStringInfo(&run, ", effect_%d AS (%s)", i + 1, effects[i]);
+	appendStringInfoString(&run,
+						   ", items AS (INSERT INTO bulkorder.bulk_job_items"
+						   " (job_id, target, ok, error_code, message, before, after)"
+						   " SELECT $3, c.target, c.error_code IS NULL, c.error_code, m.message,"
+						   " c.before, a.after FROM checked c"
+						   " LEFT JOIN applied a ON a.target = c.target LEFT JOIN ");
+	append_messages(&run, codes, messages, nrules);
+	appendStringInfoString(&run,
+						   " ON m.code = c.error_code RETURNING ok, after IS NOT NULL AS done)"
+						   " SELECT count(*) FILTER (WHERE ok), count(*) FILTER (WHERE NOT ok),"
+						   " count(*) FILTER (WHERE ok AND NOT done) FROM items");
+
+	/* Lock in key order: two jobs over the same keys can never deadlock. */
+	initStringInfo(&lock);
+	appendStringInfo(&lock,
+					 "SELECT 1 FROM %s AS t WHERE t.%s = ANY ($1) ORDER BY t.%s FOR NO KEY UPDATE OF t",
+					 table, key, key);
+
+	initStringInfo(&source);
+	appendStringInfo(&source, "%s\n%s\n%s\n%s", lock.data, lock_sql ? lock_sql : "",
+					 preview.data, run.data);
+
+	ensure_plan_cache();
+	snprintf(cache_key, sizeof(cache_key), "%s/%s/%d", page, operation, bulkorder_language);
+	entry = hash_search(plan_cache, cache_key, HASH_ENTER, &found);
+	if (found && strcmp(entry->source, source.data) != 0)
+	{
+		/* the catalogue changed under us: forget the old plans */
+		SPI_freeplan(entry->lock_plan);
+		if (entry->extra_lock_plan)
+			SPI_freeplan(entry->extra_lock_plan);
+		SPI_freeplan(entry->preview_plan);
+		SPI_freeplan(entry->run_plan);
+		pfree(entry->source);
+		found = false;
+	}
+	if (!found)
+	{
+		Oid			types[3] = {INT8ARRAYOID, JSONBOID, INT8OID};
+
+		/* leave the entry consistent if a prepare fails */
+		entry->source = NULL;
+		entry->lock_plan = entry->extra_lock_plan = NULL;
+		entry->preview_plan = entry->run_plan = NULL;
+		PG_TRY();
+		{
+			entry->lock_plan = prepare_kept(lock.data, 1, types);
+			if (lock_sql)
+				entry->extra_lock_plan = prepare_kept(lock_sql, 1, types);
+			entry->preview_plan = prepare_kept(preview.data, 2, types);
+			entry->run_plan = prepare_kept(run.data, 3, types);
+		}
+		PG_CATCH();
+		{
+			hash_search(plan_cache, cache_key, HASH_REMOVE, NULL);
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+		entry->source = MemoryContextStrdup(CacheMemoryContext, source.data);
+	}
+
+	op->lock_plan = entry->lock_plan;
+	op->extra_lock_plan = entry->extra_lock_plan;
+	op->preview_plan = entry->preview_plan;
+	op->run_plan = entry->run_plan;
+	return op;
+}

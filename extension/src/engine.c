@@ -1,0 +1,164 @@
+/*-------------------------------------------------------------------------
+ *
+ * engine.c
+ *	  The set-based engine: one chunk of targets at a time, lock the rows in
+ *	  key order, then check, change and record them in one statement.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+
+#include "bulkorder.h"
+
+int
+bulk_spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *values,
+			  const char *nulls, bool read_only, int expected)
+{
+	int			rc = SPI_execute_with_args(sql, nargs, argtypes, values, nulls, read_only, 0);
+
+	if (rc != expected)
+		elog(ERROR, "bulkorder: SPI_execute_with_args returned %s for: %s",
+			 SPI_result_code_string(rc), sql);
+	return rc;
+}
+
+static int
+compare_int64(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Validate a targets array (one dimension, no NULL) and return its keys
+ * sorted and distinct: key order is lock order, and a key given twice is
+ * processed once.
+ */
+BulkTargets
+bulk_targets_from_array(ArrayType *targets)
+{
+	BulkTargets result;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int			out = 0;
+
+	if (ARR_NDIM(targets) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("targets must be a one-dimensional array"),
+				 errdetail("The array given has %d dimensions.", ARR_NDIM(targets))));
+	n = ArrayGetNItems(ARR_NDIM(targets), ARR_DIMS(targets));
+	if (n > bulkorder_max_targets)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many targets: %d", n),
+				 errdetail("One job takes at most %d targets (bulkorder.max_targets).",
+						   bulkorder_max_targets),
+				 errhint("Split the keys into several jobs, or raise bulkorder.max_targets.")));
+
+	deconstruct_array(targets, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+					  &elems, &nulls, &n);
+	result.keys = palloc(sizeof(int64) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("targets must not contain NULL"),
+					 errdetail("Element %d is NULL.", i + 1)));
+		result.keys[i] = DatumGetInt64(elems[i]);
+	}
+	pfree(elems);
+	pfree(nulls);
+
+	qsort(result.keys, n, sizeof(int64), compare_int64);
+	for (int i = 0; i < n; i++)
+		if (out == 0 || result.keys[out - 1] != result.keys[i])
+			result.keys[out++] = result.keys[i];
+	result.count = out;
+	return result;
+}
+
+ArrayType *
+bulk_keys_array(const int64 *keys, int count)
+{
+	Datum	   *d = palloc(sizeof(Datum) * Max(count, 1));
+	ArrayType  *arr;
+
+	for (int i = 0; i < count; i++)
+		d[i] = Int64GetDatum(keys[i]);
+	arr = construct_array(d, count, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+	pfree(d);
+	return arr;
+}
+
+static int64
+result_int8(int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col, &isnull);
+
+	return isnull ? 0 : DatumGetInt64(d);
+}
+
+/*
+ * Apply the operation to one chunk of sorted, distinct keys and record an
+ * item per key.  Runs in the current transaction; the caller decides when
+ * to commit.
+ */
+void
+bulk_apply_chunk(BulkOperation *op, int64 job_id, Jsonb *params,
+				 const int64 *keys, int count, int64 *succeeded, int64 *failed)
+{
+	Datum		values[3];
+	int			rc;
+	int64		not_applied;
+
+	values[0] = PointerGetDatum(bulk_keys_array(keys, count));
+	values[1] = JsonbPGetDatum(params);
+	values[2] = Int64GetDatum(job_id);
+
+	/*
+	 * Lock first, in key order; the run statement then takes a new snapshot
+	 * and so sees the committed state of every row it changes.
+	 */
+	rc = SPI_execute_plan(op->lock_plan, values, NULL, false, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "bulkorder: lock failed: %s", SPI_result_code_string(rc));
+	SPI_freetuptable(SPI_tuptable);
+	if (op->extra_lock_plan)
+	{
+		rc = SPI_execute_plan(op->extra_lock_plan, values, NULL, false, 0);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "bulkorder: lock failed: %s", SPI_result_code_string(rc));
+		SPI_freetuptable(SPI_tuptable);
+	}
+
+	rc = SPI_execute_plan(op->run_plan, values, NULL, false, 0);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "bulkorder: run of %s/%s failed: %s", op->page, op->operation,
+			 SPI_result_code_string(rc));
+	*succeeded = result_int8(1);
+	*failed = result_int8(2);
+	not_applied = result_int8(3);
+	SPI_freetuptable(SPI_tuptable);
+
+	if (not_applied > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("operation %s/%s passed its checks for %lld targets it did not change",
+						op->page, op->operation, (long long) not_applied),
+				 errhint("The catalogue's apply_sql must return a row for every eligible target.")));
+	if (*succeeded + *failed != count)
+		elog(ERROR, "bulkorder: %s/%s recorded %lld items for %d targets",
+			 op->page, op->operation, (long long) (*succeeded + *failed), count);
+
+	pfree(DatumGetPointer(values[0]));
+}

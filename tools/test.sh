@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Every test against a throwaway cluster: pg_regress (sql/), isolation
+# (specs/), pgTAP (test/*.sql) and the stage scripts (test/stages/*.sh) for
+# what must really commit (the background worker, pg_cron, a crash).
+# Ends with "N passed, N failed".
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+eval "$(bash tools/pg.sh start test)" || { echo "could not start the test cluster"; exit 1; }
+trap 'bash tools/pg.sh stop test' EXIT
+export BULKORDER_TEST_HOST=$PGHOST BULKORDER_TEST_PORT=$PGPORT
+
+passed=0; failed=0; failures=()
+count() {  # count SUITE PASSED FAILED
+  passed=$((passed + $2)); failed=$((failed + $3))
+  [ "$3" -gt 0 ] && failures+=("$1")
+  return 0
+}
+
+# pg_regress and isolation through PGXS, as `make installcheck` runs them
+if [ -n "$(ls sql/*.sql 2>/dev/null)" ] || [ -n "$(ls specs/*.spec 2>/dev/null)" ]; then
+  make -s installcheck > .pg/installcheck.log 2>&1; rc=$?
+  cat .pg/installcheck.log
+  for f in regression.diffs output_iso/regression.diffs; do
+    [ -s "$f" ] && { echo "==== $f"; cat "$f"; }
+  done
+  n_ok=$(grep -cE '\.\.\. ok|^ok [0-9]' .pg/installcheck.log || true)
+  n_fail=$(grep -cE '\.\.\. FAILED|^not ok [0-9]|\.\.\. failed' .pg/installcheck.log || true)
+  [ "$rc" -ne 0 ] && [ "$n_fail" -eq 0 ] && n_fail=1
+  count "pg_regress/isolation" "$n_ok" "$n_fail"
+fi
+
+# pgTAP: each file runs in its own rolled-back transaction
+if [ -n "$(ls test/*.sql 2>/dev/null)" ]; then
+  psql -X -q -d postgres -c "DROP DATABASE IF EXISTS bulkorder_tap" -c "CREATE DATABASE bulkorder_tap" >/dev/null
+  psql -X -q -d bulkorder_tap -c "CREATE EXTENSION pgtap" >/dev/null
+  pg_prove -d bulkorder_tap test/*.sql > .pg/pgtap.log 2>&1
+  cat .pg/pgtap.log
+  files=$(ls test/*.sql | wc -l)
+  bad=$(grep -cE '^test/.*\.sql \.\. .*(Failed|Dubious|skipped: .*)' .pg/pgtap.log || true)
+  grep -q "^Result: PASS" .pg/pgtap.log || [ "$bad" -gt 0 ] || bad=1
+  count "pgTAP" $((files - bad)) "$bad"
+fi
+
+# stage scripts: each exits 0 when it passed
+for s in test/stages/*.sh; do
+  [ -f "$s" ] || continue
+  echo "==== stage $s"
+  if bash "$s"; then count "$s" 1 0; echo "ok: $s"; else count "$s" 0 1; echo "FAILED: $s"; fi
+done
+
+echo
+[ ${#failures[@]} -gt 0 ] && echo "failed suites: ${failures[*]}"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
