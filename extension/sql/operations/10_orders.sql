@@ -190,22 +190,27 @@ VALUES
     ('orders', 'blacklist', 'ブラックリスト', 'blacklist',
      '{"action": {"type": "text", "enum": ["blacklist", "candidate", "remove"], "position": 1}}',
      '{customer_id,blacklist_status}',
-     $$customers_changed AS (
+     $$new_status AS (
+        SELECT CASE prm.p->>'action' WHEN 'blacklist' THEN 'blacklisted'
+                                     WHEN 'candidate' THEN 'candidate'
+                                     ELSE 'none' END AS blacklist_status
+        FROM prm),
+     customers_changed AS (
         UPDATE bulkorder.customers c
-        SET blacklist_status = CASE prm.p->>'action' WHEN 'blacklist' THEN 'blacklisted'
-                                                     WHEN 'candidate' THEN 'candidate'
-                                                     ELSE 'none' END
-        FROM prm
+        SET blacklist_status = ns.blacklist_status
+        FROM new_status ns
         WHERE c.customer_id IN (SELECT o.customer_id FROM eligible e
                                 JOIN bulkorder.orders o ON o.order_no = e.target)
-        RETURNING c.customer_id, c.blacklist_status),
+        RETURNING c.customer_id),
+     -- not joined to customers_changed: a join of two CTE scans has no
+     -- index and would be quadratic on large jobs
      applied AS (
         SELECT e.target,
-               jsonb_build_object('customer_id', cc.customer_id,
-                                  'blacklist_status', cc.blacklist_status) AS after
+               jsonb_build_object('customer_id', o.customer_id,
+                                  'blacklist_status', ns.blacklist_status) AS after
         FROM eligible e
         JOIN bulkorder.orders o ON o.order_no = e.target
-        JOIN customers_changed cc ON cc.customer_id = o.customer_id)$$,
+        CROSS JOIN new_status ns)$$,
      $$jsonb_build_object('customer_id', t.customer_id,
                           'blacklist_status', (SELECT c.blacklist_status FROM bulkorder.customers c
                                                WHERE c.customer_id = t.customer_id))$$,
