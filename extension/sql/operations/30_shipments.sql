@@ -59,11 +59,13 @@ VALUES
                               WHERE s.course_order_no = t.course_order_no AND s.status <> 'ended'),
                              '{}'::jsonb)
                ELSE '{}'::jsonb END$$,
-     -- the masters the change will update, in their key order
+     -- the masters the change will update, in their key order (the
+     -- orders are locked already, so their status read here is stable)
      $$SELECT 1 FROM bulkorder.subscriptions s
         WHERE ($2->>'update_subscription')::boolean
           AND s.course_order_no IN (SELECT o.course_order_no FROM bulkorder.orders o
-                                    WHERE o.order_no = ANY ($1))
+                                    WHERE o.order_no = ANY ($1)
+                                      AND o.status = 'awaiting_shipment' AND o.deleted_at IS NULL)
         ORDER BY s.course_order_no
           FOR NO KEY UPDATE OF s$$,
      'bulk_shipment_delivery_dates');
