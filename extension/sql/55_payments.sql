@@ -89,3 +89,35 @@ $fn$;
 
 COMMENT ON FUNCTION bulkorder.complete_payment_request(bigint, boolean, text, text) IS
 'A payment connector reports the provider''s answer to a request: true when settled now, false for a repeated identical report';
+
+-- The connectors' roles, granted like grant_operator / grant_reader (run as
+-- the extension's owner): exactly what the README's connector loops need.
+-- A payment connector reads the requests, locks them (FOR UPDATE needs an
+-- UPDATE privilege: it gets attempts and last_attempt_at only, to record a
+-- try without an answer) and reports through complete_payment_request.  A
+-- mail connector reads the outbox and sets sent_at.  Neither reads the
+-- shop's tables nor runs jobs.
+CREATE FUNCTION bulkorder.grant_payment_connector(role_name name)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    EXECUTE format('GRANT USAGE ON SCHEMA bulkorder TO %I', role_name);
+    EXECUTE format('GRANT SELECT, UPDATE (attempts, last_attempt_at) ON bulkorder.payment_requests TO %I',
+                   role_name);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION bulkorder.complete_payment_request(bigint, boolean, text, text) TO %I',
+                   role_name);
+END
+$fn$;
+
+CREATE FUNCTION bulkorder.grant_mail_connector(role_name name)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    EXECUTE format('GRANT USAGE ON SCHEMA bulkorder TO %I', role_name);
+    EXECUTE format('GRANT SELECT, UPDATE (sent_at) ON bulkorder.mail_outbox TO %I', role_name);
+END
+$fn$;

@@ -24,14 +24,9 @@ q -d $db -c "SELECT bulkorder.bulk_reauthorize('{1006,1008,2003}')" \
 # README: the roles (as the extension's owner, once)
 q -d $db <<'SQL'
 CREATE ROLE payment_connector LOGIN;
-GRANT USAGE ON SCHEMA bulkorder TO payment_connector;
-GRANT SELECT, UPDATE (attempts, last_attempt_at) ON bulkorder.payment_requests TO payment_connector;
-GRANT EXECUTE ON FUNCTION bulkorder.complete_payment_request(bigint, boolean, text, text)
-    TO payment_connector;
-
+SELECT bulkorder.grant_payment_connector('payment_connector');
 CREATE ROLE mail_connector LOGIN;
-GRANT USAGE ON SCHEMA bulkorder TO mail_connector;
-GRANT SELECT, UPDATE (sent_at) ON bulkorder.mail_outbox TO mail_connector;
+SELECT bulkorder.grant_mail_connector('mail_connector');
 SQL
 
 # README: one poll of the payment connector (one request, psql variables)
@@ -102,9 +97,18 @@ SQL
 
 # what the connectors may not do: settle a request by hand, read the shop
 for sql in "UPDATE bulkorder.payment_requests SET status = 'ok' WHERE request_id = 3" \
-           "SELECT count(*) FROM bulkorder.orders"; do
+           "SELECT count(*) FROM bulkorder.orders" \
+           "SELECT bulkorder.bulk_reauthorize('{3}')" \
+           "SELECT count(*) FROM bulkorder.mail_outbox"; do
   if q -d $db -U payment_connector -c "$sql" >/dev/null 2>&1; then
     echo "FAILED: payment_connector could run: $sql"; exit 1
+  fi
+done
+for sql in "UPDATE bulkorder.mail_outbox SET subject = 'x'" \
+           "SELECT count(*) FROM bulkorder.customers" \
+           "SELECT bulkorder.complete_payment_request(3, true, NULL, NULL)"; do
+  if q -d $db -U mail_connector -c "$sql" >/dev/null 2>&1; then
+    echo "FAILED: mail_connector could run: $sql"; exit 1
   fi
 done
 
