@@ -214,11 +214,7 @@ VALUES
      $$jsonb_build_object('customer_id', t.customer_id,
                           'blacklist_status', (SELECT c.blacklist_status FROM bulkorder.customers c
                                                WHERE c.customer_id = t.customer_id))$$,
-     $$SELECT 1 FROM bulkorder.customers c
-       WHERE c.customer_id IN (SELECT o.customer_id FROM bulkorder.orders o
-                               WHERE o.order_no = ANY ($1) AND o.deleted_at IS NULL)
-       ORDER BY c.customer_id
-       FOR NO KEY UPDATE OF c$$,
+     NULL,
      'bulk_blacklist');
 
 INSERT INTO bulkorder.operation_rules
@@ -352,3 +348,16 @@ SET effects = ARRAY[$$INSERT INTO bulkorder.mail_outbox
         JOIN bulkorder.customers c ON c.customer_id = o.customer_id
         JOIN bulkorder.mail_templates mt ON mt.code = 'cod_auto_change' AND mt.enabled$$]
 WHERE page = 'orders' AND operation = 'payment_method';
+
+-- ブラックリスト changes the orders' customers.  Customers come before
+-- orders in the lock order (the customers page locks a customer, then its
+-- orders), so they are locked before the page's rows: prelock_sql, in key
+-- order.  An order's customer_id never changes, so reading it unlocked is
+-- safe.
+UPDATE bulkorder.operations
+SET prelock_sql = $$SELECT 1 FROM bulkorder.customers c
+       WHERE c.customer_id IN (SELECT o.customer_id FROM bulkorder.orders o
+                               WHERE o.order_no = ANY ($1) AND o.deleted_at IS NULL)
+       ORDER BY c.customer_id
+       FOR NO KEY UPDATE OF c$$
+WHERE page = 'orders' AND operation = 'blacklist';
