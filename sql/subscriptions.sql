@@ -171,7 +171,7 @@ SELECT pg_temp.rejected($$SELECT bulkorder.bulk_subscription_frequency('{501}', 
 SELECT pg_temp.rejected($$SELECT bulkorder.run_bulk('subscriptions', 'frequency', '{501}', '{"frequency_id": "monthly"}')$$);
 
 -------------------------------------------------------------- swap_product
--- state now: 501 credit_card/yamato/every 2 weeks: 101×1; 502 np_atobarai/sagawa/2 months: 102×2;
+-- state now: 501 credit_card/sagawa/every 2 weeks: 101×1; 502 np_atobarai/sagawa/2 months: 102×2;
 -- 503 ended: 101×1; 504 score_atobarai/yamato/2 months: 103×1, 101×3;
 -- 505 credit_card/nekopos/monthly: 101×2; 506 credit_card/yamato/2 weeks: 101×1
 SELECT course_order_no, payment_method, delivery_method, frequency_id FROM bulkorder.subscriptions ORDER BY 1;
@@ -182,9 +182,10 @@ SELECT bulkorder.bulk_subscription_swap_product('{501,502,503,504,999}', 101, 10
 SELECT * FROM pg_temp.counts(:job);
 SELECT * FROM pg_temp.items(:job);
 SELECT course_order_no, product_id, quantity FROM bulkorder.subscription_items ORDER BY 1, 2;
--- → プロテイン: 504 already has it; 505 goes by ネコポス; 506 is every 2 weeks
+-- 青汁 60包 → プロテイン: 504 already has it; 505 and 506 have no 青汁 60包
 SELECT bulkorder.bulk_subscription_swap_product('{504,505,506}', 102, 103) AS job \gset
 SELECT * FROM pg_temp.items(:job);
+-- 青汁 30包 → プロテイン: 505 goes by ネコポス; 506 is every 2 weeks
 SELECT bulkorder.bulk_subscription_swap_product('{505,506}', 101, 103) AS job \gset
 SELECT * FROM pg_temp.items(:job);
 -- → 冊子 (credit card and 代引き only): 502 pays with NP後払い; the booklet has
