@@ -64,11 +64,19 @@ SELECT * FROM bulkorder.generate_subscription_orders('2026-12-01');
 SELECT * FROM bulkorder.generate_subscription_orders('2026-12-31');
 SELECT count(*) AS orders_of_501 FROM bulkorder.orders WHERE course_order_no = 501;
 
+-- order numbers come after every explicit one (the fixture's go up to 2003,
+-- an admin tool adds 9000)
+SELECT min(order_no) > 2003 AS after_explicit_keys FROM bulkorder.orders
+WHERE course_order_no = 501 AND scheduled_ship_date >= '2026-12-01';
+INSERT INTO bulkorder.orders (order_no, customer_id, status, payment_method) VALUES (9000, 1, 'awaiting_shipment', 'cod');
+
 -- the next month: the 3rd order, at today's price of the product
 UPDATE bulkorder.products SET price = 4180 WHERE product_id = 101;
 SELECT * FROM bulkorder.generate_subscription_orders('2027-01-01');
 SELECT * FROM bulkorder.generate_subscription_orders('2027-01-01');
 SELECT * FROM pg_temp.orders_of(501);
+SELECT order_no > 9000 AS after_explicit_keys FROM bulkorder.orders
+WHERE course_order_no = 501 AND scheduled_ship_date = '2027-01-01';
 SELECT * FROM pg_temp.masters(501);
 
 -- as_of is required

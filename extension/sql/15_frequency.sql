@@ -20,30 +20,12 @@
 -- day of its next delivery date); bulkorder.effective_anchor_day() below
 -- decides which anchor applies to a given date.
 --
--- Pure date/integer arithmetic (no timestamptz, so no time zone and no DST
--- can move a date), and plain inlinable SQL functions: they run per row.
-
--- The first day of the month `months` months after from_date's month.
-CREATE FUNCTION bulkorder.month_start(from_date date, months integer)
-RETURNS date
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$
-    SELECT make_date(((extract(year FROM from_date)::integer * 12
-                       + extract(month FROM from_date)::integer - 1 + months) / 12),
-                     ((extract(year FROM from_date)::integer * 12
-                       + extract(month FROM from_date)::integer - 1 + months) % 12) + 1,
-                     1)
-$$;
-
--- Day `day` of the month that starts on month_start, or the month's last
--- day when it is shorter.
-CREATE FUNCTION bulkorder.month_day(month_start date, day integer)
-RETURNS date
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$
-    SELECT month_start + least(day, bulkorder.month_start(month_start, 1) - month_start) - 1
-$$;
-
+-- One inlinable SQL expression per kind (the planner folds it into the
+-- calling statement: no function call per row).  Month arithmetic starts
+-- from January of from_date's year, a month with every day 1-31, and adds
+-- months with PostgreSQL's date + interval, which keeps the day or falls
+-- back to the last day of a shorter month.  date + interval is a timestamp
+-- WITHOUT time zone: no time zone or DST can move the date.
 CREATE FUNCTION bulkorder.frequency_next_date(from_date date, kind text, every integer,
                                               day_of_month integer, anchor_day integer DEFAULT NULL)
 RETURNS date
@@ -53,17 +35,17 @@ AS $$
         WHEN 'days' THEN from_date + every
         WHEN 'weeks' THEN from_date + 7 * every
         WHEN 'months' THEN
-            bulkorder.month_day(bulkorder.month_start(from_date, every),
-                                coalesce(anchor_day, extract(day FROM from_date)::integer))
+            (make_date(extract(year FROM from_date)::integer, 1,
+                       coalesce(anchor_day, extract(day FROM from_date)::integer))
+             + make_interval(months => extract(month FROM from_date)::integer - 1 + every))::date
         WHEN 'day_of_month' THEN
             -- on or after this month's day D: day D `every` months on;
             -- before it (off the cycle): day D of the month `every - 1` on
-            bulkorder.month_day(
-                bulkorder.month_start(from_date,
-                    CASE WHEN from_date >= bulkorder.month_day(bulkorder.month_start(from_date, 0),
-                                                               day_of_month)
-                         THEN every ELSE every - 1 END),
-                day_of_month)
+            (make_date(extract(year FROM from_date)::integer, 1, day_of_month)
+             + make_interval(months => extract(month FROM from_date)::integer - 1 + every
+                 - CASE WHEN from_date < (make_date(extract(year FROM from_date)::integer, 1, day_of_month)
+                                          + make_interval(months => extract(month FROM from_date)::integer - 1))::date
+                        THEN 1 ELSE 0 END))::date
     END
 $$;
 
@@ -89,7 +71,7 @@ AS $$
     SELECT CASE
         WHEN anchor_day IS NOT NULL
              AND (extract(day FROM cycle_date)::integer = anchor_day
-                  OR (cycle_date + 1 = bulkorder.month_start(cycle_date, 1)
+                  OR (extract(day FROM cycle_date + 1) = 1          -- the month's last day
                       AND anchor_day > extract(day FROM cycle_date)::integer))
         THEN anchor_day
         ELSE extract(day FROM cycle_date)::integer

@@ -63,6 +63,15 @@ BEGIN
           ORDER BY s.course_order_no
           FOR NO KEY UPDATE OF s) d;
 
+    -- Order numbers come from the orders sequence, but an explicit key is
+    -- accepted on insert (an admin tool, a migration): move the sequence past
+    -- the highest order number first, never back.
+    PERFORM pg_catalog.setval(seq.name, m.max_no)
+    FROM (SELECT pg_catalog.pg_get_serial_sequence('bulkorder.orders', 'order_no')::regclass AS name) seq,
+         (SELECT max(o.order_no) AS max_no FROM bulkorder.orders o) m
+    WHERE cardinality(keys) > 0
+      AND m.max_no > coalesce(pg_catalog.pg_sequence_last_value(seq.name), 0);
+
     -- A new statement, so a new snapshot: items, products and customers as
     -- committed by whoever held a lock before us.
     WITH due AS MATERIALIZED (
@@ -73,70 +82,66 @@ BEGIN
         WHERE s.course_order_no = ANY (keys)
           AND s.status = 'active' AND NOT s.autogen_error AND s.next_ship_date <= as_of
     ),
-    checked AS MATERIALIZED (
-        SELECT d.course_order_no, r.reason
+    -- every line of every due master with what its product allows
+    lines AS MATERIALIZED (
+        SELECT d.course_order_no, si.product_id,
+               format('商品「%s」(商品ID %s)', coalesce(pr.name, ''), pr.product_id) AS product,
+               pr.is_public,
+               pp.product_id IS NOT NULL AS payment_ok,
+               d.delivery_method IS NULL OR pd.product_id IS NOT NULL AS delivery_ok,
+               d.frequency_id IS NULL OR pf.product_id IS NOT NULL AS frequency_ok,
+               d.payment_method, d.delivery_method, d.frequency_id
         FROM due d
-        LEFT JOIN LATERAL (
-            SELECT string_agg(x.reason, '' ORDER BY x.prio, x.product_id) AS reason
-            FROM (
-                SELECT 1 AS prio, NULL::bigint AS product_id,
-                       'お客様がブラックリストに登録されています。' AS reason
-                FROM bulkorder.customers c
-                WHERE c.customer_id = d.customer_id AND c.blacklist_status = 'blacklisted'
-                UNION ALL
-                SELECT 2, NULL, 'お届け頻度が設定されていません。'
-                WHERE d.frequency_id IS NULL
-                UNION ALL
-                SELECT 3, NULL, '定期商品が登録されていません。'
-                WHERE NOT EXISTS (SELECT 1 FROM bulkorder.subscription_items si
-                                  WHERE si.course_order_no = d.course_order_no)
-                UNION ALL
-                SELECT 4, pr.product_id,
-                       format('商品「%s」(商品ID %s)は公開されていません。',
-                              coalesce(pr.name, ''), pr.product_id)
-                FROM bulkorder.subscription_items si
-                JOIN bulkorder.products pr ON pr.product_id = si.product_id
-                WHERE si.course_order_no = d.course_order_no AND NOT pr.is_public
-                UNION ALL
-                SELECT 5, pr.product_id,
-                       format('商品「%s」(商品ID %s)は決済方法「%s」に対応していません。',
-                              coalesce(pr.name, ''), pr.product_id,
-                              (SELECT coalesce(nullif(pm.name, ''), pm.code)
-                               FROM bulkorder.payment_methods pm WHERE pm.code = d.payment_method))
-                FROM bulkorder.subscription_items si
-                JOIN bulkorder.products pr ON pr.product_id = si.product_id
-                WHERE si.course_order_no = d.course_order_no
-                  AND NOT EXISTS (SELECT 1 FROM bulkorder.product_payment_methods pp
-                                  WHERE pp.product_id = si.product_id
-                                    AND pp.payment_method = d.payment_method)
-                UNION ALL
-                SELECT 6, pr.product_id,
-                       format('商品「%s」(商品ID %s)は配送方法「%s」に対応していません。',
-                              coalesce(pr.name, ''), pr.product_id,
-                              (SELECT coalesce(nullif(dm.name, ''), dm.code)
-                               FROM bulkorder.delivery_methods dm WHERE dm.code = d.delivery_method))
-                FROM bulkorder.subscription_items si
-                JOIN bulkorder.products pr ON pr.product_id = si.product_id
-                WHERE si.course_order_no = d.course_order_no
-                  AND d.delivery_method IS NOT NULL
-                  AND NOT EXISTS (SELECT 1 FROM bulkorder.product_delivery_methods pd
-                                  WHERE pd.product_id = si.product_id
-                                    AND pd.delivery_method = d.delivery_method)
-                UNION ALL
-                SELECT 7, pr.product_id,
-                       format('商品「%s」(商品ID %s)はお届け頻度「%s」に対応していません。',
-                              coalesce(pr.name, ''), pr.product_id,
-                              (SELECT coalesce(f.name, f.frequency_id::text)
-                               FROM bulkorder.frequencies f WHERE f.frequency_id = d.frequency_id))
-                FROM bulkorder.subscription_items si
-                JOIN bulkorder.products pr ON pr.product_id = si.product_id
-                WHERE si.course_order_no = d.course_order_no
-                  AND d.frequency_id IS NOT NULL
-                  AND NOT EXISTS (SELECT 1 FROM bulkorder.product_frequencies pf
-                                  WHERE pf.product_id = si.product_id
-                                    AND pf.frequency_id = d.frequency_id)
-            ) x
-        ) r ON true
+        JOIN bulkorder.subscription_items si ON si.course_order_no = d.course_order_no
+        JOIN bulkorder.products pr ON pr.product_id = si.product_id
+        LEFT JOIN bulkorder.product_payment_methods pp
+               ON pp.product_id = si.product_id AND pp.payment_method = d.payment_method
+        LEFT JOIN bulkorder.product_delivery_methods pd
+               ON pd.product_id = si.product_id AND pd.delivery_method = d.delivery_method
+        LEFT JOIN bulkorder.product_frequencies pf
+               ON pf.product_id = si.product_id AND pf.frequency_id = d.frequency_id
+    ),
+    -- why a master cannot get its order, in readable Japanese
+    reasons AS (
+        SELECT d.course_order_no, 1 AS prio, NULL::bigint AS product_id,
+               'お客様がブラックリストに登録されています。' AS reason
+        FROM due d
+        JOIN bulkorder.customers c ON c.customer_id = d.customer_id
+        WHERE c.blacklist_status = 'blacklisted'
+        UNION ALL
+        SELECT d.course_order_no, 2, NULL, 'お届け頻度が設定されていません。'
+        FROM due d WHERE d.frequency_id IS NULL
+        UNION ALL
+        SELECT d.course_order_no, 3, NULL, '定期商品が登録されていません。'
+        FROM due d WHERE NOT EXISTS (SELECT 1 FROM lines l WHERE l.course_order_no = d.course_order_no)
+        UNION ALL
+        SELECT l.course_order_no, 4, l.product_id, l.product || 'は公開されていません。'
+        FROM lines l WHERE NOT l.is_public
+        UNION ALL
+        SELECT l.course_order_no, 5, l.product_id,
+               format('%sは決済方法「%s」に対応していません。', l.product,
+                      coalesce(nullif(pm.name, ''), l.payment_method))
+        FROM lines l JOIN bulkorder.payment_methods pm ON pm.code = l.payment_method
+        WHERE NOT l.payment_ok
+        UNION ALL
+        SELECT l.course_order_no, 6, l.product_id,
+               format('%sは配送方法「%s」に対応していません。', l.product,
+                      coalesce(nullif(dm.name, ''), l.delivery_method))
+        FROM lines l JOIN bulkorder.delivery_methods dm ON dm.code = l.delivery_method
+        WHERE NOT l.delivery_ok
+        UNION ALL
+        SELECT l.course_order_no, 7, l.product_id,
+               format('%sはお届け頻度「%s」に対応していません。', l.product,
+                      coalesce(f.name, f.frequency_id::text))
+        FROM lines l JOIN bulkorder.frequencies f ON f.frequency_id = l.frequency_id
+        WHERE NOT l.frequency_ok
+    ),
+    checked AS MATERIALIZED (
+        SELECT d.course_order_no,
+               string_agg(r.reason, '' ORDER BY r.prio, r.product_id) AS reason
+        FROM due d
+        LEFT JOIN reasons r ON r.course_order_no = d.course_order_no
+        GROUP BY d.course_order_no
     ),
     ok AS MATERIALIZED (
         SELECT d.*,
