@@ -49,7 +49,8 @@ CREATE TABLE bulkorder.operations (
     -- further data-modifying CTE bodies that read applied (outbox rows, …)
     effects text[] NOT NULL DEFAULT '{}',
     -- rows of other tables the change will update, locked in their key
-    -- order before the change, given $1 = the chunk's keys
+    -- order before the change, given $1 = the chunk's keys and $2 = the
+    -- job's params (jsonb, defaults filled in), so a lock can depend on them
     lock_sql text,
     -- pg_regress/pgTAP checks that every operation has a typed wrapper
     wrapper text NOT NULL,

@@ -329,7 +329,7 @@ bulk_lookup_operation(const char *page, const char *operation)
 		{
 			entry->lock_plan = prepare_kept(lock.data, 1, types);
 			if (lock_sql)
-				entry->extra_lock_plan = prepare_kept(lock_sql, 1, types);
+				entry->extra_lock_plan = prepare_kept(lock_sql, 2, types);
 			entry->preview_plan = prepare_kept(preview.data, 2, types);
 			entry->run_plan = prepare_kept(run.data, 3, types);
 		}
