@@ -113,6 +113,9 @@ WHERE course_order_no >= 504 GROUP BY 1 ORDER BY 1;
 SELECT * FROM pg_temp.orders_of(511);
 SELECT * FROM pg_temp.orders_of(520);
 
+-- each run that made or refused something told the operators; empty runs did not
+SELECT recipient, message, read_at FROM bulkorder.notifications WHERE job_id IS NULL ORDER BY notification_id;
+
 -- a master with an error is not due until the error is cleared
 SELECT * FROM bulkorder.generate_subscription_orders('2027-01-15');
 

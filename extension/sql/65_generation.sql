@@ -31,6 +31,8 @@
 -- A master whose order cannot be created gets autogen_error = true and
 -- autogen_error_reason (every reason, in Japanese) and is left as it is;
 -- clear it with the subscriptions page's clear_autogen_error once fixed.
+-- A run that made or refused anything leaves a notification (job_id NULL)
+-- with its counts.
 
 CREATE TYPE bulkorder.generation_result AS (
     created integer,      -- orders created
@@ -195,6 +197,17 @@ BEGIN
     SELECT (SELECT count(*) FROM new_orders)::integer,
            (SELECT count(*) FROM flagged)::integer
     INTO result.created, result.failed;   -- (data-modifying CTEs run whether read or not)
+
+    -- tell the operators (the bell of the admin tool), when anything happened
+    IF result.created + result.failed > 0 THEN
+        INSERT INTO bulkorder.notifications (job_id, recipient, message)
+        VALUES (NULL, NULL,
+                format('定期注文を自動生成しました(%s 発送分まで): 作成 %s件、エラー %s件',
+                       to_char(as_of, 'YYYY-MM-DD'), result.created, result.failed)
+                || CASE WHEN result.failed > 0
+                        THEN '。エラーの定期注文マスターは定期自動生成エラーとして一覧に表示されます'
+                        ELSE '' END);
+    END IF;
 
     RETURN result;
 END
