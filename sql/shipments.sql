@@ -113,9 +113,10 @@ SELECT order_no, scheduled_ship_date, scheduled_delivery_date FROM bulkorder.ord
 WHERE order_no IN (2004, 2005, 2101, 2003, 2104, 2102, 1011, 2103, 2001) ORDER BY 1;
 SELECT course_order_no, status, frequency_id, next_ship_date, next_delivery_date
 FROM bulkorder.subscriptions ORDER BY 1;
--- the masters' dates are exactly frequency_next_date of the new dates
+-- the master's next delivery is frequency_next_date of the new delivery date,
+-- its next ship date keeps the order's lead time (2 days)
 SELECT s.course_order_no,
-       s.next_ship_date = bulkorder.frequency_next_date('2027-01-31'::date, s.frequency_id) AS ship_ok,
+       s.next_ship_date = bulkorder.frequency_next_date('2027-02-02'::date, s.frequency_id) - 2 AS ship_ok,
        s.next_delivery_date = bulkorder.frequency_next_date('2027-02-02'::date, s.frequency_id) AS delivery_ok
 FROM bulkorder.subscriptions s WHERE s.course_order_no IN (501, 502, 504, 506) ORDER BY 1;
 

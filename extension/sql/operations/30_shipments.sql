@@ -6,8 +6,11 @@
 -- update_subscription (「定期注文マスターも同時に更新」) the order's master
 -- gets its next dates recomputed from the new dates and its frequency, by
 -- bulkorder.frequency_next_date, the one implementation of that arithmetic:
---   next_ship_date     = frequency_next_date(ship_date, frequency)
 --   next_delivery_date = frequency_next_date(delivery_date, frequency)
+--   next_ship_date     = next_delivery_date - (delivery_date - ship_date)
+-- The ship date keeps the order's lead time (as generation does), so a
+-- day-of-month cycle can never put the next shipment in the same month; the
+-- delivery day becomes the master's month anchor.
 -- An order with no master (a one-off order) just changes.  An ended master
 -- has no next delivery: it is left as it is and the order still changes.
 -- A live master without a frequency cannot be recomputed: that order fails
@@ -33,8 +36,10 @@ VALUES
                 t.scheduled_ship_date, t.scheduled_delivery_date),
        shipment_masters AS (
          UPDATE bulkorder.subscriptions AS s
-            SET next_ship_date = bulkorder.frequency_next_date((prm.p->>'ship_date')::date, s.frequency_id),
-                next_delivery_date = bulkorder.frequency_next_date((prm.p->>'delivery_date')::date, s.frequency_id)
+            SET next_delivery_date = bulkorder.frequency_next_date((prm.p->>'delivery_date')::date, s.frequency_id),
+                next_ship_date = bulkorder.frequency_next_date((prm.p->>'delivery_date')::date, s.frequency_id)
+                                 - ((prm.p->>'delivery_date')::date - (prm.p->>'ship_date')::date),
+                anchor_day = extract(day FROM (prm.p->>'delivery_date')::date)::integer
            FROM (SELECT DISTINCT so.course_order_no FROM shipment_orders so) AS so, prm
           WHERE (prm.p->>'update_subscription')::boolean
             AND s.course_order_no = so.course_order_no
