@@ -13,6 +13,11 @@ cleanup() {
   q -d postgres -c "DROP ROLE IF EXISTS payment_connector" -c "DROP ROLE IF EXISTS mail_connector" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
+. "$top/test/stages/readme_lib.sh"
+section='## Payment and mail connectors'
+for i in 1 2 3 4 5; do
+  [ -n "$(readme_block "$section" $i)" ] || { echo "FAILED: README block $i of '$section' is missing"; exit 1; }
+done
 cleanup
 q -d postgres -c "CREATE DATABASE $db"
 
@@ -22,78 +27,24 @@ q -d $db -c "SELECT bulkorder.bulk_reauthorize('{1006,1008,2003}')" \
          -c "SELECT bulkorder.bulk_payment_method('{1007}', 'cod')" >/dev/null
 
 # README: the roles (as the extension's owner, once)
-q -d $db <<'SQL'
-CREATE ROLE payment_connector LOGIN;
-SELECT bulkorder.grant_payment_connector('payment_connector');
-CREATE ROLE mail_connector LOGIN;
-SELECT bulkorder.grant_mail_connector('mail_connector');
-SQL
+q -d $db <<< "$(readme_block "$section" 1)"
 
 # README: one poll of the payment connector (one request, psql variables)
-q -d $db -U payment_connector <<'SQL'
-BEGIN;
-SELECT request_id, order_no, payment_method, kind
-FROM bulkorder.payment_requests
-WHERE status = 'pending'
-ORDER BY request_id
-LIMIT 1
-FOR UPDATE SKIP LOCKED \gset
-\echo ask the provider: :kind of order :order_no (:payment_method)
--- NP後払い answered with its retryable refusal
-SELECT bulkorder.complete_payment_request(:request_id, false, 'NG999', 'NPの与信がNGになりました。NG999。');
-COMMIT;
-SQL
+q -d $db -U payment_connector <<< "$(readme_block "$section" 2)"
 
 # README: a batch poll: answers reported, a provider that did not answer
 # leaves its request pending with the try counted
-q -d $db -U payment_connector <<'SQL'
-BEGIN;
-SELECT request_id, order_no, payment_method, kind
-FROM bulkorder.payment_requests
-WHERE status = 'pending'
-ORDER BY request_id
-LIMIT 10
-FOR UPDATE SKIP LOCKED;
-SELECT bulkorder.complete_payment_request(2, true, 'OK', NULL);
-UPDATE bulkorder.payment_requests
-SET attempts = attempts + 1, last_attempt_at = now()
-WHERE request_id = 3;
-COMMIT;
--- a retried report after a lost COMMIT acknowledgement: false, nothing changes
-SELECT bulkorder.complete_payment_request(2, true, 'OK', NULL);
-SQL
+q -d $db -U payment_connector <<< "$(readme_block "$section" 3)"
 
 # README: the short-transaction (lease) variant.  1006 was refused with
 # NG999 above, so 一括再与信 queues request 4; request 3 was tried a moment
 # ago and is left alone for five minutes.
 q -d $db -c "SELECT bulkorder.bulk_reauthorize('{1006}')" >/dev/null
-claimed=$(q -d $db -U payment_connector -At <<'SQL'
-UPDATE bulkorder.payment_requests
-SET attempts = attempts + 1, last_attempt_at = now()
-WHERE request_id IN (SELECT request_id FROM bulkorder.payment_requests
-                     WHERE status = 'pending'
-                       AND (last_attempt_at IS NULL OR last_attempt_at < now() - interval '5 minutes')
-                     ORDER BY request_id
-                     LIMIT 10
-                     FOR UPDATE SKIP LOCKED)
-RETURNING request_id, order_no, payment_method, kind;
-SQL
-)
+claimed=$(q -d $db -U payment_connector -At <<< "$(readme_block "$section" 4)" | awk 'NR == 1')
 [ "$claimed" = "4|1006|np_atobarai|reauthorize" ] || { echo "FAILED: lease claim gave: $claimed"; exit 1; }
-q -d $db -U payment_connector -c "SELECT bulkorder.complete_payment_request(4, true, 'OK', NULL)" >/dev/null
 
 # README: the mail connector
-q -d $db -U mail_connector <<'SQL'
-BEGIN;
-SELECT mail_id, template_code, order_no, to_address, subject, body
-FROM bulkorder.mail_outbox
-WHERE sent_at IS NULL
-ORDER BY mail_id
-LIMIT 50
-FOR UPDATE SKIP LOCKED;
-UPDATE bulkorder.mail_outbox SET sent_at = now() WHERE mail_id = ANY ('{1}');
-COMMIT;
-SQL
+q -d $db -U mail_connector <<< "$(readme_block "$section" 5)"
 
 # what the connectors may not do: settle a request by hand, read the shop
 for sql in "UPDATE bulkorder.payment_requests SET status = 'ok' WHERE request_id = 3" \
