@@ -95,13 +95,6 @@ VALUES
      '{}', '{ship_report_status}',
      $$ship_report_status = 'pending'$$,
      'bulk_reship_report'),
-    -- 配送方法: the order only; the subscription master is not touched
-    ('orders', 'delivery_method', '配送方法', 'delivery method',
-     '{"delivery_method": {"type": "text", "position": 1},
-       "time_slot": {"type": "text", "nullable": true, "position": 2}}',
-     '{delivery_method,delivery_time_slot}',
-     $$delivery_method = p->>'delivery_method', delivery_time_slot = p->>'time_slot'$$,
-     'bulk_delivery_method'),
     -- 出荷完了メールステータス変更: a sent flag means the shipment import sends no mail
     ('orders', 'ship_mail_status', '出荷完了メールステータス変更', 'shipment mail status',
      '{"sent": {"type": "boolean", "position": 1}}', '{ship_mail_sent}',
@@ -293,10 +286,6 @@ VALUES
      '定期注文自動生成エラーがない注文です',
      'the order has no autogeneration error'),
 
-    ('orders', 'delivery_method', 1, 'not_awaiting_shipment', $$t.status = 'awaiting_shipment'$$,
-     '出荷待ちの注文ではないため配送方法を変更できません',
-     'only orders awaiting shipment can change their delivery method'),
-
     ('orders', 'ship_mail_status', 1, 'not_before_shipping',
      $$t.status IN ('awaiting_shipment', 'shipping')$$,
      '出荷前(出荷待ち・出荷作業中)の注文ではないため変更できません',
@@ -315,16 +304,7 @@ VALUES
      'Choose a free item (販売価格0円の商品).'),
     ('orders', 'remove_products', 1,
      $$EXISTS (SELECT 1 FROM bulkorder.products pr WHERE pr.product_id = (p->>'product_id')::bigint)$$,
-     '22023', 'unknown product', 'params.product_id must be a product_id of bulkorder.products.'),
-    ('orders', 'delivery_method', 1,
-     $$EXISTS (SELECT 1 FROM bulkorder.delivery_methods d WHERE d.code = p->>'delivery_method')$$,
-     '22023', 'unknown delivery method', 'params.delivery_method must be a code of bulkorder.delivery_methods.'),
-    ('orders', 'delivery_method', 2,
-     $$p->>'time_slot' IS NULL
-       OR EXISTS (SELECT 1 FROM bulkorder.delivery_time_slots s
-                  WHERE s.delivery_method = p->>'delivery_method' AND s.code = p->>'time_slot')$$,
-     '22023', 'the time slot is not one of the delivery method''s',
-     'Give a code of bulkorder.delivery_time_slots for that delivery method, or null for 指定なし.');
+     '22023', 'unknown product', 'params.product_id must be a product_id of bulkorder.products.');
 
 -- Outbox rows: a request per changed order, and the 代引き自動変更 mail
 -- rendered from its template (the changed order: payment method cod) when
