@@ -13,7 +13,7 @@ cleanup() {
   q -d postgres -c "DROP ROLE IF EXISTS payment_connector" -c "DROP ROLE IF EXISTS mail_connector" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
-. "$top/test/stages/readme_lib.sh"
+. "$top/test/lib/readme.sh"
 section='## Payment and mail connectors'
 for i in 1 2 3 4 5; do
   [ -n "$(readme_block "$section" $i)" ] || { echo "FAILED: README block $i of '$section' is missing"; exit 1; }
