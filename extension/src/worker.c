@@ -59,6 +59,8 @@
 #include "storage/lmgr.h"
 #include "storage/lock.h"
 #include "storage/proc.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -83,6 +85,32 @@ static bool bulk_preloaded = false;
 #define BULK_SLOT_LOCK_CLASS	751001
 #define BULK_JOB_LOCK_CLASS		751002
 #define BULK_RETRIES			3
+
+/*
+ * With preloading, a little shared memory tells the launcher which
+ * databases have the extension, so that after its first look it keeps
+ * starting workers only there.  A database is marked by its workers (which
+ * check for the extension) and by an asynchronous submission; databases
+ * not (yet) known are looked at.
+ */
+#define BULK_MAX_DBS			256
+typedef enum BulkDbState
+{
+	BULK_DB_UNKNOWN = 0,
+	BULK_DB_HAS_EXTENSION,
+	BULK_DB_NO_EXTENSION
+} BulkDbState;
+
+typedef struct BulkShmem
+{
+	slock_t		mutex;
+	Oid			dboid[BULK_MAX_DBS];
+	BulkDbState state[BULK_MAX_DBS];
+} BulkShmem;
+
+static BulkShmem *bulk_shmem = NULL;
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 /* workers registered by this backend's current transaction */
 static TransactionId registered_xid = InvalidTransactionId;
@@ -115,6 +143,96 @@ static bool
 try_lock(LOCKTAG *tag, bool session)
 {
 	return LockAcquire(tag, ExclusiveLock, session, true) != LOCKACQUIRE_NOT_AVAIL;
+}
+
+/* ----------------------------------------------------------------
+ * Shared memory (shared_preload_libraries only)
+ * ----------------------------------------------------------------
+ */
+static void
+bulk_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(MAXALIGN(sizeof(BulkShmem)));
+}
+
+static void
+bulk_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	bulk_shmem = ShmemInitStruct("bulkorder", sizeof(BulkShmem), &found);
+	if (!found)
+	{
+		memset(bulk_shmem, 0, sizeof(BulkShmem));
+		SpinLockInit(&bulk_shmem->mutex);
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+static void
+set_db_state(Oid dboid, BulkDbState state)
+{
+	int			free_slot = -1;
+
+	if (bulk_shmem == NULL)
+		return;
+	SpinLockAcquire(&bulk_shmem->mutex);
+	for (int i = 0; i < BULK_MAX_DBS; i++)
+	{
+		if (bulk_shmem->dboid[i] == dboid)
+		{
+			bulk_shmem->state[i] = state;
+			free_slot = -2;
+			break;
+		}
+		if (free_slot == -1 && bulk_shmem->dboid[i] == InvalidOid)
+			free_slot = i;
+	}
+	if (free_slot >= 0)
+	{
+		bulk_shmem->dboid[free_slot] = dboid;
+		bulk_shmem->state[free_slot] = state;
+	}
+	SpinLockRelease(&bulk_shmem->mutex);
+}
+
+static BulkDbState
+get_db_state(Oid dboid)
+{
+	BulkDbState state = BULK_DB_UNKNOWN;
+
+	if (bulk_shmem == NULL)
+		return state;
+	SpinLockAcquire(&bulk_shmem->mutex);
+	for (int i = 0; i < BULK_MAX_DBS; i++)
+		if (bulk_shmem->dboid[i] == dboid)
+		{
+			state = bulk_shmem->state[i];
+			break;
+		}
+	SpinLockRelease(&bulk_shmem->mutex);
+	return state;
+}
+
+/* forget databases that no longer exist */
+static void
+prune_db_states(List *dbs)
+{
+	if (bulk_shmem == NULL)
+		return;
+	SpinLockAcquire(&bulk_shmem->mutex);
+	for (int i = 0; i < BULK_MAX_DBS; i++)
+		if (bulk_shmem->dboid[i] != InvalidOid && !list_member_oid(dbs, bulk_shmem->dboid[i]))
+		{
+			bulk_shmem->dboid[i] = InvalidOid;
+			bulk_shmem->state[i] = BULK_DB_UNKNOWN;
+		}
+	SpinLockRelease(&bulk_shmem->mutex);
 }
 
 /* ----------------------------------------------------------------
@@ -207,6 +325,7 @@ bulk_submit_async(BulkOperation *op, int64 job_id, Jsonb *params, BulkTargets *t
 				  2, ttypes, tvalues, NULL, false, SPI_OK_INSERT);
 	pfree(DatumGetPointer(tvalues[1]));
 
+	set_db_state(MyDatabaseId, BULK_DB_HAS_EXTENSION);
 	start_worker_for_submission();
 }
 
@@ -710,7 +829,10 @@ bulkorder_worker_main(Datum main_arg)
 									  ALLOCSET_DEFAULT_SIZES);
 	memcpy(&startup.wait_for, MyBgworkerEntry->bgw_extra, sizeof(TransactionId));
 	startup.has_extension = false;
-	if (guarded(startup_txn, &startup) || !startup.has_extension)
+	if (guarded(startup_txn, &startup))
+		proc_exit(0);
+	set_db_state(dboid, startup.has_extension ? BULK_DB_HAS_EXTENSION : BULK_DB_NO_EXTENSION);
+	if (!startup.has_extension)
 		proc_exit(0);
 
 	for (;;)
@@ -794,7 +916,10 @@ forget_launched(Oid dboid)
 	}
 }
 
-/* Start a worker in every database that accepts connections. */
+/*
+ * Start a worker in every database that accepts connections and has the
+ * extension, or has not been looked at yet.
+ */
 static void
 launch_workers(MemoryContext launcher_ctx)
 {
@@ -823,6 +948,7 @@ launch_workers(MemoryContext launcher_ctx)
 	table_endscan(scan);
 	table_close(rel, AccessShareLock);
 	CommitTransactionCommand();
+	prune_db_states(dbs);
 
 	foreach(lc, dbs)
 	{
@@ -832,7 +958,7 @@ launch_workers(MemoryContext launcher_ctx)
 		LaunchedWorker *lw;
 		bool		ok;
 
-		if (launched_alive(dboid))
+		if (get_db_state(dboid) == BULK_DB_NO_EXTENSION || launched_alive(dboid))
 			continue;
 		forget_launched(dboid);
 		old = MemoryContextSwitchTo(TopMemoryContext);
@@ -995,6 +1121,10 @@ bulk_worker_init(void)
 		BackgroundWorker w;
 
 		bulk_preloaded = true;
+		prev_shmem_request_hook = shmem_request_hook;
+		shmem_request_hook = bulk_shmem_request;
+		prev_shmem_startup_hook = shmem_startup_hook;
+		shmem_startup_hook = bulk_shmem_startup;
 		memset(&w, 0, sizeof(w));
 		w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
 		w.bgw_start_time = BgWorkerStart_RecoveryFinished;
