@@ -11,18 +11,30 @@ ALTER TABLE bulkorder.bulk_jobs
     ADD COLUMN chunk_size integer CHECK (chunk_size > 0),
     ADD COLUMN language text CHECK (language IN ('ja', 'en'));
 
--- The sorted, distinct targets of an asynchronous job.  The next chunk is
--- the first chunk_size targets after last_target, in key order (= lock
--- order).  Kept after the job ends: with its items they show what was and
--- was not reached by a cancelled or failed job; deleting the job row
--- deletes them.
-CREATE TABLE bulkorder.bulk_job_targets (
+-- The sorted, distinct targets of an asynchronous job, cut at submission
+-- into chunks of the job's chunk_size: one row per chunk, so that queueing a
+-- million targets writes a hundred rows, not a million.  The next chunk is
+-- the first one after the cursor bulk_jobs.last_target, in key order (= lock
+-- order).  Kept after the job ends: with the items they show what a
+-- cancelled or failed job did not reach; deleting the job row deletes them.
+CREATE TABLE bulkorder.bulk_job_chunks (
     job_id bigint NOT NULL REFERENCES bulkorder.bulk_jobs (job_id) ON DELETE CASCADE,
-    target bigint NOT NULL,
-    PRIMARY KEY (job_id, target)
+    chunk_no integer NOT NULL,
+    first_target bigint NOT NULL,
+    last_target bigint NOT NULL,
+    targets bigint[] NOT NULL,
+    PRIMARY KEY (job_id, first_target),
+    UNIQUE (job_id, chunk_no),
+    CHECK (first_target <= last_target)
 );
+REVOKE ALL ON bulkorder.bulk_job_chunks FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('bulkorder.bulk_job_chunks', '');
+
+-- One row per target of an asynchronous job.
+CREATE VIEW bulkorder.bulk_job_targets AS
+    SELECT c.job_id, c.chunk_no, t.target
+    FROM bulkorder.bulk_job_chunks c, pg_catalog.unnest(c.targets) AS t(target);
 REVOKE ALL ON bulkorder.bulk_job_targets FROM PUBLIC;
-SELECT pg_catalog.pg_extension_config_dump('bulkorder.bulk_job_targets', '');
 
 CREATE FUNCTION bulkorder.cancel_job(job_id bigint)
 RETURNS boolean

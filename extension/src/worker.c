@@ -5,7 +5,8 @@
  *	  launcher, cancel_job and start_worker.
  *
  * run_bulk(..., '{"async": true}') stores the job `queued` with its sorted,
- * distinct targets in bulkorder.bulk_job_targets and its normalized params,
+ * distinct targets, cut into chunks, in bulkorder.bulk_job_chunks and its
+ * normalized params,
  * and registers a dynamic background worker for its database.  The worker
  * first waits for the submitting transaction to end (a rolled-back
  * submission leaves nothing to do), then claims open jobs and runs each one
@@ -306,8 +307,8 @@ bulk_submit_async(BulkOperation *op, int64 job_id, Jsonb *params, BulkTargets *t
 {
 	Oid			types[4] = {INT8OID, JSONBOID, INT4OID, TEXTOID};
 	Datum		values[4];
-	Oid			ttypes[2] = {INT8OID, INT8ARRAYOID};
-	Datum		tvalues[2];
+	Oid			ctypes[5] = {INT8OID, INT4OID, INT8OID, INT8OID, INT8ARRAYOID};
+	SPIPlanPtr	plan;
 
 	values[0] = Int64GetDatum(job_id);
 	values[1] = JsonbPGetDatum(params);
@@ -317,13 +318,31 @@ bulk_submit_async(BulkOperation *op, int64 job_id, Jsonb *params, BulkTargets *t
 				  " language = $4 WHERE job_id = $1",
 				  4, types, values, NULL, false, SPI_OK_UPDATE);
 
-	/* keys are sorted and distinct already: one set-based insert */
-	tvalues[0] = Int64GetDatum(job_id);
-	tvalues[1] = PointerGetDatum(bulk_keys_array(targets->keys, targets->count));
-	bulk_spi_exec("INSERT INTO bulkorder.bulk_job_targets (job_id, target)"
-				  " SELECT $1, t FROM pg_catalog.unnest($2) AS t",
-				  2, ttypes, tvalues, NULL, false, SPI_OK_INSERT);
-	pfree(DatumGetPointer(tvalues[1]));
+	/* keys are sorted and distinct already: cut them into the job's chunks */
+	plan = SPI_prepare("INSERT INTO bulkorder.bulk_job_chunks"
+					   " (job_id, chunk_no, first_target, last_target, targets)"
+					   " VALUES ($1, $2, $3, $4, $5)", 5, ctypes);
+	if (plan == NULL)
+		elog(ERROR, "bulkorder: could not prepare the chunk insert: %s",
+			 SPI_result_code_string(SPI_result));
+	for (int start = 0, chunk_no = 1; start < targets->count; start += bulkorder_chunk_size, chunk_no++)
+	{
+		int			n = Min(bulkorder_chunk_size, targets->count - start);
+		Datum		cvalues[5];
+		int			rc;
+
+		CHECK_FOR_INTERRUPTS();
+		cvalues[0] = Int64GetDatum(job_id);
+		cvalues[1] = Int32GetDatum(chunk_no);
+		cvalues[2] = Int64GetDatum(targets->keys[start]);
+		cvalues[3] = Int64GetDatum(targets->keys[start + n - 1]);
+		cvalues[4] = PointerGetDatum(bulk_keys_array(targets->keys + start, n));
+		rc = SPI_execute_plan(plan, cvalues, NULL, false, 0);
+		if (rc != SPI_OK_INSERT)
+			elog(ERROR, "bulkorder: chunk insert failed: %s", SPI_result_code_string(rc));
+		pfree(DatumGetPointer(cvalues[4]));
+	}
+	SPI_freeplan(plan);
 
 	set_db_state(MyDatabaseId, BULK_DB_HAS_EXTENSION);
 	start_worker_for_submission();
@@ -646,25 +665,24 @@ chunk_txn(void *arg)
 	/* the whole-job checks again: the catalogue may have changed since */
 	params = bulk_check_params(op, params);
 
+	/* the next chunk: the first after the cursor */
 	values[1] = Int64GetDatum(cursor);
-	values[2] = Int32GetDatum(chunk);
-	if (has_cursor)
-		bulk_spi_exec("SELECT target FROM bulkorder.bulk_job_targets"
-					  " WHERE job_id = $1 AND target > $2 ORDER BY target LIMIT $3",
-					  3, types, values, NULL, true, SPI_OK_SELECT);
-	else
+	bulk_spi_exec("SELECT targets FROM bulkorder.bulk_job_chunks"
+				  " WHERE job_id = $1 AND ($2::bigint IS NULL OR first_target > $2)"
+				  " ORDER BY first_target LIMIT 1",
+				  2, types, values, has_cursor ? NULL : " n", true, SPI_OK_SELECT);
+	n = 0;
+	keys = NULL;
+	if (SPI_processed == 1)
 	{
-		Oid			ftypes[2] = {INT8OID, INT4OID};
-		Datum		fvalues[2] = {values[0], Int32GetDatum(chunk)};
+		ArrayType  *arr = DatumGetArrayTypePCopy(SPI_getbinval(SPI_tuptable->vals[0],
+															  SPI_tuptable->tupdesc, 1, &isnull));
 
-		bulk_spi_exec("SELECT target FROM bulkorder.bulk_job_targets"
-					  " WHERE job_id = $1 ORDER BY target LIMIT $2",
-					  2, ftypes, fvalues, NULL, true, SPI_OK_SELECT);
+		if (ARR_NDIM(arr) != 1 || ARR_HASNULL(arr) || ARR_ELEMTYPE(arr) != INT8OID)
+			elog(ERROR, "bulkorder: malformed chunk of job %lld", (long long) a->job_id);
+		n = ArrayGetNItems(1, ARR_DIMS(arr));
+		keys = (int64 *) ARR_DATA_PTR(arr);
 	}
-	n = (int) SPI_processed;
-	keys = palloc(sizeof(int64) * Max(n, 1));
-	for (int i = 0; i < n; i++)
-		keys[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_freetuptable(SPI_tuptable);
 
 	if (n > 0)
@@ -949,6 +967,19 @@ launch_workers(MemoryContext launcher_ctx)
 	table_close(rel, AccessShareLock);
 	CommitTransactionCommand();
 	prune_db_states(dbs);
+
+	/* forget the workers of databases that are gone */
+	foreach(lc, launched)
+	{
+		LaunchedWorker *lw = lfirst(lc);
+
+		if (!list_member_oid(dbs, lw->dboid))
+		{
+			pfree(lw->handle);
+			pfree(lw);
+			launched = foreach_delete_current(launched, lc);
+		}
+	}
 
 	foreach(lc, dbs)
 	{
