@@ -409,6 +409,7 @@ guarded(void (*fn) (void *), void *arg)
 		RESUME_INTERRUPTS();
 	}
 	PG_END_TRY();
+	/* called between transactions only: oldcxt is not a transaction's */
 	MemoryContextSwitchTo(oldcxt);
 	return err;
 }
@@ -462,13 +463,18 @@ startup_txn(void *arg)
 {
 	StartupArgs *a = (StartupArgs *) arg;
 
-	begin_txn("bulkorder: starting");
-	/* a submitter's worker runs once its job is visible, or known gone */
+	/*
+	 * A submitter's worker runs once its job is visible, or known gone.  The
+	 * wait holds no snapshot, so it does not hold back vacuum.
+	 */
 	if (TransactionIdIsValid(a->wait_for))
 	{
 		pgstat_report_activity(STATE_RUNNING, "bulkorder: waiting for the submitting transaction");
+		StartTransactionCommand();
 		XactLockTableWait(a->wait_for, NULL, NULL, XLTW_None);
+		CommitTransactionCommand();
 	}
+	begin_txn("bulkorder: starting");
 	a->has_extension = OidIsValid(get_extension_oid("bulkorder", true));
 	/* the same search path as run_bulk's */
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION);

@@ -5,7 +5,7 @@
 set -euo pipefail
 : "${PGHOST:?run by tools/test.sh}"
 db=bulkorder_cron_async
-q() { psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
+q() { PGOPTIONS="-c client_min_messages=warning" psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
 fail() { echo "FAIL: $*"; exit 1; }
 
 created_cron=$(q postgres "SELECT NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron')")
