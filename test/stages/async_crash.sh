@@ -3,6 +3,7 @@
 # once, and what shared_preload_libraries adds.  On a cluster of its own:
 #   A. SIGKILL of the job worker mid-job (the postmaster's crash recovery
 #      follows); the launcher (preloaded) resumes the job with no new call;
+#  A2. pg_terminate_backend of the worker: the launcher's next look resumes it;
 #   B. SIGKILL of the postmaster and of every one of its processes (as a
 #      machine going down would), then a start;
 #   C. without bulkorder in shared_preload_libraries: an async job runs (its
@@ -107,6 +108,19 @@ echo "ok - A: killed worker $pid; $before of 200000 committed before the crash"
 grep -q "terminated by signal 9" "$log" || fail "A: no crash in the server log"
 wait_for 180 "SELECT status = 'done' FROM bulkorder.bulk_jobs WHERE job_id = $job"
 verify A "$job" crash 200000 done
+
+echo "# A2: a terminated worker (SIGTERM): the launcher's next look resumes the job"
+q "ALTER SYSTEM SET bulkorder.worker_naptime = 1"
+q "SELECT pg_reload_conf()" >/dev/null
+job=$(submit terminated 100000)
+wait_for 120 "SELECT processed_count >= 20000 FROM bulkorder.bulk_jobs WHERE job_id = $job"
+check "A2: pg_terminate_backend" \
+  "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+    WHERE backend_type = 'bulkorder worker' AND datname = '$db'" t
+wait_for 180 "SELECT status = 'done' FROM bulkorder.bulk_jobs WHERE job_id = $job"
+verify A2 "$job" terminated 100000 done
+q "ALTER SYSTEM RESET bulkorder.worker_naptime"
+q "SELECT pg_reload_conf()" >/dev/null
 
 echo "# B: SIGKILL of the postmaster and all its processes mid-job, then a start"
 job=$(submit crash2 100000)
