@@ -142,6 +142,18 @@ SELECT pg_temp.wait_job(:job);
 SELECT target, ok, error_code, message FROM bulkorder.bulk_job_items WHERE job_id = :job ORDER BY target;
 SELECT message FROM bulkorder.notifications WHERE job_id = :job ORDER BY notification_id;
 
+-- any page: an asynchronous job on the customers page gives what the
+-- final confirmation (preview) said, target by target
+SELECT jsonb_agg(to_jsonb(p) ORDER BY target) AS preview
+FROM bulkorder.preview_bulk('customers', 'points', '{4,3,2,1,99}', '{"delta": -60}') p \gset
+SELECT bulkorder.run_bulk('customers', 'points', '{4,3,2,1,99}', '{"delta": -60}', '{"async": true}') AS job \gset
+SELECT pg_temp.wait_job(:job);
+SELECT (SELECT jsonb_agg(jsonb_build_object('target', target, 'ok', ok, 'error_code', error_code,
+                                            'message', message) ORDER BY target)
+          FROM bulkorder.bulk_job_items WHERE job_id = :job) = :'preview'::jsonb AS as_previewed;
+SELECT customer_id, points FROM bulkorder.customers ORDER BY customer_id;
+SELECT target, ok, error_code, before, after FROM bulkorder.bulk_job_items WHERE job_id = :job ORDER BY target;
+
 -- a job that breaks off: status failed with the error; the chunks committed
 -- before the error stay, the chunk in flight left nothing
 CREATE FUNCTION public.async_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
