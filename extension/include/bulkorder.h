@@ -23,6 +23,8 @@
 extern int	bulkorder_chunk_size;
 extern int	bulkorder_max_targets;
 extern int	bulkorder_language;
+extern int	bulkorder_max_workers;	/* worker.c */
+extern int	bulkorder_worker_naptime;
 
 typedef enum BulkLanguage
 {
@@ -77,6 +79,11 @@ extern void bulk_apply_chunk(BulkOperation *op, int64 job_id, Jsonb *params,
 extern void bulk_notify(int64 job_id, const char *message);
 extern char *bulk_completion_message(BulkOperation *op, int64 job_id,
 									 int64 succeeded, int64 failed, bool cancelled);
+
+/* worker.c */
+extern void bulk_worker_init(void);
+extern void bulk_submit_async(BulkOperation *op, int64 job_id, Jsonb *params,
+							  BulkTargets *targets);
 
 /* spi helpers (engine.c) */
 extern int	bulk_spi_exec(const char *sql, int nargs, Oid *argtypes,

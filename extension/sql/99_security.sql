@@ -62,7 +62,7 @@ BEGIN
         FROM pg_class c
         WHERE c.relnamespace = 'bulkorder'::regnamespace
           AND c.relname IN ('order_list', 'subscription_list', 'shipment_list', 'customer_list',
-                            'bulk_jobs', 'bulk_job_items', 'bulk_job_failures', 'notifications',
+                            'bulk_jobs', 'bulk_job_items', 'bulk_job_failures', 'bulk_job_targets', 'notifications',
                             'order_bulk_history', 'subscription_bulk_history', 'shipment_bulk_history',
                             'customer_bulk_history', 'operation_catalog', 'upload_list',
                             'payment_methods', 'delivery_methods', 'delivery_time_slots', 'frequencies',

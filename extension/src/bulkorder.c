@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * bulkorder.c
- *	  Module entry point: GUCs.
+ *	  Module entry point: GUCs (and, through worker.c, the launcher).
  *
  *-------------------------------------------------------------------------
  */
@@ -31,7 +31,7 @@ _PG_init(void)
 {
 	DefineCustomIntVariable("bulkorder.chunk_size",
 							"Targets checked, locked and changed per statement.",
-							"Bounds a job's memory; an asynchronous job commits after each chunk.",
+							"Bounds a job's memory; an asynchronous job commits after each chunk and keeps the value in effect when it was submitted.",
 							&bulkorder_chunk_size,
 							10000, 1, 1000000,
 							PGC_USERSET, 0,
@@ -50,5 +50,7 @@ _PG_init(void)
 							 BULK_LANG_JA, language_options,
 							 PGC_USERSET, 0,
 							 NULL, NULL, NULL);
+	/* bulkorder.max_workers, bulkorder.worker_naptime; the launcher when preloaded */
+	bulk_worker_init();
 	MarkGUCPrefixReserved("bulkorder");
 }

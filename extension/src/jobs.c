@@ -274,9 +274,7 @@ bulkorder_run_bulk(PG_FUNCTION_ARGS)
 											"Bulk update accepted: %s, %s: %d targets (job #%lld)"),
 							 op->page_name, op->op_name, targets.count, (long long) job_id));
 		if (opts.async)
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("asynchronous jobs are not available in this build")));
+			bulk_submit_async(op, job_id, normalized, &targets);
 		else
 			run_sync(op, job_id, normalized, &targets);
 	}

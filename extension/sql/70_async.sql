@@ -1,0 +1,55 @@
+-- Asynchronous jobs (SPEC §7): run_bulk(..., options => '{"async": true}')
+-- queues the job; a background worker of the extension (worker.c) runs it
+-- chunk by chunk, each chunk committing its changes, its items, the job's
+-- counts and the resume cursor bulk_jobs.last_target together.
+
+-- What the worker needs to run a job the way its submitter asked for it.
+ALTER TABLE bulkorder.bulk_jobs
+    -- params after the engine's checks, defaults filled in: what the worker runs
+    ADD COLUMN effective_params jsonb,
+    -- bulkorder.chunk_size and bulkorder.language of the submitting session
+    ADD COLUMN chunk_size integer CHECK (chunk_size > 0),
+    ADD COLUMN language text CHECK (language IN ('ja', 'en'));
+
+-- The sorted, distinct targets of an asynchronous job, cut at submission
+-- into chunks of the job's chunk_size: one row per chunk, so that queueing a
+-- million targets writes a hundred rows, not a million.  The next chunk is
+-- the first one after the cursor bulk_jobs.last_target, in key order (= lock
+-- order).  Kept after the job ends: with the items they show what a
+-- cancelled or failed job did not reach; deleting the job row deletes them.
+CREATE TABLE bulkorder.bulk_job_chunks (
+    job_id bigint NOT NULL REFERENCES bulkorder.bulk_jobs (job_id) ON DELETE CASCADE,
+    chunk_no integer NOT NULL,
+    first_target bigint NOT NULL,
+    last_target bigint NOT NULL,
+    targets bigint[] NOT NULL,
+    PRIMARY KEY (job_id, first_target),
+    UNIQUE (job_id, chunk_no),
+    CHECK (first_target <= last_target)
+);
+REVOKE ALL ON bulkorder.bulk_job_chunks FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('bulkorder.bulk_job_chunks', '');
+
+-- One row per target of an asynchronous job.
+CREATE VIEW bulkorder.bulk_job_targets AS
+    SELECT c.job_id, c.chunk_no, t.target
+    FROM bulkorder.bulk_job_chunks c, pg_catalog.unnest(c.targets) AS t(target);
+REVOKE ALL ON bulkorder.bulk_job_targets FROM PUBLIC;
+
+CREATE FUNCTION bulkorder.cancel_job(job_id bigint)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'bulkorder_cancel_job'
+LANGUAGE C STRICT VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+
+COMMENT ON FUNCTION bulkorder.cancel_job(bigint) IS
+'Stop a queued or running asynchronous job at its next chunk boundary; false for a finished job';
+
+CREATE FUNCTION bulkorder.start_worker()
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'bulkorder_start_worker'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+
+COMMENT ON FUNCTION bulkorder.start_worker() IS
+'Start a job worker for this database now (resumes interrupted jobs without shared_preload_libraries)';

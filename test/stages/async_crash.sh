@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# Asynchronous jobs survive crashes and restarts, applying every item exactly
+# once, and what shared_preload_libraries adds.  On a cluster of its own:
+#   A. SIGKILL of the job worker mid-job (the postmaster's crash recovery
+#      follows); the launcher (preloaded) resumes the job with no new call;
+#  A2. pg_terminate_backend of the worker: the launcher's next look resumes it;
+#   B. SIGKILL of the postmaster and of every one of its processes (as a
+#      machine going down would), then a start;
+#   C. without bulkorder in shared_preload_libraries: an async job runs (its
+#      worker started by run_bulk); after an immediate shutdown and a start
+#      nothing resumes it until bulkorder.start_worker() is called;
+#   D. without preloading, a job left 'running' by a crash is cancelled at
+#      once by cancel_job, counts true to what was applied.
+# Each ends with: status as expected, one item per target reached, counts
+# equal to the items, and no item whose before image already holds the tag
+# (a chunk applied twice would show one).
+set -euo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+name=async_crash
+eval "$(bash "$top/tools/pg.sh" start "$name")"
+data="$PGHOST/data"
+log="$PGHOST/server.log"
+trap 'bash "$top/tools/pg.sh" stop "$name"' EXIT
+as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+db=bulkorder_crash
+q() { psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$db" -c "$1"; }
+fail() { echo "FAIL: $*"; echo "---- server log (tail)"; tail -40 "$log"; exit 1; }
+check() {  # check LABEL SQL EXPECTED
+  local got; got=$(q "$2")
+  [ "$got" = "$3" ] || fail "$1: expected '$3', got '$got'"
+  echo "ok - $1"
+}
+wait_for() {  # wait_for SECONDS SQL: until the query returns t
+  local deadline=$((SECONDS + $1))
+  until [ "$(psql -X -A -t -q -d "$db" -c "$2" 2>/dev/null)" = t ]; do
+    [ $SECONDS -ge "$deadline" ] && fail "timeout ($1 s) waiting for: $2"
+    sleep 0.2
+  done
+}
+wait_up() {
+  local deadline=$((SECONDS + 60))
+  until psql -X -A -t -q -d "$db" -c 'SELECT 1' >/dev/null 2>&1; do
+    [ $SECONDS -ge "$deadline" ] && fail "server did not come back"
+    sleep 0.2
+  done
+}
+pg_ctl_() { as_pg "$(command -v pg_ctl)" -D "$data" -l "$log" "$@" >/dev/null; }
+
+psql -X -q -d postgres -c "CREATE DATABASE $db"
+q "CREATE EXTENSION bulkorder"
+q "INSERT INTO bulkorder.customers (customer_id, name) SELECT g, 'customer ' || g FROM generate_series(1, 1000) g"
+q "INSERT INTO bulkorder.orders (order_no, customer_id, status, payment_method)
+   SELECT g, 1 + g % 1000, 'awaiting_shipment', 'credit_card' FROM generate_series(1, 200000) g"
+q "ALTER DATABASE $db SET bulkorder.chunk_size = 1000"
+
+submit() {  # submit TAG LAST_ORDER -> job id
+  q "SELECT bulkorder.run_bulk('orders', 'tags', ARRAY(SELECT generate_series(1, $2))::bigint[],
+                               jsonb_build_object('add', jsonb_build_array('$1')), '{\"async\": true}')"
+}
+verify() {  # verify LABEL JOB TAG TARGETS STATUS
+  local job=$2 tag=$3 n=$4 status=$5
+  check "$1: status" "SELECT status FROM bulkorder.bulk_jobs WHERE job_id = $job" "$status"
+  check "$1: one item per target, none twice" \
+    "SELECT count(*) = count(DISTINCT target) FROM bulkorder.bulk_job_items WHERE job_id = $job" t
+  check "$1: counts equal the items" \
+    "SELECT j.processed_count = i.n AND j.success_count = i.ok AND j.failure_count = i.n - i.ok
+       FROM bulkorder.bulk_jobs j,
+            (SELECT count(*) AS n, count(*) FILTER (WHERE ok) AS ok
+               FROM bulkorder.bulk_job_items WHERE job_id = $job) i
+      WHERE j.job_id = $job" t
+  check "$1: items are exactly the targets up to the cursor" \
+    "SELECT (SELECT count(*) FROM bulkorder.bulk_job_targets t WHERE t.job_id = $job
+               AND t.target <= j.last_target)
+          = j.processed_count
+        AND NOT EXISTS (SELECT 1 FROM bulkorder.bulk_job_targets t WHERE t.job_id = $job
+               AND t.target <= j.last_target
+               AND NOT EXISTS (SELECT 1 FROM bulkorder.bulk_job_items i
+                                WHERE i.job_id = $job AND i.target = t.target))
+       FROM bulkorder.bulk_jobs j WHERE j.job_id = $job" t
+  check "$1: no target changed twice (no before image holds the tag)" \
+    "SELECT count(*) FROM bulkorder.bulk_job_items
+      WHERE job_id = $job AND before->'tags' ? '$tag'" 0
+  check "$1: tagged orders = applied items" \
+    "SELECT (SELECT count(*) FROM bulkorder.orders WHERE '$tag' = ANY (tags))
+          = (SELECT success_count FROM bulkorder.bulk_jobs WHERE job_id = $job)" t
+  if [ "$status" = done ]; then
+    check "$1: every target processed" \
+      "SELECT processed_count = $n AND success_count = $n AND total_count = $n
+         FROM bulkorder.bulk_jobs WHERE job_id = $job" t
+    check "$1: completion notification with the counts" \
+      "SELECT count(*) FROM bulkorder.notifications WHERE job_id = $job
+          AND message LIKE '%成功 $n 件 / 失敗 0 件%'" 1
+  fi
+}
+
+echo "# A: SIGKILL of the worker mid-job, the launcher resumes it"
+check "A: the launcher runs" "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'bulkorder launcher'" 1
+job=$(submit crash 200000)
+wait_for 120 "SELECT processed_count >= 30000 FROM bulkorder.bulk_jobs WHERE job_id = $job"
+pid=$(q "SELECT pid FROM pg_stat_activity WHERE backend_type = 'bulkorder worker' AND datname = '$db'")
+[ -n "$pid" ] || fail "no worker to kill"
+kill -KILL "$pid"
+sleep 1
+wait_up
+before=$(q "SELECT processed_count FROM bulkorder.bulk_jobs WHERE job_id = $job")
+echo "ok - A: killed worker $pid; $before of 200000 committed before the crash"
+[ "$before" -lt 200000 ] || fail "A: the job ended before the kill"
+grep -q "terminated by signal 9" "$log" || fail "A: no crash in the server log"
+wait_for 180 "SELECT status = 'done' FROM bulkorder.bulk_jobs WHERE job_id = $job"
+verify A "$job" crash 200000 done
+
+echo "# A2: a terminated worker (SIGTERM): the launcher's next look resumes the job"
+q "ALTER SYSTEM SET bulkorder.worker_naptime = 1"
+q "SELECT pg_reload_conf()" >/dev/null
+job=$(submit terminated 100000)
+wait_for 120 "SELECT processed_count >= 20000 FROM bulkorder.bulk_jobs WHERE job_id = $job"
+check "A2: pg_terminate_backend" \
+  "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+    WHERE backend_type = 'bulkorder worker' AND datname = '$db'" t
+wait_for 180 "SELECT status = 'done' FROM bulkorder.bulk_jobs WHERE job_id = $job"
+verify A2 "$job" terminated 100000 done
+q "ALTER SYSTEM RESET bulkorder.worker_naptime"
+q "SELECT pg_reload_conf()" >/dev/null
+
+echo "# B: SIGKILL of the postmaster and all its processes mid-job, then a start"
+job=$(submit crash2 100000)
+wait_for 120 "SELECT processed_count >= 30000 FROM bulkorder.bulk_jobs WHERE job_id = $job"
+pm=$(head -1 "$data/postmaster.pid")
+children=$(ps -o pid= --ppid "$pm" || true)
+kill -KILL "$pm" $children
+# wait until they are gone (and reaped: a zombie still holds postmaster.pid)
+deadline=$((SECONDS + 60))
+for p in $pm $children; do
+  while [ -e "/proc/$p" ]; do
+    [ $SECONDS -ge $deadline ] && fail "B: process $p did not go away"
+    sleep 0.1
+  done
+done
+pg_ctl_ -w start
+wait_up
+before=$(q "SELECT processed_count FROM bulkorder.bulk_jobs WHERE job_id = $job")
+echo "ok - B: killed postmaster $pm and its processes; $before of 100000 committed before"
+wait_for 180 "SELECT status = 'done' FROM bulkorder.bulk_jobs WHERE job_id = $job"
+verify B "$job" crash2 100000 done
+
+echo "# C: without shared_preload_libraries"
+cat >> "$data/postgresql.conf" <<CONF
+shared_preload_libraries = ''
+bulkorder.worker_naptime = 1
+CONF
+pg_ctl_ -m fast -w restart
+wait_up
+check "C: no launcher" "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'bulkorder launcher'" 0
+job=$(submit nopreload 100000)
+wait_for 120 "SELECT processed_count >= 30000 FROM bulkorder.bulk_jobs WHERE job_id = $job"
+echo "ok - C: the job runs without preloading"
+pg_ctl_ -m immediate -w stop
+pg_ctl_ -w start
+wait_up
+before=$(q "SELECT processed_count FROM bulkorder.bulk_jobs WHERE job_id = $job")
+sleep 3
+check "C: nothing resumed it by itself" \
+  "SELECT status || ' ' || processed_count FROM bulkorder.bulk_jobs WHERE job_id = $job" "running $before"
+check "C: start_worker" "SELECT bulkorder.start_worker()" t
+wait_for 180 "SELECT status = 'done' FROM bulkorder.bulk_jobs WHERE job_id = $job"
+verify C "$job" nopreload 100000 done
+
+echo "# D: without preloading, cancel a job whose worker died"
+job=$(submit orphan 100000)
+wait_for 120 "SELECT processed_count >= 20000 FROM bulkorder.bulk_jobs WHERE job_id = $job"
+pg_ctl_ -m immediate -w stop
+pg_ctl_ -w start
+wait_up
+before=$(q "SELECT processed_count FROM bulkorder.bulk_jobs WHERE job_id = $job")
+check "D: cancel_job" "SELECT bulkorder.cancel_job($job)" t
+check "D: cancelled at once, counts as committed" \
+  "SELECT status || ' ' || processed_count FROM bulkorder.bulk_jobs WHERE job_id = $job" "cancelled $before"
+verify D "$job" orphan 100000 cancelled
+check "D: cancel notification with the counts" \
+  "SELECT count(*) FROM bulkorder.notifications WHERE job_id = $job AND message LIKE '%中止%成功 $before 件 / 失敗 0 件%'" 1
+check "D: a second cancel does nothing" "SELECT bulkorder.cancel_job($job)" f
+# and the next submission's worker finds no job left behind
+job2=$(q "SELECT bulkorder.run_bulk('orders', 'tags', '{1}', '{\"add\": [\"last\"]}', '{\"async\": true}')")
+wait_for 60 "SELECT status = 'done' FROM bulkorder.bulk_jobs WHERE job_id = $job2"
+check "D: no open jobs left" "SELECT count(*) FROM bulkorder.bulk_jobs WHERE status IN ('queued', 'running')" 0
+echo "async_crash: all checks passed"
