@@ -29,7 +29,7 @@ eval "$(bash tools/pg.sh start bench)"
 trap 'bash tools/pg.sh stop bench' EXIT
 # A server sized for a million orders: the tables and indexes fit in
 # shared_buffers, so the runs measure the work, not the eviction of pages.
-psql -X -q -d postgres -c "ALTER SYSTEM SET shared_buffers = '1GB'" -c "ALTER SYSTEM SET max_wal_size = '4GB'"
+psql -X -q -d postgres -c "ALTER SYSTEM SET shared_buffers = '1GB'" -c "ALTER SYSTEM SET max_wal_size = '4GB'" -c "ALTER SYSTEM SET jit = off"
 eval "$(BULKORDER_KEEP_DATA=1 bash tools/pg.sh start bench)"
 export PGDATABASE=$db
 psql() { PGOPTIONS="-c client_min_messages=warning" command psql -X -q -v ON_ERROR_STOP=1 "$@"; }
