@@ -15,8 +15,9 @@
 --
 -- Everything is set-based (INSERT … SELECT over generate_series); randomness
 -- is a hash of (row number, attribute, seed), so the data does not depend on
--- the order in which rows are produced.  1,000,000 orders load in about 25 s
--- on 2 cores.  Loads in one transaction, then ANALYZE.
+-- the order in which rows are produced.  1,000,000 orders (with 200,000
+-- customers, 56,000 subscriptions and 1.4 million order lines) load in
+-- about 22 s on 2 cores; 20,000 in about 1 s.  One transaction, then ANALYZE.
 --
 -- What is in it: 4 delivery methods with their time slots (ヤマト運輸
 -- 午前中/14-16時/…, 佐川急便, ゆうパック, ネコポス), 6 delivery frequencies
