@@ -3,6 +3,7 @@
 -- hand with:  psql -X -d bulkorder_demo -f tools/demo-walkthrough.sql
 -- Each run picks orders that still await shipment, so it can be repeated.
 \set ON_ERROR_STOP on
+\set QUIET on
 \pset pager off
 \pset footer off
 

@@ -47,7 +47,7 @@ The demo server is running (data in $PGHOST/data).  Connect with:
 
 or, in this folder:  eval "\$(bash tools/pg.sh env demo)" && psql $db
 
-Walk through the workflow again:  psql -h $PGHOST -p $PGPORT -U $PGUSER -d $db -f tools/demo-walkthrough.sql
+Walk through the workflow again (from this folder):  psql -h $PGHOST -p $PGPORT -U $PGUSER -d $db -f tools/demo-walkthrough.sql
 Stop the server:                  make stop
 ================================================================================
 EOF
