@@ -8,8 +8,11 @@
 #   (b) a PL/pgSQL loop doing the same row by row (lock, check, update, record)
 # Each run starts from the same state: it runs in a transaction that is rolled
 # back, then VACUUM and CHECKPOINT; the contenders take turns, round after
-# round, after one warm-up round that is not counted.  Then every other
-# bench/*.sh runs, against the same cluster.
+# round, after one warm-up round that is not counted.  Results and an
+# EXPLAIN ANALYZE of the engine's statements go to bench/results/.  Then
+# every other bench/*.sh runs, with PGHOST, PGPORT, PGUSER and PGDATABASE
+# set to this cluster and its database of 1,000,000 demo orders; the
+# cluster stops when they are done.
 #   BENCH_ORDERS (1000000), BENCH_KEYS (100000), BENCH_ROUNDS (5)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -121,6 +124,41 @@ echo
 cat "$report"
 bad=$(psql -At -c "SELECT count(*) FROM bench.results WHERE changed <> (SELECT n FROM bench.keys)")
 [ "$bad" -eq 0 ] || { echo "bench: $bad runs did not change every key" >&2; exit 1; }
+
+# Where the engine's time goes: EXPLAIN ANALYZE of the statements it runs
+# for one chunk (auto_explain, nested statements of 1 ms and more, with the
+# time of the foreign-key triggers), and of (a) for the same keys.
+explain=$out/explain-cancel.txt
+psql -f - > "$explain" 2>&1 <<'SQL'
+\set ON_ERROR_STOP on
+SELECT (keys[1:current_setting('bulkorder.chunk_size')::integer])::text AS chunk FROM bench.keys \gset
+\echo '==== (E) bulkorder.bulk_cancel on one chunk of keys: the statements the engine runs'
+BEGIN;
+LOAD 'auto_explain';
+SET LOCAL auto_explain.log_min_duration = 1;
+SET LOCAL auto_explain.log_analyze = on;
+SET LOCAL auto_explain.log_buffers = on;
+SET LOCAL auto_explain.log_triggers = on;
+SET LOCAL auto_explain.log_nested_statements = on;
+SET LOCAL auto_explain.log_level = notice;
+SET LOCAL client_min_messages = notice;
+SELECT bulkorder.bulk_cancel(:'chunk'::bigint[], false) IS NOT NULL AS ran;
+ROLLBACK;
+VACUUM bulkorder.orders, bulkorder.bulk_jobs, bulkorder.bulk_job_items, bulkorder.notifications;
+\echo '==== (a) the same keys'
+BEGIN;
+EXPLAIN (ANALYZE, BUFFERS)
+WITH changed AS (
+    UPDATE bulkorder.orders o SET status = 'cancelled'
+    WHERE o.order_no = ANY (:'chunk'::bigint[]) AND o.status = 'awaiting_shipment' AND o.deleted_at IS NULL
+    RETURNING o.order_no)
+INSERT INTO bench.history_a (job_id, target, ok, before, after)
+SELECT 0, order_no, true, jsonb_build_object('status', 'awaiting_shipment'),
+       jsonb_build_object('status', 'cancelled')
+FROM changed;
+ROLLBACK;
+SQL
+echo "bench: EXPLAIN ANALYZE of the engine's statements for one chunk: $explain"
 
 # The other benchmarks (CSV upload, asynchronous jobs, …), on the same cluster.
 status=0
