@@ -1,0 +1,92 @@
+-- The seed's workflow (一括更新の手順 ①–⑥) in psql, against the demo shop
+-- that tools/demo-data.sql loaded.  `make demo` runs it; run it again by
+-- hand with:  psql -X -d bulkorder_demo -f tools/demo-walkthrough.sql
+-- Each run picks orders that still await shipment, so it can be repeated.
+\set ON_ERROR_STOP on
+\set QUIET on
+\pset pager off
+\pset footer off
+
+\echo
+\echo '=== ① 注文一覧で対象にチェックを入れる / Tick the orders on the order list ==='
+\echo '    10 orders awaiting shipment (出荷待ち), 1 already shipped (出荷済み), 1 unknown number'
+SELECT array_agg(order_no ORDER BY order_no)::text AS awaiting
+FROM (SELECT order_no FROM bulkorder.order_list
+      WHERE status = 'awaiting_shipment' AND NOT shipping_hold AND payment_method <> 'cod'
+      ORDER BY scheduled_ship_date, order_no LIMIT 10) t \gset
+SELECT max(order_no) AS shipped FROM bulkorder.order_list WHERE status = 'shipped' \gset
+SELECT (:'awaiting'::bigint[] || ARRAY[:shipped::bigint, 99999999::bigint])::text AS targets \gset
+SELECT order_no AS "注文番号", customer_name AS "顧客名", status AS "ステータス",
+       payment_method AS "決済方法", scheduled_ship_date AS "出荷予定日", tags AS "タグ"
+FROM bulkorder.order_list
+WHERE order_no = ANY (:'targets'::bigint[])
+ORDER BY order_no;
+\echo 'targets (bigint[]):' :targets
+
+\echo
+\echo '=== ② 「操作」を選ぶ / Choose the operation: the pull-down of the order list ==='
+SELECT operation, name_ja AS "操作", name_en, wrapper
+FROM bulkorder.operation_catalog WHERE page = 'orders' ORDER BY operation;
+
+\echo
+\echo '=== ③ 必要事項を入力 / Enter what the operation needs: cancel, and also cancel the payment ==='
+\echo '    params = {"void_payment": true}   (キャンセル: 決済もキャンセルする)'
+
+\echo
+\echo '=== ④ 最終確認画面 / Final confirmation: what would happen to each order, nothing changed yet ==='
+SELECT * FROM bulkorder.preview_bulk('orders', 'cancel', :'targets', '{"void_payment": true}');
+SELECT count(*) AS "対象 / targets",
+       count(*) FILTER (WHERE ok) AS "成功予定 / would succeed",
+       count(*) FILTER (WHERE NOT ok) AS "失敗予定 / would fail"
+FROM bulkorder.preview_bulk('orders', 'cancel', :'targets', '{"void_payment": true}');
+
+\echo
+\echo '=== ⑤ 確定 / Confirm: run_bulk returns the job id ==='
+SELECT bulkorder.run_bulk('orders', 'cancel', :'targets', '{"void_payment": true}',
+                          '{"operator": "tanaka", "source": "checkbox"}') AS job \gset
+\echo 'job id:' :job
+\echo
+\echo '--- ⑤ 通知ログ / The notification log (「こちら」のリンク先): one on acceptance, one on completion ---'
+SELECT notification_id, job_id, recipient, message
+FROM bulkorder.notifications WHERE job_id = :job ORDER BY notification_id;
+\echo '    link (こちら):  SELECT * FROM bulkorder.notifications WHERE job_id =' :job ';'
+\echo
+\echo '--- what changed, item by item (before / after of the changed fields) ---'
+SELECT target, ok, error_code, before, after
+FROM bulkorder.bulk_job_items WHERE job_id = :job ORDER BY target;
+\echo '--- the payment cancellations waiting for the payment connector (決済キャンセル) ---'
+SELECT order_no, payment_method, kind, status
+FROM bulkorder.payment_requests WHERE job_id = :job ORDER BY order_no;
+
+\echo
+\echo '=== ⑥ 受注一括更新履歴 / The orders bulk-update history page ==='
+SELECT job_id, operation, status, total_count AS "件数", success_count AS "成功",
+       failure_count AS "失敗", operator, source
+FROM bulkorder.order_bulk_history ORDER BY job_id DESC LIMIT 5;
+\echo
+\echo '--- ⑥ 失敗件数をクリック / Click on the failure count: the failed orders and why ---'
+SELECT target AS "注文番号", error_code, message
+FROM bulkorder.bulk_job_failures WHERE job_id = :job ORDER BY target;
+
+\echo
+\echo '=== 確定ボタンの二度押し / A double click: the same request_key returns the first job and does nothing ==='
+SELECT bulkorder.run_bulk('orders', 'cancel', :'targets', '{"void_payment": true}',
+                          '{"operator": "tanaka", "source": "checkbox", "request_key": "demo-cancel-1"}') AS first \gset
+SELECT bulkorder.run_bulk('orders', 'cancel', :'targets', '{"void_payment": true}',
+                          '{"operator": "tanaka", "source": "checkbox", "request_key": "demo-cancel-1"}') = :first
+       AS "same job / 同じジョブ";
+
+\echo
+\echo '=== The typed wrapper bulk_cancel: the orders are cancelled already, so each fails with its reason ==='
+SELECT bulkorder.bulk_cancel(:'targets', false) AS job2 \gset
+SELECT job_id, total_count, success_count, failure_count
+FROM bulkorder.order_bulk_history WHERE job_id = :job2;
+SELECT error_code, count(*) FROM bulkorder.bulk_job_failures WHERE job_id = :job2
+GROUP BY error_code ORDER BY error_code;
+
+\echo
+\echo '=== タグ設定 / Tags: add a tag to the same orders; every existing order is eligible ==='
+SELECT bulkorder.bulk_tags(:'targets', add => ARRAY['一括キャンセル済']) AS job3 \gset
+SELECT order_no, status, tags FROM bulkorder.order_list
+WHERE order_no = ANY (:'targets'::bigint[]) ORDER BY order_no LIMIT 4;
+SELECT message FROM bulkorder.notifications WHERE job_id = :job3 ORDER BY notification_id DESC LIMIT 1;
