@@ -182,9 +182,21 @@ parse_upload_options(Jsonb *options, bool for_import)
 			}
 		}
 		else if (for_import && (strcmp(name, "request_key") == 0 ||
-								strcmp(name, "source") == 0 ||
-								strcmp(name, "async") == 0))
-			continue;			/* run_bulk checks these */
+								strcmp(name, "source") == 0))
+		{
+			/* run_bulk checks them in full; the type here, before the file */
+			if (v.type != jbvNull && v.type != jbvString)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("option \"%s\" must be text", name)));
+		}
+		else if (for_import && strcmp(name, "async") == 0)
+		{
+			if (v.type != jbvBool)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("option \"async\" must be a boolean")));
+		}
 		else
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
