@@ -11,10 +11,11 @@
  * whole call with COPY's SQLSTATE and the line where the record starts.
  *
  * Column A of each record is normalised (surrounding half- and full-width
- * spaces dropped, full-width digits folded) and the record is staged in
- * bulkorder.upload_lines, a batch at a time, so memory stays bounded by the
- * batch whatever the file's length.  Keys are then resolved against the
- * page's table in one set-based statement.
+ * spaces dropped, full-width digits folded).  Lines with a key go through a
+ * tuplesort by key, and are then checked against the page's table and
+ * staged in bulkorder.upload_lines a batch at a time, one set-based
+ * statement per batch: memory stays bounded (work_mem and one batch)
+ * whatever the file's length.  See "Staging" below.
  *
  * Line numbers are physical lines of the file, 1-based, the way a text
  * editor numbers them: a record's line is the line where it starts, and a
@@ -29,10 +30,13 @@
 #include "postgres.h"
 
 #include "access/table.h"
+#include "access/tupdesc.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_operator_d.h"
 #include "catalog/pg_type.h"
 #include "commands/copy.h"
 #include "commands/copyfrom_internal.h"
+#include "executor/tuptable.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
@@ -42,9 +46,6 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/tuplesort.h"
-#include "executor/tuptable.h"
-#include "access/tupdesc.h"
-#include "catalog/pg_operator_d.h"
 
 #include "bulkorder.h"
 
@@ -571,10 +572,11 @@ flush_not_a_number(CsvParse *st)
 	CsvBatch   *b = &st->batch;
 	Oid			types[4] = {INT8OID, INT4ARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
 	Datum		args[4];
+	MemoryContext old;
 
 	if (b->n == 0)
 		return;
-	MemoryContextSwitchTo(st->batch_ctx);
+	old = MemoryContextSwitchTo(st->batch_ctx);
 	args[0] = Int64GetDatum(st->upload_id);
 	args[1] = int4_array(b->line_nos, b->n);
 	args[2] = nullable_array(b->values, b->value_nulls, b->n, TEXTOID);
@@ -584,7 +586,7 @@ flush_not_a_number(CsvParse *st)
 				  " SELECT $1, u.line_no, u.value, u.tracking_no, 'not_a_number'"
 				  " FROM unnest($2, $3, $4) AS u(line_no, value, tracking_no)",
 				  4, types, args, NULL, false, SPI_OK_INSERT);
-	/* SPI is back in its procedure context */
+	MemoryContextSwitchTo(old);
 	b->n = 0;
 	MemoryContextReset(st->batch_ctx);
 }
@@ -606,10 +608,11 @@ flush_keys(CsvParse *st)
 	char	   *join;
 	char	   *sql;
 	bool		isnull;
+	MemoryContext old;
 
 	if (b->n == 0)
 		return;
-	MemoryContextSwitchTo(st->batch_ctx);
+	old = MemoryContextSwitchTo(st->batch_ctx);
 	args[0] = Int64GetDatum(st->upload_id);
 	args[1] = int4_array(b->line_nos, b->n);
 	args[2] = nullable_array(b->keys, NULL, b->n, INT8OID);
@@ -646,7 +649,7 @@ flush_keys(CsvParse *st)
 	st->valid_keys += DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 												  SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_freetuptable(SPI_tuptable);
-	/* SPI is back in its procedure context */
+	MemoryContextSwitchTo(old);
 	b->n = 0;
 	MemoryContextReset(st->batch_ctx);
 }
@@ -1086,6 +1089,32 @@ bulkorder_import_shipments(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "bulkorder: SPI_connect failed");
 
+	/* a request key already used: the first job's id, without reading the file */
+	if (options)
+	{
+		JsonbValue	buf;
+		JsonbValue *key = getKeyJsonValueFromContainer(&options->root, "request_key", 11, &buf);
+
+		if (key && key->type == jbvString)
+		{
+			Oid			keytype[1] = {TEXTOID};
+			Datum		keyvalue[1];
+
+			keyvalue[0] = PointerGetDatum(cstring_to_text_with_len(key->val.string.val,
+																	key->val.string.len));
+			bulk_spi_exec("SELECT job_id FROM bulkorder.bulk_jobs"
+						  " WHERE page = 'shipments' AND request_key = $1",
+						  1, keytype, keyvalue, NULL, false, SPI_OK_SELECT);
+			if (SPI_processed == 1)
+			{
+				job_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+													 SPI_tuptable->tupdesc, 1, &isnull));
+				SPI_finish();
+				PG_RETURN_INT64(job_id);
+			}
+		}
+	}
+
 	upload_id = upload("shipments", "import_shipments", content, &opts, NULL, true);
 	values[0] = Int64GetDatum(upload_id);
 
@@ -1121,7 +1150,10 @@ bulkorder_import_shipments(PG_FUNCTION_ARGS)
 	job_upload = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	if (isnull || job_upload != upload_id)
 	{
-		/* a request key already used: the first job stands, this file is dropped */
+		/*
+		 * The request key was used by a concurrent call that committed
+		 * first: its job stands, this file is dropped.
+		 */
 		bulk_spi_exec("WITH u AS (DELETE FROM bulkorder.uploads WHERE upload_id = $1),"
 					  " l AS (DELETE FROM bulkorder.upload_lines WHERE upload_id = $1)"
 					  " DELETE FROM bulkorder.upload_shipments WHERE upload_id = $1",
