@@ -87,6 +87,13 @@ SELECT * FROM bulkorder.upload_errors(:u);
 SET bulkorder.language = 'en';
 SELECT * FROM bulkorder.upload_errors(:u);
 RESET bulkorder.language;
+-- the largest bigint is a key; one more is not a number, however it wraps
+INSERT INTO bulkorder.orders (order_no, customer_id, status, payment_method)
+VALUES (9223372036854775807, 1, 'awaiting_shipment', 'cod');
+SELECT bulkorder.upload_csv('orders', convert_to(E'9223372036854775807\n9223372036854775808\n18446744073709551617\n０００１００１\n', 'UTF8')) AS u \gset
+SELECT bulkorder.upload_targets(:u);
+SELECT * FROM bulkorder.upload_errors(:u);
+DELETE FROM bulkorder.orders WHERE order_no = 9223372036854775807;
 -- a key unknown on every line it is given is not_found each time; a
 -- repeat of a good key is duplicate_key, naming the first line
 SELECT bulkorder.upload_csv('orders', convert_to(E'555\n1001\n555\n1001\n1001\n', 'UTF8')) AS u \gset

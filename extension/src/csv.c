@@ -350,9 +350,9 @@ parse_key(const char *field, int64 *key)
 			n = fullwidth_len(p, end, &c);
 		if (n == 0 || c < '0' || c > '9')
 			return false;
+		if (value > ((uint64) PG_INT64_MAX - (c - '0')) / 10)
+			return false;		/* beyond bigint */
 		value = value * 10 + (c - '0');
-		if (value > (uint64) PG_INT64_MAX)
-			return false;
 		digits++;
 		p += n;
 	}
