@@ -41,6 +41,9 @@ $(DATA_built): $(SQL_SOURCES) $(EXTENSION).control
 	  printf '%s\n' '\echo Use "CREATE EXTENSION $(EXTENSION)" to load this file. \quit'; \
 	  for f in $(SQL_SOURCES); do echo; echo "-- ==== $$f"; cat $$f; done; } > $@
 
+# PGXS tracks no header dependencies: every object depends on the shared header.
+$(OBJS): extension/include/bulkorder.h
+
 .PHONY: deps demo stop test bench
 
 deps:

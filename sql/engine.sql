@@ -2,7 +2,9 @@
 -- notifications, request keys, rollback.
 CREATE EXTENSION bulkorder;
 \set VERBOSITY default
+\set ECHO none
 \i test/fixtures/shop.sql
+\set ECHO all
 
 -- bad input rejects the whole call with an SQLSTATE
 \set VERBOSITY sqlstate

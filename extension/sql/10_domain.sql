@@ -110,6 +110,9 @@ CREATE TABLE bulkorder.subscriptions (
     frequency_id bigint REFERENCES bulkorder.frequencies (frequency_id),
     next_ship_date date,
     next_delivery_date date,
+    -- the day of month a monthly cycle is anchored on (31st → Feb 28 → Mar 31);
+    -- NULL = the day of next_delivery_date.  See 15_frequency.sql.
+    anchor_day integer CHECK (anchor_day BETWEEN 1 AND 31),
     autogen_error boolean NOT NULL DEFAULT false,
     autogen_error_reason text,
     customer_message text CHECK (length(customer_message) <= 4000),

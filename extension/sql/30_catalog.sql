@@ -49,8 +49,15 @@ CREATE TABLE bulkorder.operations (
     -- further data-modifying CTE bodies that read applied (outbox rows, …)
     effects text[] NOT NULL DEFAULT '{}',
     -- rows of other tables the change will update, locked in their key
-    -- order before the change, given $1 = the chunk's keys
+    -- order before the change, given $1 = the chunk's keys and $2 = the
+    -- job's params (jsonb, defaults filled in), so a lock can depend on them
     lock_sql text,
+    -- rows of tables that come BEFORE the page's table in the shop-wide
+    -- lock order (customers → orders → subscriptions), locked in their key
+    -- order before the page's rows, given $1 and $2 as for lock_sql: e.g.
+    -- the orders page's blacklist locks the orders' customers first, as the
+    -- customers page does, so the two pages never deadlock
+    prelock_sql text,
     -- pg_regress/pgTAP checks that every operation has a typed wrapper
     wrapper text NOT NULL,
     PRIMARY KEY (page, operation),

@@ -24,6 +24,7 @@ typedef struct PlanCacheEntry
 {
 	char		key[2 * NAMEDATALEN + 8];	/* page/operation/language */
 	char	   *source;			/* all statements' text, in CacheMemoryContext */
+	SPIPlanPtr	pre_lock_plan;
 	SPIPlanPtr	lock_plan;
 	SPIPlanPtr	extra_lock_plan;
 	SPIPlanPtr	preview_plan;
@@ -40,7 +41,7 @@ static const char *catalog_query =
 "       o.effects, o.lock_sql,"
 "       coalesce(r.codes, '{}'), coalesce(r.conditions, '{}'), coalesce(r.messages, '{}'),"
 "       coalesce(c.conditions, '{}'), coalesce(c.sqlstates, '{}'),"
-"       coalesce(c.messages, '{}'), coalesce(c.hints, '{}')"
+"       coalesce(c.messages, '{}'), coalesce(c.hints, '{}'), o.prelock_sql"
 "  FROM bulkorder.operations o"
 "  JOIN bulkorder.pages pg ON pg.page = o.page"
 "  LEFT JOIN LATERAL ("
@@ -155,7 +156,8 @@ bulk_lookup_operation(const char *page, const char *operation)
 			   *set_clause,
 			   *apply_sql,
 			   *before_sql,
-			   *lock_sql;
+			   *lock_sql,
+			   *prelock_sql;
 	char	  **cols,
 			  **effects,
 			  **codes,
@@ -227,6 +229,7 @@ bulk_lookup_operation(const char *page, const char *operation)
 	op->param_check_sqlstate = col_text_array(tup, desc, 17, &n);
 	op->param_check_message = col_text_array(tup, desc, 18, &n);
 	op->param_check_hint = col_text_array(tup, desc, 19, &n);
+	prelock_sql = col_text(tup, desc, 20);
 
 	/*
 	 * The check: the first failing rule of each target, in declared order,
@@ -300,8 +303,8 @@ bulk_lookup_operation(const char *page, const char *operation)
 					 table, key, key);
 
 	initStringInfo(&source);
-	appendStringInfo(&source, "%s\n%s\n%s\n%s", lock.data, lock_sql ? lock_sql : "",
-					 preview.data, run.data);
+	appendStringInfo(&source, "%s\n%s\n%s\n%s\n%s", prelock_sql ? prelock_sql : "",
+					 lock.data, lock_sql ? lock_sql : "", preview.data, run.data);
 
 	ensure_plan_cache();
 	snprintf(cache_key, sizeof(cache_key), "%s/%s/%d", page, operation, bulkorder_language);
@@ -309,6 +312,8 @@ bulk_lookup_operation(const char *page, const char *operation)
 	if (found && strcmp(entry->source, source.data) != 0)
 	{
 		/* the catalogue changed under us: forget the old plans */
+		if (entry->pre_lock_plan)
+			SPI_freeplan(entry->pre_lock_plan);
 		SPI_freeplan(entry->lock_plan);
 		if (entry->extra_lock_plan)
 			SPI_freeplan(entry->extra_lock_plan);
@@ -323,13 +328,15 @@ bulk_lookup_operation(const char *page, const char *operation)
 
 		/* leave the entry consistent if a prepare fails */
 		entry->source = NULL;
-		entry->lock_plan = entry->extra_lock_plan = NULL;
+		entry->pre_lock_plan = entry->lock_plan = entry->extra_lock_plan = NULL;
 		entry->preview_plan = entry->run_plan = NULL;
 		PG_TRY();
 		{
+			if (prelock_sql)
+				entry->pre_lock_plan = prepare_kept(prelock_sql, 2, types);
 			entry->lock_plan = prepare_kept(lock.data, 1, types);
 			if (lock_sql)
-				entry->extra_lock_plan = prepare_kept(lock_sql, 1, types);
+				entry->extra_lock_plan = prepare_kept(lock_sql, 2, types);
 			entry->preview_plan = prepare_kept(preview.data, 2, types);
 			entry->run_plan = prepare_kept(run.data, 3, types);
 		}
@@ -342,6 +349,7 @@ bulk_lookup_operation(const char *page, const char *operation)
 		entry->source = MemoryContextStrdup(CacheMemoryContext, source.data);
 	}
 
+	op->pre_lock_plan = entry->pre_lock_plan;
 	op->lock_plan = entry->lock_plan;
 	op->extra_lock_plan = entry->extra_lock_plan;
 	op->preview_plan = entry->preview_plan;

@@ -127,8 +127,16 @@ bulk_apply_chunk(BulkOperation *op, int64 job_id, Jsonb *params,
 
 	/*
 	 * Lock first, in key order; the run statement then takes a new snapshot
-	 * and so sees the committed state of every row it changes.
+	 * and so sees the committed state of every row it changes.  Rows of
+	 * tables earlier in the lock order (prelock_sql) come before the page's.
 	 */
+	if (op->pre_lock_plan)
+	{
+		rc = SPI_execute_plan(op->pre_lock_plan, values, NULL, false, 0);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "bulkorder: lock failed: %s", SPI_result_code_string(rc));
+		SPI_freetuptable(SPI_tuptable);
+	}
 	rc = SPI_execute_plan(op->lock_plan, values, NULL, false, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "bulkorder: lock failed: %s", SPI_result_code_string(rc));

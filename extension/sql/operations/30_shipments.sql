@@ -1,0 +1,113 @@
+-- Shipments page (仕入・出荷管理 > 出荷一覧), SPEC §3.  Its rows are orders
+-- (bulkorder.pages: target_table bulkorder.orders), but its jobs are its own:
+-- they show in shipment_bulk_history, not in order_bulk_history.
+
+-- 配送関連日程: an awaiting order's scheduled ship and delivery dates.  With
+-- update_subscription (「定期注文マスターも同時に更新」) the order's master
+-- gets its next dates recomputed from the new dates and its frequency, by
+-- bulkorder.frequency_next_date, the one implementation of that arithmetic:
+--   next_delivery_date = frequency_next_date(delivery_date, frequency)
+--   next_ship_date     = next_delivery_date - (delivery_date - ship_date)
+-- The ship date keeps the order's lead time (as generation does), so a
+-- day-of-month cycle can never put the next shipment in the same month; the
+-- delivery day becomes the master's month anchor.
+-- An order with no master (a one-off order) just changes.  An ended master
+-- has no next delivery: it is left as it is and the order still changes.
+-- A live master without a frequency cannot be recomputed: that order fails
+-- (subscription_frequency_missing) and nothing of it changes.  The item's
+-- before/after hold the order's dates and, where the master was updated,
+-- its next_ship_date / next_delivery_date.
+INSERT INTO bulkorder.operations
+    (page, operation, name_ja, name_en, params, changed_columns, apply_sql, before_sql,
+     lock_sql, wrapper)
+VALUES
+    ('shipments', 'delivery_dates', '配送関連日程', 'delivery dates',
+     '{"ship_date": {"type": "date", "position": 1},
+       "delivery_date": {"type": "date", "position": 2},
+       "update_subscription": {"type": "boolean", "position": 3}}',
+     '{scheduled_ship_date,scheduled_delivery_date}',
+     $$shipment_orders AS (
+         UPDATE bulkorder.orders AS t
+            SET scheduled_ship_date = (prm.p->>'ship_date')::date,
+                scheduled_delivery_date = (prm.p->>'delivery_date')::date
+           FROM eligible e, prm
+          WHERE t.order_no = e.target
+      RETURNING t.order_no AS target, t.course_order_no,
+                t.scheduled_ship_date, t.scheduled_delivery_date),
+       shipment_masters AS (
+         UPDATE bulkorder.subscriptions AS s
+            SET next_delivery_date = bulkorder.frequency_next_date((prm.p->>'delivery_date')::date, s.frequency_id),
+                next_ship_date = bulkorder.frequency_next_date((prm.p->>'delivery_date')::date, s.frequency_id)
+                                 - ((prm.p->>'delivery_date')::date - (prm.p->>'ship_date')::date),
+                anchor_day = extract(day FROM (prm.p->>'delivery_date')::date)::integer
+           FROM (SELECT DISTINCT so.course_order_no FROM shipment_orders so) AS so, prm
+          WHERE (prm.p->>'update_subscription')::boolean
+            AND s.course_order_no = so.course_order_no
+            AND s.status <> 'ended'
+      RETURNING s.course_order_no, s.next_ship_date, s.next_delivery_date),
+       applied AS (
+         SELECT so.target,
+                jsonb_build_object('scheduled_ship_date', so.scheduled_ship_date,
+                                   'scheduled_delivery_date', so.scheduled_delivery_date)
+                || CASE WHEN m.course_order_no IS NULL THEN '{}'::jsonb
+                        ELSE jsonb_build_object('next_ship_date', m.next_ship_date,
+                                                'next_delivery_date', m.next_delivery_date) END
+                AS after
+           FROM shipment_orders so
+           LEFT JOIN shipment_masters m ON m.course_order_no = so.course_order_no)$$,
+     $$jsonb_build_object('scheduled_ship_date', t.scheduled_ship_date,
+                          'scheduled_delivery_date', t.scheduled_delivery_date)
+       || CASE WHEN (p->>'update_subscription')::boolean
+               THEN coalesce((SELECT jsonb_build_object('next_ship_date', s.next_ship_date,
+                                                        'next_delivery_date', s.next_delivery_date)
+                              FROM bulkorder.subscriptions s
+                              WHERE s.course_order_no = t.course_order_no AND s.status <> 'ended'),
+                             '{}'::jsonb)
+               ELSE '{}'::jsonb END$$,
+     -- the masters the change will update, in their key order (the
+     -- orders are locked already, so their status read here is stable)
+     $$SELECT 1 FROM bulkorder.subscriptions s
+        WHERE ($2->>'update_subscription')::boolean
+          AND s.course_order_no IN (SELECT o.course_order_no FROM bulkorder.orders o
+                                    WHERE o.order_no = ANY ($1)
+                                      AND o.status = 'awaiting_shipment' AND o.deleted_at IS NULL)
+        ORDER BY s.course_order_no
+          FOR NO KEY UPDATE OF s$$,
+     'bulk_shipment_delivery_dates');
+
+-- 注文ステータス: shipped → awaiting_shipment, nothing else.  The tracking
+-- number, ship_mail_sent and ship_report_status stay as they are: the next
+-- shipment import overwrites the tracking number, and whether a second
+-- completion mail goes out is the operator's call (orders page
+-- ship_mail_status).
+INSERT INTO bulkorder.operations
+    (page, operation, name_ja, name_en, params, changed_columns, set_clause, wrapper)
+VALUES
+    ('shipments', 'revert_to_awaiting', '注文ステータス', 'back to awaiting shipment',
+     '{}', '{status}', $$status = 'awaiting_shipment'$$,
+     'bulk_shipment_revert_to_awaiting');
+
+INSERT INTO bulkorder.operation_rules
+    (page, operation, position, error_code, condition, message_ja, message_en)
+VALUES
+    ('shipments', 'delivery_dates', 1, 'not_awaiting_shipment', $$t.status = 'awaiting_shipment'$$,
+     '出荷待ちの注文ではないため配送関連日程を変更できません',
+     'only orders awaiting shipment can have their delivery dates changed'),
+    ('shipments', 'delivery_dates', 2, 'subscription_frequency_missing',
+     $$NOT (p->>'update_subscription')::boolean
+       OR t.course_order_no IS NULL
+       OR EXISTS (SELECT 1 FROM bulkorder.subscriptions s
+                  WHERE s.course_order_no = t.course_order_no
+                    AND (s.status = 'ended' OR s.frequency_id IS NOT NULL))$$,
+     '定期注文マスターにお届け頻度が設定されていないため次回配送関連日を計算できません',
+     'the subscription master has no delivery frequency to compute its next dates from'),
+    ('shipments', 'revert_to_awaiting', 1, 'not_shipped', $$t.status = 'shipped'$$,
+     '出荷済みの注文ではないため出荷待ちに戻せません',
+     'only shipped orders can be set back to awaiting shipment');
+
+INSERT INTO bulkorder.operation_param_checks
+    (page, operation, position, condition, sqlstate, message, hint)
+VALUES
+    ('shipments', 'delivery_dates', 1,
+     $$(p->>'ship_date')::date <= (p->>'delivery_date')::date$$, '22023',
+     'ship_date is after delivery_date', 'The scheduled ship date must be on or before the delivery date.');
