@@ -84,7 +84,7 @@ RESET bulkorder.language;
 SELECT bulkorder.bulk_shipping_hold('{3005}', false) IS NOT NULL AS released;
 SELECT * FROM bulkorder.preview_bulk('shipments', 'import_shipments', '{3005,3006}',
                                      jsonb_build_object('upload_id', :upload));
-SELECT bulkorder.bulk_import_shipments('{3005}', :upload) AS job \gset
+SELECT bulkorder.bulk_shipment_import_shipments('{3005}', :upload) AS job \gset
 SELECT operation, success_count, failure_count, source FROM bulkorder.bulk_jobs WHERE job_id = :job;
 :order_state (3005);
 -- the staged data must be a shipment file

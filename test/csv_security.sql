@@ -45,8 +45,8 @@ SELECT ok(
 
 SELECT is(
     (SELECT wrapper FROM bulkorder.operations WHERE page = 'shipments' AND operation = 'import_shipments'),
-    'bulk_import_shipments', 'the import is a catalogued operation of the shipments page');
-SELECT has_function('bulkorder', 'bulk_import_shipments', ARRAY['bigint[]', 'bigint']);
+    'bulk_shipment_import_shipments', 'the import is a catalogued operation of the shipments page');
+SELECT has_function('bulkorder', 'bulk_shipment_import_shipments', ARRAY['bigint[]', 'bigint']);
 
 -- a role without grants
 CREATE ROLE bulkorder_csv_nobody;

@@ -48,7 +48,7 @@ VALUES
         JOIN bulkorder.customers c ON c.customer_id = o.customer_id
         JOIN bulkorder.mail_templates mt ON mt.code = 'ship_complete' AND mt.enabled
         WHERE NOT o.ship_mail_sent$$],
-     'bulk_import_shipments');
+     'bulk_shipment_import_shipments');
 
 INSERT INTO bulkorder.operation_rules
     (page, operation, position, error_code, condition, message_ja, message_en)
