@@ -79,6 +79,12 @@ SELECT * FROM bulkorder.preview_bulk('shipments', 'import_shipments', '{1002,300
                                      jsonb_build_object('upload_id', :upload));
 RESET bulkorder.language;
 
+-- the shipment report's answer moves them on (payment connector):
+-- accepted → shipped, refused → ng (and 一括再出荷報告 can retry it)
+SELECT bulkorder.complete_payment_request(request_id, order_no <> 3002, 'R', NULL)
+FROM bulkorder.payment_requests WHERE job_id = :job AND order_no IN (3001, 3002) ORDER BY request_id;
+:order_state (3001, 3002, 3003) ORDER BY 1;
+
 -- 3. re-applying a staged file: release the hold of 3005, then the typed
 --    wrapper over that order of the same upload (preview first)
 SELECT bulkorder.bulk_shipping_hold('{3005}', false) IS NOT NULL AS released;
