@@ -44,7 +44,7 @@ EXCEPTION WHEN OTHERS THEN
 END
 $$;
 
--- the catalogue: three operations on the shipments page, each with its wrapper
+-- the catalogue: the operations of the shipments page, each with its wrapper
 SELECT operation, name_ja, wrapper, rules FROM bulkorder.operation_catalog
 WHERE page = 'shipments' ORDER BY operation;
 SELECT p.proname, pg_get_function_arguments(p.oid)

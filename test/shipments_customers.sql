@@ -6,7 +6,7 @@ CREATE EXTENSION bulkorder;
 \i test/fixtures/shop.sql
 SELECT plan(24);
 
--- the nine operations and their typed wrappers
+-- the ten operations and their typed wrappers
 SELECT results_eq(
     $$SELECT page || '/' || operation || ' ' || wrapper FROM bulkorder.operations
       WHERE page IN ('shipments', 'customers') ORDER BY page, operation$$,
@@ -15,8 +15,9 @@ SELECT results_eq(
           'customers/remarks bulk_customer_remarks', 'customers/tags bulk_customer_tags',
           'shipments/delivery_dates bulk_shipment_delivery_dates',
           'shipments/delivery_method bulk_shipment_delivery_method',
+          'shipments/import_shipments bulk_shipment_import_shipments',
           'shipments/revert_to_awaiting bulk_shipment_revert_to_awaiting'],
-    'nine operations on the shipments and customers pages');
+    'ten operations on the shipments and customers pages (import_shipments: sql/shipment_import.sql)');
 SELECT has_function('bulkorder', 'bulk_shipment_delivery_dates', ARRAY['bigint[]', 'date', 'date', 'boolean']);
 SELECT has_function('bulkorder', 'bulk_shipment_revert_to_awaiting', ARRAY['bigint[]']);
 SELECT has_function('bulkorder', 'bulk_shipment_delivery_method', ARRAY['bigint[]', 'text', 'text']);
@@ -34,6 +35,11 @@ SELECT results_eq(
           'shipments/delivery_dates not_awaiting_shipment',
           'shipments/delivery_dates subscription_frequency_missing',
           'shipments/delivery_method not_awaiting_shipment',
+          'shipments/import_shipments not_awaiting_shipment',
+          'shipments/import_shipments shipping_hold',
+          'shipments/import_shipments missing_tracking_no',
+          'shipments/import_shipments tracking_no_conflict',
+          'shipments/import_shipments tracking_no_too_long',
           'shipments/revert_to_awaiting not_shipped'],
     'the error codes of the two pages');
 

@@ -165,11 +165,19 @@ insert_job(BulkOperation *op, Jsonb *params, JobOptions *opts, int64 total, bool
 	if (SPI_processed == 1)
 		return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 
+	/*
+	 * Not read-only: a new snapshot sees the job of a concurrent call that
+	 * committed while this INSERT waited on the key (READ COMMITTED).  Under
+	 * a transaction snapshot that job stays invisible: ask for a retry.
+	 */
 	*existing = true;
 	bulk_spi_exec("SELECT job_id FROM bulkorder.bulk_jobs WHERE page = $1 AND request_key = $8",
-				  9, types, values, nulls, true, SPI_OK_SELECT);
+				  9, types, values, nulls, false, SPI_OK_SELECT);
 	if (SPI_processed != 1)
-		elog(ERROR, "bulkorder: request key conflict without a job");
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("request key \"%s\" was used by a concurrent transaction", opts->request_key),
+				 errhint("Retry the call: it will return that transaction's job.")));
 	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
 

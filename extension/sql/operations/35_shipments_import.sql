@@ -1,0 +1,89 @@
+-- Shipments page (仕入・出荷管理 > 出荷一覧): the shipment data import
+-- (出荷データ取り込み), SPEC §6.
+--
+-- bulkorder.import_shipments(content, options) (extension/src/csv.c) stages
+-- the file as an upload (bulkorder.uploads, upload_lines, upload_shipments:
+-- 60_csv.sql) and runs this operation through run_bulk over the file's
+-- order numbers with params {"upload_id": N}.  The tracking numbers are
+-- data, read per target from bulkorder.upload_shipments, so the one engine
+-- checks, locks, applies and records the import like any other job, and it
+-- shows in shipment_bulk_history.
+--
+-- An order needing a shipment report (payment_methods.needs_ship_report)
+-- goes to shipping with ship_report_status pending and a ship_report
+-- request (complete_payment_request moves it on); the others go to shipped.
+-- A ship_complete mail is queued unless ship_mail_sent, which is then set
+-- (left as it was when the template is disabled: no mail went).
+INSERT INTO bulkorder.operations
+    (page, operation, name_ja, name_en, params, changed_columns, set_clause, effects, wrapper)
+VALUES
+    ('shipments', 'import_shipments', '出荷データ取り込み', 'shipment import',
+     '{"upload_id": {"type": "bigint", "min": 1, "position": 1}}',
+     '{status,ship_report_status,tracking_no,ship_mail_sent}',
+     $$status = CASE WHEN (SELECT pm.needs_ship_report FROM bulkorder.payment_methods pm
+                           WHERE pm.code = t.payment_method) THEN 'shipping' ELSE 'shipped' END,
+       ship_report_status = CASE WHEN (SELECT pm.needs_ship_report FROM bulkorder.payment_methods pm
+                                       WHERE pm.code = t.payment_method)
+                                 THEN 'pending' ELSE t.ship_report_status END,
+       tracking_no = (SELECT s.tracking_nos[1] FROM bulkorder.upload_shipments s
+                      WHERE s.upload_id = (p->>'upload_id')::bigint AND s.order_no = t.order_no),
+       ship_mail_sent = t.ship_mail_sent
+                        OR EXISTS (SELECT 1 FROM bulkorder.mail_templates mt
+                                   WHERE mt.code = 'ship_complete' AND mt.enabled)$$,
+     -- every effect reads bulkorder.orders as it was before the change (one
+     -- statement, one snapshot) and the new values from applied.after
+     ARRAY[
+     $$INSERT INTO bulkorder.payment_requests (order_no, payment_method, kind, job_id)
+        SELECT a.target, o.payment_method, 'ship_report', $3
+        FROM applied a
+        JOIN bulkorder.orders o ON o.order_no = a.target
+        JOIN bulkorder.payment_methods pm ON pm.code = o.payment_method AND pm.needs_ship_report$$,
+     $$INSERT INTO bulkorder.mail_outbox
+            (template_code, order_no, customer_id, to_address, subject, body, job_id)
+        SELECT mt.code, o.order_no, o.customer_id, c.email,
+               bulkorder.render_mail(mt.subject, n, c), bulkorder.render_mail(mt.body, n, c), $3
+        FROM applied a
+        JOIN bulkorder.orders o ON o.order_no = a.target
+        CROSS JOIN LATERAL jsonb_populate_record(o, a.after) AS n
+        JOIN bulkorder.customers c ON c.customer_id = o.customer_id
+        JOIN bulkorder.mail_templates mt ON mt.code = 'ship_complete' AND mt.enabled
+        WHERE NOT o.ship_mail_sent$$],
+     'bulk_shipment_import_shipments');
+
+INSERT INTO bulkorder.operation_rules
+    (page, operation, position, error_code, condition, message_ja, message_en)
+VALUES
+    ('shipments', 'import_shipments', 1, 'not_awaiting_shipment',
+     $$t.status = 'awaiting_shipment'$$,
+     '出荷待ちの注文ではないため出荷データを取り込めません',
+     'only orders awaiting shipment can be imported as shipped'),
+    ('shipments', 'import_shipments', 2, 'shipping_hold',
+     $$NOT t.shipping_hold$$,
+     '出荷停止中の注文のため出荷データを取り込めません(出荷停止を解除してから再度取り込んでください)',
+     'the order is on shipping hold: release the hold, then import it again'),
+    ('shipments', 'import_shipments', 3, 'missing_tracking_no',
+     $$coalesce((SELECT cardinality(s.tracking_nos) FROM bulkorder.upload_shipments s
+                 WHERE s.upload_id = (p->>'upload_id')::bigint AND s.order_no = t.order_no), 0) > 0$$,
+     'B列に送り状番号がありません',
+     'column B holds no tracking number'),
+    ('shipments', 'import_shipments', 4, 'tracking_no_conflict',
+     $$(SELECT cardinality(s.tracking_nos) FROM bulkorder.upload_shipments s
+        WHERE s.upload_id = (p->>'upload_id')::bigint AND s.order_no = t.order_no) = 1$$,
+     'ファイル内で同じ注文番号に異なる送り状番号が指定されています',
+     'the file gives this order more than one tracking number'),
+    ('shipments', 'import_shipments', 5, 'tracking_no_too_long',
+     $$(SELECT length(s.tracking_nos[1]) FROM bulkorder.upload_shipments s
+        WHERE s.upload_id = (p->>'upload_id')::bigint AND s.order_no = t.order_no) <= 100$$,
+     '送り状番号が100文字を超えています',
+     'the tracking number is longer than 100 characters');
+
+-- params.upload_id must name a staged shipment file (run_bulk and the
+-- wrapper can re-apply one, e.g. to orders whose hold was released).
+INSERT INTO bulkorder.operation_param_checks
+    (page, operation, position, condition, sqlstate, message, hint)
+VALUES
+    ('shipments', 'import_shipments', 1,
+     $$EXISTS (SELECT 1 FROM bulkorder.uploads u
+               WHERE u.upload_id = (p->>'upload_id')::bigint AND u.purpose = 'import_shipments')$$,
+     '22023', 'params.upload_id does not name a shipment file upload',
+     'Upload the file with bulkorder.import_shipments(content, options).');
