@@ -88,4 +88,9 @@ SELECT total_count, success_count, failure_count FROM bulkorder.bulk_jobs WHERE 
 RESET bulkorder.chunk_size;
 SELECT count(*) FROM bulkorder.orders WHERE 'chunked' = ANY (tags);
 
+-- deleting a job (a DBA's clean-up) deletes its items too
+SELECT count(*) AS items_before FROM bulkorder.bulk_job_items WHERE job_id = :job;
+DELETE FROM bulkorder.bulk_jobs WHERE job_id = :job;
+SELECT count(*) AS items_after FROM bulkorder.bulk_job_items WHERE job_id = :job;
+
 DROP EXTENSION bulkorder;
