@@ -6,6 +6,9 @@
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
+# logs stay in the checkout even when the cluster itself lives under /tmp
+logs="$top/.pg/logs"
+mkdir -p "$logs"
 eval "$(bash tools/pg.sh start test)" || { echo "could not start the test cluster"; exit 1; }
 trap 'bash tools/pg.sh stop test' EXIT
 export BULKORDER_TEST_HOST=$PGHOST BULKORDER_TEST_PORT=$PGPORT
@@ -19,13 +22,13 @@ count() {  # count SUITE PASSED FAILED
 
 # pg_regress and isolation through PGXS, as `make installcheck` runs them
 if [ -n "$(ls sql/*.sql 2>/dev/null)" ] || [ -n "$(ls specs/*.spec 2>/dev/null)" ]; then
-  make -s installcheck > .pg/installcheck.log 2>&1; rc=$?
-  cat .pg/installcheck.log
+  make -s installcheck > "$logs/installcheck.log" 2>&1; rc=$?
+  cat "$logs/installcheck.log"
   for f in regression.diffs output_iso/regression.diffs; do
     [ -s "$f" ] && { echo "==== $f"; cat "$f"; }
   done
-  n_ok=$(grep -cE '\.\.\. ok|^ok [0-9]' .pg/installcheck.log || true)
-  n_fail=$(grep -cE '\.\.\. FAILED|^not ok [0-9]|\.\.\. failed' .pg/installcheck.log || true)
+  n_ok=$(grep -cE '\.\.\. ok|^ok [0-9]' "$logs/installcheck.log" || true)
+  n_fail=$(grep -cE '\.\.\. FAILED|^not ok [0-9]|\.\.\. failed' "$logs/installcheck.log" || true)
   [ "$rc" -ne 0 ] && [ "$n_fail" -eq 0 ] && n_fail=1
   count "pg_regress/isolation" "$n_ok" "$n_fail"
 fi
@@ -34,11 +37,11 @@ fi
 if [ -n "$(ls test/*.sql 2>/dev/null)" ]; then
   psql -X -q -d postgres -c "DROP DATABASE IF EXISTS bulkorder_tap" -c "CREATE DATABASE bulkorder_tap" >/dev/null
   psql -X -q -d bulkorder_tap -c "CREATE EXTENSION pgtap" >/dev/null
-  pg_prove -d bulkorder_tap test/*.sql > .pg/pgtap.log 2>&1
-  cat .pg/pgtap.log
+  pg_prove -d bulkorder_tap test/*.sql > "$logs/pgtap.log" 2>&1
+  cat "$logs/pgtap.log"
   files=$(ls test/*.sql | wc -l)
-  bad=$(grep -cE '^test/.*\.sql \.\. .*(Failed|Dubious|skipped: .*)' .pg/pgtap.log || true)
-  grep -q "^Result: PASS" .pg/pgtap.log || [ "$bad" -gt 0 ] || bad=1
+  bad=$(grep -cE '^test/.*\.sql \.\. .*(Failed|Dubious|skipped: .*)' "$logs/pgtap.log" || true)
+  grep -q "^Result: PASS" "$logs/pgtap.log" || [ "$bad" -gt 0 ] || bad=1
   count "pgTAP" $((files - bad)) "$bad"
 fi
 
