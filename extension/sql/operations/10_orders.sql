@@ -121,11 +121,7 @@ VALUES
         RETURNING order_no AS target,
                   jsonb_build_object('product_id', product_id, 'quantity', quantity,
                                      'unit_price', unit_price) AS after)$$,
-     $$(SELECT jsonb_build_object('product_id', (p->>'product_id')::bigint,
-                                  'quantity', i.quantity, 'unit_price', i.unit_price)
-        FROM (SELECT) AS one
-        LEFT JOIN bulkorder.order_items i
-               ON i.order_no = t.order_no AND i.product_id = (p->>'product_id')::bigint)$$,
+     NULL,   -- before_sql: the line, set below for both
      NULL,
      'bulk_add_products'),
     -- 商品を一括削除: the price-0 line is deleted
@@ -139,11 +135,7 @@ VALUES
         RETURNING i.order_no AS target,
                   jsonb_build_object('product_id', i.product_id, 'quantity', NULL,
                                      'unit_price', NULL) AS after)$$,
-     $$(SELECT jsonb_build_object('product_id', (p->>'product_id')::bigint,
-                                  'quantity', i.quantity, 'unit_price', i.unit_price)
-        FROM (SELECT) AS one
-        LEFT JOIN bulkorder.order_items i
-               ON i.order_no = t.order_no AND i.product_id = (p->>'product_id')::bigint)$$,
+     NULL,   -- before_sql: the line, set below for both
      NULL,
      'bulk_remove_products'),
     -- 定期注文自動生成エラー解除: the order's flag and its master's (with the
@@ -341,3 +333,13 @@ SET prelock_sql = $$SELECT 1 FROM bulkorder.customers c
        ORDER BY c.customer_id
        FOR NO KEY UPDATE OF c$$
 WHERE page = 'orders' AND operation = 'blacklist';
+
+-- 商品を一括追加/削除 record the same before image: the order's line of the
+-- product (null fields where there is none).
+UPDATE bulkorder.operations
+SET before_sql = $$(SELECT jsonb_build_object('product_id', (p->>'product_id')::bigint,
+                                              'quantity', i.quantity, 'unit_price', i.unit_price)
+                    FROM (SELECT) AS one
+                    LEFT JOIN bulkorder.order_items i
+                           ON i.order_no = t.order_no AND i.product_id = (p->>'product_id')::bigint)$$
+WHERE page = 'orders' AND operation IN ('add_products', 'remove_products');
