@@ -2,6 +2,24 @@
 -- notifications, request keys, rollback.
 CREATE EXTENSION bulkorder;
 \set VERBOSITY default
+-- after CREATE EXTENSION only the payment methods and mail templates hold rows
+CREATE FUNCTION pg_temp.tables_with_rows() RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE
+    t regclass;
+    found boolean;
+BEGIN
+    FOR t IN SELECT c.oid FROM pg_class c
+             WHERE c.relnamespace = 'bulkorder'::regnamespace AND c.relkind IN ('r', 'p')
+             ORDER BY c.relname
+    LOOP
+        EXECUTE format('SELECT EXISTS (SELECT FROM %s)', t) INTO found;
+        IF found THEN
+            RETURN NEXT t::text;
+        END IF;
+    END LOOP;
+END
+$$;
+SELECT * FROM pg_temp.tables_with_rows();
 \set ECHO none
 \i test/fixtures/shop.sql
 \set ECHO all

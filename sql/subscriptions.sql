@@ -41,7 +41,7 @@ $$;
 SELECT operation, name_ja, wrapper, rules
 FROM bulkorder.operation_catalog WHERE page = 'subscriptions' ORDER BY operation;
 SELECT p.proname, pg_get_function_identity_arguments(p.oid) AS args
-FROM pg_proc p JOIN bulkorder.operations o ON o.wrapper = p.proname AND o.page = 'subscriptions'
+FROM pg_proc p JOIN bulkorder_catalog.operations o ON o.wrapper = p.proname AND o.page = 'subscriptions'
 WHERE p.pronamespace = 'bulkorder'::regnamespace ORDER BY 1;
 
 ---------------------------------------------------------------- next_dates

@@ -44,7 +44,7 @@ SELECT ok(
     'pg_dump keeps the staging tables (pg_extension_config_dump)');
 
 SELECT is(
-    (SELECT wrapper FROM bulkorder.operations WHERE page = 'shipments' AND operation = 'import_shipments'),
+    (SELECT wrapper FROM bulkorder_catalog.operations WHERE page = 'shipments' AND operation = 'import_shipments'),
     'bulk_shipment_import_shipments', 'the import is a catalogued operation of the shipments page');
 SELECT has_function('bulkorder', 'bulk_shipment_import_shipments', ARRAY['bigint[]', 'bigint']);
 

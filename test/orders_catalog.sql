@@ -7,7 +7,7 @@ CREATE EXTENSION bulkorder;
 SELECT plan(25);
 
 SELECT set_eq(
-    $$SELECT operation, name_ja FROM bulkorder.operations WHERE page = 'orders'$$,
+    $$SELECT operation, name_ja FROM bulkorder_catalog.operations WHERE page = 'orders'$$,
     $$VALUES ('cancel', 'キャンセル'), ('return', '返品'), ('delete', '削除'),
              ('shipping_hold', '出荷停止'), ('tags', 'タグ設定'), ('reauthorize', '一括再与信'),
              ('customer_message', 'お客様からの通信欄'), ('reply_message', 'お客様への返信'),
@@ -19,7 +19,7 @@ SELECT set_eq(
     'the orders page has exactly the eighteen operations of SPEC §3, with their seed names');
 
 SELECT is_empty(
-    $$SELECT o.wrapper FROM bulkorder.operations o
+    $$SELECT o.wrapper FROM bulkorder_catalog.operations o
       WHERE NOT EXISTS (SELECT 1 FROM pg_proc p
                         WHERE p.pronamespace = 'bulkorder'::regnamespace AND p.proname = o.wrapper)$$,
     'every operation has its generated wrapper');
@@ -37,17 +37,17 @@ SELECT is(
     (SELECT pg_get_function_arguments('bulkorder.bulk_add_products(bigint[], bigint, integer)'::regprocedure) LIKE '%quantity integer DEFAULT %'),
     true, 'add_products: quantity has a default');
 SELECT is(
-    (SELECT params->'quantity'->'default' FROM bulkorder.operations WHERE page = 'orders' AND operation = 'add_products'),
+    (SELECT params->'quantity'->'default' FROM bulkorder_catalog.operations WHERE page = 'orders' AND operation = 'add_products'),
     '1'::jsonb, 'add_products: the quantity defaults to 1');
 
 SELECT is_empty(
-    $$SELECT r.operation, r.error_code FROM bulkorder.operation_rules r
+    $$SELECT r.operation, r.error_code FROM bulkorder_catalog.operation_rules r
       WHERE r.page = 'orders' AND (btrim(r.message_ja) = '' OR btrim(r.message_en) = ''
                                    OR r.message_ja !~ '[ぁ-んァ-ヶ一-龠]')$$,
     'every orders rule has a Japanese and an English message');
 
 SELECT set_eq(
-    $$SELECT operation, error_code FROM bulkorder.operation_rules
+    $$SELECT operation, error_code FROM bulkorder_catalog.operation_rules
       WHERE page = 'orders' AND operation IN ('reauthorize', 'payment_method', 'reship_report',
             'add_products', 'remove_products', 'clear_autogen_error', 'delivery_method',
             'ship_mail_status', 'blacklist')$$,
@@ -81,13 +81,13 @@ SELECT is((SELECT enabled FROM bulkorder.mail_templates WHERE code = 'cod_auto_c
           'the 代引き自動変更 template is installed enabled');
 
 -- whole-job parameter checks exist where SPEC §3 says the call is rejected
-SELECT is((SELECT params->'payment_method'->'enum' FROM bulkorder.operations
+SELECT is((SELECT params->'payment_method'->'enum' FROM bulkorder_catalog.operations
            WHERE page = 'orders' AND operation = 'payment_method'), '["cod"]'::jsonb,
           'payment_method: cod only');
-SELECT is((SELECT params->'action'->'enum' FROM bulkorder.operations
+SELECT is((SELECT params->'action'->'enum' FROM bulkorder_catalog.operations
            WHERE page = 'orders' AND operation = 'blacklist'), '["blacklist", "candidate", "remove"]'::jsonb,
           'blacklist: the three actions');
-SELECT is((SELECT (params->'time_slot'->>'nullable')::boolean FROM bulkorder.operations
+SELECT is((SELECT (params->'time_slot'->>'nullable')::boolean FROM bulkorder_catalog.operations
            WHERE page = 'orders' AND operation = 'delivery_method'), true,
           'delivery_method: a NULL time slot means 指定なし');
 

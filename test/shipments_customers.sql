@@ -8,7 +8,7 @@ SELECT plan(24);
 
 -- the ten operations and their typed wrappers
 SELECT results_eq(
-    $$SELECT page || '/' || operation || ' ' || wrapper FROM bulkorder.operations
+    $$SELECT page || '/' || operation || ' ' || wrapper FROM bulkorder_catalog.operations
       WHERE page IN ('shipments', 'customers') ORDER BY page, operation$$,
     ARRAY['customers/blacklist bulk_customer_blacklist', 'customers/mail_opt_in bulk_customer_mail_opt_in',
           'customers/points bulk_customer_points', 'customers/rank bulk_customer_rank',
@@ -28,7 +28,7 @@ SELECT has_function('bulkorder', 'bulk_customer_rank', ARRAY['bigint[]', 'text']
 SELECT has_function('bulkorder', 'bulk_customer_remarks', ARRAY['bigint[]', 'text', 'text']);
 SELECT has_function('bulkorder', 'bulk_customer_points', ARRAY['bigint[]', 'integer']);
 SELECT results_eq(
-    $$SELECT page || '/' || operation || ' ' || error_code FROM bulkorder.operation_rules
+    $$SELECT page || '/' || operation || ' ' || error_code FROM bulkorder_catalog.operation_rules
       WHERE page IN ('shipments', 'customers') ORDER BY page, operation, position$$,
     ARRAY['customers/points insufficient_points', 'customers/points points_overflow',
           'customers/remarks text_too_long',

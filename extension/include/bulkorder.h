@@ -3,7 +3,7 @@
  * bulkorder.h
  *	  Shared declarations of the bulkorder engine.
  *
- * An operation is data in bulkorder.operations and its rule tables; the
+ * An operation is data in bulkorder_catalog.operations and its rule tables; the
  * engine turns a declaration into prepared SPI plans (catalog.c), checks
  * parameters (params.c), and applies a job chunk by chunk (engine.c) on
  * behalf of the SQL API (jobs.c) and the background worker (worker.c).

@@ -11,7 +11,15 @@
 --   eligible CTE (target) of the targets that passed every rule
 --   applied  CTE (target, after) that an apply_sql must define
 
-CREATE TABLE bulkorder.pages (
+-- The catalogue is the extension's own code, not shop data: it lives in a
+-- schema of its own, so that after CREATE EXTENSION the shop's schema holds
+-- rows only in payment_methods and mail_templates (SPEC §2), and nothing in
+-- it is visible to any role but the owner.
+CREATE SCHEMA bulkorder_catalog;
+REVOKE ALL ON SCHEMA bulkorder_catalog FROM PUBLIC;
+COMMENT ON SCHEMA bulkorder_catalog IS 'bulkorder: the operation catalogue (read it through bulkorder.operation_catalog)';
+
+CREATE TABLE bulkorder_catalog.pages (
     page text PRIMARY KEY,
     name_ja text NOT NULL,
     name_en text NOT NULL,
@@ -21,14 +29,14 @@ CREATE TABLE bulkorder.pages (
     visible_condition text NOT NULL DEFAULT 'true'   -- over t: rows the page can see
 );
 
-INSERT INTO bulkorder.pages VALUES
+INSERT INTO bulkorder_catalog.pages VALUES
     ('orders', '注文一覧', 'orders', 'bulkorder.orders', 'order_no', '注文番号', 't.deleted_at IS NULL'),
     ('subscriptions', '定期注文マスター', 'subscription masters', 'bulkorder.subscriptions', 'course_order_no', 'コース注文番号', 'true'),
     ('shipments', '出荷一覧', 'shipments', 'bulkorder.orders', 'order_no', '注文番号', 't.deleted_at IS NULL'),
     ('customers', '顧客一覧', 'customers', 'bulkorder.customers', 'customer_id', '顧客ID', 'true');
 
-CREATE TABLE bulkorder.operations (
-    page text NOT NULL REFERENCES bulkorder.pages (page),
+CREATE TABLE bulkorder_catalog.operations (
+    page text NOT NULL REFERENCES bulkorder_catalog.pages (page),
     operation text NOT NULL CHECK (operation ~ '^[a-z][a-z0-9_]*$'),
     name_ja text NOT NULL,
     name_en text NOT NULL,
@@ -64,7 +72,7 @@ CREATE TABLE bulkorder.operations (
     CHECK ((set_clause IS NULL) <> (apply_sql IS NULL))
 );
 
-CREATE TABLE bulkorder.operation_rules (
+CREATE TABLE bulkorder_catalog.operation_rules (
     page text NOT NULL,
     operation text NOT NULL,
     position integer NOT NULL,
@@ -74,12 +82,12 @@ CREATE TABLE bulkorder.operation_rules (
     message_en text NOT NULL,
     PRIMARY KEY (page, operation, position),
     UNIQUE (page, operation, error_code),
-    FOREIGN KEY (page, operation) REFERENCES bulkorder.operations ON DELETE CASCADE
+    FOREIGN KEY (page, operation) REFERENCES bulkorder_catalog.operations ON DELETE CASCADE
 );
 
 -- Whole-job checks on the parameters (a known delivery method, a public
 -- product, …): any false rejects the call before anything changes.
-CREATE TABLE bulkorder.operation_param_checks (
+CREATE TABLE bulkorder_catalog.operation_param_checks (
     page text NOT NULL,
     operation text NOT NULL,
     position integer NOT NULL,
@@ -88,7 +96,7 @@ CREATE TABLE bulkorder.operation_param_checks (
     message text NOT NULL,
     hint text,
     PRIMARY KEY (page, operation, position),
-    FOREIGN KEY (page, operation) REFERENCES bulkorder.operations ON DELETE CASCADE
+    FOREIGN KEY (page, operation) REFERENCES bulkorder_catalog.operations ON DELETE CASCADE
 );
 
 -- A readable listing of the catalogue for operators and admin tools.
@@ -98,7 +106,7 @@ CREATE VIEW bulkorder.operation_catalog AS
            coalesce((SELECT jsonb_agg(jsonb_build_object('error_code', r.error_code,
                                                          'message', r.message_ja)
                                       ORDER BY r.position)
-                     FROM bulkorder.operation_rules r
+                     FROM bulkorder_catalog.operation_rules r
                      WHERE r.page = o.page AND r.operation = o.operation), '[]') AS rules
-    FROM bulkorder.operations o
-    JOIN bulkorder.pages pg USING (page);
+    FROM bulkorder_catalog.operations o
+    JOIN bulkorder_catalog.pages pg USING (page);

@@ -14,7 +14,7 @@ DECLARE
     build text := '';
     prm record;
 BEGIN
-    SELECT o.* INTO STRICT op FROM bulkorder.operations o
+    SELECT o.* INTO STRICT op FROM bulkorder_catalog.operations o
     WHERE o.page = p_page AND o.operation = p_operation;
 
     keys_arg := CASE p_page WHEN 'subscriptions' THEN 'course_order_nos'
@@ -45,9 +45,9 @@ BEGIN
         op.wrapper, keys_arg, args, p_page, p_operation, keys_arg, ltrim(build, ', '));
     EXECUTE format('COMMENT ON FUNCTION bulkorder.%I IS %L', op.wrapper,
         format('%s > %s (%s/%s)',
-               (SELECT name_ja FROM bulkorder.pages WHERE page = p_page), op.name_ja, p_page, p_operation));
+               (SELECT name_ja FROM bulkorder_catalog.pages WHERE page = p_page), op.name_ja, p_page, p_operation));
 END
 $fn$;
 
 SELECT bulkorder.create_operation_wrapper(page, operation)
-FROM bulkorder.operations ORDER BY page, operation;
+FROM bulkorder_catalog.operations ORDER BY page, operation;

@@ -53,7 +53,7 @@ BEGIN
         WHERE p.pronamespace = 'bulkorder'::regnamespace
           AND (p.proname IN ('run_bulk', 'preview_bulk', 'cancel_job', 'upload_csv', 'upload_targets',
                              'upload_errors', 'import_shipments', 'mark_notifications_read')
-               OR p.proname IN (SELECT wrapper FROM bulkorder.operations))
+               OR p.proname IN (SELECT wrapper FROM bulkorder_catalog.operations))
     LOOP
         EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', fn, role_name);
     END LOOP;

@@ -42,20 +42,20 @@ static const char *catalog_query =
 "       coalesce(r.codes, '{}'), coalesce(r.conditions, '{}'), coalesce(r.messages, '{}'),"
 "       coalesce(c.conditions, '{}'), coalesce(c.sqlstates, '{}'),"
 "       coalesce(c.messages, '{}'), coalesce(c.hints, '{}'), o.prelock_sql"
-"  FROM bulkorder.operations o"
-"  JOIN bulkorder.pages pg ON pg.page = o.page"
+"  FROM bulkorder_catalog.operations o"
+"  JOIN bulkorder_catalog.pages pg ON pg.page = o.page"
 "  LEFT JOIN LATERAL ("
 "       SELECT array_agg(error_code ORDER BY position) AS codes,"
 "              array_agg(condition ORDER BY position) AS conditions,"
 "              array_agg(CASE WHEN $3 THEN message_en ELSE message_ja END ORDER BY position) AS messages"
-"         FROM bulkorder.operation_rules"
+"         FROM bulkorder_catalog.operation_rules"
 "        WHERE page = o.page AND operation = o.operation) r ON true"
 "  LEFT JOIN LATERAL ("
 "       SELECT array_agg(condition ORDER BY position) AS conditions,"
 "              array_agg(sqlstate ORDER BY position) AS sqlstates,"
 "              array_agg(message ORDER BY position) AS messages,"
 "              array_agg(coalesce(hint, '') ORDER BY position) AS hints"
-"         FROM bulkorder.operation_param_checks"
+"         FROM bulkorder_catalog.operation_param_checks"
 "        WHERE page = o.page AND operation = o.operation) c ON true"
 " WHERE o.page = $1 AND o.operation = $2";
 
@@ -186,7 +186,7 @@ bulk_lookup_operation(const char *page, const char *operation)
 	{
 		bool		page_known;
 
-		bulk_spi_exec("SELECT 1 FROM bulkorder.pages WHERE page = $1", 1, argtypes,
+		bulk_spi_exec("SELECT 1 FROM bulkorder_catalog.pages WHERE page = $1", 1, argtypes,
 					  values, NULL, true, SPI_OK_SELECT);
 		page_known = SPI_processed > 0;
 		if (!page_known)
@@ -195,7 +195,7 @@ bulk_lookup_operation(const char *page, const char *operation)
 					 errmsg("unknown page \"%s\"", page),
 					 errhint("The pages are orders, subscriptions, shipments and customers.")));
 		bulk_spi_exec("SELECT string_agg(operation, ', ' ORDER BY operation) "
-					  "FROM bulkorder.operations WHERE page = $1",
+					  "FROM bulkorder_catalog.operations WHERE page = $1",
 					  1, argtypes, values, NULL, true, SPI_OK_SELECT);
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -461,7 +461,7 @@ lookup_page(const char *page)
 	TupleDesc	desc;
 
 	bulk_spi_exec("SELECT target_table, key_column, visible_condition"
-				  " FROM bulkorder.pages WHERE page = $1",
+				  " FROM bulkorder_catalog.pages WHERE page = $1",
 				  1, argtypes, values, NULL, true, SPI_OK_SELECT);
 	if (SPI_processed == 0)
 		ereport(ERROR,

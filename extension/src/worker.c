@@ -765,9 +765,9 @@ fail_txn(void *arg)
 		nvalues[1] = CStringGetTextDatum(operation);
 		nvalues[2] = BoolGetDatum(bulkorder_language == BULK_LANG_EN);
 		bulk_spi_exec("SELECT coalesce((SELECT CASE WHEN $3 THEN name_en ELSE name_ja END"
-					  "                   FROM bulkorder.pages WHERE page = $1), $1),"
+					  "                   FROM bulkorder_catalog.pages WHERE page = $1), $1),"
 					  "        coalesce((SELECT CASE WHEN $3 THEN name_en ELSE name_ja END"
-					  "                   FROM bulkorder.operations WHERE page = $1 AND operation = $2), $2)",
+					  "                   FROM bulkorder_catalog.operations WHERE page = $1 AND operation = $2), $2)",
 					  3, ntypes, nvalues, NULL, true, SPI_OK_SELECT);
 		page = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 		operation = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);

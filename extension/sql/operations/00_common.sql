@@ -3,7 +3,7 @@
 -- The free-text fields (お客様からの通信欄 / お客様への返信 / 備考欄 /
 -- 連携用補足テキスト): append on a new line or overwrite, 4000 characters at
 -- most, the same on every page that has them.
-INSERT INTO bulkorder.operations
+INSERT INTO bulkorder_catalog.operations
     (page, operation, name_ja, name_en, params, changed_columns, set_clause, wrapper)
 SELECT f.page, f.col, f.name_ja, f.name_en,
        '{"text": {"type": "text", "max_length": 4000, "position": 1},
@@ -23,19 +23,19 @@ FROM (VALUES
     ('customers', 'remarks', '備考欄', 'remarks', 'bulk_customer_remarks')
 ) AS f(page, col, name_ja, name_en, wrapper);
 
-INSERT INTO bulkorder.operation_rules
+INSERT INTO bulkorder_catalog.operation_rules
     (page, operation, position, error_code, condition, message_ja, message_en)
 SELECT o.page, o.operation, 1, 'text_too_long',
        format('length(bulkorder.edit_text(t.%1$I, p->>''text'', p->>''mode'')) <= 4000', o.operation),
        '追記すると4000文字を超えるため更新できません',
        'the text would exceed 4000 characters'
-FROM bulkorder.operations o
+FROM bulkorder_catalog.operations o
 WHERE o.set_clause LIKE '% = bulkorder.edit_text(%';
 
 -- 配送方法 (orders and shipments pages, SPEC §3: "as for orders"): method
 -- and time slot of an awaiting order (NULL slot = 指定なし); the
 -- subscription master is not touched.  One declaration for both pages.
-INSERT INTO bulkorder.operations
+INSERT INTO bulkorder_catalog.operations
     (page, operation, name_ja, name_en, params, changed_columns, set_clause, wrapper)
 SELECT d.page, 'delivery_method', '配送方法', 'delivery method',
        '{"delivery_method": {"type": "text", "position": 1},
@@ -48,18 +48,18 @@ FROM (VALUES
     ('shipments', 'bulk_shipment_delivery_method')
 ) AS d(page, wrapper);
 
-INSERT INTO bulkorder.operation_rules
+INSERT INTO bulkorder_catalog.operation_rules
     (page, operation, position, error_code, condition, message_ja, message_en)
 SELECT o.page, o.operation, 1, 'not_awaiting_shipment', $$t.status = 'awaiting_shipment'$$,
        '出荷待ちの注文ではないため配送方法を変更できません',
        'only orders awaiting shipment can have their delivery method changed'
-FROM bulkorder.operations o
+FROM bulkorder_catalog.operations o
 WHERE o.operation = 'delivery_method' AND o.page IN ('orders', 'shipments');
 
-INSERT INTO bulkorder.operation_param_checks
+INSERT INTO bulkorder_catalog.operation_param_checks
     (page, operation, position, condition, sqlstate, message, hint)
 SELECT o.page, o.operation, c.position, c.condition, '22023', c.message, c.hint
-FROM bulkorder.operations o,
+FROM bulkorder_catalog.operations o,
      (VALUES
         (1, $$EXISTS (SELECT 1 FROM bulkorder.delivery_methods m WHERE m.code = p->>'delivery_method')$$,
          'unknown delivery method', 'The delivery methods are the codes of bulkorder.delivery_methods.'),

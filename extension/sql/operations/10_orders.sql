@@ -1,6 +1,6 @@
 -- Orders page (受注管理 > 注文一覧), SPEC §3.
 
-INSERT INTO bulkorder.operations
+INSERT INTO bulkorder_catalog.operations
     (page, operation, name_ja, name_en, params, changed_columns, set_clause, effects, wrapper)
 VALUES
     ('orders', 'cancel', 'キャンセル', 'cancel',
@@ -30,7 +30,7 @@ VALUES
                                    ARRAY(SELECT jsonb_array_elements_text(p->'remove')))$$, '{}',
      'bulk_tags');
 
-INSERT INTO bulkorder.operation_rules
+INSERT INTO bulkorder_catalog.operation_rules
     (page, operation, position, error_code, condition, message_ja, message_en)
 VALUES
     ('orders', 'cancel', 1, 'not_awaiting_shipment', $$t.status = 'awaiting_shipment'$$,
@@ -47,7 +47,7 @@ VALUES
      '出荷待ち・出荷作業中の注文のみ出荷停止にできます',
      'only orders awaiting shipment or being shipped can be held');
 
-INSERT INTO bulkorder.operation_param_checks
+INSERT INTO bulkorder_catalog.operation_param_checks
     (page, operation, position, condition, sqlstate, message, hint)
 VALUES
     ('orders', 'tags', 1,
@@ -60,7 +60,7 @@ VALUES
 
 -- キャンセル/返品/削除 may also cancel the payment (seed ③): a void request
 -- for every changed order whose method has a gateway.
-UPDATE bulkorder.operations
+UPDATE bulkorder_catalog.operations
 SET effects = ARRAY[$$INSERT INTO bulkorder.payment_requests (order_no, payment_method, kind, job_id)
         SELECT a.target, o.payment_method, 'void', $3
         FROM applied a
@@ -76,7 +76,7 @@ WHERE page = 'orders' AND operation IN ('cancel', 'return', 'delete');
 -- are re-authorized only for one exact refusal message is data: the columns
 -- reauthorizable, needs_ship_report and reauth_message of payment_methods.
 
-INSERT INTO bulkorder.operations
+INSERT INTO bulkorder_catalog.operations
     (page, operation, name_ja, name_en, params, changed_columns, set_clause, wrapper)
 VALUES
     -- 一括再与信: auth_status → pending, and a reauthorize request (effect below)
@@ -104,7 +104,7 @@ VALUES
 -- Changes outside the order row: order lines, the subscription master, the
 -- customer.  Each apply_sql defines applied(target, after), one row per
 -- eligible order.
-INSERT INTO bulkorder.operations
+INSERT INTO bulkorder_catalog.operations
     (page, operation, name_ja, name_en, params, changed_columns, apply_sql, before_sql,
      lock_sql, wrapper)
 VALUES
@@ -202,7 +202,7 @@ VALUES
      NULL,
      'bulk_blacklist');
 
-INSERT INTO bulkorder.operation_rules
+INSERT INTO bulkorder_catalog.operation_rules
     (page, operation, position, error_code, condition, message_ja, message_en)
 VALUES
     ('orders', 'reauthorize', 1, 'auth_not_ng', $$t.auth_status = 'ng'$$,
@@ -283,7 +283,7 @@ VALUES
      '出荷前(出荷待ち・出荷作業中)の注文ではないため変更できません',
      'only orders not yet shipped (awaiting shipment or being shipped) can change it');
 
-INSERT INTO bulkorder.operation_param_checks
+INSERT INTO bulkorder_catalog.operation_param_checks
     (page, operation, position, condition, sqlstate, message, hint)
 VALUES
     ('orders', 'add_products', 1,
@@ -301,7 +301,7 @@ VALUES
 -- Outbox rows: a request per changed order, and the 代引き自動変更 mail
 -- rendered from its template (the changed order: payment method cod) when
 -- that template is enabled.
-UPDATE bulkorder.operations
+UPDATE bulkorder_catalog.operations
 SET effects = ARRAY[format($$INSERT INTO bulkorder.payment_requests (order_no, payment_method, kind, job_id)
         SELECT a.target, o.payment_method, %L, $3
         FROM applied a
@@ -309,7 +309,7 @@ SET effects = ARRAY[format($$INSERT INTO bulkorder.payment_requests (order_no, p
         CASE operation WHEN 'reauthorize' THEN 'reauthorize' ELSE 'ship_report' END)]
 WHERE page = 'orders' AND operation IN ('reauthorize', 'reship_report');
 
-UPDATE bulkorder.operations
+UPDATE bulkorder_catalog.operations
 SET effects = ARRAY[$$INSERT INTO bulkorder.mail_outbox
             (template_code, order_no, customer_id, to_address, subject, body, job_id)
         SELECT mt.code, o.order_no, c.customer_id, c.email,
@@ -326,7 +326,7 @@ WHERE page = 'orders' AND operation = 'payment_method';
 -- orders), so they are locked before the page's rows: prelock_sql, in key
 -- order.  An order's customer_id never changes, so reading it unlocked is
 -- safe.
-UPDATE bulkorder.operations
+UPDATE bulkorder_catalog.operations
 SET prelock_sql = $$SELECT 1 FROM bulkorder.customers c
        WHERE c.customer_id IN (SELECT o.customer_id FROM bulkorder.orders o
                                WHERE o.order_no = ANY ($1) AND o.deleted_at IS NULL)
@@ -336,7 +336,7 @@ WHERE page = 'orders' AND operation = 'blacklist';
 
 -- 商品を一括追加/削除 record the same before image: the order's line of the
 -- product (null fields where there is none).
-UPDATE bulkorder.operations
+UPDATE bulkorder_catalog.operations
 SET before_sql = $$(SELECT jsonb_build_object('product_id', (p->>'product_id')::bigint,
                                               'quantity', i.quantity, 'unit_price', i.unit_price)
                     FROM (SELECT) AS one

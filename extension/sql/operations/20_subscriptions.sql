@@ -5,7 +5,7 @@
 -- 00_common.sql; this file adds the page's other six and the rule every
 -- operation of the page keeps: nothing changes an `ended` (終了) master.
 
-INSERT INTO bulkorder.operations
+INSERT INTO bulkorder_catalog.operations
     (page, operation, name_ja, name_en, params, changed_columns, set_clause, apply_sql,
      before_sql, wrapper)
 VALUES
@@ -72,15 +72,15 @@ VALUES
 
 -- Per-target rules.  Position 0 on every operation of the page: an ended
 -- master is never changed.
-INSERT INTO bulkorder.operation_rules
+INSERT INTO bulkorder_catalog.operation_rules
     (page, operation, position, error_code, condition, message_ja, message_en)
 SELECT o.page, o.operation, 0, 'subscription_ended', $$t.status <> 'ended'$$,
        '終了した定期注文マスターは変更できません',
        'an ended subscription master cannot be changed'
-FROM bulkorder.operations o
+FROM bulkorder_catalog.operations o
 WHERE o.page = 'subscriptions';
 
-INSERT INTO bulkorder.operation_rules
+INSERT INTO bulkorder_catalog.operation_rules
     (page, operation, position, error_code, condition, message_ja, message_en)
 VALUES
     -- the resulting dates, a given one combined with the stored other one
@@ -146,7 +146,7 @@ VALUES
      'the replacement product does not allow the subscription''s delivery frequency');
 
 -- Whole-call checks: wrong for every target, so the call is rejected.
-INSERT INTO bulkorder.operation_param_checks
+INSERT INTO bulkorder_catalog.operation_param_checks
     (page, operation, position, condition, sqlstate, message, hint)
 VALUES
     ('subscriptions', 'next_dates', 1,

@@ -1,5 +1,5 @@
 -- Shipments page (仕入・出荷管理 > 出荷一覧), SPEC §3.  Its rows are orders
--- (bulkorder.pages: target_table bulkorder.orders), but its jobs are its own:
+-- (bulkorder_catalog.pages: target_table bulkorder.orders), but its jobs are its own:
 -- they show in shipment_bulk_history, not in order_bulk_history.
 
 -- 配送関連日程: an awaiting order's scheduled ship and delivery dates.  With
@@ -17,7 +17,7 @@
 -- (subscription_frequency_missing) and nothing of it changes.  The item's
 -- before/after hold the order's dates and, where the master was updated,
 -- its next_ship_date / next_delivery_date.
-INSERT INTO bulkorder.operations
+INSERT INTO bulkorder_catalog.operations
     (page, operation, name_ja, name_en, params, changed_columns, apply_sql, before_sql,
      lock_sql, wrapper)
 VALUES
@@ -80,14 +80,14 @@ VALUES
 -- shipment import overwrites the tracking number, and whether a second
 -- completion mail goes out is the operator's call (orders page
 -- ship_mail_status).
-INSERT INTO bulkorder.operations
+INSERT INTO bulkorder_catalog.operations
     (page, operation, name_ja, name_en, params, changed_columns, set_clause, wrapper)
 VALUES
     ('shipments', 'revert_to_awaiting', '注文ステータス', 'back to awaiting shipment',
      '{}', '{status}', $$status = 'awaiting_shipment'$$,
      'bulk_shipment_revert_to_awaiting');
 
-INSERT INTO bulkorder.operation_rules
+INSERT INTO bulkorder_catalog.operation_rules
     (page, operation, position, error_code, condition, message_ja, message_en)
 VALUES
     ('shipments', 'delivery_dates', 1, 'not_awaiting_shipment', $$t.status = 'awaiting_shipment'$$,
@@ -105,7 +105,7 @@ VALUES
      '出荷済みの注文ではないため出荷待ちに戻せません',
      'only shipped orders can be set back to awaiting shipment');
 
-INSERT INTO bulkorder.operation_param_checks
+INSERT INTO bulkorder_catalog.operation_param_checks
     (page, operation, position, condition, sqlstate, message, hint)
 VALUES
     ('shipments', 'delivery_dates', 1,

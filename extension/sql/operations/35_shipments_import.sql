@@ -14,7 +14,7 @@
 -- request (complete_payment_request moves it on); the others go to shipped.
 -- A ship_complete mail is queued unless ship_mail_sent, which is then set
 -- (left as it was when the template is disabled: no mail went).
-INSERT INTO bulkorder.operations
+INSERT INTO bulkorder_catalog.operations
     (page, operation, name_ja, name_en, params, changed_columns, set_clause, effects, wrapper)
 VALUES
     ('shipments', 'import_shipments', '出荷データ取り込み', 'shipment import',
@@ -50,7 +50,7 @@ VALUES
         WHERE NOT o.ship_mail_sent$$],
      'bulk_shipment_import_shipments');
 
-INSERT INTO bulkorder.operation_rules
+INSERT INTO bulkorder_catalog.operation_rules
     (page, operation, position, error_code, condition, message_ja, message_en)
 VALUES
     ('shipments', 'import_shipments', 1, 'not_awaiting_shipment',
@@ -79,7 +79,7 @@ VALUES
 
 -- params.upload_id must name a staged shipment file (run_bulk and the
 -- wrapper can re-apply one, e.g. to orders whose hold was released).
-INSERT INTO bulkorder.operation_param_checks
+INSERT INTO bulkorder_catalog.operation_param_checks
     (page, operation, position, condition, sqlstate, message, hint)
 VALUES
     ('shipments', 'import_shipments', 1,

@@ -17,7 +17,7 @@
 -- numbers in key order (absent when none).  The hold is a data-modifying CTE
 -- of the operation's own apply_sql rather than an effects[] entry because
 -- only the apply step can add to the item's after image.
-INSERT INTO bulkorder.operations
+INSERT INTO bulkorder_catalog.operations
     (page, operation, name_ja, name_en, params, changed_columns, apply_sql, lock_sql, wrapper)
 VALUES
     ('customers', 'blacklist', 'ブラックリスト', 'blacklist',
@@ -61,23 +61,23 @@ VALUES
 
 -- タグ設定: the orders page's tags declaration, reused as it is (the same
 -- parameters, bulkorder.merge_tags and the same whole-job checks).
-INSERT INTO bulkorder.operations
+INSERT INTO bulkorder_catalog.operations
     (page, operation, name_ja, name_en, params, changed_columns, set_clause, wrapper)
 SELECT 'customers', o.operation, o.name_ja, o.name_en, o.params, o.changed_columns, o.set_clause,
        'bulk_customer_tags'
-FROM bulkorder.operations o
+FROM bulkorder_catalog.operations o
 WHERE o.page = 'orders' AND o.operation = 'tags';
 
-INSERT INTO bulkorder.operation_param_checks
+INSERT INTO bulkorder_catalog.operation_param_checks
     (page, operation, position, condition, sqlstate, message, hint)
 SELECT 'customers', c.operation, c.position, c.condition, c.sqlstate, c.message, c.hint
-FROM bulkorder.operation_param_checks c
+FROM bulkorder_catalog.operation_param_checks c
 WHERE c.page = 'orders' AND c.operation = 'tags';
 
-INSERT INTO bulkorder.operation_rules
+INSERT INTO bulkorder_catalog.operation_rules
     (page, operation, position, error_code, condition, message_ja, message_en)
 SELECT 'customers', r.operation, r.position, r.error_code, r.condition, r.message_ja, r.message_en
-FROM bulkorder.operation_rules r
+FROM bulkorder_catalog.operation_rules r
 WHERE r.page = 'orders' AND r.operation = 'tags';
 
 -- メルマガ購読, 会員ランク and ポイント.
@@ -87,7 +87,7 @@ WHERE r.page = 'orders' AND r.operation = 'tags';
 --   points: a non-zero delta; a customer whose balance would go below zero
 --         fails (insufficient_points) and keeps the balance, as does one
 --         whose balance would pass the integer maximum (points_overflow).
-INSERT INTO bulkorder.operations
+INSERT INTO bulkorder_catalog.operations
     (page, operation, name_ja, name_en, params, changed_columns, set_clause, wrapper)
 VALUES
     ('customers', 'mail_opt_in', 'メルマガ購読', 'newsletter opt-in',
@@ -103,7 +103,7 @@ VALUES
      $$points = t.points + (p->>'delta')::integer$$,
      'bulk_customer_points');
 
-INSERT INTO bulkorder.operation_rules
+INSERT INTO bulkorder_catalog.operation_rules
     (page, operation, position, error_code, condition, message_ja, message_en)
 VALUES
     ('customers', 'points', 1, 'insufficient_points',
@@ -115,7 +115,7 @@ VALUES
      'ポイント残高が上限を超えるため加算できません',
      'the point balance would exceed its maximum');
 
-INSERT INTO bulkorder.operation_param_checks
+INSERT INTO bulkorder_catalog.operation_param_checks
     (page, operation, position, condition, sqlstate, message, hint)
 VALUES
     ('customers', 'rank', 1,
