@@ -36,8 +36,8 @@ LANGUAGE sql AS $$
     SELECT status, total_count, success_count, failure_count FROM bulkorder.bulk_jobs WHERE job_id = job
 $$;
 
--- The catalogue: ten operations, each with its wrapper; every one refuses
--- an ended master first.
+-- The catalogue: ten operations, each with its wrapper; all but the four
+-- free-text fields refuse an ended master first.
 SELECT operation, name_ja, wrapper, rules
 FROM bulkorder.operation_catalog WHERE page = 'subscriptions' ORDER BY operation;
 SELECT p.proname, pg_get_function_identity_arguments(p.oid) AS args
@@ -91,7 +91,7 @@ SELECT count(*) = :jobs_before AS nothing_recorded FROM bulkorder.bulk_jobs;
 
 ---------------------------------------------------------------- text fields
 -- append to NULL stores the text alone, append again adds a line,
--- overwrite replaces; an ended master is refused
+-- overwrite replaces; an ended master's notes can still be written (SPEC: any)
 SELECT bulkorder.bulk_subscription_customer_message('{501,503,999}', '置き配希望', 'append') AS job \gset
 SELECT * FROM pg_temp.items(:job);
 SELECT bulkorder.bulk_subscription_customer_message('{501}', '玄関前', 'append') AS job \gset
@@ -225,7 +225,7 @@ SELECT pg_temp.rejected($$SELECT bulkorder.bulk_subscription_course_status('{501
 SELECT count(*) = :jobs_before AS nothing_recorded FROM bulkorder.bulk_jobs;
 SELECT status FROM bulkorder.subscriptions WHERE course_order_no = 501;
 
--- nothing ever changed the ended master
+-- nothing but its notes changed the ended master
 SELECT status, payment_method, delivery_method, delivery_time_slot, frequency_id, next_ship_date,
        next_delivery_date, autogen_error, customer_message, reply_message, remarks, integration_text
 FROM bulkorder.subscriptions WHERE course_order_no = 503;

@@ -70,15 +70,18 @@ VALUES
      NULL, NULL,
      'bulk_subscription_course_status');
 
--- Per-target rules.  Position 0 on every operation of the page: an ended
--- master is never changed.
+-- Per-target rules.  Position 0: an ended master's course is never changed
+-- (dates, method, frequency, products, status, generation error).  Its
+-- free-text fields stay open, as SPEC §3 says ("any"): operators note on an
+-- ended course why it ended.
 INSERT INTO bulkorder_catalog.operation_rules
     (page, operation, position, error_code, condition, message_ja, message_en)
 SELECT o.page, o.operation, 0, 'subscription_ended', $$t.status <> 'ended'$$,
        '終了した定期注文マスターは変更できません',
        'an ended subscription master cannot be changed'
 FROM bulkorder_catalog.operations o
-WHERE o.page = 'subscriptions';
+WHERE o.page = 'subscriptions'
+  AND o.operation NOT IN ('customer_message', 'reply_message', 'remarks', 'integration_text');
 
 INSERT INTO bulkorder_catalog.operation_rules
     (page, operation, position, error_code, condition, message_ja, message_en)
