@@ -23,6 +23,18 @@ SELECT pg_catalog.pg_extension_config_dump('bulkorder.mail_outbox', '');
 SELECT pg_catalog.pg_extension_config_dump('bulkorder.bulk_jobs', '');
 SELECT pg_catalog.pg_extension_config_dump('bulkorder.bulk_job_items', '');
 SELECT pg_catalog.pg_extension_config_dump('bulkorder.notifications', '');
+-- ... and the sequences behind their keys, or a restored shop would hand out
+-- keys it already has.
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('bulkorder.bulk_jobs', 'job_id'), '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('bulkorder.customers', 'customer_id'), '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('bulkorder.frequencies', 'frequency_id'), '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('bulkorder.mail_outbox', 'mail_id'), '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('bulkorder.notifications', 'notification_id'), '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('bulkorder.orders', 'order_no'), '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('bulkorder.payment_requests', 'request_id'), '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('bulkorder.products', 'product_id'), '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('bulkorder.subscriptions', 'course_order_no'), '');
+
 -- Installed rows come back with CREATE EXTENSION; only the shop's own are dumped.
 SELECT pg_catalog.pg_extension_config_dump('bulkorder.payment_methods',
     $$WHERE code NOT IN ('credit_card', 'cod', 'bank_transfer', 'np_atobarai', 'np_atobarai_realtime',
