@@ -71,8 +71,10 @@ extern Jsonb *bulk_check_params(BulkOperation *op, Jsonb *params);
 /* engine.c */
 extern BulkTargets bulk_targets_from_array(ArrayType *targets);
 extern ArrayType *bulk_keys_array(const int64 *keys, int count);
+extern void bulk_lock_targets(BulkOperation *op, Jsonb *params,
+							  const int64 *keys, int count);
 extern void bulk_apply_chunk(BulkOperation *op, int64 job_id, Jsonb *params,
-							 const int64 *keys, int count,
+							 const int64 *keys, int count, bool locked,
 							 int64 *succeeded, int64 *failed);
 
 /* jobs.c */

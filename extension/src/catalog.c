@@ -296,11 +296,20 @@ bulk_lookup_operation(const char *page, const char *operation)
 						   " SELECT count(*) FILTER (WHERE ok), count(*) FILTER (WHERE NOT ok),"
 						   " count(*) FILTER (WHERE ok AND NOT done) FROM items");
 
-	/* Lock in key order: two jobs over the same keys can never deadlock. */
+	/*
+	 * Lock in key order: two jobs over the same keys can never deadlock.
+	 * Every lock statement only counts what it locked, so locking a whole
+	 * job's rows at once materializes nothing.
+	 */
 	initStringInfo(&lock);
 	appendStringInfo(&lock,
-					 "SELECT 1 FROM %s AS t WHERE t.%s = ANY ($1) ORDER BY t.%s FOR NO KEY UPDATE OF t",
+					 "SELECT count(*) FROM (SELECT 1 FROM %s AS t WHERE t.%s = ANY ($1)"
+					 " ORDER BY t.%s FOR NO KEY UPDATE OF t) AS locked",
 					 table, key, key);
+	if (prelock_sql)
+		prelock_sql = psprintf("SELECT count(*) FROM (%s) AS locked", prelock_sql);
+	if (lock_sql)
+		lock_sql = psprintf("SELECT count(*) FROM (%s) AS locked", lock_sql);
 
 	initStringInfo(&source);
 	appendStringInfo(&source, "%s\n%s\n%s\n%s\n%s", prelock_sql ? prelock_sql : "",

@@ -108,46 +108,62 @@ result_int8(int col)
 	return isnull ? 0 : DatumGetInt64(d);
 }
 
+static void
+run_lock(SPIPlanPtr plan, Datum *values)
+{
+	int			rc;
+
+	if (plan == NULL)
+		return;
+	rc = SPI_execute_plan(plan, values, NULL, false, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "bulkorder: lock failed: %s", SPI_result_code_string(rc));
+	SPI_freetuptable(SPI_tuptable);
+}
+
+/*
+ * Lock the rows a change of these keys will update, in the shop's lock order
+ * (rows of earlier tables, the page's rows, rows of later tables), each
+ * statement in its own table's key order.  A transaction that takes all its
+ * locks this way, in one go, can never deadlock with another that does: a
+ * synchronous job calls this once with all its keys before its first chunk;
+ * an asynchronous job's chunk is its own transaction and locks its chunk.
+ */
+void
+bulk_lock_targets(BulkOperation *op, Jsonb *params, const int64 *keys, int count)
+{
+	Datum		values[2];
+
+	values[0] = PointerGetDatum(bulk_keys_array(keys, count));
+	values[1] = JsonbPGetDatum(params);
+	run_lock(op->pre_lock_plan, values);
+	run_lock(op->lock_plan, values);
+	run_lock(op->extra_lock_plan, values);
+	pfree(DatumGetPointer(values[0]));
+}
+
 /*
  * Apply the operation to one chunk of sorted, distinct keys and record an
  * item per key.  Runs in the current transaction; the caller decides when
- * to commit.
+ * to commit.  Unless the caller has already locked them (locked), the
+ * chunk's rows are locked first; the run statement then takes a new
+ * snapshot and so sees the committed state of every row it changes.
  */
 void
 bulk_apply_chunk(BulkOperation *op, int64 job_id, Jsonb *params,
-				 const int64 *keys, int count, int64 *succeeded, int64 *failed)
+				 const int64 *keys, int count, bool locked,
+				 int64 *succeeded, int64 *failed)
 {
 	Datum		values[3];
 	int			rc;
 	int64		not_applied;
 
+	if (!locked)
+		bulk_lock_targets(op, params, keys, count);
+
 	values[0] = PointerGetDatum(bulk_keys_array(keys, count));
 	values[1] = JsonbPGetDatum(params);
 	values[2] = Int64GetDatum(job_id);
-
-	/*
-	 * Lock first, in key order; the run statement then takes a new snapshot
-	 * and so sees the committed state of every row it changes.  Rows of
-	 * tables earlier in the lock order (prelock_sql) come before the page's.
-	 */
-	if (op->pre_lock_plan)
-	{
-		rc = SPI_execute_plan(op->pre_lock_plan, values, NULL, false, 0);
-		if (rc != SPI_OK_SELECT)
-			elog(ERROR, "bulkorder: lock failed: %s", SPI_result_code_string(rc));
-		SPI_freetuptable(SPI_tuptable);
-	}
-	rc = SPI_execute_plan(op->lock_plan, values, NULL, false, 0);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "bulkorder: lock failed: %s", SPI_result_code_string(rc));
-	SPI_freetuptable(SPI_tuptable);
-	if (op->extra_lock_plan)
-	{
-		rc = SPI_execute_plan(op->extra_lock_plan, values, NULL, false, 0);
-		if (rc != SPI_OK_SELECT)
-			elog(ERROR, "bulkorder: lock failed: %s", SPI_result_code_string(rc));
-		SPI_freetuptable(SPI_tuptable);
-	}
 
 	rc = SPI_execute_plan(op->run_plan, values, NULL, false, 0);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)

@@ -192,6 +192,13 @@ run_sync(BulkOperation *op, int64 job_id, Jsonb *params, BulkTargets *targets)
 	Oid			types[4] = {INT8OID, INT8OID, INT8OID, TEXTOID};
 	Datum		values[4];
 
+	/*
+	 * The whole job runs in one transaction: take every lock it needs first,
+	 * across all its keys and in the shop's lock order, so that no two
+	 * synchronous jobs can deadlock however their chunks interleave.
+	 */
+	bulk_lock_targets(op, params, targets->keys, targets->count);
+
 	for (int start = 0; start < targets->count; start += bulkorder_chunk_size)
 	{
 		int			n = Min(bulkorder_chunk_size, targets->count - start);
@@ -201,7 +208,7 @@ run_sync(BulkOperation *op, int64 job_id, Jsonb *params, BulkTargets *targets)
 
 		CHECK_FOR_INTERRUPTS();
 		old = MemoryContextSwitchTo(chunk_ctx);
-		bulk_apply_chunk(op, job_id, params, targets->keys + start, n, &ok, &ng);
+		bulk_apply_chunk(op, job_id, params, targets->keys + start, n, true, &ok, &ng);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(chunk_ctx);
 		succeeded += ok;

@@ -693,7 +693,7 @@ chunk_txn(void *arg)
 
 	if (n > 0)
 	{
-		bulk_apply_chunk(op, a->job_id, params, keys, n, &ok, &ng);
+		bulk_apply_chunk(op, a->job_id, params, keys, n, false, &ok, &ng);
 		values[1] = Int64GetDatum(ok);
 		values[2] = Int64GetDatum(ng);
 		values[3] = Int64GetDatum(keys[n - 1]);
