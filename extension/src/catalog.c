@@ -103,7 +103,13 @@ ensure_plan_cache(void)
 static SPIPlanPtr
 prepare_kept(const char *sql, int nargs, Oid *argtypes)
 {
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+	/*
+	 * Always the generic plan: a custom plan would be planned with the
+	 * chunk's key array as a constant, and estimating a million-element
+	 * "= ANY" costs hundreds of megabytes and most of a second.  The keys
+	 * are always probed through the key's index, whatever their number.
+	 */
+	SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
 
 	if (plan == NULL)
 		elog(ERROR, "bulkorder: could not prepare statement (%s): %s",
