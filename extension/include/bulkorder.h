@@ -69,6 +69,8 @@ extern BulkOperation *bulk_lookup_operation(const char *page, const char *operat
 extern Jsonb *bulk_check_params(BulkOperation *op, Jsonb *params);
 
 /* engine.c */
+extern JsonbIterator *bulk_object_iterator(Jsonb *obj, const char *what);
+extern bool bulk_object_next(JsonbIterator **it, char **key, JsonbValue *value);
 extern BulkTargets bulk_targets_from_array(ArrayType *targets);
 extern ArrayType *bulk_keys_array(const int64 *keys, int count);
 extern void bulk_lock_targets(BulkOperation *op, Jsonb *params,

@@ -26,6 +26,39 @@ bulk_spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *values,
 	return rc;
 }
 
+/*
+ * Iterate over the top-level keys of a JSON object passed as params or
+ * options; anything but an object is rejected, naming what it was for.
+ */
+JsonbIterator *
+bulk_object_iterator(Jsonb *obj, const char *what)
+{
+	if (!JB_ROOT_IS_OBJECT(obj) || JB_ROOT_IS_SCALAR(obj))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a JSON object", what)));
+	return JsonbIteratorInit(&obj->root);
+}
+
+/* The next key (palloc'd) and its value; false when the object is done. */
+bool
+bulk_object_next(JsonbIterator **it, char **key, JsonbValue *value)
+{
+	JsonbValue	k;
+	JsonbIteratorToken tok;
+
+	while ((tok = JsonbIteratorNext(it, &k, true)) != WJB_DONE)
+	{
+		if (tok != WJB_KEY)
+			continue;
+		*key = pnstrdup(k.val.string.val, k.val.string.len);
+		tok = JsonbIteratorNext(it, value, true);
+		Assert(tok == WJB_VALUE);
+		return true;
+	}
+	return false;
+}
+
 static int
 compare_int64(const void *a, const void *b)
 {

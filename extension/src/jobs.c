@@ -51,25 +51,14 @@ parse_options(Jsonb *options)
 {
 	JobOptions	opts = {false, NULL, NULL, "api"};
 	JsonbIterator *it;
-	JsonbValue	k,
-				v;
-	JsonbIteratorToken tok;
+	JsonbValue	v;
+	char	   *name;
 
 	if (options == NULL)
 		return opts;
-	if (!JB_ROOT_IS_OBJECT(options) || JB_ROOT_IS_SCALAR(options))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("options must be a JSON object")));
-	it = JsonbIteratorInit(&options->root);
-	while ((tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
+	it = bulk_object_iterator(options, "options");
+	while (bulk_object_next(&it, &name, &v))
 	{
-		char	   *name;
-
-		if (tok != WJB_KEY)
-			continue;
-		name = pnstrdup(k.val.string.val, k.val.string.len);
-		JsonbIteratorNext(&it, &v, true);
 		if (strcmp(name, "async") == 0)
 		{
 			if (v.type != jbvBool)

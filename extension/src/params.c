@@ -202,32 +202,20 @@ bulk_check_params(BulkOperation *op, Jsonb *params)
 {
 	char	   *opname = psprintf("%s/%s", op->page, op->operation);
 	JsonbIterator *it;
-	JsonbValue	k,
-				v;
-	JsonbIteratorToken tok;
+	JsonbValue	v;
+	char	   *name;
 	Oid			argtypes[2] = {JSONBOID, JSONBOID};
 	Datum		values[2];
 	bool		isnull;
 	Jsonb	   *normalized;
 
-	if (!JB_ROOT_IS_OBJECT(params) || JB_ROOT_IS_SCALAR(params))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("params must be a JSON object")));
-
 	/* every given key must be declared, and of its declared type */
-	it = JsonbIteratorInit(&params->root);
-	while ((tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
+	it = bulk_object_iterator(params, "params");
+	while (bulk_object_next(&it, &name, &v))
 	{
 		JsonbValue	specbuf;
 		JsonbValue *spec;
-		char	   *name;
 
-		if (tok != WJB_KEY)
-			continue;
-		name = pnstrdup(k.val.string.val, k.val.string.len);
-		tok = JsonbIteratorNext(&it, &v, true);
-		Assert(tok == WJB_VALUE);
 		spec = getKeyJsonValueFromContainer(&op->param_spec->root, name, strlen(name), &specbuf);
 		if (spec == NULL)
 		{
@@ -245,16 +233,11 @@ bulk_check_params(BulkOperation *op, Jsonb *params)
 	}
 
 	/* every declared key without a default must be given */
-	it = JsonbIteratorInit(&op->param_spec->root);
-	while ((tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
+	it = bulk_object_iterator(op->param_spec, "the catalogue's params");
+	while (bulk_object_next(&it, &name, &v))
 	{
 		JsonbValue	buf;
-		char	   *name;
 
-		if (tok != WJB_KEY)
-			continue;
-		name = pnstrdup(k.val.string.val, k.val.string.len);
-		tok = JsonbIteratorNext(&it, &v, true);
 		if (getKeyJsonValueFromContainer(&params->root, name, strlen(name), &buf) == NULL &&
 			getKeyJsonValueFromContainer(v.val.binary.data, "default", 7, &buf) == NULL)
 			ereport(ERROR,
