@@ -80,6 +80,7 @@ extern void bulk_apply_chunk(BulkOperation *op, int64 job_id, Jsonb *params,
 							 int64 *succeeded, int64 *failed);
 
 /* jobs.c */
+extern char *bulk_option_text(const char *name, JsonbValue *v);
 extern void bulk_notify(int64 job_id, const char *message);
 extern char *bulk_completion_message(BulkOperation *op, int64 job_id,
 									 int64 succeeded, int64 failed, bool cancelled);

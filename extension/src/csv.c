@@ -122,16 +122,6 @@ parse_encoding_name(const char *name, int len)
 	return -1;					/* keep the compiler quiet */
 }
 
-static char *
-option_string(const char *name, JsonbValue *v)
-{
-	if (v->type != jbvString)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("option \"%s\" must be text", name)));
-	return pnstrdup(v->val.string.val, v->val.string.len);
-}
-
 /*
  * Read the options.  "encoding" and "operator" are the upload's own; for the
  * import, the job options of run_bulk (request_key, source, async) are also
@@ -162,14 +152,7 @@ parse_upload_options(Jsonb *options, bool for_import)
 		}
 		else if (strcmp(name, "operator") == 0)
 		{
-			if (v.type != jbvNull)
-			{
-				opts.operator_name = option_string(name, &v);
-				if (strlen(opts.operator_name) == 0 || strlen(opts.operator_name) > 200)
-					ereport(ERROR,
-							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-							 errmsg("option \"operator\" must be 1 to 200 characters long")));
-			}
+			opts.operator_name = bulk_option_text(name, &v);
 		}
 		else if (for_import && (strcmp(name, "request_key") == 0 ||
 								strcmp(name, "source") == 0))
@@ -269,22 +252,33 @@ trim_spaces(const unsigned char **start, const unsigned char **end)
 	}
 }
 
+/*
+ * A field as UTF-8 with the spaces around it trimmed, in [*start, *end);
+ * false when the field is NULL or nothing but spaces.
+ */
+static bool
+trimmed_utf8(const char *field, const unsigned char **start, const unsigned char **end)
+{
+	int			len;
+	char	   *u;
+
+	if (field == NULL)
+		return false;
+	len = strlen(field);
+	u = to_utf8(field, &len);
+	*start = (const unsigned char *) u;
+	*end = *start + len;
+	trim_spaces(start, end);
+	return *start < *end;
+}
+
 static bool
 field_is_blank(const char *field)
 {
 	const unsigned char *p,
 			   *end;
-	int			len;
-	char	   *u;
 
-	if (field == NULL)
-		return true;
-	len = strlen(field);
-	u = to_utf8(field, &len);
-	p = (const unsigned char *) u;
-	end = p + len;
-	trim_spaces(&p, &end);
-	return p == end;
+	return !trimmed_utf8(field, &p, &end);
 }
 
 /* Line breaks inside a (quoted) field: CRLF, LF and CR count one each. */
@@ -318,18 +312,11 @@ parse_key(const char *field, int64 *key)
 {
 	const unsigned char *p,
 			   *end;
-	int			len;
-	char	   *u;
 	uint64		value = 0;
 	int			digits = 0;
 
-	if (field == NULL)
+	if (!trimmed_utf8(field, &p, &end))
 		return false;
-	len = strlen(field);
-	u = to_utf8(field, &len);
-	p = (const unsigned char *) u;
-	end = p + len;
-	trim_spaces(&p, &end);
 	while (p < end)
 	{
 		char		c = *p;
@@ -366,18 +353,9 @@ field_display(const char *field)
 {
 	const unsigned char *p,
 			   *end;
-	int			len;
-	char	   *u,
-			   *server;
+	char	   *server;
 
-	if (field == NULL)
-		return NULL;
-	len = strlen(field);
-	u = to_utf8(field, &len);
-	p = (const unsigned char *) u;
-	end = p + len;
-	trim_spaces(&p, &end);
-	if (p == end)
+	if (!trimmed_utf8(field, &p, &end))
 		return NULL;
 	server = pg_any_to_server((const char *) p, end - p, PG_UTF8);
 	return clip_chars(server, strlen(server));
@@ -392,19 +370,10 @@ normalize_tracking_no(const char *field)
 {
 	const unsigned char *p,
 			   *end;
-	int			len;
-	char	   *u,
-			   *server;
+	char	   *server;
 	StringInfoData buf;
 
-	if (field == NULL)
-		return NULL;
-	len = strlen(field);
-	u = to_utf8(field, &len);
-	p = (const unsigned char *) u;
-	end = p + len;
-	trim_spaces(&p, &end);
-	if (p == end)
+	if (!trimmed_utf8(field, &p, &end))
 		return NULL;
 	initStringInfo(&buf);
 	while (p < end)

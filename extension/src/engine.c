@@ -162,6 +162,14 @@ run_lock(SPIPlanPtr plan, Datum *values)
  * synchronous job calls this once with all its keys before its first chunk;
  * an asynchronous job's chunk is its own transaction and locks its chunk.
  */
+static void
+lock_phases(BulkOperation *op, Datum *values)
+{
+	run_lock(op->pre_lock_plan, values);
+	run_lock(op->lock_plan, values);
+	run_lock(op->extra_lock_plan, values);
+}
+
 void
 bulk_lock_targets(BulkOperation *op, Jsonb *params, const int64 *keys, int count)
 {
@@ -169,9 +177,7 @@ bulk_lock_targets(BulkOperation *op, Jsonb *params, const int64 *keys, int count
 
 	values[0] = PointerGetDatum(bulk_keys_array(keys, count));
 	values[1] = JsonbPGetDatum(params);
-	run_lock(op->pre_lock_plan, values);
-	run_lock(op->lock_plan, values);
-	run_lock(op->extra_lock_plan, values);
+	lock_phases(op, values);
 	pfree(DatumGetPointer(values[0]));
 }
 
@@ -191,12 +197,11 @@ bulk_apply_chunk(BulkOperation *op, int64 job_id, Jsonb *params,
 	int			rc;
 	int64		not_applied;
 
-	if (!locked)
-		bulk_lock_targets(op, params, keys, count);
-
 	values[0] = PointerGetDatum(bulk_keys_array(keys, count));
 	values[1] = JsonbPGetDatum(params);
 	values[2] = Int64GetDatum(job_id);
+	if (!locked)
+		lock_phases(op, values);
 
 	rc = SPI_execute_plan(op->run_plan, values, NULL, false, 0);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)

@@ -30,8 +30,9 @@ typedef struct JobOptions
 	char	   *source;
 } JobOptions;
 
-static char *
-option_text(const char *name, JsonbValue *v)
+/* A text option: NULL for JSON null, else 1 to 200 characters. */
+char *
+bulk_option_text(const char *name, JsonbValue *v)
 {
 	if (v->type == jbvNull)
 		return NULL;
@@ -68,12 +69,12 @@ parse_options(Jsonb *options)
 			opts.async = v.val.boolean;
 		}
 		else if (strcmp(name, "request_key") == 0)
-			opts.request_key = option_text(name, &v);
+			opts.request_key = bulk_option_text(name, &v);
 		else if (strcmp(name, "operator") == 0)
-			opts.operator_name = option_text(name, &v);
+			opts.operator_name = bulk_option_text(name, &v);
 		else if (strcmp(name, "source") == 0)
 		{
-			char	   *source = option_text(name, &v);
+			char	   *source = bulk_option_text(name, &v);
 
 			opts.source = source ? source : "api";
 		}
