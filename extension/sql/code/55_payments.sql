@@ -99,6 +99,13 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
+    -- a role of pg_roles: '' would be broken SQL, and GRANT … TO "public"
+    -- would grant to PUBLIC
+    IF role_name IS NULL THEN
+        RAISE EXCEPTION 'role_name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    ELSIF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = role_name) THEN
+        RAISE EXCEPTION 'role "%" does not exist', role_name USING ERRCODE = 'undefined_object';
+    END IF;
     EXECUTE format('GRANT USAGE ON SCHEMA bulkorder TO %I', role_name);
     EXECUTE format('GRANT SELECT, UPDATE (attempts, last_attempt_at) ON bulkorder.payment_requests TO %I',
                    role_name);
@@ -113,6 +120,13 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
+    -- a role of pg_roles: '' would be broken SQL, and GRANT … TO "public"
+    -- would grant to PUBLIC
+    IF role_name IS NULL THEN
+        RAISE EXCEPTION 'role_name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    ELSIF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = role_name) THEN
+        RAISE EXCEPTION 'role "%" does not exist', role_name USING ERRCODE = 'undefined_object';
+    END IF;
     EXECUTE format('GRANT USAGE ON SCHEMA bulkorder TO %I', role_name);
     EXECUTE format('GRANT SELECT, UPDATE (sent_at) ON bulkorder.mail_outbox TO %I', role_name);
 END

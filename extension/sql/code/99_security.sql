@@ -19,6 +19,13 @@ DECLARE
     fn regprocedure;
     rel regclass;
 BEGIN
+    -- a role of pg_roles: '' would be broken SQL, and GRANT … TO "public"
+    -- would grant to PUBLIC
+    IF role_name IS NULL THEN
+        RAISE EXCEPTION 'role_name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    ELSIF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = role_name) THEN
+        RAISE EXCEPTION 'role "%" does not exist', role_name USING ERRCODE = 'undefined_object';
+    END IF;
     EXECUTE format('GRANT USAGE ON SCHEMA bulkorder TO %I', role_name);
     FOR fn IN
         SELECT p.oid::regprocedure
@@ -53,6 +60,13 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
+    -- a role of pg_roles: '' would be broken SQL, and GRANT … TO "public"
+    -- would grant to PUBLIC
+    IF role_name IS NULL THEN
+        RAISE EXCEPTION 'role_name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    ELSIF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = role_name) THEN
+        RAISE EXCEPTION 'role "%" does not exist', role_name USING ERRCODE = 'undefined_object';
+    END IF;
     EXECUTE format('GRANT USAGE ON SCHEMA bulkorder TO %I', role_name);
     EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA bulkorder TO %I', role_name);
 END
