@@ -72,7 +72,7 @@ $(EXTENSION)--%--$(EXTVERSION).sql: extension/sql/upgrades/%--$(EXTVERSION).sql 
 # PGXS tracks no header dependencies: every object depends on the shared header.
 $(OBJS): extension/include/bulkorder.h
 
-.PHONY: deps demo stop test bench
+.PHONY: deps demo stop test bench check-asan
 
 deps:
 	bash tools/deps.sh
@@ -91,3 +91,8 @@ test: deps
 bench: deps
 	$(MAKE) all
 	bash bench/run.sh
+
+# the extension built with ASan + UBSan in a copy of its own (.pg/asan), the
+# suites against a server with the runtime preloaded (README, "Development")
+check-asan: deps
+	bash tools/asan.sh

@@ -127,6 +127,9 @@ class Gen:
         self.role = 'op'            # 'op' (the operator) or 'su' (the superuser)
         self.uploads = 3            # a guess at the highest upload id so far
         self.jobs = 3               # … and job id
+        # a SET bulkorder.chunk_size below 100 may be in force: no big jobs
+        # then (100,000 one-target chunks would take minutes, by design)
+        self.small_chunks = False
 
     # ---- small helpers
     def p(self, x):
@@ -199,6 +202,8 @@ class Gen:
             return "'{{%d,%d},{%d,%d}}'::bigint[]" % (a, b, c, d)
         if r < 0.75:
             return "'[5:7]={%d,%d,%d}'::bigint[]" % tuple(self.pick(keys) for _ in range(3))
+        if r < 0.783 and self.small_chunks:
+            return 'ARRAY(SELECT generate_series(1, 50))::bigint[]'
         if r < 0.78:
             return 'ARRAY(SELECT generate_series(1, 5000))::bigint[]'
         if r < 0.783:
@@ -383,7 +388,7 @@ class Gen:
             if self.p(0.2):
                 b = b'\xff\xfe' + self.csv_text(page, import_).encode('utf-16-le')
             return bytea(bytes(b))
-        if r < 0.72:
+        if r < 0.72 or (self.small_chunks and import_):
             return bytea(bytes(self.r.getrandbits(8) for _ in range(self.r.randint(1, 300))))
         big = self.pick([
             "convert_to(repeat(',', %d) || 'x', 'UTF8')" % self.pick([10000, 1000000, 3000000]),
@@ -585,7 +590,14 @@ class Gen:
             else:
                 v = self.pick(['', 'x', '1'])
             if self.p(0.15):
+                if s['name'] == 'bulkorder.chunk_size':
+                    self.small_chunks = False
                 return 'RESET %s' % s['name']
+            if s['name'] == 'bulkorder.chunk_size':
+                try:
+                    self.small_chunks = self.small_chunks or int(v) < 100
+                except ValueError:
+                    pass
             return 'SET %s = %s' % (s['name'], lit(str(v)))
         return self.pick([
             "SET DateStyle = 'ISO, DMY'", "SET DateStyle = 'SQL, DMY'", "SET DateStyle = 'German'",
@@ -670,7 +682,7 @@ class Gen:
         for c in range(1, calls + 1):
             out += self.switch_role()
             out += self.block(c)
-            if c % 25 == 0:
+            if c % 5 == 0:
                 out += ["SELECT clock_timestamp() > :'deadline'::timestamptz AS fuzz_stop \\gset",
                         '\\if :fuzz_stop', '\\echo fuzz: time is up after call %d' % c, '\\q', '\\endif']
             if c % 200 == 0:
