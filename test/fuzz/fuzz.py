@@ -130,6 +130,9 @@ class Gen:
         # a SET bulkorder.chunk_size below 100 may be in force: no big jobs
         # then (100,000 one-target chunks would take minutes, by design)
         self.small_chunks = False
+        # a clean call: every argument valid, so that calls get past the
+        # checks into the engine, the worker and the effects
+        self.clean = False
 
     # ---- small helpers
     def p(self, x):
@@ -157,14 +160,14 @@ class Gen:
 
     # ---- pages and operations
     def page(self):
-        if self.p(0.88):
+        if self.clean or self.p(0.88):
             return self.pick(self.pages)
         return self.pick(['', 'ORDERS', 'orders ', 'order', 'unknown', "orders'; --", 'pg_class', None,
                           '注文一覧', 'customers\u0000', 'x' * 1000])
 
     def operation(self, page):
         ops = [o for (pg, o) in self.ops if pg == page]
-        if ops and self.p(0.85):
+        if ops and (self.clean or self.p(0.85)):
             return self.pick(ops)
         if self.p(0.5):
             return self.pick([o for (_, o) in self.ops])
@@ -174,7 +177,7 @@ class Gen:
     # ---- targets
     def targets(self, page):
         keys = self.page_keys(page)
-        r = self.r.random()
+        r = self.r.random() * (0.4 if self.clean else 1)
         if r < 0.40:
             n = self.r.randint(1, 30)
             ks = self.r.sample(keys, min(n, len(keys)))
@@ -218,7 +221,7 @@ class Gen:
     # ---- params of an operation
     def valid_param(self, name, spec, params):
         t = spec.get('type')
-        if 'enum' in spec and self.p(0.9):
+        if 'enum' in spec and (self.clean or self.p(0.9)):
             return self.pick(spec['enum'])
         if t == 'boolean':
             return self.p(0.5)
@@ -234,7 +237,7 @@ class Gen:
                 return self.pick([1, -1, 5, -5, 100, -1000, 2147483647, -2147483647])
             return self.r.randint(lo, hi)
         if t == 'date':
-            return self.pick(VALID_DATES) if self.p(0.75) else self.pick(HOSTILE_DATES)
+            return self.pick(VALID_DATES) if self.clean or self.p(0.75) else self.pick(HOSTILE_DATES)
         if t == 'text[]':
             return self.r.sample(TAGS, self.r.randint(0, 3))
         if t == 'text':
@@ -249,7 +252,7 @@ class Gen:
                 return self.pick((self.m['ranks'] or []) + [None])
             if name == 'payment_method':
                 return self.pick(self.m['payment_methods'] or ['cod'])
-            if self.p(0.7):
+            if self.clean or self.p(0.7):
                 return self.pick(['お届け日を変更しました', 'note', '再送', 'テスト\n2行目', 'x' * 100])
             return self.hostile_text()
         return self.pick(WRONG_JSON)
@@ -273,7 +276,7 @@ class Gen:
     def params(self, page, op):
         o = self.ops.get((page, op))
         spec = o['params'] if o else {}
-        if self.p(0.05):
+        if not self.clean and self.p(0.05):
             return self.pick(['NULL::jsonb', "'null'::jsonb", "'[]'::jsonb", "'\"x\"'::jsonb", "'1'::jsonb",
                               "'{}'::jsonb",
                               "(repeat('[', 5000) || repeat(']', 5000))::jsonb",
@@ -285,7 +288,7 @@ class Gen:
             if 'default' in s and self.p(0.3):
                 continue
             d[name] = self.valid_param(name, s, d)
-        if self.p(0.5):
+        if not self.clean and self.p(0.5):
             for _ in range(self.r.randint(1, 2)):
                 r = self.r.random()
                 names = list(spec)
@@ -313,24 +316,24 @@ class Gen:
 
     # ---- options (run_bulk, uploads, cancel_job, …)
     def options(self, fn):
-        if self.p(0.05):
+        if not self.clean and self.p(0.05):
             return self.pick(['NULL::jsonb', "'null'::jsonb", "'[]'::jsonb", "'\"async\"'::jsonb", "'true'::jsonb"])
         d = {}
-        if fn in ('run_bulk', 'import_shipments', 'retry_failed', 'revert_job') and self.p(0.12):
+        if fn in ('run_bulk', 'import_shipments', 'retry_failed', 'revert_job') and self.p(0.25 if self.clean else 0.1):
             d['async'] = True
-        elif self.p(0.1):
+        elif not self.clean and self.p(0.1):
             d['async'] = self.pick([False, True, 'true', 1, None, 'yes'])
         if self.p(0.4):
-            d['operator'] = self.pick(OPERATORS) if self.p(0.8) else self.hostile_text()
+            d['operator'] = self.pick(OPERATORS[:4]) if self.clean else self.pick(OPERATORS) if self.p(0.8) else self.hostile_text()
         if self.p(0.3):
-            d['source'] = self.pick(SOURCES) if self.p(0.8) else self.hostile_text()
-        if self.p(0.15):
+            d['source'] = self.pick(SOURCES[:4]) if self.clean else self.pick(SOURCES) if self.p(0.8) else self.hostile_text()
+        if not self.clean and self.p(0.15):
             d['request_key'] = self.pick(['k1', 'k2', 'k3', 'screen-42-click', 'hold-ng-2026-01-02 02:00']) if self.p(0.8) \
                 else self.pick(['', ' ', 'x' * 1000, 1, None, "k'; --"])
         if fn in ('upload_csv', 'import_shipments') or self.p(0.05):
             if self.p(0.5):
-                d['encoding'] = self.pick(ENCODINGS[:4]) if self.p(0.7) else self.pick(ENCODINGS)
-        if self.p(0.1):
+                d['encoding'] = self.pick(ENCODINGS[:4]) if self.clean or self.p(0.7) else self.pick(ENCODINGS)
+        if not self.clean and self.p(0.1):
             d[self.pick(['asyncc', 'Async', 'foo', '', 'chunk_size', 'language', 'encodingx'])] = self.pick(WRONG_JSON[:14])
         return self.jsonb(d)
 
@@ -371,7 +374,7 @@ class Gen:
         return eol.join(lines) + (eol if self.p(0.7) else '')
 
     def csv(self, page, import_, encoding):
-        r = self.r.random()
+        r = self.r.random() * (0.55 if self.clean else 1)
         if r < 0.55:
             text = self.csv_text(page, import_)
             enc = 'cp932' if encoding in ('SJIS', 'Shift_JIS', 'CP932', 'Windows-31J') and self.p(0.9) else 'utf-8'
@@ -412,7 +415,7 @@ class Gen:
     # ---- arguments by SQL type, and by name where it says more
     def arg(self, fn, name, typ, ctx):
         n = name.lower()
-        if self.p(0.04):
+        if not self.clean and self.p(0.04):
             return 'NULL::' + typ
         if n in ('page', 'p_page'):
             v = self.page()
@@ -517,6 +520,7 @@ class Gen:
                 w *= 0.2
             weights.append(w)
         f = self.r.choices(fns, weights)[0]
+        self.clean = self.p(0.35)
         ctx = {}
         wrapper = self.by_wrapper.get(f['name'])
         if wrapper:
@@ -528,7 +532,7 @@ class Gen:
         for a in f['args']:
             if wrapper and a['name'] in wrapper['params'] and self.p(0.85):
                 spec = wrapper['params'][a['name']]
-                v = self.valid_param(a['name'], spec, {}) if self.p(0.7) else self.wrong_param(a['name'], spec)
+                v = self.valid_param(a['name'], spec, {}) if self.clean or self.p(0.7) else self.wrong_param(a['name'], spec)
                 expr = self.scalar_of_json(v, a['type'])
             else:
                 expr = self.arg(f['name'], a['name'], a['type'], ctx)
@@ -536,9 +540,9 @@ class Gen:
         ndef = f['ndefaults']
         if ndef and self.p(0.4):
             args = args[:len(args) - self.r.randint(1, ndef)]
-        if self.p(0.02) and args:
+        if not self.clean and self.p(0.02) and args:
             args = args[:-1]                       # too few: no such function
-        if self.p(0.01):
+        if not self.clean and self.p(0.01):
             args.append(('extra', '1'))           # too many
         if named and all(n for n, _ in args):
             if self.p(0.3):
@@ -551,6 +555,7 @@ class Gen:
             sql = 'SELECT * FROM %s' % call
         else:
             sql = 'SELECT %s' % call
+        self.clean = False
         if f['name'] == 'upload_csv' or f['name'] == 'import_shipments':
             self.uploads += 1
         if f['name'] in ('run_bulk', 'import_shipments') or wrapper:
@@ -685,10 +690,13 @@ class Gen:
             if c % 5 == 0:
                 out += ["SELECT clock_timestamp() > :'deadline'::timestamptz AS fuzz_stop \\gset",
                         '\\if :fuzz_stop', '\\echo fuzz: time is up after call %d' % c, '\\q', '\\endif']
-            if c % 200 == 0:
-                # not a fuzz call: old jobs and uploads go, the fingerprint stays cheap
-                out += ['\\echo fuzz: %d calls' % c,
-                        'RESET SESSION AUTHORIZATION;', 'SELECT bulkorder_fuzz.compact(20);']
+            if c % 100 == 0:
+                # not fuzz calls: old jobs and uploads go, so the fingerprint
+                # stays cheap; settings that refuse most calls are reset
+                out += (['\\echo fuzz: %d calls' % c] if c % 500 == 0 else []) + ['RESET SESSION AUTHORIZATION;',
+                        'RESET bulkorder.max_targets;', 'RESET bulkorder.chunk_size;',
+                        'SELECT bulkorder_fuzz.compact(20);']
+                self.small_chunks = False
                 if self.role == 'op':
                     out.append('SET SESSION AUTHORIZATION bulkorder_fuzz_op;')
         out.append('\\echo fuzz: all %d calls done' % calls)

@@ -35,6 +35,14 @@ CREATE TABLE bulkorder_fuzz.findings (
     detail text
 );
 
+-- the jobs compact() dropped, for the summary
+CREATE TABLE bulkorder_fuzz.jobs_seen (
+    job_id bigint PRIMARY KEY,
+    status text,
+    is_async boolean,
+    error_message text
+);
+
 CREATE TABLE bulkorder_fuzz.state (
     one boolean PRIMARY KEY DEFAULT true CHECK (one),
     fp jsonb,
@@ -60,6 +68,17 @@ BEGIN
         SET search_path = pg_catalog, pg_temp
         AS $b$ SELECT jsonb_object_agg(t, n || ':' || h) FROM (%s) s $b$ $f$, body);
 END
+$$;
+
+-- every job of the run: those still there and those compact() dropped
+CREATE FUNCTION bulkorder_fuzz.all_jobs() RETURNS TABLE (job_id bigint, status text, is_async boolean, error_message text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT job_id, status, is_async, error_message FROM bulkorder.bulk_jobs
+    UNION ALL
+    SELECT * FROM bulkorder_fuzz.jobs_seen s
+     WHERE NOT EXISTS (SELECT 1 FROM bulkorder.bulk_jobs j WHERE j.job_id = s.job_id)
 $$;
 
 CREATE FUNCTION bulkorder_fuzz.jobs_open() RETURNS boolean
@@ -157,11 +176,14 @@ BEGIN
                         WHERE j.job_id = u.job_id AND j.status IN ('queued', 'running'));
     DELETE FROM bulkorder.upload_lines l WHERE NOT EXISTS (SELECT 1 FROM bulkorder.uploads u WHERE u.upload_id = l.upload_id);
     DELETE FROM bulkorder.upload_shipments l WHERE NOT EXISTS (SELECT 1 FROM bulkorder.uploads u WHERE u.upload_id = l.upload_id);
-    DELETE FROM bulkorder.bulk_jobs j
-     WHERE (j.job_id < (SELECT min(job_id) FROM (SELECT job_id FROM bulkorder.bulk_jobs
-                                                  ORDER BY job_id DESC LIMIT keep) s)
-            OR j.total_count > 2000)
-       AND j.status NOT IN ('queued', 'running');
+    WITH gone AS (
+        DELETE FROM bulkorder.bulk_jobs j
+         WHERE (j.job_id < (SELECT min(job_id) FROM (SELECT job_id FROM bulkorder.bulk_jobs
+                                                      ORDER BY job_id DESC LIMIT keep) s)
+                OR j.total_count > 2000)
+           AND j.status NOT IN ('queued', 'running')
+        RETURNING j.job_id, j.status, j.is_async, j.error_message)
+    INSERT INTO bulkorder_fuzz.jobs_seen SELECT * FROM gone ON CONFLICT DO NOTHING;
     PERFORM bulkorder_fuzz.snapshot();
 EXCEPTION WHEN OTHERS THEN
     -- a table added later may refer to jobs or uploads: keep everything then

@@ -146,11 +146,11 @@ q -d "$db" -F ' ' -c "SELECT '  ' || sqlstate, count(*), '  e.g. ' || left(repla
                         FROM bulkorder_fuzz.calls GROUP BY sqlstate ORDER BY count(*) DESC, sqlstate"
 echo "jobs by status (asynchronous ones in brackets):"
 q -d "$db" -F ' ' -c "SELECT '  ' || status, count(*), '(' || count(*) FILTER (WHERE is_async) || ')'
-                        FROM bulkorder.bulk_jobs GROUP BY status ORDER BY status"
-failed_jobs=$(q -d "$db" -c "SELECT count(*) FROM bulkorder.bulk_jobs WHERE status = 'failed'")
+                        FROM bulkorder_fuzz.all_jobs() GROUP BY status ORDER BY status"
+failed_jobs=$(q -d "$db" -c "SELECT count(*) FROM bulkorder_fuzz.all_jobs() WHERE status = 'failed'")
 if [ "$failed_jobs" -gt 0 ]; then
-  echo "asynchronous jobs that ended failed (the worker's error; submitted by the call shown):"
-  q -d "$db" -F ' ' -c "SELECT '  job ' || job_id, left(error_message, 200) FROM bulkorder.bulk_jobs WHERE status = 'failed' ORDER BY job_id LIMIT 20"
+  echo "asynchronous jobs that ended failed, with the worker's error:"
+  q -d "$db" -F ' ' -c "SELECT '  job ' || job_id, left(error_message, 200) FROM bulkorder_fuzz.all_jobs() WHERE status = 'failed' ORDER BY job_id LIMIT 20"
 fi
 
 if [ "$fails" -gt 0 ]; then
