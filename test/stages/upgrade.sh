@@ -130,6 +130,14 @@ before=$(q shop -c "$checksum_sql ORDER BY 1")
 pg_ctl_ stop -m fast
 make -C "$top" -s install DESTDIR="$tree" >/dev/null
 pg_ctl_ start
+# until the update, the new library refuses the old objects, saying what to do
+set +e
+out=$(psql -X -q -d shop -v VERBOSITY=verbose -c "SELECT bulkorder.run_bulk('orders', 'tags',
+        ARRAY(SELECT order_no FROM bulkorder.orders ORDER BY order_no LIMIT 3), '{\"add\": [\"early\"]}')" 2>&1)
+set -e
+echo "$out" | grep -q 55000 && echo "$out" | grep -q "ALTER EXTENSION bulkorder UPDATE" ||
+  fail "a job before the update: expected 55000 with the hint to update, got: $out"
+echo "ok - before ALTER EXTENSION UPDATE the new library refuses jobs on 1.0's objects (55000, with the hint)"
 q shop -c "ALTER EXTENSION bulkorder UPDATE"
 got=$(q shop -c "SELECT extversion FROM pg_extension WHERE extname = 'bulkorder'")
 [ "$got" = "$new_version" ] || fail "extension version after the update: $got, expected $new_version"
