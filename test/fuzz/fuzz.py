@@ -133,6 +133,9 @@ class Gen:
         # a clean call: every argument valid, so that calls get past the
         # checks into the engine, the worker and the effects
         self.clean = False
+        # set when a run_bulk/preview_bulk call got an argument that may
+        # fail its own cast, before the call (then a 22P02 proves nothing)
+        self.untyped = False
 
     # ---- small helpers
     def p(self, x):
@@ -212,6 +215,7 @@ class Gen:
         if r < 0.783:
             return 'ARRAY(SELECT generate_series(%d, %d))::bigint[]' % (min(keys), min(keys) + 99999)
         if r < 0.80:
+            self.untyped = True
             return self.pick(["ARRAY['x']", "'{1.5}'::numeric[]", "'{1}'::int[]", "'{}'", "'{100001}'"])
         if r < 0.85:
             other = self.pick(self.pages)
@@ -277,6 +281,7 @@ class Gen:
         o = self.ops.get((page, op))
         spec = o['params'] if o else {}
         if not self.clean and self.p(0.05):
+            self.untyped = True
             return self.pick(['NULL::jsonb', "'null'::jsonb", "'[]'::jsonb", "'\"x\"'::jsonb", "'1'::jsonb",
                               "'{}'::jsonb",
                               "(repeat('[', 5000) || repeat(']', 5000))::jsonb",
@@ -288,6 +293,11 @@ class Gen:
             if 'default' in s and self.p(0.3):
                 continue
             d[name] = self.valid_param(name, s, d)
+        # the same whole number spelled otherwise: 5.0, 5e0, 50E-1, "5"
+        for name in d:
+            if spec[name].get('type') in ('integer', 'bigint') and type(d[name]) is int and self.p(0.15):
+                v = d[name]
+                d[name] = self.pick([Raw('%d.0' % v), Raw('%de0' % v), Raw('%d0E-1' % v), str(v)])
         if not self.clean and self.p(0.5):
             for _ in range(self.r.randint(1, 2)):
                 r = self.r.random()
@@ -305,6 +315,8 @@ class Gen:
 
     def jsonb(self, d):
         sqls = {k: v for k, v in d.items() if isinstance(v, Sql)}
+        if sqls:
+            self.untyped = True
         plain = {k: v for k, v in d.items() if not isinstance(v, Sql)}
         expr = lit(jtext(plain)) + '::jsonb'
         for k, v in sqls.items():
@@ -317,6 +329,7 @@ class Gen:
     # ---- options (run_bulk, uploads, cancel_job, …)
     def options(self, fn):
         if not self.clean and self.p(0.05):
+            self.untyped = True
             return self.pick(['NULL::jsonb', "'null'::jsonb", "'[]'::jsonb", "'\"async\"'::jsonb", "'true'::jsonb"])
         d = {}
         if fn in ('run_bulk', 'import_shipments', 'retry_failed', 'revert_job') and self.p(0.25 if self.clean else 0.1):
@@ -521,6 +534,7 @@ class Gen:
             weights.append(w)
         f = self.r.choices(fns, weights)[0]
         self.clean = self.p(0.35)
+        self.untyped = False
         ctx = {}
         wrapper = self.by_wrapper.get(f['name'])
         if wrapper:
@@ -556,6 +570,7 @@ class Gen:
         else:
             sql = 'SELECT %s' % call
         self.clean = False
+        self.typed = f['name'] in ('run_bulk', 'preview_bulk') and not self.untyped
         if f['name'] == 'upload_csv' or f['name'] == 'import_shipments':
             self.uploads += 1
         if f['name'] in ('run_bulk', 'import_shipments') or wrapper:
@@ -619,7 +634,10 @@ class Gen:
         ])
 
     def statement(self):
-        return self.setting() if self.p(0.06) else self.func_call()
+        if self.p(0.06):
+            self.typed = False
+            return self.setting()
+        return self.func_call()
 
     # ---- the script
     def block(self, c):
@@ -628,24 +646,42 @@ class Gen:
         r = self.r.random()
         stmts = []
         rolled_back = 'false'
-        if r < 0.86:
+        self.typed = False
+        if r < 0.82:
             stmts = [self.statement()]
             body = None
-        elif r < 0.92:
+        elif r < 0.88:
             body = 'rollback'
             stmts = [self.func_call()]
             rolled_back = 'true'
-        elif r < 0.95:
+        elif r < 0.91:
             body = 'savepoint'
             stmts = [self.func_call()]
             rolled_back = 'true'
-        elif r < 0.98:
+        elif r < 0.96:
+            # the same arguments to preview_bulk and run_bulk, rolled back
+            body = 'preview_run'
+            self.clean = self.p(0.5)
+            self.untyped = False
+            pg = self.page()
+            ctx = {'page': pg}
+            op = self.operation(pg if isinstance(pg, str) else 'orders')
+            args = ', '.join(['NULL::text' if pg is None else lit(pg), 'NULL::text' if op is None else lit(op),
+                              self.targets(pg if pg in self.pages else 'orders'), self.params(pg, op)])
+            self.clean = False
+            stmts = ['SELECT count(*) FROM bulkorder.preview_bulk(%s)' % args, 'SELECT bulkorder.run_bulk(%s)' % args]
+            self.typed = not self.untyped
+            rolled_back = 'true'
+            self.jobs += 1
+        elif r < 0.985:
             body = 'commit2'
             stmts = [self.func_call(), self.func_call()]
+            self.typed = False
         else:
             body = 'commit_sleep'
             stmts = [self.func_call(), 'SELECT pg_sleep(0.3)']
-        if body in ('rollback', 'commit2', 'commit_sleep'):
+            self.typed = False
+        if body in ('rollback', 'commit2', 'commit_sleep', 'preview_run'):
             out.append('BEGIN;')
         elif body == 'savepoint':
             out += ['BEGIN;', 'SAVEPOINT fuzz;']
@@ -653,16 +689,17 @@ class Gen:
             out.append(s + ';')
             out.append('\\set st%d :SQLSTATE' % i)
             out.append('\\set em%d :LAST_ERROR_MESSAGE' % i)
-        if body == 'rollback':
+        if body in ('rollback', 'preview_run'):
             out.append('ROLLBACK;')
         elif body == 'savepoint':
             out += ['ROLLBACK TO SAVEPOINT fuzz;', 'COMMIT;']
         elif body in ('commit2', 'commit_sleep'):
             out.append('COMMIT;')
         n = len(stmts)
-        out.append("SELECT bulkorder_fuzz.check(:c, ARRAY[%s], ARRAY[%s], %s) AS verdict \\gset"
+        out.append("SELECT bulkorder_fuzz.check(:c, ARRAY[%s], ARRAY[%s], %s, %s, %s) AS verdict \\gset"
                    % (', '.join(":'st%d'" % i for i in range(1, n + 1)),
-                      ', '.join(":'em%d'" % i for i in range(1, n + 1)), rolled_back))
+                      ', '.join(":'em%d'" % i for i in range(1, n + 1)), rolled_back,
+                      'true' if body == 'preview_run' else 'false', 'true' if self.typed else 'false'))
         return out
 
     def switch_role(self):

@@ -93,7 +93,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$ UPDATE bulkorder_fuzz.state SET fp = bulkorder_fuzz.fingerprint(), jobs_open = bulkorder_fuzz.jobs_open() $$;
 
 CREATE FUNCTION bulkorder_fuzz.check(p_call integer, p_states text[], p_messages text[],
-                                     p_rolled_back boolean)
+                                     p_rolled_back boolean, p_preview_then_run boolean DEFAULT false,
+                                     p_typed boolean DEFAULT false)
 RETURNS text
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -128,7 +129,25 @@ BEGIN
             verdict := 'FINDING';
         END IF;
     END IF;
+    -- preview_bulk and then run_bulk with the same arguments: what the
+    -- preview accepted, the run accepts (a refusal for the same reason is
+    -- fine; the statement timeout and lock conflicts are not the run's call)
+    IF p_preview_then_run AND p_states[1] = '00000' AND p_states[2] <> '00000'
+       AND p_states[2] NOT IN ('57014', '40001', '40P01', '55P03') THEN
+        INSERT INTO bulkorder_fuzz.findings VALUES
+            (p_call, 'preview_bulk accepted what run_bulk refused', p_states[2] || ': ' || p_messages[2]);
+        verdict := 'FINDING';
+    END IF;
     FOR n IN 1 .. coalesce(array_length(p_states, 1), 0) LOOP
+        -- run_bulk/preview_bulk with well-typed arguments (literals of their
+        -- types, params and options valid JSON): a value of the wrong type
+        -- inside params must be refused as such (22023, README), not fail
+        -- a cast inside the engine
+        IF p_typed AND p_states[n] = '22P02' THEN
+            INSERT INTO bulkorder_fuzz.findings VALUES
+                (p_call, 'a cast failed inside the engine (22P02, not 22023)', p_messages[n]);
+            verdict := 'FINDING';
+        END IF;
         -- an internal error (XX000 "can't happen", XX001 data corrupted, XX002 index corrupted)
         IF p_states[n] LIKE 'XX%' THEN
             INSERT INTO bulkorder_fuzz.findings VALUES (p_call, 'internal error', p_states[n] || ': ' || p_messages[n]);
@@ -195,7 +214,7 @@ $$;
 REVOKE ALL ON SCHEMA bulkorder_fuzz FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA bulkorder_fuzz FROM PUBLIC;
 GRANT USAGE ON SCHEMA bulkorder_fuzz TO :"op";
-GRANT EXECUTE ON FUNCTION bulkorder_fuzz.check(integer, text[], text[], boolean) TO :"op";
+GRANT EXECUTE ON FUNCTION bulkorder_fuzz.check(integer, text[], text[], boolean, boolean, boolean) TO :"op";
 
 -- The generator's view of the database: the functions to call, the
 -- catalogue, the shop's keys and the settings (written to a file by the stage).

@@ -86,9 +86,9 @@ elapsed=$(( (t1 - t0) / 1000000 ))
 fails=0
 problem() { echo "FAIL: $*"; fails=$((fails + 1)); }
 call_sql() {  # the statements of call N, from the script
-  awk -v n="$1" '$0 ~ "^-- call " n " " {p = 1; next} /^-- call [0-9]+ / {p = 0} p && !/^\\/ && !/^SELECT bulkorder_fuzz\.check/' "$script" | cut -c1-2000
+  awk -v n="$1" '$0 ~ "^-- call " n " " {p = 1; print; next} p && /^SELECT bulkorder_fuzz\.check/ {exit} p && !/^\\/' "$script" | cut -c1-2000
 }
-replay() { echo "  replay: FUZZ_SEED=$seed FUZZ_CALLS=$1 bash test/stages/fuzz.sh"; echo "  call $1:"; call_sql "$1" | sed 's/^/    /'; }
+replay() { echo "  replay: FUZZ_SEED=$seed FUZZ_CALLS=$1 bash test/stages/fuzz.sh"; call_sql "$1" | sed 's/^/    /'; }
 
 # the server must still (or again) be up
 deadline_up=$((SECONDS + 120))
