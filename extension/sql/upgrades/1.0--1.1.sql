@@ -14,3 +14,12 @@ DROP FUNCTION bulkorder.render_mail(text, bulkorder.orders, bulkorder.customers)
 -- DROP EXTENSION ... CASCADE would drop it and nothing would put it back.
 -- upload_csv and import_shipments check the page themselves.
 ALTER TABLE bulkorder.uploads DROP CONSTRAINT uploads_page_fkey;
+
+-- ==== params: request keys are idempotency keys (issue 13 F4) ====
+-- The key is scoped to page and calling role: same index name, new columns.
+DROP INDEX bulkorder.bulk_jobs_request_key_idx;
+CREATE UNIQUE INDEX bulk_jobs_request_key_idx ON bulkorder.bulk_jobs (page, requested_by, request_key)
+    WHERE request_key IS NOT NULL;
+-- The request's fingerprint; NULL on 1.0's jobs, whose key a 1.1 call cannot
+-- reuse (README, "Request keys").
+ALTER TABLE bulkorder.bulk_jobs ADD COLUMN request_hash bytea;
