@@ -222,6 +222,66 @@ SELECT count(*) AS uploads FROM bulkorder.uploads;
 -- the index: page, role, key
 SELECT indexdef FROM pg_indexes WHERE indexname = 'bulk_jobs_request_key_idx';
 
+------------------------------------------------------------------------
+-- F3: one master's data never stops generate_subscription_orders.
+------------------------------------------------------------------------
+SELECT pg_temp.try($$SELECT bulkorder.generate_subscription_orders('infinity')$$) AS as_of_infinity,
+       pg_temp.try($$SELECT bulkorder.generate_subscription_orders('2200-01-01')$$) AS as_of_2200;
+\set VERBOSITY default
+SELECT bulkorder.generate_subscription_orders('-infinity');
+\set VERBOSITY terse
+-- five active masters due today: two sound, two with a date no operation
+-- accepts any more (written by a DBA), one that a shop trigger refuses
+INSERT INTO bulkorder.subscriptions
+    (course_order_no, customer_id, status, payment_method, delivery_method, frequency_id,
+     next_ship_date, next_delivery_date)
+SELECT k, 1, 'active', 'credit_card', 'yamato', 1, current_date, current_date + 2
+FROM unnest(ARRAY[601, 602, 603, 604, 605]) k;
+INSERT INTO bulkorder.subscription_items (course_order_no, product_id, quantity)
+SELECT k, 101, 1 FROM unnest(ARRAY[601, 602, 603, 604, 605]) k;
+UPDATE bulkorder.subscriptions SET next_ship_date = 'infinity', next_delivery_date = NULL
+WHERE course_order_no = 602;
+UPDATE bulkorder.subscriptions SET next_ship_date = '2020-01-01', next_delivery_date = 'infinity'
+WHERE course_order_no = 603;
+CREATE FUNCTION public.regress_refuse_604() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.course_order_no = 604 THEN
+        RAISE EXCEPTION 'the warehouse refuses master 604';
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER regress_refuse_604 BEFORE INSERT ON bulkorder.orders
+    FOR EACH ROW EXECUTE FUNCTION public.regress_refuse_604();
+SELECT * FROM bulkorder.generate_subscription_orders(current_date + 30);
+SELECT s.course_order_no, s.autogen_error, s.autogen_error_reason,
+       (SELECT count(*) FROM bulkorder.orders o WHERE o.course_order_no = s.course_order_no
+          AND o.scheduled_ship_date >= current_date) AS new_orders,
+       CASE WHEN isfinite(s.next_ship_date) THEN (s.next_ship_date > current_date)::text
+            ELSE s.next_ship_date::text END AS advanced
+FROM bulkorder.subscriptions s WHERE s.course_order_no BETWEEN 601 AND 605 ORDER BY 1;
+SELECT regexp_replace(message, '\(.*発送分まで\)', '(…)') AS message
+FROM bulkorder.notifications WHERE job_id IS NULL ORDER BY notification_id DESC LIMIT 1;
+-- a second run: the flagged masters wait for clear_autogen_error, the sound
+-- ones are not due again
+SELECT * FROM bulkorder.generate_subscription_orders(current_date + 30);
+DROP TRIGGER regress_refuse_604 ON bulkorder.orders;
+DROP FUNCTION public.regress_refuse_604();
+-- a transient error is not the master's fault: the run fails, nothing flagged
+BEGIN;
+UPDATE bulkorder.subscriptions SET autogen_error = false, autogen_error_reason = NULL
+WHERE course_order_no = 604;
+CREATE FUNCTION public.regress_timeout() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'canceling statement due to lock timeout' USING ERRCODE = 'lock_not_available';
+END
+$$;
+CREATE TRIGGER regress_timeout BEFORE INSERT ON bulkorder.orders
+    FOR EACH ROW EXECUTE FUNCTION public.regress_timeout();
+SELECT * FROM bulkorder.generate_subscription_orders(current_date + 30);
+ROLLBACK;
+\set VERBOSITY default
+
 -- the shop's tables outlive DROP EXTENSION: dropping the schema leaves nothing
 SET client_min_messages = warning;
 DROP SCHEMA bulkorder CASCADE;
