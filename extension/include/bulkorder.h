@@ -23,7 +23,12 @@
 extern int	bulkorder_chunk_size;
 extern int	bulkorder_max_targets;
 extern int	bulkorder_language;
-extern int	bulkorder_max_workers;	/* worker.c */
+extern int	bulkorder_max_workers;	/* version.c */
+extern char *bulk_installed_version(void);
+extern bool bulk_installed_version_matches(void);
+extern void bulk_check_installed_version(void);
+
+/* worker.c */
 extern int	bulkorder_worker_naptime;
 
 typedef enum BulkLanguage
@@ -142,6 +147,11 @@ extern char *bulk_message_args(BulkMsg id, int nargs, const char *const *args);
 #define bulk_errdetail(id, ...) bulk_errdetail_args((id), BULK_MSG_ARGS(__VA_ARGS__))
 #define bulk_errhint(id, ...) bulk_errhint_args((id), BULK_MSG_ARGS(__VA_ARGS__))
 #define bulk_message(id, ...) bulk_message_args((id), BULK_MSG_ARGS(__VA_ARGS__))
+
+/* version.c */
+extern char *bulk_installed_version(void);
+extern bool bulk_installed_version_matches(void);
+extern void bulk_check_installed_version(void);
 
 /* worker.c */
 extern void bulk_worker_init(void);
