@@ -87,33 +87,6 @@ parse_options(Jsonb *options)
 	return opts;
 }
 
-void
-bulk_notify(int64 job_id, const char *message)
-{
-	Oid			types[2] = {INT8OID, TEXTOID};
-	Datum		values[2] = {Int64GetDatum(job_id), CStringGetTextDatum(message)};
-
-	bulk_spi_exec("INSERT INTO bulkorder.notifications (job_id, recipient, message) "
-				  "SELECT $1, coalesce(operator, requested_by), $2 "
-				  "FROM bulkorder.bulk_jobs WHERE job_id = $1",
-				  2, types, values, NULL, false, SPI_OK_INSERT);
-}
-
-char *
-bulk_completion_message(BulkOperation *op, int64 job_id, int64 succeeded,
-						int64 failed, bool cancelled)
-{
-	if (cancelled)
-		return psprintf(BULK_LANG_TEXT("一括更新を中止しました。%s「%s」 成功 %lld 件 / 失敗 %lld 件 (ジョブ #%lld)",
-									   "Bulk update cancelled: %s, %s: %lld succeeded / %lld failed (job #%lld)"),
-						op->page_name, op->op_name, (long long) succeeded,
-						(long long) failed, (long long) job_id);
-	return psprintf(BULK_LANG_TEXT("一括更新が完了しました。%s「%s」 成功 %lld 件 / 失敗 %lld 件 (ジョブ #%lld)",
-								   "Bulk update finished: %s, %s: %lld succeeded / %lld failed (job #%lld)"),
-					op->page_name, op->op_name, (long long) succeeded,
-					(long long) failed, (long long) job_id);
-}
-
 /*
  * Insert the job row.  With a request key already used on this page, the
  * first job's id comes back and *existing is set: a double click or a
@@ -147,7 +120,7 @@ insert_job(BulkOperation *op, Jsonb *params, JobOptions *opts, int64 total, bool
 	*existing = false;
 	bulk_spi_exec("INSERT INTO bulkorder.bulk_jobs (page, operation, params, status, total_count,"
 				  " requested_by, operator, source, request_key, is_async, started_at)"
-				  " VALUES ($1, $2, $3, CASE WHEN $9 THEN 'queued' ELSE 'running' END, $4,"
+				  " VALUES ($1, $2, $3, CASE WHEN $9 THEN '" BULK_STATUS_QUEUED "' ELSE '" BULK_STATUS_RUNNING "' END, $4,"
 				  " $5, $6, $7, $8, $9, CASE WHEN $9 THEN NULL ELSE clock_timestamp() END)"
 				  " ON CONFLICT (page, request_key) WHERE request_key IS NOT NULL DO NOTHING"
 				  " RETURNING job_id",
@@ -209,7 +182,7 @@ run_sync(BulkOperation *op, int64 job_id, Jsonb *params, BulkTargets *targets)
 	values[0] = Int64GetDatum(job_id);
 	values[1] = Int64GetDatum(succeeded);
 	values[2] = Int64GetDatum(failed);
-	bulk_spi_exec("UPDATE bulkorder.bulk_jobs SET status = 'done',"
+	bulk_spi_exec("UPDATE bulkorder.bulk_jobs SET status = '" BULK_STATUS_DONE "',"
 				  " processed_count = $2 + $3, success_count = $2, failure_count = $3,"
 				  " last_target = (SELECT max(target) FROM bulkorder.bulk_job_items WHERE job_id = $1),"
 				  " finished_at = clock_timestamp() WHERE job_id = $1",
@@ -274,10 +247,7 @@ bulkorder_run_bulk(PG_FUNCTION_ARGS)
 	job_id = insert_job(op, params, &opts, targets.count, &existing);
 	if (!existing)
 	{
-		bulk_notify(job_id,
-					psprintf(BULK_LANG_TEXT("一括更新を受け付けました。%s「%s」 対象 %d 件 (ジョブ #%lld)",
-											"Bulk update accepted: %s, %s: %d targets (job #%lld)"),
-							 op->page_name, op->op_name, targets.count, (long long) job_id));
+		bulk_notify(job_id, bulk_accepted_message(op, job_id, targets.count));
 		if (opts.async)
 			bulk_submit_async(op, job_id, normalized, &targets);
 		else
