@@ -109,7 +109,7 @@ extern char *bulk_option_text(const char *name, JsonbValue *v);
 extern void bulk_notify(int64 job_id, const char *message);
 extern char *bulk_accepted_message(BulkOperation *op, int64 job_id, int ntargets);
 extern char *bulk_completion_message(BulkOperation *op, int64 job_id,
-									 int64 succeeded, int64 failed, bool cancelled);
+									 int64 succeeded, int64 failed);
 extern char *bulk_failure_message(const char *page_name, const char *op_name,
 								  int64 job_id, int64 succeeded, int64 failed,
 								  const char *error);
@@ -133,8 +133,14 @@ typedef enum BulkDbState
 extern bool bulk_preloaded;
 extern void bulk_launcher_init(void);
 extern void bulk_set_db_state(Oid dboid, BulkDbState state);
-extern bool bulk_register_worker(Oid dboid, TransactionId wait_for,
-								 BackgroundWorkerHandle **handle);
+/* bulk_slot_reserve without preloading: the worker takes a slot lock */
+#define BULK_SLOT_BY_LOCK		(-2)
+extern int	bulk_slot_reserve(Oid dboid);
+extern void bulk_slot_unreserve(int slot);
+extern bool bulk_slot_attach(Oid dboid, int slot);
+extern void bulk_slot_release(void);
+extern bool bulk_register_worker(Oid dboid, int slot);
+extern void bulk_bgworker_setup(void);
 extern void bulk_process_reload(void);
 
 #define BULK_LANG_TEXT(ja, en) (bulkorder_language == BULK_LANG_EN ? (en) : (ja))

@@ -36,7 +36,7 @@ _PG_init(void)
 							"Bounds a job's memory; an asynchronous job commits after each chunk and keeps the value in effect when it was submitted.",
 							&bulkorder_chunk_size,
 							10000, 1, 1000000,
-							PGC_USERSET, 0,
+							PGC_SUSET, 0,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("bulkorder.max_targets",
 							"Largest number of targets one job accepts.",

@@ -4,22 +4,26 @@
  *	  The job worker: a background worker connected to one database that runs
  *	  its open asynchronous jobs, chunk by chunk.
  *
- * The worker first waits for the submitting transaction to end (a
- * rolled-back submission leaves nothing to do), then claims open jobs and
- * runs each one chunk by chunk.  Each chunk is one transaction that commits
- * together: the changes, their items, the job's counts and
- * bulk_jobs.last_target, the resume cursor.  A crash therefore loses at most
- * the chunk in flight, and the next worker redoes exactly that chunk.
+ * A worker is started once a submission has committed (queue.c) or by the
+ * launcher, so it never waits for a transaction.  It first takes a job
+ * worker slot of its database (launcher.c): at most bulkorder.max_workers
+ * workers of one database exist at any time.
  *
- * Who runs what is decided with advisory locks (queue.c):
- *	- the job lock: held, for the session, by the worker running the job, so
- *	  two workers never run one job and a job left 'running' by a worker that
- *	  died is recognised as free;
- *	- the slot locks 0 .. bulkorder.max_workers - 1 of the database; a worker
- *	  that finds none free exits.
- * A worker exits as soon as it finds no job to claim: it first gives up its
- * slot, then looks once more, so a job committed while every slot was taken
- * is still seen by a slot holder.
+ * Jobs take turns by chunk.  A worker claims the open job served least
+ * recently (bulk_jobs.last_chunk_at; a job never served first), runs one
+ * chunk of it, and claims again; a small job submitted while large jobs
+ * run thus starts after at most one chunk of each worker, whatever their
+ * size.  Each chunk is one transaction that commits together: the changes,
+ * their items, the job's counts, bulk_jobs.last_target (the resume cursor)
+ * and last_chunk_at.  A crash therefore loses at most the chunk in flight,
+ * and the next worker redoes exactly that chunk.
+ *
+ * The worker running a chunk holds the job's lock (queue.c), a lock tag no
+ * SQL caller can take: two workers never run one job at once, and
+ * cancel_job tells whether a chunk is in flight.  A worker exits as soon as
+ * it finds no job to claim: it first gives up its slot, then looks once
+ * more, so a job committed while every slot was taken is still seen by a
+ * slot holder.
  *
  *-------------------------------------------------------------------------
  */
@@ -52,7 +56,6 @@ PGDLLEXPORT void bulkorder_worker_main(Datum main_arg);
 
 static MemoryContext worker_ctx = NULL;
 static MemoryContext chunk_ctx = NULL;
-static int	held_slot = -1;
 
 static void
 begin_txn(const char *activity)
@@ -106,35 +109,6 @@ guarded(void (*fn) (void *), void *arg)
 	return err;
 }
 
-static bool
-take_slot(void)
-{
-	for (int slot = 0; slot < bulkorder_max_workers; slot++)
-	{
-		LOCKTAG		tag;
-
-		bulk_slot_locktag(&tag, slot);
-		if (bulk_try_lock(&tag, true))
-		{
-			held_slot = slot;
-			return true;
-		}
-	}
-	return false;
-}
-
-static void
-release_slot(void)
-{
-	LOCKTAG		tag;
-
-	if (held_slot < 0)
-		return;
-	bulk_slot_locktag(&tag, held_slot);
-	LockRelease(&tag, ExclusiveLock, true);
-	held_slot = -1;
-}
-
 static void
 release_job(int64 job_id)
 {
@@ -146,7 +120,6 @@ release_job(int64 job_id)
 
 typedef struct StartupArgs
 {
-	TransactionId wait_for;
 	bool		has_extension;
 } StartupArgs;
 
@@ -155,17 +128,6 @@ startup_txn(void *arg)
 {
 	StartupArgs *a = (StartupArgs *) arg;
 
-	/*
-	 * A submitter's worker runs once its job is visible, or known gone.  The
-	 * wait holds no snapshot, so it does not hold back vacuum.
-	 */
-	if (TransactionIdIsValid(a->wait_for))
-	{
-		pgstat_report_activity(STATE_RUNNING, "bulkorder: waiting for the submitting transaction");
-		StartTransactionCommand();
-		XactLockTableWait(a->wait_for, NULL, NULL, XLTW_None);
-		CommitTransactionCommand();
-	}
 	begin_txn("bulkorder: starting");
 	a->has_extension = OidIsValid(get_extension_oid("bulkorder", true));
 	/* the same search path as run_bulk's */
@@ -180,9 +142,9 @@ typedef struct ClaimArgs
 } ClaimArgs;
 
 /*
- * Claim the oldest open asynchronous job that no worker is running: take
- * its job lock and mark it running.  With keep = false, only find out
- * whether there is one.
+ * Claim the open asynchronous job served least recently whose chunk no
+ * other worker is running: take its job lock and mark it running.  With
+ * keep = false, only find out whether there is one.
  */
 static void
 claim_txn(void *arg)
@@ -196,7 +158,7 @@ claim_txn(void *arg)
 	begin_txn("bulkorder: looking for jobs");
 	bulk_spi_exec("SELECT job_id FROM bulkorder.bulk_jobs"
 				  " WHERE status IN " BULK_SQL_OPEN_STATUSES " AND is_async"
-				  " ORDER BY job_id LIMIT 1000",
+				  " ORDER BY last_chunk_at NULLS FIRST, job_id LIMIT 1000",
 				  0, NULL, NULL, NULL, true, SPI_OK_SELECT);
 	n = SPI_processed;
 	ids = palloc(sizeof(int64) * Max(n, 1));
@@ -222,29 +184,22 @@ claim_txn(void *arg)
 			a->job_id = ids[i];
 			break;
 		}
-		/* a fresh snapshot: it may have ended since the list was read */
+		/*
+		 * A fresh snapshot: it may have ended since the list was read.  Only
+		 * its first turn writes the row here; the chunk checks the status.
+		 */
 		bulk_spi_exec("UPDATE bulkorder.bulk_jobs SET status = '" BULK_STATUS_RUNNING "',"
 					  " started_at = coalesce(started_at, clock_timestamp())"
-					  " WHERE job_id = $1 AND status IN " BULK_SQL_OPEN_STATUSES,
+					  " WHERE job_id = $1 AND status = '" BULK_STATUS_QUEUED "'",
 					  1, types, values, NULL, false, SPI_OK_UPDATE);
-		if (SPI_processed == 1)
-			a->job_id = ids[i];
-		else
-			LockRelease(&tag, ExclusiveLock, true);
+		a->job_id = ids[i];
 	}
 	end_txn();
 }
 
-typedef enum ChunkOutcome
-{
-	CHUNK_MORE,
-	CHUNK_FINISHED,				/* done, cancelled, or no longer open */
-} ChunkOutcome;
-
 typedef struct ChunkArgs
 {
 	int64		job_id;
-	ChunkOutcome outcome;
 } ChunkArgs;
 
 static int64
@@ -288,7 +243,6 @@ chunk_txn(void *arg)
 	BulkOperation *op;
 	MemoryContext oldcxt;
 
-	a->outcome = CHUNK_FINISHED;
 	begin_txn("bulkorder: running a job");
 	oldcxt = MemoryContextSwitchTo(chunk_ctx);
 
@@ -371,15 +325,14 @@ chunk_txn(void *arg)
 		values[3] = Int64GetDatum(keys[n - 1]);
 		bulk_spi_exec("UPDATE bulkorder.bulk_jobs SET processed_count = processed_count + $2 + $3,"
 					  " success_count = success_count + $2, failure_count = failure_count + $3,"
-					  " last_target = $4 WHERE job_id = $1 RETURNING processed_count",
+					  " last_target = $4, last_chunk_at = clock_timestamp()"
+					  " WHERE job_id = $1 RETURNING processed_count",
 					  4, utypes, values, NULL, false, SPI_OK_UPDATE_RETURNING);
 		processed = col_int8(1, &isnull);
 		SPI_freetuptable(SPI_tuptable);
 	}
 	if (n < chunk || processed >= total)
 		bulk_finish_job(op, a->job_id, BULK_STATUS_DONE);
-	else
-		a->outcome = CHUNK_MORE;
 
 out:
 	SetUserIdAndSecContext(save_userid, save_sec);
@@ -464,15 +417,18 @@ nap(long ms)
 	CHECK_FOR_INTERRUPTS();
 }
 
-/* Run a claimed job (its lock held) to its end, chunk by chunk. */
+/*
+ * One turn of a claimed job (its lock held): its next chunk, redone after a
+ * deadlock or serialization failure, or the job failed.
+ */
 static void
-run_job(int64 job_id)
+run_turn(int64 job_id)
 {
 	int			attempt = 0;
 
 	for (;;)
 	{
-		ChunkArgs	args = {job_id, CHUNK_FINISHED};
+		ChunkArgs	args = {job_id};
 		ErrorData  *err;
 
 		CHECK_FOR_INTERRUPTS();
@@ -480,12 +436,7 @@ run_job(int64 job_id)
 		err = guarded(chunk_txn, &args);
 		MemoryContextReset(chunk_ctx);
 		if (err == NULL)
-		{
-			if (args.outcome != CHUNK_MORE)
-				return;
-			attempt = 0;
-			continue;
-		}
+			return;
 		/* a deadlock or serialization failure with another session: redo the chunk */
 		if (retryable(err) && ++attempt < BULK_RETRIES)
 		{
@@ -509,19 +460,20 @@ void
 bulkorder_worker_main(Datum main_arg)
 {
 	Oid			dboid = DatumGetObjectId(main_arg);
-	StartupArgs startup;
+	int			slot;
+	StartupArgs startup = {false};
 
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
+	bulk_bgworker_setup();
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
-
 	worker_ctx = AllocSetContextCreate(TopMemoryContext, "bulkorder worker",
 									   ALLOCSET_DEFAULT_SIZES);
 	chunk_ctx = AllocSetContextCreate(TopMemoryContext, "bulkorder job chunk",
 									  ALLOCSET_DEFAULT_SIZES);
-	memcpy(&startup.wait_for, MyBgworkerEntry->bgw_extra, sizeof(TransactionId));
-	startup.has_extension = false;
+
+	/* the slot reserved for this worker; none: enough workers are there */
+	memcpy(&slot, MyBgworkerEntry->bgw_extra, sizeof(slot));
+	if (!bulk_slot_attach(dboid, slot))
+		proc_exit(0);
 	if (guarded(startup_txn, &startup))
 		proc_exit(0);
 	bulk_set_db_state(dboid, startup.has_extension ? BULK_DB_HAS_EXTENSION : BULK_DB_NO_EXTENSION);
@@ -532,9 +484,7 @@ bulkorder_worker_main(Datum main_arg)
 	{
 		ClaimArgs	claim;
 
-		/* every slot taken: their holders look again before they exit */
-		if (!take_slot())
-			break;
+		/* one chunk per turn, then the job served least recently */
 		for (;;)
 		{
 			claim.keep = true;
@@ -544,13 +494,16 @@ bulkorder_worker_main(Datum main_arg)
 				proc_exit(0);
 			if (claim.job_id == 0)
 				break;
-			run_job(claim.job_id);
+			run_turn(claim.job_id);
 			release_job(claim.job_id);
 		}
-		release_slot();
+		bulk_slot_release();
 		/* after giving up the slot, one more look: nothing may be left behind */
 		claim.keep = false;
 		if (guarded(claim_txn, &claim) || claim.job_id == 0)
+			break;
+		/* every slot taken again: their holders look before they exit */
+		if (!bulk_slot_attach(dboid, -1))
 			break;
 	}
 	proc_exit(0);

@@ -15,6 +15,14 @@
  * run_bulk starts the worker itself (queue.c), so asynchronous jobs need no
  * configuration at all.
  *
+ * At most bulkorder.max_workers job workers exist per database at any
+ * time.  With preloading that is counted here, in shared memory: a worker
+ * is registered only after a slot of its database was reserved for it, and
+ * the slot is free again when the worker exits (or, had its start failed,
+ * after BULK_SLOT_STALE_SECS).  Without preloading there is no shared
+ * memory of ours: a worker takes one of the database's slot locks
+ * (queue.c) as it starts, and exits at once when none is free.
+ *
  * As pg_cron splits its launcher (pg_cron.c) from its metadata API
  * (job_metadata.c), this file knows nothing of jobs: it starts workers.
  *
@@ -35,12 +43,14 @@
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/lwlock.h"
+#include "storage/lock.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
 #include "tcop/tcopprot.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 
 #include "bulkorder.h"
 
@@ -54,31 +64,57 @@ bool		bulk_preloaded = false;
  * databases have the extension, so that after its first look it keeps
  * starting workers only there.  A database is marked by its workers (which
  * check for the extension) and by an asynchronous submission; databases
- * not (yet) known are looked at.
+ * not (yet) known are looked at.  It also holds the job workers' slots, one
+ * per background worker process the server can have.
  */
 #define BULK_MAX_DBS			256
+/* a reservation whose worker never attached is given up after this */
+#define BULK_SLOT_STALE_SECS	60
+
+typedef struct BulkWorkerSlot
+{
+	Oid			dboid;			/* InvalidOid: free */
+	pid_t		pid;			/* 0: reserved, the worker not attached yet */
+	TimestampTz reserved_at;
+} BulkWorkerSlot;
 
 typedef struct BulkShmem
 {
-	slock_t		mutex;
+	slock_t		mutex;			/* the database table */
 	Oid			dboid[BULK_MAX_DBS];
 	BulkDbState state[BULK_MAX_DBS];
+	LWLock	   *slot_lock;		/* the worker slots */
+	int			nslots;
+	BulkWorkerSlot slots[FLEXIBLE_ARRAY_MEMBER];
 } BulkShmem;
 
 static BulkShmem *bulk_shmem = NULL;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
+/* the slot this job worker holds: in shared memory, else a slot lock */
+static int	my_slot = -1;
+static bool my_slot_is_lock = false;
+
 /* ----------------------------------------------------------------
  * Shared memory (shared_preload_libraries only)
  * ----------------------------------------------------------------
  */
+static Size
+bulk_shmem_size(void)
+{
+	/* max_worker_processes is PGC_POSTMASTER: known by now, fixed after */
+	return MAXALIGN(add_size(offsetof(BulkShmem, slots),
+							 mul_size(sizeof(BulkWorkerSlot), max_worker_processes)));
+}
+
 static void
 bulk_shmem_request(void)
 {
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
-	RequestAddinShmemSpace(MAXALIGN(sizeof(BulkShmem)));
+	RequestAddinShmemSpace(bulk_shmem_size());
+	RequestNamedLWLockTranche("bulkorder", 1);
 }
 
 static void
@@ -89,11 +125,13 @@ bulk_shmem_startup(void)
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	bulk_shmem = ShmemInitStruct("bulkorder", sizeof(BulkShmem), &found);
+	bulk_shmem = ShmemInitStruct("bulkorder", bulk_shmem_size(), &found);
 	if (!found)
 	{
-		memset(bulk_shmem, 0, sizeof(BulkShmem));
+		memset(bulk_shmem, 0, bulk_shmem_size());
 		SpinLockInit(&bulk_shmem->mutex);
+		bulk_shmem->slot_lock = &(GetNamedLWLockTranche("bulkorder"))->lock;
+		bulk_shmem->nslots = max_worker_processes;
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -175,11 +213,157 @@ prune_db_states(List *dbs)
 }
 
 /* ----------------------------------------------------------------
+ * Job worker slots
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * Reserve a job worker slot of the database, before its worker is
+ * registered.  Returns the slot; -1 when bulkorder.max_workers workers of
+ * the database exist or are about to (each looks for jobs before it exits,
+ * so a job committed now is not left behind); BULK_SLOT_BY_LOCK without
+ * preloading (the worker takes a slot lock as it starts).  Never throws:
+ * it runs in a commit callback.
+ */
+int
+bulk_slot_reserve(Oid dboid)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	int			used = 0;
+	int			free_slot = -1;
+
+	if (bulk_shmem == NULL)
+		return BULK_SLOT_BY_LOCK;
+	LWLockAcquire(bulk_shmem->slot_lock, LW_EXCLUSIVE);
+	for (int i = 0; i < bulk_shmem->nslots; i++)
+	{
+		BulkWorkerSlot *s = &bulk_shmem->slots[i];
+
+		/* a registration whose worker never started */
+		if (s->dboid != InvalidOid && s->pid == 0 &&
+			TimestampDifferenceExceeds(s->reserved_at, now, BULK_SLOT_STALE_SECS * 1000))
+			s->dboid = InvalidOid;
+		if (s->dboid == dboid)
+			used++;
+		else if (s->dboid == InvalidOid && free_slot < 0)
+			free_slot = i;
+	}
+	if (used >= bulkorder_max_workers)
+		free_slot = -1;
+	if (free_slot >= 0)
+	{
+		bulk_shmem->slots[free_slot].dboid = dboid;
+		bulk_shmem->slots[free_slot].pid = 0;
+		bulk_shmem->slots[free_slot].reserved_at = now;
+	}
+	LWLockRelease(bulk_shmem->slot_lock);
+	return free_slot;
+}
+
+/* A reservation whose worker could not be registered. */
+void
+bulk_slot_unreserve(int slot)
+{
+	if (bulk_shmem == NULL || slot < 0)
+		return;
+	LWLockAcquire(bulk_shmem->slot_lock, LW_EXCLUSIVE);
+	bulk_shmem->slots[slot].dboid = InvalidOid;
+	bulk_shmem->slots[slot].pid = 0;
+	LWLockRelease(bulk_shmem->slot_lock);
+}
+
+/* a slot lock goes with the session's locks; a shared-memory slot here */
+static void
+slot_release_at_exit(int code, Datum arg)
+{
+	if (!my_slot_is_lock)
+		bulk_slot_release();
+}
+
+/*
+ * The job worker takes the slot reserved for it (slot >= 0), a free one
+ * (slot -1: reserve now), or without preloading a slot lock.  False: no
+ * slot, the worker must exit.
+ */
+bool
+bulk_slot_attach(Oid dboid, int slot)
+{
+	static bool callback_registered = false;
+	bool		ok = false;
+
+	if (!callback_registered)
+	{
+		before_shmem_exit(slot_release_at_exit, (Datum) 0);
+		callback_registered = true;
+	}
+	if (bulk_shmem == NULL || slot == BULK_SLOT_BY_LOCK)
+	{
+		for (int i = 0; i < bulkorder_max_workers && !ok; i++)
+		{
+			LOCKTAG		tag;
+
+			bulk_slot_locktag(&tag, i);
+			if (bulk_try_lock(&tag, true))
+			{
+				my_slot = i;
+				my_slot_is_lock = true;
+				ok = true;
+			}
+		}
+		return ok;
+	}
+	if (slot < 0)
+		slot = bulk_slot_reserve(dboid);
+	if (slot < 0 || slot >= bulk_shmem->nslots)
+		return false;
+	LWLockAcquire(bulk_shmem->slot_lock, LW_EXCLUSIVE);
+	/* given up as stale, or taken since: then it is not ours */
+	if (bulk_shmem->slots[slot].dboid == dboid && bulk_shmem->slots[slot].pid == 0)
+	{
+		bulk_shmem->slots[slot].pid = MyProcPid;
+		my_slot = slot;
+		my_slot_is_lock = false;
+		ok = true;
+	}
+	LWLockRelease(bulk_shmem->slot_lock);
+	return ok;
+}
+
+void
+bulk_slot_release(void)
+{
+	if (my_slot < 0)
+		return;
+	if (my_slot_is_lock)
+	{
+		LOCKTAG		tag;
+
+		bulk_slot_locktag(&tag, my_slot);
+		LockRelease(&tag, ExclusiveLock, true);
+	}
+	else
+	{
+		LWLockAcquire(bulk_shmem->slot_lock, LW_EXCLUSIVE);
+		if (bulk_shmem->slots[my_slot].pid == MyProcPid)
+		{
+			bulk_shmem->slots[my_slot].dboid = InvalidOid;
+			bulk_shmem->slots[my_slot].pid = 0;
+		}
+		LWLockRelease(bulk_shmem->slot_lock);
+	}
+	my_slot = -1;
+}
+
+/* ----------------------------------------------------------------
  * Registration
  * ----------------------------------------------------------------
  */
+/*
+ * Register a job worker for the database, with the slot reserved for it
+ * (bgw_extra).  Never throws: it runs in a commit callback.
+ */
 bool
-bulk_register_worker(Oid dboid, TransactionId wait_for, BackgroundWorkerHandle **handle)
+bulk_register_worker(Oid dboid, int slot)
 {
 	BackgroundWorker w;
 
@@ -192,9 +376,18 @@ bulk_register_worker(Oid dboid, TransactionId wait_for, BackgroundWorkerHandle *
 	snprintf(w.bgw_name, BGW_MAXLEN, "bulkorder worker for database %u", dboid);
 	snprintf(w.bgw_type, BGW_MAXLEN, "bulkorder worker");
 	w.bgw_main_arg = ObjectIdGetDatum(dboid);
-	memcpy(w.bgw_extra, &wait_for, sizeof(wait_for));
+	memcpy(w.bgw_extra, &slot, sizeof(slot));
 	w.bgw_notify_pid = 0;
-	return RegisterDynamicBackgroundWorker(&w, handle);
+	return RegisterDynamicBackgroundWorker(&w, NULL);
+}
+
+/* Signals of a worker or the launcher, as worker_spi sets them. */
+void
+bulk_bgworker_setup(void)
+{
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
 }
 
 /* A SIGHUP since the last look: reread the configuration. */
@@ -212,58 +405,10 @@ bulk_process_reload(void)
  * Launcher (shared_preload_libraries only)
  * ----------------------------------------------------------------
  */
-typedef struct LaunchedWorker
-{
-	Oid			dboid;
-	BackgroundWorkerHandle *handle;
-} LaunchedWorker;
-
-static List *launched = NIL;
-
-static bool
-launched_alive(Oid dboid)
-{
-	ListCell   *lc;
-
-	foreach(lc, launched)
-	{
-		LaunchedWorker *lw = lfirst(lc);
-		pid_t		pid;
-
-		if (lw->dboid == dboid)
-		{
-			BgwHandleStatus st = GetBackgroundWorkerPid(lw->handle, &pid);
-
-			if (st == BGWH_POSTMASTER_DIED)
-				proc_exit(1);
-			return st == BGWH_STARTED || st == BGWH_NOT_YET_STARTED;
-		}
-	}
-	return false;
-}
-
-static void
-forget_launched(Oid dboid)
-{
-	ListCell   *lc;
-
-	foreach(lc, launched)
-	{
-		LaunchedWorker *lw = lfirst(lc);
-
-		if (lw->dboid == dboid)
-		{
-			pfree(lw->handle);
-			pfree(lw);
-			launched = foreach_delete_current(launched, lc);
-			return;
-		}
-	}
-}
-
 /*
  * Start a worker in every database that accepts connections and has the
- * extension, or has not been looked at yet.
+ * extension, or has not been looked at yet, unless bulkorder.max_workers
+ * workers of the database exist already.
  */
 static void
 launch_workers(MemoryContext launcher_ctx)
@@ -295,42 +440,20 @@ launch_workers(MemoryContext launcher_ctx)
 	CommitTransactionCommand();
 	prune_db_states(dbs);
 
-	/* forget the workers of databases that are gone */
-	foreach(lc, launched)
-	{
-		LaunchedWorker *lw = lfirst(lc);
-
-		if (!list_member_oid(dbs, lw->dboid))
-		{
-			pfree(lw->handle);
-			pfree(lw);
-			launched = foreach_delete_current(launched, lc);
-		}
-	}
-
 	foreach(lc, dbs)
 	{
 		Oid			dboid = lfirst_oid(lc);
-		BackgroundWorkerHandle *handle;
-		MemoryContext old;
-		LaunchedWorker *lw;
-		bool		ok;
+		int			slot;
 
-		if (get_db_state(dboid) == BULK_DB_NO_EXTENSION || launched_alive(dboid))
+		if (get_db_state(dboid) == BULK_DB_NO_EXTENSION)
 			continue;
-		forget_launched(dboid);
-		old = MemoryContextSwitchTo(TopMemoryContext);
-		ok = bulk_register_worker(dboid, InvalidTransactionId, &handle);
-		if (ok)
+		/* every slot of the database taken: those workers see its jobs */
+		slot = bulk_slot_reserve(dboid);
+		if (slot < 0)
+			continue;
+		if (!bulk_register_worker(dboid, slot))
 		{
-			lw = palloc(sizeof(LaunchedWorker));
-			lw->dboid = dboid;
-			lw->handle = handle;
-			launched = lappend(launched, lw);
-		}
-		MemoryContextSwitchTo(old);
-		if (!ok)
-		{
+			bulk_slot_unreserve(slot);
 			ereport(LOG,
 					(errmsg("bulkorder launcher: no background worker slot free, will retry in %d s",
 							bulkorder_worker_naptime),
@@ -345,9 +468,7 @@ bulkorder_launcher_main(Datum main_arg)
 {
 	MemoryContext launcher_ctx;
 
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
+	bulk_bgworker_setup();
 	/* no database: pg_database is a shared catalog */
 	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
 	launcher_ctx = AllocSetContextCreate(TopMemoryContext, "bulkorder launcher",

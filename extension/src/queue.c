@@ -6,8 +6,9 @@
  *
  * run_bulk(..., '{"async": true}') stores the job `queued` with its sorted,
  * distinct targets, cut into chunks, in bulkorder.bulk_job_chunks and its
- * normalized params, and registers a dynamic background worker for its
- * database (job_worker.c).  Without preloading, interrupted jobs resume at
+ * normalized params; when the submitting transaction commits, a dynamic
+ * background worker (job_worker.c) is started for its database unless
+ * bulkorder.max_workers of them are there already.  Without preloading, interrupted jobs resume at
  * the next asynchronous submission in their database or at
  * bulkorder.start_worker().
  *
@@ -22,6 +23,7 @@
 #include "postmaster/bgworker.h"
 #include "storage/lmgr.h"
 #include "storage/lock.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 
@@ -30,29 +32,38 @@
 PG_FUNCTION_INFO_V1(bulkorder_cancel_job);
 PG_FUNCTION_INFO_V1(bulkorder_start_worker);
 
-#define BULK_SLOT_LOCK_CLASS	751001
-#define BULK_JOB_LOCK_CLASS		751002
+/*
+ * The workers' locks are advisory lock tags that no SQL caller can take or
+ * wait for: pg_advisory_lock() and its kin build theirs with field4 = 1
+ * (one bigint key) or 2 (two integer keys), these use 3 and 4.  pg_locks
+ * shows them as locktype 'advisory' with objsubid 3 (a job: classid and
+ * objid are the job id's high and low 32 bits) or 4 (a slot, objid).
+ */
+#define BULK_LOCKTAG_JOB		3
+#define BULK_LOCKTAG_SLOT		4
 
-/* workers registered by this backend's current transaction */
-static TransactionId registered_xid = InvalidTransactionId;
-static int	registered_count = 0;
+/* this transaction submitted an asynchronous job: start a worker at commit */
+static bool submitted_in_xact = false;
+static bool xact_callback_registered = false;
 
 /* ----------------------------------------------------------------
  * Locks
  * ----------------------------------------------------------------
  */
+
+/* held by the worker running a chunk of the job, and by cancel_job */
 void
 bulk_job_locktag(LOCKTAG *tag, int64 job_id)
 {
-	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId,
-						 (uint32) (BULK_JOB_LOCK_CLASS + ((uint64) job_id >> 32)),
-						 (uint32) job_id, 2);
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, (uint32) ((uint64) job_id >> 32),
+						 (uint32) job_id, BULK_LOCKTAG_JOB);
 }
 
+/* without preloading: the job worker slots of the database */
 void
 bulk_slot_locktag(LOCKTAG *tag, int slot)
 {
-	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, BULK_SLOT_LOCK_CLASS, (uint32) slot, 2);
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, 0, (uint32) slot, BULK_LOCKTAG_SLOT);
 }
 
 bool
@@ -65,29 +76,32 @@ bulk_try_lock(LOCKTAG *tag, bool session)
  * Submission
  * ----------------------------------------------------------------
  */
-/*
- * Make sure a worker will run the job the current transaction submits.
- * Each worker waits for this transaction to end and then runs every open
- * job it can claim, so a transaction submitting many jobs starts at most
- * bulkorder.max_workers workers.
- */
-static void
-start_worker_for_submission(void)
-{
-	TransactionId xid = GetTopTransactionId();
 
-	if (!TransactionIdEquals(xid, registered_xid))
-	{
-		registered_xid = xid;
-		registered_count = 0;
-	}
-	if (registered_count >= bulkorder_max_workers)
+/*
+ * Start a job worker for this database unless bulkorder.max_workers of its
+ * workers exist already (each looks at the queue again before it exits, so
+ * what this backend has committed is seen).  False when no background
+ * worker process is free.  Never throws: it runs after commit too.
+ */
+static bool
+try_start_worker(void)
+{
+	int			slot = bulk_slot_reserve(MyDatabaseId);
+
+	if (slot == -1)
+		return true;
+	if (bulk_register_worker(MyDatabaseId, slot))
+		return true;
+	bulk_slot_unreserve(slot);
+	return false;
+}
+
+/* After commit: a worker that cannot be started is a message, not an error. */
+static void
+start_worker_after_commit(void)
+{
+	if (try_start_worker())
 		return;
-	if (bulk_register_worker(MyDatabaseId, xid, NULL))
-	{
-		registered_count++;
-		return;
-	}
 	if (bulk_preloaded)
 		ereport(NOTICE,
 				(errmsg("no background worker is free: the job stays queued until the bulkorder launcher starts one"),
@@ -95,18 +109,44 @@ start_worker_for_submission(void)
 						   bulkorder_worker_naptime),
 				 errhint("Raise max_worker_processes.")));
 	else
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
-				 errmsg("could not start a background worker for the asynchronous job"),
-				 errdetail("Every background worker slot is in use."),
+		ereport(WARNING,
+				(errmsg("could not start a background worker for the asynchronous job"),
+				 errdetail("Every background worker slot is in use: the job stays queued until the next "
+						   "asynchronous submission in this database or bulkorder.start_worker()."),
 				 errhint("Raise max_worker_processes, or add bulkorder to shared_preload_libraries "
 						 "so that its launcher starts the job as soon as a worker is free.")));
 }
 
 /*
+ * The worker is started once the submission has committed: it never waits
+ * for a transaction (an open one could keep it, and its background worker
+ * slot, forever), and a rolled-back submission starts nothing.
+ */
+static void
+queue_xact_callback(XactEvent event, void *arg)
+{
+	if (!submitted_in_xact)
+		return;
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+			submitted_in_xact = false;
+			start_worker_after_commit();
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PREPARE:
+			/* a prepared submission is started by the launcher or the next one */
+			submitted_in_xact = false;
+			break;
+		default:
+			break;
+	}
+}
+
+/*
  * Called by run_bulk for an accepted asynchronous job (already inserted as
- * 'queued', its acceptance notified): keep what the worker needs and wake
- * one up.
+ * 'queued', its acceptance notified): keep what the worker needs; a worker
+ * is started when the transaction commits.
  */
 void
 bulk_submit_async(BulkOperation *op, int64 job_id, Jsonb *params, BulkTargets *targets)
@@ -151,7 +191,12 @@ bulk_submit_async(BulkOperation *op, int64 job_id, Jsonb *params, BulkTargets *t
 	SPI_freeplan(plan);
 
 	bulk_set_db_state(MyDatabaseId, BULK_DB_HAS_EXTENSION);
-	start_worker_for_submission();
+	if (!xact_callback_registered)
+	{
+		RegisterXactCallback(queue_xact_callback, NULL);
+		xact_callback_registered = true;
+	}
+	submitted_in_xact = true;
 }
 
 /* ----------------------------------------------------------------
@@ -159,28 +204,69 @@ bulk_submit_async(BulkOperation *op, int64 job_id, Jsonb *params, BulkTargets *t
  * ----------------------------------------------------------------
  */
 
+/* cancel_job's options: only operator, the person a pooled role acts for */
+static char *
+cancel_operator(Jsonb *options)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	char	   *name;
+	char	   *operator_name = NULL;
+
+	if (options == NULL)
+		return NULL;
+	it = bulk_object_iterator(options, "options");
+	while (bulk_object_next(&it, &name, &v))
+	{
+		if (strcmp(name, "operator") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown option \"%s\"", name),
+					 errhint("The only option of cancel_job is operator.")));
+		operator_name = bulk_option_text(name, &v);
+	}
+	return operator_name;
+}
+
 /*
- * cancel_job(job_id bigint) RETURNS boolean
+ * cancel_job(job_id bigint, options jsonb DEFAULT '{}') RETURNS boolean
  *
- * A queued job is cancelled at once.  A running job is flagged and its
- * worker stops at the next chunk boundary (status cancelled, counts true to
- * what was applied, a notification); a 'running' job whose worker is gone
- * (a crash, no launcher) is cancelled at once.  A finished job (done,
+ * A job no worker is running a chunk of (queued, between two chunks, or
+ * left 'running' by a crash) is cancelled at once.  While a chunk runs, the
+ * job is flagged and its worker stops at the chunk's end (status
+ * cancelled, counts true to what was applied, a notification).  Who asked
+ * is recorded (bulk_jobs.cancelled_by, the calling role, and
+ * cancelled_by_operator, options.operator) and named in the notification;
+ * the first cancel of a job is the one recorded.  A finished job (done,
  * cancelled, failed) -- every synchronous job, which nobody else can see
  * before it has finished -- returns false and nothing changes.
  */
 Datum
 bulkorder_cancel_job(PG_FUNCTION_ARGS)
 {
-	int64		job_id = PG_GETARG_INT64(0);
-	Oid			types[1] = {INT8OID};
-	Datum		values[1] = {Int64GetDatum(job_id)};
+	int64		job_id;
+	char	   *operator_name;
+	Oid			types[3] = {INT8OID, TEXTOID, TEXTOID};
+	Datum		values[3];
+	char		nulls[3] = "   ";
 	HeapTuple	tup;
 	TupleDesc	desc;
 	bool		isnull;
 	char	   *status;
 	bool		is_async;
 	LOCKTAG		tag;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	job_id = PG_GETARG_INT64(0);
+	/* 1.0's cancel_job(bigint) calls this too until ALTER EXTENSION UPDATE */
+	operator_name = cancel_operator(PG_NARGS() < 2 || PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1));
+	values[0] = Int64GetDatum(job_id);
+	values[1] = CStringGetTextDatum(GetUserNameFromId(GetOuterUserId(), false));
+	if (operator_name)
+		values[2] = CStringGetTextDatum(operator_name);
+	else
+		nulls[2] = 'n';
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "bulkorder: SPI_connect failed");
@@ -202,10 +288,16 @@ bulkorder_cancel_job(PG_FUNCTION_ARGS)
 		PG_RETURN_BOOL(false);
 	}
 
+	/* the first to ask is the one recorded */
+	bulk_spi_exec("UPDATE bulkorder.bulk_jobs SET cancel_requested = true,"
+				  " cancelled_by = $2, cancelled_by_operator = $3"
+				  " WHERE job_id = $1 AND NOT cancel_requested",
+				  3, types, values, nulls, false, SPI_OK_UPDATE);
+
 	bulk_job_locktag(&tag, job_id);
 	if (strcmp(status, BULK_STATUS_QUEUED) == 0 || bulk_try_lock(&tag, false))
 	{
-		/* no worker runs it: cancel now, in the job's language */
+		/* no worker runs a chunk of it: cancel now, in the job's language */
 		char	   *page = SPI_getvalue(tup, desc, 3);
 		char	   *operation = SPI_getvalue(tup, desc, 4);
 		char	   *language = SPI_getvalue(tup, desc, 5);
@@ -216,13 +308,8 @@ bulkorder_cancel_job(PG_FUNCTION_ARGS)
 								 GUC_ACTION_SAVE, true, 0, false);
 		op = bulk_lookup_operation(page, operation);
 		bulk_finish_job(op, job_id, BULK_STATUS_CANCELLED);
-		bulk_spi_exec("UPDATE bulkorder.bulk_jobs SET cancel_requested = true WHERE job_id = $1",
-					  1, types, values, NULL, false, SPI_OK_UPDATE);
 		AtEOXact_GUC(true, nest);
 	}
-	else
-		bulk_spi_exec("UPDATE bulkorder.bulk_jobs SET cancel_requested = true WHERE job_id = $1",
-					  1, types, values, NULL, false, SPI_OK_UPDATE);
 	SPI_finish();
 	PG_RETURN_BOOL(true);
 }
@@ -230,12 +317,13 @@ bulkorder_cancel_job(PG_FUNCTION_ARGS)
 /*
  * start_worker() RETURNS boolean
  *
- * Start a job worker for this database now (it runs every open job no other
- * worker runs, then exits).  Without shared_preload_libraries, this is how
- * jobs left 'running' by a restart resume before the next submission.
+ * Start a job worker for this database now (it runs every open job, then
+ * exits).  Without shared_preload_libraries, this is how jobs left
+ * 'running' by a restart resume before the next submission.  True when a
+ * worker was started or bulkorder.max_workers of them exist already.
  */
 Datum
 bulkorder_start_worker(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_BOOL(bulk_register_worker(MyDatabaseId, GetTopTransactionIdIfAny(), NULL));
+	PG_RETURN_BOOL(try_start_worker());
 }
