@@ -105,6 +105,11 @@ extern void bulk_apply_chunk(BulkOperation *op, int64 job_id, Jsonb *params,
 /* jobs.c */
 extern char *bulk_option_text(const char *name, JsonbValue *v);
 
+/* version.c */
+extern char *bulk_installed_version(void);
+extern bool bulk_installed_version_matches(void);
+extern void bulk_check_installed_version(void);
+
 /* job_status.c */
 extern void bulk_notify(int64 job_id, const char *message);
 extern char *bulk_accepted_message(BulkOperation *op, int64 job_id, int ntargets);

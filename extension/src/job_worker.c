@@ -121,6 +121,7 @@ release_job(int64 job_id)
 typedef struct StartupArgs
 {
 	bool		has_extension;
+	bool		version_ok;
 } StartupArgs;
 
 static void
@@ -130,6 +131,8 @@ startup_txn(void *arg)
 
 	begin_txn("bulkorder: starting");
 	a->has_extension = OidIsValid(get_extension_oid("bulkorder", true));
+	/* another version's objects: the jobs wait for ALTER EXTENSION UPDATE */
+	a->version_ok = a->has_extension && bulk_installed_version_matches();
 	/* the same search path as run_bulk's */
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION);
 	end_txn();
@@ -461,7 +464,7 @@ bulkorder_worker_main(Datum main_arg)
 {
 	Oid			dboid = DatumGetObjectId(main_arg);
 	int			slot;
-	StartupArgs startup = {false};
+	StartupArgs startup = {false, false};
 
 	bulk_bgworker_setup();
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
@@ -477,7 +480,7 @@ bulkorder_worker_main(Datum main_arg)
 	if (guarded(startup_txn, &startup))
 		proc_exit(0);
 	bulk_set_db_state(dboid, startup.has_extension ? BULK_DB_HAS_EXTENSION : BULK_DB_NO_EXTENSION);
-	if (!startup.has_extension)
+	if (!startup.version_ok)
 		proc_exit(0);
 
 	for (;;)

@@ -258,8 +258,9 @@ bulkorder_cancel_job(PG_FUNCTION_ARGS)
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
+	/* 1.0's cancel_job(bigint) calls this until ALTER EXTENSION UPDATE */
+	bulk_check_installed_version();
 	job_id = PG_GETARG_INT64(0);
-	/* 1.0's cancel_job(bigint) calls this too until ALTER EXTENSION UPDATE */
 	operator_name = cancel_operator(PG_NARGS() < 2 || PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1));
 	values[0] = Int64GetDatum(job_id);
 	values[1] = CStringGetTextDatum(GetUserNameFromId(GetOuterUserId(), false));
