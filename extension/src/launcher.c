@@ -494,7 +494,12 @@ bulkorder_launcher_main(Datum main_arg)
 void
 bulk_launcher_init(void)
 {
-	if (process_shared_preload_libraries_in_progress)
+	/*
+	 * No launcher in binary-upgrade mode (pg_upgrade's servers): it would
+	 * start workers in the databases pg_upgrade is dumping or restoring.
+	 * pg_cron's _PG_init does the same.
+	 */
+	if (process_shared_preload_libraries_in_progress && !IsBinaryUpgrade)
 	{
 		BackgroundWorker w;
 
