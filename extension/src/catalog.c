@@ -52,6 +52,7 @@ static HTAB *plan_cache = NULL;
 
 PG_FUNCTION_INFO_V1(bulkorder_compile_operation);
 PG_FUNCTION_INFO_V1(bulkorder_in_extension_script);
+PG_FUNCTION_INFO_V1(bulkorder_page_list_hint);
 
 static const char *catalog_query =
 "SELECT pg.target_table, pg.key_column, pg.visible_condition,"
@@ -180,6 +181,20 @@ bulk_page_list_hint(void)
 				  0, NULL, NULL, NULL, true, SPI_OK_SELECT);
 	return psprintf("The pages are %s.",
 					SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+}
+
+/* bulkorder_catalog.page_list_hint(): the same hint, for define_operation */
+Datum
+bulkorder_page_list_hint(PG_FUNCTION_ARGS)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	char	   *hint;
+
+	SPI_connect();
+	hint = bulk_page_list_hint();
+	hint = MemoryContextStrdup(caller, hint);
+	SPI_finish();
+	PG_RETURN_TEXT_P(cstring_to_text(hint));
 }
 
 /*

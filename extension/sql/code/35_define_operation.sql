@@ -21,6 +21,12 @@ RETURNS boolean
 AS 'MODULE_PATHNAME', 'bulkorder_in_extension_script'
 LANGUAGE C VOLATILE;
 
+-- "The pages are …": the hint of an unknown page, as the engine gives it.
+CREATE OR REPLACE FUNCTION bulkorder_catalog.page_list_hint()
+RETURNS text
+AS 'MODULE_PATHNAME', 'bulkorder_page_list_hint'
+LANGUAGE C STABLE;
+
 -- The typed wrapper of an operation, as SQL:
 --   bulkorder.<wrapper>(<page key>s bigint[], <params in declared order>) RETURNS bigint
 -- A parameter with a default gets the same default here.  identity is the
@@ -113,6 +119,7 @@ FOR EACH ROW EXECUTE FUNCTION bulkorder_catalog.displace_shipped();
 
 REVOKE ALL ON FUNCTION bulkorder_catalog.compile_operation(text, text),
                        bulkorder_catalog.in_extension_script(),
+                       bulkorder_catalog.page_list_hint(),
                        bulkorder_catalog.wrapper_sql(text, text, jsonb, text),
                        bulkorder_catalog.is_wrapper_of(regprocedure, text, text),
                        bulkorder_catalog.is_extension_member(regprocedure),
@@ -179,9 +186,7 @@ BEGIN
     SELECT pg.key_column || 's' INTO keys_arg FROM bulkorder_catalog.pages pg WHERE pg.page = v_page;
     IF keys_arg IS NULL THEN
         RAISE EXCEPTION 'unknown page "%"', v_page
-            USING ERRCODE = '22023',
-                  HINT = (SELECT pg_catalog.format('The pages are %s.', pg_catalog.string_agg(pg.page, ', ' ORDER BY pg.page))
-                          FROM bulkorder_catalog.pages pg);
+            USING ERRCODE = '22023', HINT = bulkorder_catalog.page_list_hint();
     END IF;
     IF v_operation !~ '^[a-z][a-z0-9_]*$' OR pg_catalog.length(v_operation) > 63 THEN
         RAISE EXCEPTION 'operation code "%" is not a lowercase snake_case code', v_operation
@@ -235,7 +240,7 @@ BEGIN
             OR pg_catalog.jsonb_typeof(prm.spec->'default') =
                CASE prm.spec->>'type' WHEN 'boolean' THEN 'boolean' WHEN 'text' THEN 'string'
                                       WHEN 'date' THEN 'string' WHEN 'text[]' THEN 'array' ELSE 'number' END) THEN
-            RAISE EXCEPTION '%: the default of parameter "%" is not a %', opname, prm.name, prm.spec->>'type'
+            RAISE EXCEPTION '%: the default of parameter "%" is not of type %', opname, prm.name, prm.spec->>'type'
                 USING ERRCODE = '22023', HINT = 'A default of null needs "nullable": true.';
         END IF;
     END LOOP;
@@ -326,7 +331,7 @@ BEGIN
             RAISE EXCEPTION '%: revert.reversible is a boolean and revert.reason a string', opname USING ERRCODE = '22023';
         END IF;
         v_reversible := coalesce((define_operation.revert->>'reversible')::boolean, true);
-        v_reason := pg_catalog.nullif(pg_catalog.btrim(define_operation.revert->>'reason'), '');
+        v_reason := NULLIF(pg_catalog.btrim(define_operation.revert->>'reason'), '');
         IF NOT v_reversible AND v_reason IS NULL THEN
             RAISE EXCEPTION '%: an irreversible operation needs revert.reason', opname
                 USING ERRCODE = '22023', HINT = 'Say why a job of it cannot be undone; revert_job shows the reason.';
