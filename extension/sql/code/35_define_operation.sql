@@ -347,8 +347,9 @@ BEGIN
     IF shipped_ctx AND existing.shipped IS FALSE THEN
         -- an install or upgrade meets the shop's declaration of this code
         -- (its replacement of the shipped one, or its own operation that a
-        -- later version ships too): the shop's stays
-        RAISE NOTICE 'bulkorder: keeping the shop''s declaration of operation %', opname
+        -- later version ships too): the shop's stays.  A WARNING, as an
+        -- extension script shows no NOTICE.
+        RAISE WARNING 'bulkorder: keeping the shop''s declaration of operation %', opname
             USING HINT = 'Compare it with the shipped declaration in the release notes; drop or redefine it to take the shipped one.';
         SELECT p.oid::regprocedure INTO fn FROM pg_catalog.pg_proc p
         WHERE p.pronamespace = 'bulkorder'::regnamespace AND p.proname = existing.wrapper;
