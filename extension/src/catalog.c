@@ -232,6 +232,9 @@ read_operation(const char *page, const char *operation, OperationStatements *st)
 				run,
 				lock;
 
+	/* every job, preview and import starts here */
+	bulk_check_installed_version();
+
 	values[0] = CStringGetTextDatum(page);
 	values[1] = CStringGetTextDatum(operation);
 	values[2] = BoolGetDatum(bulkorder_language == BULK_LANG_EN);
