@@ -3,7 +3,9 @@
 # Every upgrade script ends with all of extension/sql/code, which declares
 # the shipped operations again; this stage plays a next version whose
 # upgrade script is exactly that code section (bulkorder--1.1--1.1.99.sql,
-# put beside the installed scripts for the length of the stage) and checks
+# put beside the installed scripts for the length of the stage, and back
+# again by bulkorder--1.1.99--1.1.sql, the same code, so that the library's
+# version check lets the jobs run afterwards) and checks
 # that the shop's operation, its wrapper and grants, and its replacement of
 # a shipped operation are all still there and run.
 set -euo pipefail
@@ -13,17 +15,18 @@ q() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 extdir=$(psql -X -At -d postgres -c "SELECT setting FROM pg_config WHERE name = 'SHAREDIR'")/extension
 version=$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" "$top/bulkorder.control")
 next="$extdir/bulkorder--$version--$version.99.sql"
+back="$extdir/bulkorder--$version.99--$version.sql"
 cleanup() {
   q -d postgres -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
   q -d postgres -c "DROP ROLE IF EXISTS bulkorder_stage_operator" >/dev/null 2>&1 || true
-  rm -f "$next"
+  rm -f "$next" "$back"
 }
 trap cleanup EXIT
-[ -n "${KEEP:-}" ] && trap - EXIT
 cleanup
 
 # the next version's upgrade script: the code section of this build
 sed -n '/^-- ==== extension\/sql\/code\//,$p' "$extdir/bulkorder--$version.sql" > "$next"
+cp "$next" "$back"
 grep -q "define_operation('orders', 'cancel'" "$next" || { echo "FAILED: no code section in $next"; exit 1; }
 
 q -d postgres -c "CREATE DATABASE $db" -c "CREATE ROLE bulkorder_stage_operator"
@@ -52,7 +55,7 @@ SQL
 snapshot="SELECT page, operation, shipped, wrapper, params, rules FROM bulkorder.operation_catalog ORDER BY 1, 2"
 before=$(q -d $db -At -c "$snapshot")
 
-out=$(q -d $db -c "ALTER EXTENSION bulkorder UPDATE TO '$version.99'" 2>&1)
+out=$(q -d $db -c "ALTER EXTENSION bulkorder UPDATE TO '$version.99'" -c "ALTER EXTENSION bulkorder UPDATE TO '$version'" 2>&1)
 echo "$out" | grep -q "keeping the shop's declaration of operation orders/cancel" \
   || { echo "FAILED: no notice about the kept replacement: $out"; exit 1; }
 echo "ok - the upgrade re-declared the shipped operations and said it kept the shop's orders/cancel"
