@@ -76,3 +76,15 @@ q -d $db -c "UPDATE bulkorder.orders SET shipping_hold = true WHERE order_no = 1
 got=$(q -d $db -At -c "SELECT error_code FROM bulkorder.preview_bulk('orders', 'cancel', '{1001}', '{\"void_payment\": false}')")
 [ "$got" = on_shipping_hold ] || { echo "FAILED: the shop's cancel after the upgrade gave '$got'"; exit 1; }
 echo "ok - after the upgrade the operator runs bulk_gift_wrap and the shop's cancel rule holds"
+
+# and asynchronously, by the background worker, as any operation
+job=$(q -d $db -At -c "SELECT bulkorder.run_bulk('orders', 'gift_wrap', '{1001,1002}', '{\"wrap\": false}', '{\"async\": true}')")
+for _ in $(seq 1 120); do
+  status=$(q -d $db -At -c "SELECT status FROM bulkorder.bulk_jobs WHERE job_id = $job")
+  [ "$status" = done ] && break
+  sleep 0.5
+done
+got=$(q -d $db -At -c "SELECT is_async || ' ' || status || ' ' || success_count || ' ' || failure_count
+                       FROM bulkorder.bulk_jobs WHERE job_id = $job")
+[ "$got" = "true done 1 1" ] || { echo "FAILED: the async gift_wrap job: $got"; exit 1; }
+echo "ok - the shop's operation runs asynchronously too (job $job: 1001 changed, 1002 not awaiting shipment)"
