@@ -243,6 +243,20 @@ SET ROLE bulkorder_test_operator;
 SELECT bulkorder.drop_operation('orders', 'remarks');
 RESET ROLE;
 
+-- A declaration broken behind define_operation's back (an UPDATE of the
+-- catalogue) fails each call with the statement's error, and the plans
+-- prepared before the broken one are freed, not left in CacheMemoryContext.
+\set VERBOSITY sqlstate
+UPDATE bulkorder_catalog.operations SET effects = '{"SELEKT 1"}' WHERE page = 'orders' AND operation = 'remarks';
+SELECT * FROM bulkorder.preview_bulk('orders', 'remarks', '{1001}', '{"text": "x", "mode": "append"}');
+SELECT count(*) AS kept_before FROM pg_backend_memory_contexts
+WHERE parent = 'CacheMemoryContext' AND name = 'CachedPlanSource' \gset
+SELECT * FROM bulkorder.preview_bulk('orders', 'remarks', '{1001}', '{"text": "x", "mode": "append"}');
+SELECT * FROM bulkorder.preview_bulk('orders', 'remarks', '{1001}', '{"text": "x", "mode": "append"}');
+SELECT * FROM bulkorder.preview_bulk('orders', 'remarks', '{1001}', '{"text": "x", "mode": "append"}');
+SELECT count(*) - :kept_before AS leaked_plans FROM pg_backend_memory_contexts
+WHERE parent = 'CacheMemoryContext' AND name = 'CachedPlanSource';
+
 -- the shop's tables outlive DROP EXTENSION: dropping the schema leaves nothing
 SET client_min_messages = warning;
 DROP SCHEMA bulkorder CASCADE;
