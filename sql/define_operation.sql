@@ -224,10 +224,12 @@ SELECT bulkorder.drop_operation(NULL, 'gift_wrap');
 \set VERBOSITY default
 SELECT bulkorder.drop_operation('orders', 'tags');
 SELECT bulkorder.drop_operation('orders', 'cancel');
--- a queued job keeps its operation
+-- a queued job keeps its operation as it is
 INSERT INTO bulkorder.bulk_jobs (page, operation, params, status, requested_by)
 VALUES ('orders', 'gift_wrap', '{"wrap": true}', 'queued', current_user) RETURNING job_id AS queued_job \gset
 SELECT bulkorder.drop_operation('orders', 'gift_wrap');
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'gift_wrap', 'ギフト包装', 'gift wrapping',
+    'bulk_order_gift_wrap', params => '{"wrap": {"type": "boolean"}}', set_clause => $$gift_wrap = (p->>'wrap')::boolean$$)$sql$);
 UPDATE bulkorder.bulk_jobs SET status = 'cancelled' WHERE job_id = :queued_job;
 SELECT bulkorder.drop_operation('orders', 'gift_wrap');
 SELECT count(*) AS left_in_catalogue FROM bulkorder_catalog.operations WHERE operation = 'gift_wrap';
