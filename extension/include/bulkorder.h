@@ -82,6 +82,7 @@ typedef struct BulkTargets
 
 /* catalog.c */
 extern BulkOperation *bulk_lookup_operation(const char *page, const char *operation);
+extern char *bulk_page_list_hint(void);
 
 /* params.c */
 extern Jsonb *bulk_check_params(BulkOperation *op, Jsonb *params);

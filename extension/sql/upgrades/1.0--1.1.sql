@@ -68,3 +68,29 @@ END
 $$;
 DROP FUNCTION bulkorder.cancel_job(bigint);
 DROP FUNCTION bulkorder.mark_notifications_read(bigint[]);
+
+-- ---------------------------------------------------------------------------
+-- define_operation (issue 12): one declaration per operation; operations a
+-- shop defines itself.  Column order as install/10_catalog.sql.
+
+-- revert declaration of every operation (shared with the retry/revert
+-- work: the same two columns, hence IF NOT EXISTS)
+ALTER TABLE bulkorder_catalog.operations
+    ADD COLUMN IF NOT EXISTS reversible boolean NOT NULL DEFAULT true,
+    ADD COLUMN IF NOT EXISTS irreversible_reason text;
+-- which rows the extension's script declared: 1.0 had no way to declare
+-- an operation of one's own (rows inserted by hand were overwritten by
+-- every upgrade), so every row of 1.0 is a shipped one
+ALTER TABLE bulkorder_catalog.operations
+    ADD COLUMN shipped boolean NOT NULL DEFAULT false;
+UPDATE bulkorder_catalog.operations SET shipped = true;
+
+-- pg_dump keeps a shop's own operations (1.0 registered no config table)
+SELECT pg_catalog.pg_extension_config_dump('bulkorder_catalog.operations', 'WHERE NOT shipped');
+SELECT pg_catalog.pg_extension_config_dump('bulkorder_catalog.operation_rules',
+    'WHERE (page, operation) IN (SELECT page, operation FROM bulkorder_catalog.operations WHERE NOT shipped)');
+SELECT pg_catalog.pg_extension_config_dump('bulkorder_catalog.operation_param_checks',
+    'WHERE (page, operation) IN (SELECT page, operation FROM bulkorder_catalog.operations WHERE NOT shipped)');
+
+-- the wrappers are created by define_operation now; 1.0's generator is gone
+DROP FUNCTION bulkorder.create_operation_wrapper(text, text);
