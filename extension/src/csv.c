@@ -425,7 +425,7 @@ lookup_page(const char *page)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unknown page \"%s\"", page),
-				 errhint("The pages are orders, subscriptions, shipments and customers.")));
+				 errhint("%s", bulk_page_list_hint())));
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
 	info.table = SPI_getvalue(tup, desc, 1);

@@ -15,8 +15,8 @@
 #include "common/sha2.h"
 #include "port/pg_bswap.h"
 #include "funcapi.h"
-#include "miscadmin.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
@@ -98,33 +98,6 @@ parse_options(Jsonb *options)
 					 bulk_errhint(BMSG_OPTION_UNKNOWN, name)));
 	}
 	return opts;
-}
-
-void
-bulk_notify(int64 job_id, const char *message)
-{
-	Oid			types[2] = {INT8OID, TEXTOID};
-	Datum		values[2] = {Int64GetDatum(job_id), CStringGetTextDatum(message)};
-
-	bulk_spi_exec("INSERT INTO bulkorder.notifications (job_id, recipient, message) "
-				  "SELECT $1, coalesce(operator, requested_by), $2 "
-				  "FROM bulkorder.bulk_jobs WHERE job_id = $1",
-				  2, types, values, NULL, false, SPI_OK_INSERT);
-}
-
-char *
-bulk_completion_message(BulkOperation *op, int64 job_id, int64 succeeded,
-						int64 failed, bool cancelled)
-{
-	if (cancelled)
-		return psprintf(BULK_LANG_TEXT("一括更新を中止しました。%s「%s」 成功 %lld 件 / 失敗 %lld 件 (ジョブ #%lld)",
-									   "Bulk update cancelled: %s, %s: %lld succeeded / %lld failed (job #%lld)"),
-						op->page_name, op->op_name, (long long) succeeded,
-						(long long) failed, (long long) job_id);
-	return psprintf(BULK_LANG_TEXT("一括更新が完了しました。%s「%s」 成功 %lld 件 / 失敗 %lld 件 (ジョブ #%lld)",
-								   "Bulk update finished: %s, %s: %lld succeeded / %lld failed (job #%lld)"),
-					op->page_name, op->op_name, (long long) succeeded,
-					(long long) failed, (long long) job_id);
 }
 
 /*
@@ -346,7 +319,7 @@ insert_job(BulkOperation *op, Jsonb *params, Jsonb *effective, JobOptions *opts,
 	bulk_spi_exec("INSERT INTO bulkorder.bulk_jobs (page, operation, params, status, total_count,"
 				  " requested_by, operator, source, request_key, is_async, started_at,"
 				  " effective_params, request_hash)"
-				  " VALUES ($1, $2, $3, CASE WHEN $9 THEN 'queued' ELSE 'running' END, $4,"
+				  " VALUES ($1, $2, $3, CASE WHEN $9 THEN '" BULK_STATUS_QUEUED "' ELSE '" BULK_STATUS_RUNNING "' END, $4,"
 				  " $5, $6, $7, $8, $9, CASE WHEN $9 THEN NULL ELSE clock_timestamp() END,"
 				  " $10, $11)"
 				  " ON CONFLICT (page, requested_by, request_key) WHERE request_key IS NOT NULL"
@@ -409,45 +382,68 @@ run_sync(BulkOperation *op, int64 job_id, Jsonb *params, BulkTargets *targets)
 	values[0] = Int64GetDatum(job_id);
 	values[1] = Int64GetDatum(succeeded);
 	values[2] = Int64GetDatum(failed);
-	bulk_spi_exec("UPDATE bulkorder.bulk_jobs SET status = 'done',"
+	bulk_spi_exec("UPDATE bulkorder.bulk_jobs SET status = '" BULK_STATUS_DONE "',"
 				  " processed_count = $2 + $3, success_count = $2, failure_count = $3,"
 				  " last_target = (SELECT max(target) FROM bulkorder.bulk_job_items WHERE job_id = $1),"
 				  " finished_at = clock_timestamp() WHERE job_id = $1",
 				  3, types, values, NULL, false, SPI_OK_UPDATE);
-	bulk_notify(job_id, bulk_completion_message(op, job_id, succeeded, failed, false));
+	bulk_notify(job_id, bulk_completion_message(op, job_id, succeeded, failed));
 }
 
-static char *
-required_text_arg(FunctionCallInfo fcinfo, int argno, const char *name)
+/*
+ * A NULL argument rejects the call (22004), naming it; msg is the catalogue's
+ * text for it (BMSG_ARG_NULL as a detail, any other as a hint).
+ */
+static void
+require_arg(FunctionCallInfo fcinfo, int argno, const char *name, BulkMsg msg)
 {
 	if (PG_ARGISNULL(argno))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("%s must not be NULL", name),
-				 bulk_errdetail(BMSG_ARG_NULL, name)));
+				 msg == BMSG_ARG_NULL ? bulk_errdetail(msg, name) : bulk_errhint(msg, name)));
+}
+
+static char *
+required_text_arg(FunctionCallInfo fcinfo, int argno, const char *name)
+{
+	require_arg(fcinfo, argno, name, BMSG_ARG_NULL);
 	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
 }
 
 static ArrayType *
 required_targets_arg(FunctionCallInfo fcinfo, int argno)
 {
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("targets must not be NULL"),
-				 bulk_errhint(BMSG_TARGETS_NULL, NULL)));
+	require_arg(fcinfo, argno, "targets", BMSG_TARGETS_NULL);
 	return PG_GETARG_ARRAYTYPE_P(argno);
 }
 
 static Jsonb *
 params_arg(FunctionCallInfo fcinfo, int argno)
 {
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("params must not be NULL"),
-				 bulk_errhint(BMSG_PARAMS_NULL, NULL)));
+	require_arg(fcinfo, argno, "params", BMSG_PARAMS_NULL);
 	return PG_GETARG_JSONB_P(argno);
+}
+
+/* The four arguments run_bulk and preview_bulk share, checked. */
+typedef struct JobCall
+{
+	char	   *page;
+	char	   *operation;
+	Jsonb	   *params;
+	BulkTargets targets;
+} JobCall;
+
+static JobCall
+job_call_args(FunctionCallInfo fcinfo)
+{
+	JobCall		call;
+
+	call.page = required_text_arg(fcinfo, 0, "page");
+	call.operation = required_text_arg(fcinfo, 1, "operation");
+	call.targets = bulk_targets_from_array(required_targets_arg(fcinfo, 2));
+	call.params = params_arg(fcinfo, 3);
+	return call;
 }
 
 /*
@@ -456,12 +452,8 @@ params_arg(FunctionCallInfo fcinfo, int argno)
 Datum
 bulkorder_run_bulk(PG_FUNCTION_ARGS)
 {
-	char	   *page = required_text_arg(fcinfo, 0, "page");
-	char	   *operation = required_text_arg(fcinfo, 1, "operation");
-	ArrayType  *targets_arr = required_targets_arg(fcinfo, 2);
-	Jsonb	   *params = params_arg(fcinfo, 3);
+	JobCall		call = job_call_args(fcinfo);
 	JobOptions	opts = parse_options(PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4));
-	BulkTargets targets = bulk_targets_from_array(targets_arr);
 	BulkOperation *op;
 	Jsonb	   *normalized;
 	int64		job_id;
@@ -471,22 +463,21 @@ bulkorder_run_bulk(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "bulkorder: SPI_connect failed");
 
-	op = bulk_lookup_operation(page, operation);
-	normalized = bulk_check_params(op, params);
+	op = bulk_lookup_operation(call.page, call.operation);
+	normalized = bulk_check_params(op, call.params);
 	if (opts.request_key)
 		request_hash = bulk_request_hash_override ? bulk_request_hash_override :
-			bulk_request_hash(op->page, op->operation, targets.keys, targets.count, normalized);
-	job_id = insert_job(op, params, normalized, &opts, targets.count, request_hash, &existing);
+			bulk_request_hash(op->page, op->operation, call.targets.keys, call.targets.count,
+							  normalized);
+	job_id = insert_job(op, call.params, normalized, &opts, call.targets.count, request_hash,
+						&existing);
 	if (!existing)
 	{
-		bulk_notify(job_id,
-					psprintf(BULK_LANG_TEXT("一括更新を受け付けました。%s「%s」 対象 %d 件 (ジョブ #%lld)",
-											"Bulk update accepted: %s, %s: %d targets (job #%lld)"),
-							 op->page_name, op->op_name, targets.count, (long long) job_id));
+		bulk_notify(job_id, bulk_accepted_message(op, job_id, call.targets.count));
 		if (opts.async)
-			bulk_submit_async(op, job_id, normalized, &targets);
+			bulk_submit_async(op, job_id, normalized, &call.targets);
 		else
-			run_sync(op, job_id, normalized, &targets);
+			run_sync(op, job_id, normalized, &call.targets);
 	}
 
 	SPI_finish();
@@ -503,11 +494,8 @@ bulkorder_run_bulk(PG_FUNCTION_ARGS)
 Datum
 bulkorder_preview_bulk(PG_FUNCTION_ARGS)
 {
-	char	   *page = required_text_arg(fcinfo, 0, "page");
-	char	   *operation = required_text_arg(fcinfo, 1, "operation");
-	ArrayType  *targets_arr = required_targets_arg(fcinfo, 2);
-	Jsonb	   *params = params_arg(fcinfo, 3);
-	BulkTargets targets = bulk_targets_from_array(targets_arr);
+	JobCall		call = job_call_args(fcinfo);
+	BulkTargets targets = call.targets;
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	BulkOperation *op;
 	Jsonb	   *normalized;
@@ -517,8 +505,8 @@ bulkorder_preview_bulk(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "bulkorder: SPI_connect failed");
-	op = bulk_lookup_operation(page, operation);
-	normalized = bulk_check_params(op, params);
+	op = bulk_lookup_operation(call.page, call.operation);
+	normalized = bulk_check_params(op, call.params);
 
 	chunk_ctx = AllocSetContextCreate(CurrentMemoryContext, "bulkorder preview chunk",
 									  ALLOCSET_DEFAULT_SIZES);
