@@ -23,6 +23,7 @@
 extern int	bulkorder_chunk_size;
 extern int	bulkorder_max_targets;
 extern int	bulkorder_language;
+extern int	bulkorder_max_upload_bytes;
 extern int	bulkorder_max_workers;	/* worker.c */
 extern int	bulkorder_worker_naptime;
 

@@ -14,3 +14,13 @@ DROP FUNCTION bulkorder.render_mail(text, bulkorder.orders, bulkorder.customers)
 -- DROP EXTENSION ... CASCADE would drop it and nothing would put it back.
 -- upload_csv and import_shipments check the page themselves.
 ALTER TABLE bulkorder.uploads DROP CONSTRAINT uploads_page_fkey;
+
+-- Keys as spreadsheets write them (issue 15): a line whose number a
+-- spreadsheet rounded into scientific notation is rounded_number, and a
+-- line that is not a number records the likely spreadsheet cause for its
+-- message.  Same name, expression and column order as a fresh install.
+ALTER TABLE bulkorder.upload_lines DROP CONSTRAINT upload_lines_error_code_check;
+ALTER TABLE bulkorder.upload_lines
+    ADD CONSTRAINT upload_lines_error_code_check
+        CHECK (error_code IN ('not_a_number', 'not_found', 'duplicate_key', 'rounded_number')),
+    ADD COLUMN cause text;

@@ -61,17 +61,26 @@ VALUES
      $$NOT t.shipping_hold$$,
      '出荷停止中の注文のため出荷データを取り込めません(出荷停止を解除してから再度取り込んでください)',
      'the order is on shipping hold: release the hold, then import it again'),
-    ('shipments', 'import_shipments', 3, 'missing_tracking_no',
+    -- a tracking number a spreadsheet rounded (2.34568E+11): csv.c marks its
+    -- line and keeps it out of tracking_nos, so this comes before the other
+    -- tracking-number rules; nothing is stored, mailed or reported
+    ('shipments', 'import_shipments', 3, 'rounded_number',
+     $$NOT EXISTS (SELECT 1 FROM bulkorder.upload_lines l
+                   WHERE l.upload_id = (p->>'upload_id')::bigint AND l.key = t.order_no
+                     AND l.error_code = 'rounded_number')$$,
+     'B列の送り状番号が表計算ソフトで指数表記(2.34568E+11 など)に丸められていて、元の番号が分かりません。B列の書式を「文字列」にして送り状番号を入力し直し、保存し直してから取り込んでください',
+     'the spreadsheet rounded the tracking number in column B into scientific notation (such as 2.34568E+11): the real number is unknown. Format column B as text, enter the full tracking number, save the file and import it again'),
+    ('shipments', 'import_shipments', 4, 'missing_tracking_no',
      $$coalesce((SELECT cardinality(s.tracking_nos) FROM bulkorder.upload_shipments s
                  WHERE s.upload_id = (p->>'upload_id')::bigint AND s.order_no = t.order_no), 0) > 0$$,
      'B列に送り状番号がありません',
      'column B holds no tracking number'),
-    ('shipments', 'import_shipments', 4, 'tracking_no_conflict',
+    ('shipments', 'import_shipments', 5, 'tracking_no_conflict',
      $$(SELECT cardinality(s.tracking_nos) FROM bulkorder.upload_shipments s
         WHERE s.upload_id = (p->>'upload_id')::bigint AND s.order_no = t.order_no) = 1$$,
      'ファイル内で同じ注文番号に異なる送り状番号が指定されています',
      'the file gives this order more than one tracking number'),
-    ('shipments', 'import_shipments', 5, 'tracking_no_too_long',
+    ('shipments', 'import_shipments', 6, 'tracking_no_too_long',
      $$(SELECT length(s.tracking_nos[1]) FROM bulkorder.upload_shipments s
         WHERE s.upload_id = (p->>'upload_id')::bigint AND s.order_no = t.order_no) <= 100$$,
      '送り状番号が100文字を超えています',
