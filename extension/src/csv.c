@@ -377,8 +377,8 @@ count_breaks(const char *field)
  * ASCII forms (１２３ ， ． ＇ ＝ ＂ Ｅ ＋) replaced by ASCII.  Then:
  *
  *  - a formula error (#N/A, #VALUE!, #REF!, #DIV/0!, #NAME?, #NUM!, #NULL!,
- *    the newer #SPILL! and #CALC!, LibreOffice's Err:nnn) is reported as
- *    such, so that the operator is told to fix the formula;
+ *    the newer #SPILL!, #CALC! and #GETTING_DATA, LibreOffice's Err:nnn) is
+ *    reported as such, so that the operator is told to fix the formula;
  *  - one wrapper that makes a cell text is removed: a leading apostrophe
  *    ('118536) or the text formula ="118536".  COPY gives the text formula
  *    as ="118536" when the file quotes the field ("=""118536""") and as
