@@ -54,6 +54,7 @@ typedef struct BulkOperation
 	SPIPlanPtr	extra_lock_plan;	/* $1 keys, $2 params: other rows the change updates */
 	SPIPlanPtr	preview_plan;	/* $1 keys, $2 params */
 	SPIPlanPtr	run_plan;		/* $1 keys, $2 params, $3 job id */
+	int64		reverts;		/* a revert (operation 'revert'): the job it undoes */
 } BulkOperation;
 
 typedef struct BulkTargets
@@ -64,6 +65,10 @@ typedef struct BulkTargets
 
 /* catalog.c */
 extern BulkOperation *bulk_lookup_operation(const char *page, const char *operation);
+extern BulkOperation *bulk_lookup_revert(const char *page, Jsonb *revert_params);
+extern BulkOperation *bulk_lookup_job_operation(const char *page, const char *operation,
+												Jsonb *params, int64 job_id);
+extern void bulk_check_reversible(const char *page, const char *operation);
 
 /* params.c */
 extern Jsonb *bulk_check_params(BulkOperation *op, Jsonb *params);
@@ -84,6 +89,9 @@ extern char *bulk_option_text(const char *name, JsonbValue *v);
 extern void bulk_notify(int64 job_id, const char *message);
 extern char *bulk_completion_message(BulkOperation *op, int64 job_id,
 									 int64 succeeded, int64 failed, bool cancelled);
+extern int64 bulk_start_job(BulkOperation *op, Jsonb *params, Jsonb *normalized,
+							Jsonb *options, BulkTargets *targets,
+							int64 retry_of, int64 reverts);
 
 /* worker.c */
 extern void bulk_worker_init(void);

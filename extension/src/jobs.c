@@ -13,6 +13,7 @@
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "lib/stringinfo.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
@@ -99,10 +100,54 @@ bulk_notify(int64 job_id, const char *message)
 				  2, types, values, NULL, false, SPI_OK_INSERT);
 }
 
+/* a count with thousands separators, as the notifications of reverts show it */
+static char *
+format_count(int64 n)
+{
+	char	   *digits = psprintf("%lld", (long long) (n < 0 ? -n : n));
+	int			len = strlen(digits);
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	if (n < 0)
+		appendStringInfoChar(&buf, '-');
+	for (int i = 0; i < len; i++)
+	{
+		if (i > 0 && (len - i) % 3 == 0)
+			appendStringInfoChar(&buf, ',');
+		appendStringInfoChar(&buf, digits[i]);
+	}
+	return buf.data;
+}
+
+/*
+ * The notifications of a revert name the job it undoes:
+ * 「一括更新を取り消しました。注文一覧「キャンセル」(ジョブ #12) 成功 4,998 件 / 失敗 2 件 (ジョブ #31)」
+ */
+static char *
+revert_message(BulkOperation *op, int64 job_id, int64 count, int64 succeeded,
+			   int64 failed, int kind)
+{
+	if (kind == 0)
+		return psprintf(BULK_LANG_TEXT("一括更新の取り消しを受け付けました。%s「%s」(ジョブ #%lld) 対象 %s 件 (ジョブ #%lld)",
+									   "Undo accepted: %s, %s (job #%lld): %s targets (job #%lld)"),
+						op->page_name, op->op_name, (long long) op->reverts,
+						format_count(count), (long long) job_id);
+	return psprintf(kind == 1
+					? BULK_LANG_TEXT("一括更新を取り消しました。%s「%s」(ジョブ #%lld) 成功 %s 件 / 失敗 %s 件 (ジョブ #%lld)",
+									 "Bulk update undone: %s, %s (job #%lld): %s succeeded / %s failed (job #%lld)")
+					: BULK_LANG_TEXT("一括更新の取り消しを中止しました。%s「%s」(ジョブ #%lld) 成功 %s 件 / 失敗 %s 件 (ジョブ #%lld)",
+									 "Undo cancelled: %s, %s (job #%lld): %s succeeded / %s failed (job #%lld)"),
+					op->page_name, op->op_name, (long long) op->reverts,
+					format_count(succeeded), format_count(failed), (long long) job_id);
+}
+
 char *
 bulk_completion_message(BulkOperation *op, int64 job_id, int64 succeeded,
 						int64 failed, bool cancelled)
 {
+	if (op->reverts > 0)
+		return revert_message(op, job_id, 0, succeeded, failed, cancelled ? 2 : 1);
 	if (cancelled)
 		return psprintf(BULK_LANG_TEXT("一括更新を中止しました。%s「%s」 成功 %lld 件 / 失敗 %lld 件 (ジョブ #%lld)",
 									   "Bulk update cancelled: %s, %s: %lld succeeded / %lld failed (job #%lld)"),
@@ -259,33 +304,63 @@ bulkorder_run_bulk(PG_FUNCTION_ARGS)
 	char	   *operation = required_text_arg(fcinfo, 1, "operation");
 	ArrayType  *targets_arr = required_targets_arg(fcinfo, 2);
 	Jsonb	   *params = params_arg(fcinfo, 3);
-	JobOptions	opts = parse_options(PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4));
-	BulkTargets targets = bulk_targets_from_array(targets_arr);
+	Jsonb	   *options = PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4);
+	BulkTargets targets;
 	BulkOperation *op;
 	Jsonb	   *normalized;
 	int64		job_id;
-	bool		existing;
+
+	(void) parse_options(options);	/* bad options reject the call first */
+	targets = bulk_targets_from_array(targets_arr);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "bulkorder: SPI_connect failed");
 
 	op = bulk_lookup_operation(page, operation);
 	normalized = bulk_check_params(op, params);
-	job_id = insert_job(op, params, &opts, targets.count, &existing);
-	if (!existing)
-	{
-		bulk_notify(job_id,
-					psprintf(BULK_LANG_TEXT("一括更新を受け付けました。%s「%s」 対象 %d 件 (ジョブ #%lld)",
-											"Bulk update accepted: %s, %s: %d targets (job #%lld)"),
-							 op->page_name, op->op_name, targets.count, (long long) job_id));
-		if (opts.async)
-			bulk_submit_async(op, job_id, normalized, &targets);
-		else
-			run_sync(op, job_id, normalized, &targets);
-	}
+	job_id = bulk_start_job(op, params, normalized, options, &targets, 0, 0);
 
 	SPI_finish();
 	PG_RETURN_INT64(job_id);
+}
+
+/*
+ * Insert, announce and run (or queue) a job: run_bulk's, a retry's or a
+ * revert's.  params is stored as given; normalized is what runs.  Returns
+ * the job id (the first job's, for a request key already used).
+ */
+int64
+bulk_start_job(BulkOperation *op, Jsonb *params, Jsonb *normalized, Jsonb *options,
+			   BulkTargets *targets, int64 retry_of, int64 reverts)
+{
+	JobOptions	opts = parse_options(options);
+	int64		job_id;
+	bool		existing;
+
+	job_id = insert_job(op, params, &opts, targets->count, &existing);
+	if (existing)
+		return job_id;
+	if (retry_of > 0 || reverts > 0)
+	{
+		Oid			types[3] = {INT8OID, INT8OID, INT8OID};
+		Datum		values[3] = {Int64GetDatum(job_id), Int64GetDatum(retry_of), Int64GetDatum(reverts)};
+		char		nulls[3] = {' ', retry_of > 0 ? ' ' : 'n', reverts > 0 ? ' ' : 'n'};
+
+		bulk_spi_exec("UPDATE bulkorder.bulk_jobs SET retry_of = $2, reverts = $3 WHERE job_id = $1",
+					  3, types, values, nulls, false, SPI_OK_UPDATE);
+	}
+	if (op->reverts > 0)
+		bulk_notify(job_id, revert_message(op, job_id, targets->count, 0, 0, 0));
+	else
+		bulk_notify(job_id,
+					psprintf(BULK_LANG_TEXT("一括更新を受け付けました。%s「%s」 対象 %d 件 (ジョブ #%lld)",
+											"Bulk update accepted: %s, %s: %d targets (job #%lld)"),
+							 op->page_name, op->op_name, targets->count, (long long) job_id));
+	if (opts.async)
+		bulk_submit_async(op, job_id, normalized, targets);
+	else
+		run_sync(op, job_id, normalized, targets);
+	return job_id;
 }
 
 /*

@@ -662,7 +662,7 @@ chunk_txn(void *arg)
 						   psprintf("bulkorder: job %lld %s/%s: %lld of %lld",
 									(long long) a->job_id, page, operation,
 									(long long) processed, (long long) total));
-	op = bulk_lookup_operation(page, operation);
+	op = bulk_lookup_job_operation(page, operation, params, a->job_id);
 	if (cancel)
 	{
 		finish_job(op, a->job_id, "cancelled");
@@ -1105,7 +1105,7 @@ bulkorder_cancel_job(PG_FUNCTION_ARGS)
 
 		(void) set_config_option("bulkorder.language", language, PGC_USERSET, PGC_S_SESSION,
 								 GUC_ACTION_SAVE, true, 0, false);
-		op = bulk_lookup_operation(page, operation);
+		op = bulk_lookup_job_operation(page, operation, NULL, job_id);
 		finish_job(op, job_id, "cancelled");
 		bulk_spi_exec("UPDATE bulkorder.bulk_jobs SET cancel_requested = true WHERE job_id = $1",
 					  1, types, values, NULL, false, SPI_OK_UPDATE);

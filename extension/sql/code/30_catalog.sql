@@ -18,6 +18,7 @@ CREATE OR REPLACE VIEW bulkorder.operation_catalog AS
                                                          'message', r.message_ja)
                                       ORDER BY r.position)
                      FROM bulkorder_catalog.operation_rules r
-                     WHERE r.page = o.page AND r.operation = o.operation), '[]') AS rules
+                     WHERE r.page = o.page AND r.operation = o.operation), '[]') AS rules,
+           o.reversible, o.irreversible_reason
     FROM bulkorder_catalog.operations o
     JOIN bulkorder_catalog.pages pg USING (page);
