@@ -89,6 +89,7 @@ extern char *bulk_option_text(const char *name, JsonbValue *v);
 extern void bulk_notify(int64 job_id, const char *message);
 extern char *bulk_completion_message(BulkOperation *op, int64 job_id,
 									 int64 succeeded, int64 failed, bool cancelled);
+extern void bulk_check_options(Jsonb *options);
 extern int64 bulk_start_job(BulkOperation *op, Jsonb *params, Jsonb *normalized,
 							Jsonb *options, BulkTargets *targets,
 							int64 retry_of, int64 reverts);

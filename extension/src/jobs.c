@@ -324,6 +324,13 @@ bulkorder_run_bulk(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(job_id);
 }
 
+/* Reject bad job options (22023) before anything is read or changed. */
+void
+bulk_check_options(Jsonb *options)
+{
+	(void) parse_options(options);
+}
+
 /*
  * Insert, announce and run (or queue) a job: run_bulk's, a retry's or a
  * revert's.  params is stored as given; normalized is what runs.  Returns

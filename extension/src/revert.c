@@ -176,6 +176,7 @@ bulkorder_retry_failed(PG_FUNCTION_ARGS)
 		}
 		SPI_freetuptable(SPI_tuptable);
 	}
+	bulk_check_options(run_options);
 
 	job = read_job(job_id, false);
 	targets = job_targets(job_id, false, codes, codes_null);
@@ -272,6 +273,7 @@ bulkorder_revert_job(PG_FUNCTION_ARGS)
 	BulkOperation *op;
 	int64		new_job;
 
+	bulk_check_options(options);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "bulkorder: SPI_connect failed");
 	op = prepare_revert(job_id, true, &revert_params, &targets);
