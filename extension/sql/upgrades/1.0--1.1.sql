@@ -48,8 +48,10 @@ ALTER TABLE bulkorder_catalog.operations
     ADD COLUMN revert_lock_sql text,
     ADD COLUMN revert_visible_condition text;
 
--- the history views show retry_of, reverts and reverted_by: they are the
--- shop's (released), so take them back for the replacement, then release them
+-- the history views show retry_of, reverts and reverted_by.  A released
+-- view cannot be replaced by an extension script: one that is not a member
+-- (any more) is taken back for the replacement; code/98_release.sql releases
+-- them all again at the end.
 DO $history$
 DECLARE
     v record;
@@ -59,7 +61,13 @@ BEGIN
                                    ('shipment_bulk_history', 'shipments'),
                                    ('customer_bulk_history', 'customers')) AS x(view, page)
     LOOP
-        EXECUTE format('ALTER EXTENSION bulkorder ADD VIEW bulkorder.%I', v.view);
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_depend d
+                       WHERE d.classid = 'pg_catalog.pg_class'::regclass
+                         AND d.objid = format('bulkorder.%I', v.view)::regclass
+                         AND d.refclassid = 'pg_catalog.pg_extension'::regclass
+                         AND d.deptype = 'e') THEN
+            EXECUTE format('ALTER EXTENSION bulkorder ADD VIEW bulkorder.%I', v.view);
+        END IF;
         EXECUTE format($v$CREATE OR REPLACE VIEW bulkorder.%I AS
     SELECT j.job_id, j.page, j.operation, j.params, j.status, j.total_count, j.processed_count,
            j.success_count, j.failure_count, j.requested_by, j.operator, j.source, j.request_key,
@@ -68,7 +76,6 @@ BEGIN
            (SELECT min(r.job_id) FROM bulkorder.bulk_jobs r
             WHERE r.reverts = j.job_id AND r.status IN ('queued', 'running', 'done')) AS reverted_by
     FROM bulkorder.bulk_jobs j WHERE j.page = %L$v$, v.view, v.page);
-        EXECUTE format('ALTER EXTENSION bulkorder DROP VIEW bulkorder.%I', v.view);
     END LOOP;
 END
 $history$;
