@@ -271,6 +271,8 @@ SELECT * FROM bulkorder.preview_revert(:j);
 UPDATE bulkorder_catalog.operations SET reversible = true, irreversible_reason = NULL
 WHERE page = 'orders' AND operation = 'ship_mail_status';
 -- queued (an async job no worker has run yet) and running
+\set ON_ERROR_ROLLBACK on
+BEGIN;   -- queued: no worker can see it before the transaction ends
 SELECT bulkorder.run_bulk('orders', 'tags', '{1001}', '{"add": ["q"]}', '{"async": true}') AS q \gset
 \set VERBOSITY sqlstate
 SELECT bulkorder.revert_job(:q);
@@ -278,15 +280,23 @@ SELECT bulkorder.retry_failed(:q);
 UPDATE bulkorder.bulk_jobs SET status = 'running' WHERE job_id = :q;
 SELECT bulkorder.revert_job(:q);
 \set VERBOSITY default
-SELECT bulkorder.cancel_job(:q);
+ROLLBACK;
+\set ON_ERROR_ROLLBACK off
 -- a failed or cancelled revert does not count as reverted
 SELECT bulkorder.run_bulk('orders', 'tags', '{1001}', '{"add": ["z"]}') AS j \gset
+BEGIN;   -- no worker sees the revert before it is cancelled
 SELECT bulkorder.revert_job(:j, '{"async": true}') AS r \gset
 SELECT bulkorder.cancel_job(:r);
+COMMIT;
 SELECT status, operation, reverts FROM bulkorder.bulk_jobs WHERE job_id = :r;
 SELECT message FROM bulkorder.notifications WHERE job_id = :r ORDER BY notification_id;
 SELECT bulkorder.revert_job(:j) > :r AS reverted_after_cancelled_revert;
 SELECT reverted_by > :r AS reverted_by_the_done_one FROM bulkorder.order_bulk_history WHERE job_id = :j;
+
+-- A revert in the statement that ran the job sees it (a new snapshot).
+SELECT bulkorder.revert_job(bulkorder.run_bulk('orders', 'tags', '{1001}', '{"add": ["nested"]}')) AS r \gset
+SELECT total_count, success_count FROM bulkorder.bulk_jobs WHERE job_id = :r;
+SELECT tags FROM bulkorder.orders WHERE order_no = 1001;
 
 -- A synchronous revert runs in the caller's transaction: a rollback leaves no trace.
 SELECT bulkorder.run_bulk('orders', 'tags', '{1002}', '{"add": ["rb"]}') AS j \gset

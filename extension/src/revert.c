@@ -70,7 +70,7 @@ read_job(int64 job_id, bool lock)
 	else
 		bulk_spi_exec("SELECT page, operation, params, coalesce(effective_params, params), status, reverts"
 					  " FROM bulkorder.bulk_jobs WHERE job_id = $1",
-					  1, types, values, NULL, true, SPI_OK_SELECT);
+					  1, types, values, NULL, false, SPI_OK_SELECT);
 	if (SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -96,7 +96,11 @@ read_job(int64 job_id, bool lock)
 	return row;
 }
 
-/* The job's items (ok or failed, optionally with these codes), as targets. */
+/*
+ * The job's items (ok or failed, optionally with these codes), as targets.
+ * Not read-only: a new snapshot sees a job that the caller's own statement
+ * has just run (SELECT revert_job(run_bulk(...))).
+ */
 static BulkTargets
 job_targets(int64 job_id, bool ok, Datum codes, bool codes_null)
 {
@@ -109,7 +113,7 @@ job_targets(int64 job_id, bool ok, Datum codes, bool codes_null)
 	bulk_spi_exec("SELECT coalesce(array_agg(target ORDER BY target), '{}')"
 				  " FROM bulkorder.bulk_job_items"
 				  " WHERE job_id = $1 AND ok = $2 AND ($3::text[] IS NULL OR error_code = ANY ($3))",
-				  3, types, values, nulls, true, SPI_OK_SELECT);
+				  3, types, values, nulls, false, SPI_OK_SELECT);
 	arr = DatumGetArrayTypePCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_freetuptable(SPI_tuptable);
 	return bulk_targets_from_array(arr);
