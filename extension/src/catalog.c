@@ -567,27 +567,30 @@ bulk_lookup_revert(const char *page, Jsonb *revert_params)
 
 	/*
 	 * The shared CTEs: the original params (p, as the operation's fragments
-	 * expect), the reverted job's items, and the outbox rows that can still
-	 * be withdrawn, locked without waiting: one a connector holds is taken.
+	 * expect), and the outbox rows that can still be withdrawn, locked
+	 * without waiting: one a connector holds is taken.  No statement joins
+	 * two CTE scans: without an index, a nested loop over a chunk (chosen on
+	 * the estimates of a freshly filled table) would be quadratic; a CTE is
+	 * only probed through a hashed subplan.  The outbox rows are locked per
+	 * target (LATERAL: the chunk's keys drive the index, whatever the
+	 * estimates say).
 	 */
 	initStringInfo(&prefix);
-	appendStringInfoString(&prefix,
-						   "WITH prm AS (SELECT $2::jsonb->'params' AS p),"
-						   " src AS MATERIALIZED (SELECT i.target, i.before, i.after"
-						   " FROM bulkorder.bulk_job_items i"
-						   " WHERE i.job_id = ($2::jsonb->>'job_id')::bigint AND i.target = ANY ($1) AND i.ok)");
+	appendStringInfoString(&prefix, "WITH prm AS (SELECT $2::jsonb->'params' AS p)");
 	if (withdraw)
 		appendStringInfoString(&prefix,
 							   ", held_requests AS MATERIALIZED (SELECT r.request_id, r.order_no"
-							   " FROM bulkorder.payment_requests r"
-							   " WHERE r.job_id = ($2::jsonb->>'job_id')::bigint AND r.order_no = ANY ($1)"
-							   " AND r.status = 'pending' AND r.attempts = 0"
-							   " ORDER BY r.request_id FOR UPDATE SKIP LOCKED),"
+							   " FROM unnest($1::bigint[]) AS k(target) CROSS JOIN LATERAL"
+							   " (SELECT x.request_id, x.order_no FROM bulkorder.payment_requests x"
+							   " WHERE x.job_id = ($2::jsonb->>'job_id')::bigint AND x.order_no = k.target"
+							   " AND x.status = 'pending' AND x.attempts = 0"
+							   " ORDER BY x.request_id FOR UPDATE SKIP LOCKED) AS r),"
 							   " held_mails AS MATERIALIZED (SELECT m.mail_id, m.order_no"
-							   " FROM bulkorder.mail_outbox m"
-							   " WHERE m.job_id = ($2::jsonb->>'job_id')::bigint AND m.order_no = ANY ($1)"
-							   " AND m.sent_at IS NULL AND m.withdrawn_at IS NULL"
-							   " ORDER BY m.mail_id FOR UPDATE SKIP LOCKED)");
+							   " FROM unnest($1::bigint[]) AS k(target) CROSS JOIN LATERAL"
+							   " (SELECT x.mail_id, x.order_no FROM bulkorder.mail_outbox x"
+							   " WHERE x.job_id = ($2::jsonb->>'job_id')::bigint AND x.order_no = k.target"
+							   " AND x.sent_at IS NULL AND x.withdrawn_at IS NULL"
+							   " ORDER BY x.mail_id FOR UPDATE SKIP LOCKED) AS m)");
 
 	/* the check: not_found, side_effect_done, changed_since, then the rules */
 	initStringInfo(&check);
@@ -627,9 +630,10 @@ bulk_lookup_revert(const char *page, Jsonb *revert_params)
 	else
 		append_image(&check, "t", cols, ncols);
 	appendStringInfo(&check,
-					 " END AS before"
+					 " END AS before, s.before AS src_before, s.after AS src_after"
 					 " FROM unnest($1::bigint[]) AS i(target) CROSS JOIN prm"
-					 " LEFT JOIN src s ON s.target = i.target"
+					 " LEFT JOIN bulkorder.bulk_job_items s ON s.job_id = ($2::jsonb->>'job_id')::bigint"
+					 " AND s.target = i.target AND s.ok"
 					 " LEFT JOIN %s AS t ON t.%s = i.target AND (%s)"
 					 " LEFT JOIN LATERAL jsonb_populate_record(NULL::%s, s.after) AS a ON true",
 					 table, key, revert_visible ? revert_visible : visible, table);
@@ -644,9 +648,14 @@ bulk_lookup_revert(const char *page, Jsonb *revert_params)
 	appendStringInfoString(&preview, " ON m.code = c.error_code ORDER BY c.target");
 
 	initStringInfo(&run);
+	/*
+	 * eligible carries the images, so that no statement joins two CTE scans
+	 * (no index: a nested loop over a chunk is quadratic).
+	 */
 	appendStringInfo(&run,
 					 "%s, checked AS MATERIALIZED (%s),"
-					 " eligible AS (SELECT target FROM checked WHERE error_code IS NULL), ",
+					 " eligible AS (SELECT target, src_before AS before, src_after AS after"
+					 " FROM checked WHERE error_code IS NULL), ",
 					 prefix.data, check.data);
 	if (apply_sql)
 		appendStringInfoString(&run, apply_sql);
@@ -658,23 +667,29 @@ bulk_lookup_revert(const char *page, Jsonb *revert_params)
 			appendStringInfo(&run, "%s%s = b.%s", i > 0 ? ", " : "",
 							 quote_identifier(cols[i]), quote_identifier(cols[i]));
 		appendStringInfo(&run,
-						 " FROM eligible e JOIN src s ON s.target = e.target"
+						 " FROM eligible s"
 						 " CROSS JOIN LATERAL jsonb_populate_record(NULL::%s, s.before) AS b"
-						 " WHERE t.%s = e.target RETURNING t.%s AS target, ",
+						 " WHERE t.%s = s.target RETURNING t.%s AS target, ",
 						 table, key, key);
 		append_image(&run, "t", cols, ncols);
 		appendStringInfoString(&run, " AS after)");
 	}
+	/*
+	 * The rows to withdraw are the ones held_requests / held_mails locked: a
+	 * target is applied only when no row of it was left to a connector.
+	 */
 	if (withdraw)
 		appendStringInfoString(&run,
 							   ", withdrawn_requests AS (UPDATE bulkorder.payment_requests r"
 							   " SET status = 'withdrawn', completed_at = clock_timestamp()"
-							   " FROM held_requests h JOIN applied a ON a.target = h.order_no"
-							   " WHERE r.request_id = h.request_id RETURNING 1),"
+							   " FROM applied a"
+							   " WHERE r.job_id = ($2::jsonb->>'job_id')::bigint AND r.order_no = a.target"
+							   " AND r.status = 'pending' AND r.attempts = 0 RETURNING 1),"
 							   " withdrawn_mails AS (UPDATE bulkorder.mail_outbox m"
 							   " SET withdrawn_at = clock_timestamp()"
-							   " FROM held_mails h JOIN applied a ON a.target = h.order_no"
-							   " WHERE m.mail_id = h.mail_id RETURNING 1)");
+							   " FROM applied a"
+							   " WHERE m.job_id = ($2::jsonb->>'job_id')::bigint AND m.order_no = a.target"
+							   " AND m.sent_at IS NULL AND m.withdrawn_at IS NULL RETURNING 1)");
 	else if (reapply)
 		for (int i = 0; i < neffects; i++)
 			appendStringInfo(&run, ", effect_%d AS (%s)", i + 1, effects[i]);

@@ -116,7 +116,7 @@ ALTER TABLE bulkorder_catalog.operations
     -- the revert item's before image over t and s (NULL: the row's values
     -- of the fields of s.after)
     ADD COLUMN revert_before_sql text,
-    -- the change: CTEs reading eligible and src (target, before, after),
+    -- the change: CTEs reading eligible (target, before, after: the images),
     -- defining applied(target, after) (NULL: the generic UPDATE from s.before)
     ADD COLUMN revert_apply_sql text,
     -- rows of other tables the revert updates, locked in their key order

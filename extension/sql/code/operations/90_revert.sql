@@ -13,7 +13,8 @@
 --
 -- Fragments: t the target row, s the reverted job's item (s.before, s.after),
 -- a (in revert_condition) the target's row type filled from s.after, p the
--- original params, eligible / src (target, before, after) in revert_apply_sql.
+-- original params; in revert_apply_sql, eligible (target, before, after: the
+-- eligible targets with their items' images; read it as `eligible s`).
 -- $2 is the revert's params ($2->>'job_id' the reverted job).
 
 -- 削除: the revert sees the orders the job deleted.  An order whose
@@ -50,8 +51,8 @@ SET revert_condition = 'true',
     revert_apply_sql = $$applied AS (
         UPDATE bulkorder.customers AS t
            SET points = t.points - ((s.after->>'points')::integer - (s.before->>'points')::integer)
-          FROM eligible e JOIN src s ON s.target = e.target
-         WHERE t.customer_id = e.target
+          FROM eligible s
+         WHERE t.customer_id = s.target
      RETURNING t.customer_id AS target, jsonb_build_object('points', t.points) AS after)$$
 WHERE page = 'customers' AND operation = 'points';
 
@@ -70,15 +71,15 @@ SET revert_condition = $$(SELECT i.quantity IS NOT DISTINCT FROM (s.after->>'qua
                                   ON i.order_no = t.order_no AND i.product_id = (s.after->>'product_id')::bigint)$$,
     revert_apply_sql = $$line_removed AS (
         DELETE FROM bulkorder.order_items i
-         USING eligible e JOIN src s ON s.target = e.target
+         USING eligible s
          WHERE s.before->>'quantity' IS NULL
-           AND i.order_no = e.target AND i.product_id = (s.before->>'product_id')::bigint
+           AND i.order_no = s.target AND i.product_id = (s.before->>'product_id')::bigint
      RETURNING i.order_no AS target, i.product_id),
        line_added AS (
         INSERT INTO bulkorder.order_items (order_no, product_id, quantity, unit_price)
-        SELECT e.target, (s.before->>'product_id')::bigint, (s.before->>'quantity')::integer,
+        SELECT s.target, (s.before->>'product_id')::bigint, (s.before->>'quantity')::integer,
                (s.before->>'unit_price')::integer
-          FROM eligible e JOIN src s ON s.target = e.target
+          FROM eligible s
          WHERE s.before->>'quantity' IS NOT NULL
      RETURNING order_no AS target, product_id, quantity, unit_price),
        applied AS (
@@ -122,9 +123,9 @@ SET before_sql = $$jsonb_build_object('autogen_error', t.autogen_error,
                            WHERE m.course_order_no = t.course_order_no))$$,
     revert_apply_sql = $$flag_restored AS (
         UPDATE bulkorder.orders o SET autogen_error = (s.before->>'autogen_error')::boolean
-          FROM eligible e JOIN src s ON s.target = e.target
-         WHERE o.order_no = e.target
-     RETURNING o.order_no AS target, o.autogen_error, o.course_order_no),
+          FROM eligible s
+         WHERE o.order_no = s.target
+     RETURNING o.order_no AS target, o.autogen_error, o.course_order_no, s.before AS src_before),
        master_restored AS (
         UPDATE bulkorder.subscriptions m
            SET autogen_error = x.autogen_error, autogen_error_reason = x.reason
@@ -132,7 +133,7 @@ SET before_sql = $$jsonb_build_object('autogen_error', t.autogen_error,
                        (s.before->>'course_order_no')::bigint AS course_order_no,
                        (s.before->>'subscription_autogen_error')::boolean AS autogen_error,
                        s.before->>'subscription_autogen_error_reason' AS reason
-                  FROM eligible e JOIN src s ON s.target = e.target
+                  FROM eligible s
                  WHERE s.before->>'subscription_autogen_error' IS NOT NULL
                  ORDER BY 1) AS x
          WHERE m.course_order_no = x.course_order_no
@@ -141,9 +142,9 @@ SET before_sql = $$jsonb_build_object('autogen_error', t.autogen_error,
         SELECT f.target,
                jsonb_build_object('autogen_error', f.autogen_error,
                                   'course_order_no', f.course_order_no,
-                                  'subscription_autogen_error', (s.before->>'subscription_autogen_error')::boolean,
-                                  'subscription_autogen_error_reason', s.before->>'subscription_autogen_error_reason') AS after
-          FROM flag_restored f JOIN src s ON s.target = f.target)$$,
+                                  'subscription_autogen_error', (f.src_before->>'subscription_autogen_error')::boolean,
+                                  'subscription_autogen_error_reason', f.src_before->>'subscription_autogen_error_reason') AS after
+          FROM flag_restored f)$$,
     revert_lock_sql = $$SELECT 1 FROM bulkorder.subscriptions m
         WHERE m.course_order_no IN (SELECT o.course_order_no FROM bulkorder.orders o WHERE o.order_no = ANY ($1))
         ORDER BY m.course_order_no
@@ -161,17 +162,17 @@ SET revert_condition = $$(SELECT c.blacklist_status FROM bulkorder.customers c
     revert_apply_sql = $$customers_restored AS (
         UPDATE bulkorder.customers c SET blacklist_status = x.blacklist_status
           FROM (SELECT DISTINCT ON (o.customer_id) o.customer_id, s.before->>'blacklist_status' AS blacklist_status
-                  FROM eligible e JOIN src s ON s.target = e.target
-                  JOIN bulkorder.orders o ON o.order_no = e.target
+                  FROM eligible s
+                  JOIN bulkorder.orders o ON o.order_no = s.target
                  ORDER BY o.customer_id) AS x
          WHERE c.customer_id = x.customer_id
      RETURNING c.customer_id),
        applied AS (
-        SELECT e.target,
+        SELECT s.target,
                jsonb_build_object('customer_id', o.customer_id,
                                   'blacklist_status', s.before->>'blacklist_status') AS after
-          FROM eligible e JOIN src s ON s.target = e.target
-          JOIN bulkorder.orders o ON o.order_no = e.target)$$,
+          FROM eligible s
+          JOIN bulkorder.orders o ON o.order_no = s.target)$$,
     revert_prelock_sql = $$SELECT 1 FROM bulkorder.customers c
        WHERE c.customer_id IN (SELECT o.customer_id FROM bulkorder.orders o WHERE o.order_no = ANY ($1))
        ORDER BY c.customer_id
@@ -198,26 +199,26 @@ SET revert_condition = $$t.blacklist_status = s.after->>'blacklist_status'
                 ELSE '{}'::jsonb END$$,
     revert_apply_sql = $$listed AS (
         UPDATE bulkorder.customers AS t SET blacklist_status = s.before->>'blacklist_status'
-          FROM eligible e JOIN src s ON s.target = e.target
-         WHERE t.customer_id = e.target
-     RETURNING t.customer_id AS target, t.blacklist_status),
+          FROM eligible s
+         WHERE t.customer_id = s.target
+     RETURNING t.customer_id AS target, t.blacklist_status, s.before AS src_before),
        hold_restored AS (
         UPDATE bulkorder.orders o SET shipping_hold = x.hold
           FROM (SELECT h::bigint AS order_no, false AS hold
-                  FROM eligible e JOIN src s ON s.target = e.target,
+                  FROM eligible s,
                        jsonb_array_elements_text(coalesce(s.after->'held_orders', '[]')) h
                 UNION ALL
                 SELECT h::bigint, true
-                  FROM eligible e JOIN src s ON s.target = e.target,
+                  FROM eligible s,
                        jsonb_array_elements_text(coalesce(s.before->'held_orders', '[]')) h) AS x
          WHERE o.order_no = x.order_no
      RETURNING o.order_no),
        applied AS (
         SELECT l.target,
                jsonb_build_object('blacklist_status', l.blacklist_status)
-               || CASE WHEN s.before ? 'held_orders' THEN jsonb_build_object('held_orders', s.before->'held_orders')
+               || CASE WHEN l.src_before ? 'held_orders' THEN jsonb_build_object('held_orders', l.src_before->'held_orders')
                        ELSE '{}'::jsonb END AS after
-          FROM listed l JOIN src s ON s.target = l.target)$$,
+          FROM listed l)$$,
     revert_lock_sql = $$SELECT 1 FROM bulkorder.orders o
         WHERE o.order_no IN (SELECT h::bigint
                                FROM bulkorder.bulk_job_items i,
@@ -245,8 +246,8 @@ SET revert_condition = $$EXISTS (SELECT 1 FROM bulkorder.subscription_items si
                              AND si.product_id = (s.after->>'product_id')::bigint)$$,
     revert_apply_sql = $$applied AS (
         UPDATE bulkorder.subscription_items si SET product_id = (s.before->>'product_id')::bigint
-          FROM eligible e JOIN src s ON s.target = e.target
-         WHERE si.course_order_no = e.target AND si.product_id = (s.after->>'product_id')::bigint
+          FROM eligible s
+         WHERE si.course_order_no = s.target AND si.product_id = (s.after->>'product_id')::bigint
      RETURNING si.course_order_no AS target,
                jsonb_build_object('product_id', si.product_id, 'quantity', si.quantity) AS after)$$
 WHERE page = 'subscriptions' AND operation = 'swap_product';
@@ -293,9 +294,9 @@ SET before_sql = $$jsonb_build_object('scheduled_ship_date', t.scheduled_ship_da
         UPDATE bulkorder.orders AS t
            SET scheduled_ship_date = (s.before->>'scheduled_ship_date')::date,
                scheduled_delivery_date = (s.before->>'scheduled_delivery_date')::date
-          FROM eligible e JOIN src s ON s.target = e.target
-         WHERE t.order_no = e.target
-     RETURNING t.order_no AS target, t.scheduled_ship_date, t.scheduled_delivery_date),
+          FROM eligible s
+         WHERE t.order_no = s.target
+     RETURNING t.order_no AS target, t.scheduled_ship_date, t.scheduled_delivery_date, s.before AS src_before),
        master_restored AS (
         UPDATE bulkorder.subscriptions m
            SET next_ship_date = x.next_ship_date, next_delivery_date = x.next_delivery_date,
@@ -305,7 +306,7 @@ SET before_sql = $$jsonb_build_object('scheduled_ship_date', t.scheduled_ship_da
                        (s.before->>'next_ship_date')::date AS next_ship_date,
                        (s.before->>'next_delivery_date')::date AS next_delivery_date,
                        (s.before->>'anchor_day')::integer AS anchor_day
-                  FROM eligible e JOIN src s ON s.target = e.target
+                  FROM eligible s
                  WHERE s.before ? 'course_order_no'
                  ORDER BY 1) AS x
          WHERE m.course_order_no = x.course_order_no
@@ -314,13 +315,13 @@ SET before_sql = $$jsonb_build_object('scheduled_ship_date', t.scheduled_ship_da
         SELECT d.target,
                jsonb_build_object('scheduled_ship_date', d.scheduled_ship_date,
                                   'scheduled_delivery_date', d.scheduled_delivery_date)
-               || CASE WHEN s.before ? 'next_ship_date'
-                       THEN jsonb_build_object('next_ship_date', s.before->'next_ship_date',
-                                               'next_delivery_date', s.before->'next_delivery_date',
-                                               'course_order_no', s.before->'course_order_no',
-                                               'anchor_day', s.before->'anchor_day')
+               || CASE WHEN d.src_before ? 'next_ship_date'
+                       THEN jsonb_build_object('next_ship_date', d.src_before->'next_ship_date',
+                                               'next_delivery_date', d.src_before->'next_delivery_date',
+                                               'course_order_no', d.src_before->'course_order_no',
+                                               'anchor_day', d.src_before->'anchor_day')
                        ELSE '{}'::jsonb END AS after
-          FROM dates_restored d JOIN src s ON s.target = d.target)$$,
+          FROM dates_restored d)$$,
     revert_lock_sql = $$SELECT 1 FROM bulkorder.subscriptions m
         WHERE m.course_order_no IN (SELECT o.course_order_no FROM bulkorder.orders o WHERE o.order_no = ANY ($1))
         ORDER BY m.course_order_no
