@@ -23,7 +23,12 @@
 extern int	bulkorder_chunk_size;
 extern int	bulkorder_max_targets;
 extern int	bulkorder_language;
-extern int	bulkorder_max_workers;	/* worker.c */
+extern int	bulkorder_max_workers;	/* version.c */
+extern char *bulk_installed_version(void);
+extern bool bulk_installed_version_matches(void);
+extern void bulk_check_installed_version(void);
+
+/* worker.c */
 extern int	bulkorder_worker_naptime;
 
 typedef enum BulkLanguage
@@ -93,6 +98,11 @@ extern void bulk_check_options(Jsonb *options);
 extern int64 bulk_start_job(BulkOperation *op, Jsonb *params, Jsonb *normalized,
 							Jsonb *options, BulkTargets *targets,
 							int64 retry_of, int64 reverts);
+
+/* version.c */
+extern char *bulk_installed_version(void);
+extern bool bulk_installed_version_matches(void);
+extern void bulk_check_installed_version(void);
 
 /* worker.c */
 extern void bulk_worker_init(void);
