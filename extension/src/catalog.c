@@ -510,7 +510,9 @@ bulk_lookup_revert(const char *page, Jsonb *revert_params)
 				nrules,
 				n;
 	bool		isnull,
-				withdraw;
+				withdraw,
+				wreq = false,
+				wmail = false;
 	StringInfoData prefix,
 				check,
 				preview,
@@ -565,8 +567,17 @@ bulk_lookup_revert(const char *page, Jsonb *revert_params)
 	op->param_spec = NULL;
 	op->reverts = DatumGetInt64(DirectFunctionCall1(int8in, CStringGetDatum(job_text)));
 
-	/* undoing a job that queued outbox rows withdraws them (never un-sends) */
+	/*
+	 * Undoing a job that queued outbox rows withdraws them (never un-sends):
+	 * the payment requests and/or mails its side effects write, by the
+	 * target's order number.
+	 */
 	withdraw = !reapply && neffects > 0;
+	for (int i = 0; withdraw && i < neffects; i++)
+	{
+		wreq |= strstr(effects[i], "bulkorder.payment_requests") != NULL;
+		wmail |= strstr(effects[i], "bulkorder.mail_outbox") != NULL;
+	}
 
 	/*
 	 * The shared CTEs: the original params (p, as the operation's fragments
@@ -580,15 +591,17 @@ bulk_lookup_revert(const char *page, Jsonb *revert_params)
 	 */
 	initStringInfo(&prefix);
 	appendStringInfoString(&prefix, "WITH prm AS (SELECT $2::jsonb->'params' AS p)");
-	if (withdraw)
+	if (wreq)
 		appendStringInfoString(&prefix,
 							   ", held_requests AS MATERIALIZED (SELECT r.request_id, r.order_no"
 							   " FROM unnest($1::bigint[]) AS k(target) CROSS JOIN LATERAL"
 							   " (SELECT x.request_id, x.order_no FROM bulkorder.payment_requests x"
 							   " WHERE x.job_id = ($2::jsonb->>'job_id')::bigint AND x.order_no = k.target"
 							   " AND x.status = 'pending' AND x.attempts = 0"
-							   " ORDER BY x.request_id FOR UPDATE SKIP LOCKED) AS r),"
-							   " held_mails AS MATERIALIZED (SELECT m.mail_id, m.order_no"
+							   " ORDER BY x.request_id FOR UPDATE SKIP LOCKED) AS r)");
+	if (wmail)
+		appendStringInfoString(&prefix,
+							   ", held_mails AS MATERIALIZED (SELECT m.mail_id, m.order_no"
 							   " FROM unnest($1::bigint[]) AS k(target) CROSS JOIN LATERAL"
 							   " (SELECT x.mail_id, x.order_no FROM bulkorder.mail_outbox x"
 							   " WHERE x.job_id = ($2::jsonb->>'job_id')::bigint AND x.order_no = k.target"
@@ -599,13 +612,16 @@ bulk_lookup_revert(const char *page, Jsonb *revert_params)
 	initStringInfo(&check);
 	appendStringInfo(&check,
 					 "SELECT i.target, CASE WHEN t.%s IS NULL OR s.target IS NULL THEN 'not_found'", key);
-	if (withdraw)
+	if (wreq)
 		appendStringInfoString(&check,
 							   " WHEN EXISTS (SELECT 1 FROM bulkorder.payment_requests r"
 							   " WHERE r.job_id = ($2::jsonb->>'job_id')::bigint AND r.order_no = i.target"
 							   " AND r.status <> 'withdrawn'"
 							   " AND r.request_id NOT IN (SELECT h.request_id FROM held_requests h))"
-							   " OR EXISTS (SELECT 1 FROM bulkorder.mail_outbox m"
+							   " THEN 'side_effect_done'");
+	if (wmail)
+		appendStringInfoString(&check,
+							   " WHEN EXISTS (SELECT 1 FROM bulkorder.mail_outbox m"
 							   " WHERE m.job_id = ($2::jsonb->>'job_id')::bigint AND m.order_no = i.target"
 							   " AND m.withdrawn_at IS NULL"
 							   " AND m.mail_id NOT IN (SELECT h.mail_id FROM held_mails h))"
@@ -681,19 +697,21 @@ bulk_lookup_revert(const char *page, Jsonb *revert_params)
 	 * The rows to withdraw are the ones held_requests / held_mails locked: a
 	 * target is applied only when no row of it was left to a connector.
 	 */
-	if (withdraw)
+	if (wreq)
 		appendStringInfoString(&run,
 							   ", withdrawn_requests AS (UPDATE bulkorder.payment_requests r"
 							   " SET status = 'withdrawn', completed_at = clock_timestamp()"
 							   " FROM applied a"
 							   " WHERE r.job_id = ($2::jsonb->>'job_id')::bigint AND r.order_no = a.target"
-							   " AND r.status = 'pending' AND r.attempts = 0 RETURNING 1),"
-							   " withdrawn_mails AS (UPDATE bulkorder.mail_outbox m"
+							   " AND r.status = 'pending' AND r.attempts = 0 RETURNING 1)");
+	if (wmail)
+		appendStringInfoString(&run,
+							   ", withdrawn_mails AS (UPDATE bulkorder.mail_outbox m"
 							   " SET withdrawn_at = clock_timestamp()"
 							   " FROM applied a"
 							   " WHERE m.job_id = ($2::jsonb->>'job_id')::bigint AND m.order_no = a.target"
 							   " AND m.sent_at IS NULL AND m.withdrawn_at IS NULL RETURNING 1)");
-	else if (reapply)
+	if (reapply)
 		for (int i = 0; i < neffects; i++)
 			appendStringInfo(&run, ", effect_%d AS (%s)", i + 1, effects[i]);
 	appendStringInfoString(&run,
