@@ -109,7 +109,7 @@ CREATE UNIQUE INDEX bulk_jobs_request_key_idx ON bulkorder.bulk_jobs (page, requ
 ALTER TABLE bulkorder.bulk_jobs ADD COLUMN request_hash bytea;
 
 -- ---------------------------------------------------------------------------
--- retry_failed / revert_job (issue 11).  The same lines as shop/80_revert.sql,
+-- retry_failed / revert_job (issue 11).  The same lines as shop/95_revert.sql,
 -- shop/10_domain.sql (payment_requests_status_check) and
 -- install/10_catalog.sql, in the same order.
 
