@@ -730,9 +730,9 @@ class Gen:
             if c % 100 == 0:
                 # not fuzz calls: old jobs and uploads go, so the fingerprint
                 # stays cheap; settings that refuse most calls are reset
-                out += (['\\echo fuzz: %d calls' % c] if c % 500 == 0 else []) + ['RESET SESSION AUTHORIZATION;',
-                        'RESET bulkorder.max_targets;', 'RESET bulkorder.chunk_size;',
-                        'SELECT bulkorder_fuzz.compact(20);']
+                out += (['\\echo fuzz: %d calls' % c] if c % 500 == 0 else []) + ['RESET SESSION AUTHORIZATION;']
+                out += ['RESET %s;' % g['name'] for g in self.m['settings'] or [] if g['context'] in ('user', 'superuser')]
+                out += ['SELECT bulkorder_fuzz.compact(20);']
                 self.small_chunks = False
                 if self.role == 'op':
                     out.append('SET SESSION AUTHORIZATION bulkorder_fuzz_op;')
