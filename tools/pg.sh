@@ -36,7 +36,9 @@ make_tree() {
     echo "$stamp" > "$tree/.stamp"
   fi
   chmod 755 "$root"
-  make -C "$top" -s install DESTDIR="$tree" >/dev/null
+  # the system's pg_config, not the tree's that `pg.sh env` puts first on the
+  # PATH (a relocated pg_config names paths inside the tree: DESTDIR twice)
+  make -C "$top" -s install DESTDIR="$tree" PG_CONFIG="$sysbin/pg_config" >/dev/null
 }
 
 print_env() {
