@@ -1153,7 +1153,12 @@ bulk_worker_init(void)
 							PGC_SIGHUP, GUC_UNIT_S,
 							NULL, NULL, NULL);
 
-	if (process_shared_preload_libraries_in_progress)
+	/*
+	 * No launcher in binary-upgrade mode (pg_upgrade's servers): it would
+	 * start workers in the databases pg_upgrade is dumping or restoring.
+	 * pg_cron's _PG_init does the same.
+	 */
+	if (process_shared_preload_libraries_in_progress && !IsBinaryUpgrade)
 	{
 		BackgroundWorker w;
 
