@@ -8,14 +8,27 @@ OBJS = $(patsubst %.c,%.o,$(sort $(wildcard extension/src/*.c)))
 PG_CPPFLAGS = -I$(srcdir)/extension/include
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
 
-# The install script is generated from the readable sources, in this order:
-# domain, jobs, catalogue, views, API, the operations of each page, then the
-# wrappers generated from the catalogue and the grants.
-SQL_SOURCES = $(sort $(wildcard extension/sql/[0-5]*.sql)) \
-              $(sort $(wildcard extension/sql/operations/*.sql)) \
-              $(sort $(wildcard extension/sql/[6-9]*.sql))
-DATA_built = $(EXTENSION)--$(EXTVERSION).sql
-DATA = $(wildcard extension/sql/upgrades/$(EXTENSION)--*--*.sql)
+# The SQL sources, by kind (README, "Source layout"):
+#   install/   run once by CREATE EXTENSION: what it finds (fresh, adopt,
+#              restore), the catalogue's tables
+#   shop/      the shop's tables and views: created on a fresh install only,
+#              then released from the extension (code/98_release.sql)
+#   code/      functions, views of the engine, the operations, grants: every
+#              statement can run again, so every upgrade script ends with it
+#   upgrades/  A--B.sql: what only the upgrade from A to B does (tables,
+#              dropped or re-typed objects); the build appends code/
+#   releases/  the scripts of released versions, frozen as shipped
+INSTALL_SQL = $(sort $(wildcard extension/sql/install/*.sql))
+SHOP_SQL = $(sort $(wildcard extension/sql/shop/*.sql))
+CODE_SQL = $(sort $(wildcard extension/sql/code/[0-5]*.sql)) \
+           $(sort $(wildcard extension/sql/code/operations/*.sql)) \
+           $(sort $(wildcard extension/sql/code/[6-9]*.sql))
+# only the step into the version being built is generated; earlier steps
+# are frozen under releases/ when their version ships
+UPGRADE_SQL = $(wildcard extension/sql/upgrades/*--$(EXTVERSION).sql)
+DATA_built = $(EXTENSION)--$(EXTVERSION).sql \
+             $(patsubst extension/sql/upgrades/%.sql,$(EXTENSION)--%.sql,$(UPGRADE_SQL))
+DATA = $(wildcard extension/sql/releases/$(EXTENSION)--*.sql)
 
 REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
 ISOLATION = $(patsubst specs/%.spec,%,$(sort $(wildcard specs/*.spec)))
@@ -67,10 +80,25 @@ ifeq ($(shell command -v clang 2>/dev/null),)
 with_llvm = no
 endif
 
-$(DATA_built): $(SQL_SOURCES) $(EXTENSION).control
+# sql_cat TITLE FILES: the files, each under a banner, @EXTVERSION@ filled in
+sql_cat = for f in $(2); do echo; echo "-- ==== $$f"; sed 's/@EXTVERSION@/$(EXTVERSION)/g' $$f; done
+
+$(EXTENSION)--$(EXTVERSION).sql: $(INSTALL_SQL) $(SHOP_SQL) $(CODE_SQL) $(EXTENSION).control Makefile
 	{ echo '-- Generated from extension/sql by make: edit the sources, not this file.'; \
 	  printf '%s\n' '\echo Use "CREATE EXTENSION $(EXTENSION)" to load this file. \quit'; \
-	  for f in $(SQL_SOURCES); do echo; echo "-- ==== $$f"; cat $$f; done; } > $@
+	  $(call sql_cat,,$(INSTALL_SQL)); \
+	  echo; echo '-- The shop'"'"'s tables: on a fresh install only (install/00_mode.sql).'; \
+	  echo 'DO $$bulkorder_shop$$'; echo 'BEGIN'; \
+	  echo "IF pg_catalog.current_setting('bulkorder_install.mode') = 'fresh' THEN"; \
+	  $(call sql_cat,,$(SHOP_SQL)); \
+	  echo 'END IF;'; echo 'END'; echo '$$bulkorder_shop$$;'; \
+	  $(call sql_cat,,$(CODE_SQL)); } > $@
+
+$(EXTENSION)--%--$(EXTVERSION).sql: extension/sql/upgrades/%--$(EXTVERSION).sql $(CODE_SQL) $(EXTENSION).control Makefile
+	{ echo '-- Generated from extension/sql by make: edit the sources, not this file.'; \
+	  printf '%s\n' '\echo Use "ALTER EXTENSION $(EXTENSION) UPDATE TO '"'"'$(EXTVERSION)'"'"'" to load this file. \quit'; \
+	  $(call sql_cat,,$<); \
+	  $(call sql_cat,,$(CODE_SQL)); } > $@
 
 # PGXS tracks no header dependencies: every object depends on the shared header.
 $(OBJS): extension/include/bulkorder.h

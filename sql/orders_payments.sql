@@ -193,8 +193,8 @@ SELECT template_code, order_no, customer_id, to_address, subject, body, job_id =
        sent_at IS NULL AS unsent
 FROM bulkorder.mail_outbox ORDER BY order_no;
 -- exactly the rendered template
-SELECT bool_and(m.subject = bulkorder.render_mail(t.subject, o, c)
-                AND m.body = bulkorder.render_mail(t.body, o, c)) AS rendered_from_template
+SELECT bool_and(m.subject = bulkorder.render_mail(t.subject, o.order_no, c.name, o.tracking_no, o.payment_method, o.course_order_no)
+                AND m.body = bulkorder.render_mail(t.body, o.order_no, c.name, o.tracking_no, o.payment_method, o.course_order_no)) AS rendered_from_template
 FROM bulkorder.mail_outbox m
 JOIN bulkorder.mail_templates t ON t.code = m.template_code
 JOIN bulkorder.orders o ON o.order_no = m.order_no
@@ -242,4 +242,6 @@ SELECT * FROM bulkorder.preview_bulk('orders', 'payment_method', '{1002,1011}', 
 SELECT * FROM bulkorder.preview_bulk('orders', 'reship_report', '{1001,1002,1010}', '{}');
 RESET bulkorder.language;
 
-DROP EXTENSION bulkorder;
+-- the shop's tables outlive DROP EXTENSION: dropping the schema leaves nothing
+SET client_min_messages = warning;
+DROP SCHEMA bulkorder CASCADE;

@@ -15,12 +15,12 @@ q() { psql -X -q -At -v ON_ERROR_STOP=1 -d postgres "$@"; }
 
 cleanup() {
   q -c "SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname = '$job_name'" >/dev/null 2>&1 || true
-  q -c "DROP EXTENSION IF EXISTS bulkorder CASCADE" >/dev/null 2>&1 || true
+  q -c "DROP SCHEMA IF EXISTS bulkorder CASCADE" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 
 q -c "CREATE EXTENSION IF NOT EXISTS pg_cron"
-q -c "DROP EXTENSION IF EXISTS bulkorder CASCADE"
+q -c "DROP SCHEMA IF EXISTS bulkorder CASCADE"
 q -c "CREATE EXTENSION bulkorder"
 q <<'SQL'
 INSERT INTO bulkorder.customers (customer_id, name) VALUES (1, '山田 太郎');
@@ -72,6 +72,6 @@ echo "generated: $result"
 
 q -c "SELECT cron.unschedule($jobid)" >/dev/null
 q -c "DELETE FROM cron.job_run_details WHERE jobid = $jobid"
-q -c "DROP EXTENSION bulkorder CASCADE"
+q -c "DROP SCHEMA bulkorder CASCADE"
 trap - EXIT
 echo "pg_cron stage passed"

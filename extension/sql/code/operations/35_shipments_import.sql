@@ -41,7 +41,7 @@ VALUES
      $$INSERT INTO bulkorder.mail_outbox
             (template_code, order_no, customer_id, to_address, subject, body, job_id)
         SELECT mt.code, o.order_no, o.customer_id, c.email,
-               bulkorder.render_mail(mt.subject, n, c), bulkorder.render_mail(mt.body, n, c), $3
+               bulkorder.render_mail(mt.subject, n.order_no, c.name, n.tracking_no, n.payment_method, n.course_order_no), bulkorder.render_mail(mt.body, n.order_no, c.name, n.tracking_no, n.payment_method, n.course_order_no), $3
         FROM applied a
         JOIN bulkorder.orders o ON o.order_no = a.target
         CROSS JOIN LATERAL jsonb_populate_record(o, a.after) AS n

@@ -26,7 +26,7 @@
 -- months with PostgreSQL's date + interval, which keeps the day or falls
 -- back to the last day of a shorter month.  date + interval is a timestamp
 -- WITHOUT time zone: no time zone or DST can move the date.
-CREATE FUNCTION bulkorder.frequency_next_date(from_date date, kind text, every integer,
+CREATE OR REPLACE FUNCTION bulkorder.frequency_next_date(from_date date, kind text, every integer,
                                               day_of_month integer, anchor_day integer DEFAULT NULL)
 RETURNS date
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -49,7 +49,7 @@ AS $$
     END
 $$;
 
-CREATE FUNCTION bulkorder.frequency_next_date(from_date date, frequency_id bigint, anchor_day integer DEFAULT NULL)
+CREATE OR REPLACE FUNCTION bulkorder.frequency_next_date(from_date date, frequency_id bigint, anchor_day integer DEFAULT NULL)
 RETURNS date
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
@@ -64,7 +64,7 @@ $$;
 -- of a month shorter than A), else the day of the date itself.  So a date
 -- set by hand, by an admin tool or by another page re-anchors the cycle,
 -- while Feb 28 of a cycle anchored on the 31st goes back to Mar 31.
-CREATE FUNCTION bulkorder.effective_anchor_day(cycle_date date, anchor_day integer)
+CREATE OR REPLACE FUNCTION bulkorder.effective_anchor_day(cycle_date date, anchor_day integer)
 RETURNS integer
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$

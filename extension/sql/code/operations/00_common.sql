@@ -1,5 +1,9 @@
 -- Declarations shared by several pages.
 
+-- Every install and every upgrade declares the shipped operations anew
+-- (their rules and checks go with them, ON DELETE CASCADE).
+DELETE FROM bulkorder_catalog.operations;
+
 -- The free-text fields (お客様からの通信欄 / お客様への返信 / 備考欄 /
 -- 連携用補足テキスト): append on a new line or overwrite, 4000 characters at
 -- most, the same on every page that has them.

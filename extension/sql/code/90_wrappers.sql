@@ -2,7 +2,7 @@
 -- catalogue so that every operation has one and they all look alike:
 --   bulkorder.<wrapper>(<page keys> bigint[], <params in declared order>) RETURNS bigint
 -- A parameter with a default in the catalogue gets the same default here.
-CREATE FUNCTION bulkorder.create_operation_wrapper(p_page text, p_operation text)
+CREATE OR REPLACE FUNCTION bulkorder.create_operation_wrapper(p_page text, p_operation text)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -39,7 +39,7 @@ BEGIN
     END LOOP;
 
     EXECUTE format(
-        'CREATE FUNCTION bulkorder.%I(%I bigint[]%s) RETURNS bigint '
+        'CREATE OR REPLACE FUNCTION bulkorder.%I(%I bigint[]%s) RETURNS bigint '
         'LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp '
         'AS $w$ SELECT bulkorder.run_bulk(%L, %L, %I, jsonb_build_object(%s), ''{"source": "api"}'') $w$',
         op.wrapper, keys_arg, args, p_page, p_operation, keys_arg, ltrim(build, ', '));

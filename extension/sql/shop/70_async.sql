@@ -28,28 +28,9 @@ CREATE TABLE bulkorder.bulk_job_chunks (
     CHECK (first_target <= last_target)
 );
 REVOKE ALL ON bulkorder.bulk_job_chunks FROM PUBLIC;
-SELECT pg_catalog.pg_extension_config_dump('bulkorder.bulk_job_chunks', '');
 
 -- One row per target of an asynchronous job.
 CREATE VIEW bulkorder.bulk_job_targets AS
     SELECT c.job_id, c.chunk_no, t.target
     FROM bulkorder.bulk_job_chunks c, pg_catalog.unnest(c.targets) AS t(target);
 REVOKE ALL ON bulkorder.bulk_job_targets FROM PUBLIC;
-
-CREATE FUNCTION bulkorder.cancel_job(job_id bigint)
-RETURNS boolean
-AS 'MODULE_PATHNAME', 'bulkorder_cancel_job'
-LANGUAGE C STRICT VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp;
-
-COMMENT ON FUNCTION bulkorder.cancel_job(bigint) IS
-'Stop a queued or running asynchronous job at its next chunk boundary; false for a finished job';
-
-CREATE FUNCTION bulkorder.start_worker()
-RETURNS boolean
-AS 'MODULE_PATHNAME', 'bulkorder_start_worker'
-LANGUAGE C VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp;
-
-COMMENT ON FUNCTION bulkorder.start_worker() IS
-'Start a job worker for this database now (resumes interrupted jobs without shared_preload_libraries)';

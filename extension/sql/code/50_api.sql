@@ -2,7 +2,7 @@
 -- search_path: an operator needs EXECUTE here, not privileges on the tables,
 -- so every change goes through the catalogue's rules.
 
-CREATE FUNCTION bulkorder.run_bulk(page text, operation text, targets bigint[],
+CREATE OR REPLACE FUNCTION bulkorder.run_bulk(page text, operation text, targets bigint[],
                                    params jsonb DEFAULT '{}', options jsonb DEFAULT '{}')
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'bulkorder_run_bulk'
@@ -12,7 +12,7 @@ SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION bulkorder.run_bulk(text, text, bigint[], jsonb, jsonb) IS
 'Apply a catalogued operation to the targets (確定); returns the job id';
 
-CREATE FUNCTION bulkorder.preview_bulk(page text, operation text, targets bigint[],
+CREATE OR REPLACE FUNCTION bulkorder.preview_bulk(page text, operation text, targets bigint[],
                                        params jsonb DEFAULT '{}')
 RETURNS TABLE (target bigint, ok boolean, error_code text, message text)
 AS 'MODULE_PATHNAME', 'bulkorder_preview_bulk'

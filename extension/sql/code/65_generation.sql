@@ -34,12 +34,7 @@
 -- A run that made or refused anything leaves a notification (job_id NULL)
 -- with its counts.
 
-CREATE TYPE bulkorder.generation_result AS (
-    created integer,      -- orders created
-    failed integer        -- masters marked autogen_error
-);
-
-CREATE FUNCTION bulkorder.generate_subscription_orders(as_of date)
+CREATE OR REPLACE FUNCTION bulkorder.generate_subscription_orders(as_of date)
 RETURNS bulkorder.generation_result
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp

@@ -49,22 +49,6 @@ CREATE TABLE bulkorder.bulk_job_items (
     CHECK (ok = (error_code IS NULL))
 );
 
-CREATE FUNCTION bulkorder.delete_job_items()
-RETURNS trigger
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    DELETE FROM bulkorder.bulk_job_items i USING deleted_jobs d WHERE i.job_id = d.job_id;
-    RETURN NULL;
-END
-$$;
-
-CREATE TRIGGER bulk_jobs_delete_items
-    AFTER DELETE ON bulkorder.bulk_jobs
-    REFERENCING OLD TABLE AS deleted_jobs
-    FOR EACH STATEMENT EXECUTE FUNCTION bulkorder.delete_job_items();
-
 CREATE VIEW bulkorder.bulk_job_failures AS
     SELECT job_id, target, error_code, message
     FROM bulkorder.bulk_job_items
@@ -89,16 +73,3 @@ CREATE VIEW bulkorder.shipment_bulk_history AS
     SELECT * FROM bulkorder.bulk_jobs WHERE page = 'shipments';
 CREATE VIEW bulkorder.customer_bulk_history AS
     SELECT * FROM bulkorder.bulk_jobs WHERE page = 'customers';
-
--- Marks notifications read (the bell of the admin tool).
-CREATE FUNCTION bulkorder.mark_notifications_read(notification_ids bigint[])
-RETURNS integer
-LANGUAGE sql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-    WITH u AS (
-        UPDATE bulkorder.notifications SET read_at = now()
-        WHERE notification_id = ANY (notification_ids) AND read_at IS NULL
-        RETURNING 1)
-    SELECT count(*)::integer FROM u
-$$;

@@ -29,12 +29,6 @@ CREATE TABLE bulkorder_catalog.pages (
     visible_condition text NOT NULL DEFAULT 'true'   -- over t: rows the page can see
 );
 
-INSERT INTO bulkorder_catalog.pages VALUES
-    ('orders', '注文一覧', 'orders', 'bulkorder.orders', 'order_no', '注文番号', 't.deleted_at IS NULL'),
-    ('subscriptions', '定期注文マスター', 'subscription masters', 'bulkorder.subscriptions', 'course_order_no', 'コース注文番号', 'true'),
-    ('shipments', '出荷一覧', 'shipments', 'bulkorder.orders', 'order_no', '注文番号', 't.deleted_at IS NULL'),
-    ('customers', '顧客一覧', 'customers', 'bulkorder.customers', 'customer_id', '顧客ID', 'true');
-
 CREATE TABLE bulkorder_catalog.operations (
     page text NOT NULL REFERENCES bulkorder_catalog.pages (page),
     operation text NOT NULL CHECK (operation ~ '^[a-z][a-z0-9_]*$'),
@@ -98,15 +92,3 @@ CREATE TABLE bulkorder_catalog.operation_param_checks (
     PRIMARY KEY (page, operation, position),
     FOREIGN KEY (page, operation) REFERENCES bulkorder_catalog.operations ON DELETE CASCADE
 );
-
--- A readable listing of the catalogue for operators and admin tools.
-CREATE VIEW bulkorder.operation_catalog AS
-    SELECT o.page, pg.name_ja AS page_name_ja, o.operation, o.name_ja, o.name_en,
-           o.params, o.wrapper,
-           coalesce((SELECT jsonb_agg(jsonb_build_object('error_code', r.error_code,
-                                                         'message', r.message_ja)
-                                      ORDER BY r.position)
-                     FROM bulkorder_catalog.operation_rules r
-                     WHERE r.page = o.page AND r.operation = o.operation), '[]') AS rules
-    FROM bulkorder_catalog.operations o
-    JOIN bulkorder_catalog.pages pg USING (page);

@@ -8,10 +8,6 @@
 -- record a try that got no answer, so the status itself moves only through
 -- complete_payment_request.
 
-ALTER TABLE bulkorder.payment_requests
-    ADD COLUMN attempts integer NOT NULL DEFAULT 0 CHECK (attempts >= 0),
-    ADD COLUMN last_attempt_at timestamptz;
-
 -- complete_payment_request(request_id, ok, result_code, message) RETURNS boolean
 --   Settles a pending request with the provider's answer and moves its order on:
 --     reauthorize  order.auth_status → ok / ng, order.auth_message → message
@@ -24,7 +20,7 @@ ALTER TABLE bulkorder.payment_requests
 --   a lost COMMIT acknowledgement): the call is idempotent.
 --   Errors: NULL request_id or ok (22004); unknown request_id (P0002); a
 --   different answer for a request already settled (55000).
-CREATE FUNCTION bulkorder.complete_payment_request(request_id bigint, ok boolean,
+CREATE OR REPLACE FUNCTION bulkorder.complete_payment_request(request_id bigint, ok boolean,
                                                    result_code text, message text)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -97,7 +93,7 @@ COMMENT ON FUNCTION bulkorder.complete_payment_request(bigint, boolean, text, te
 -- try without an answer) and reports through complete_payment_request.  A
 -- mail connector reads the outbox and sets sent_at.  Neither reads the
 -- shop's tables nor runs jobs.
-CREATE FUNCTION bulkorder.grant_payment_connector(role_name name)
+CREATE OR REPLACE FUNCTION bulkorder.grant_payment_connector(role_name name)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -111,7 +107,7 @@ BEGIN
 END
 $fn$;
 
-CREATE FUNCTION bulkorder.grant_mail_connector(role_name name)
+CREATE OR REPLACE FUNCTION bulkorder.grant_mail_connector(role_name name)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp

@@ -1,0 +1,48 @@
+-- Helpers of the operations' SQL: mail rendering, tags, free text.
+
+-- Render a template for one order: {{order_no}}, {{customer_name}},
+-- {{tracking_no}}, {{payment_method}} (its name), {{course_order_no}}.
+-- Scalar arguments, not the orders/customers row types: the engine's
+-- functions must not depend on the shop's tables, which a restore creates
+-- only after CREATE EXTENSION.  No SET clause, so that it is inlined into
+-- the effect statements that call it once per order.
+CREATE OR REPLACE FUNCTION bulkorder.render_mail(template text, order_no bigint, customer_name text,
+                                                 tracking_no text, payment_method text,
+                                                 course_order_no bigint)
+RETURNS text
+LANGUAGE sql STABLE
+AS $$
+    SELECT pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(template,
+        '{{order_no}}', coalesce(order_no::text, '')),
+        '{{customer_name}}', coalesce(customer_name, '')),
+        '{{tracking_no}}', coalesce(tracking_no, '')),
+        '{{payment_method}}', coalesce((SELECT pm.name FROM bulkorder.payment_methods pm
+                                         WHERE pm.code = payment_method), '')),
+        '{{course_order_no}}', coalesce(course_order_no::text, ''))
+$$;
+
+-- The tags rule shared by orders and customers: keep the existing order,
+-- append what is new, drop what is removed, never a duplicate.
+CREATE OR REPLACE FUNCTION bulkorder.merge_tags(tags text[], add text[], remove text[])
+RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(array_agg(tag ORDER BY pos), '{}')
+    FROM (SELECT tag, min(pos) AS pos
+          FROM unnest(coalesce(tags, '{}') || coalesce(add, '{}')) WITH ORDINALITY AS u(tag, pos)
+          WHERE tag <> ALL (coalesce(remove, '{}'))
+          GROUP BY tag) s
+$$;
+
+-- Append on a new line, or overwrite; appending to NULL or '' stores the
+-- text alone.
+CREATE OR REPLACE FUNCTION bulkorder.edit_text(current_text text, new_text text, mode text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE   -- no SET clause: kept inlinable, it runs per row
+AS $$
+    SELECT CASE
+        WHEN mode = 'overwrite' OR coalesce(current_text, '') = '' THEN new_text
+        ELSE current_text || E'\n' || new_text
+    END
+$$;
