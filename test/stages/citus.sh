@@ -186,19 +186,18 @@ export PGOPTIONS="$PGOPTIONS -c citus.enable_local_reference_table_foreign_keys=
 masters="customer_ranks payment_methods delivery_methods delivery_time_slots frequencies products
          product_payment_methods product_delivery_methods product_frequencies mail_templates customers
          subscriptions subscription_items"
-for t in $masters; do
-  attempt "SELECT create_reference_table('bulkorder.$t')"
-  [ -z "$err" ] || fail "create_reference_table('bulkorder.$t'): $err"
-done
+# as the README's "Citus" section writes it
+attempt "SELECT create_reference_table('bulkorder.' || t)
+           FROM unnest(string_to_array('$(echo $masters)', ' ')) WITH ORDINALITY AS m(t, i) ORDER BY i"
+[ -z "$err" ] || fail "create_reference_table of the masters: $err"
 check "13 masters are reference tables (one copy on every node)" \
   "SELECT count(*) FROM pg_dist_partition WHERE partmethod = 'n' AND repmodel = 't'
       AND logicalrelid::text IN ($(printf "'bulkorder.%s'," $masters | sed 's/,$//'))" 13
 attempt "SELECT create_distributed_table('bulkorder.orders', 'order_no')"
 [ -z "$err" ] || fail "create_distributed_table('bulkorder.orders', 'order_no'): $err"
-for t in order_items upload_shipments; do
-  attempt "SELECT create_distributed_table('bulkorder.$t', 'order_no', colocate_with => 'bulkorder.orders')"
-  [ -z "$err" ] || fail "create_distributed_table('bulkorder.$t', 'order_no'): $err"
-done
+attempt "SELECT create_distributed_table('bulkorder.' || t, 'order_no', colocate_with => 'bulkorder.orders')
+           FROM unnest(ARRAY['order_items', 'upload_shipments']) t"
+[ -z "$err" ] || fail "create_distributed_table of order_items, upload_shipments: $err"
 # --- findings 3 and 4: outboxes whose primary key leaves out order_no
 for t in payment_requests:request_id mail_outbox:mail_id; do
   tbl=${t%%:*} key=${t##*:}
