@@ -37,8 +37,11 @@ make_tree() {
     echo "$stamp" > "$tree/.stamp"
   fi
   chmod 755 "$root"
-  # the system's pg_config, not the tree's that `pg.sh env` puts first on the
-  # PATH (a relocated pg_config names paths inside the tree: DESTDIR twice)
+  # No pg_config in the tree: `pg.sh env` puts the tree's bin first on the
+  # PATH, and the Makefile takes the first pg_config there; a copy in the
+  # tree answers with paths inside the tree, where the server headers are
+  # not (make would not compile) and where DESTDIR would apply twice.
+  rm -f "$bin/pg_config"
   make -C "$top" -s install DESTDIR="$tree" PG_CONFIG="$sysbin/pg_config" >/dev/null
 }
 
