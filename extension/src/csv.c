@@ -425,7 +425,7 @@ lookup_page(const char *page)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unknown page \"%s\"", page),
-				 errhint("The pages are orders, subscriptions, shipments and customers.")));
+				 errhint("%s", bulk_page_list_hint())));
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
 	info.table = SPI_getvalue(tup, desc, 1);
@@ -983,6 +983,7 @@ upload(const char *page, const char *purpose, bytea *content, UploadOptions *opt
 	int			encoding = opts->encoding;
 	bool		bom;
 
+	bulk_check_installed_version();
 	memset(&st, 0, sizeof(st));
 	content_bytes(content, &data, &len, &encoding, &bom);
 	st.upload_id = insert_upload(page, purpose, opts, VARSIZE_ANY_EXHDR(content), encoding, bom);

@@ -12,6 +12,7 @@
 
 #include "catalog/pg_type.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -30,7 +31,7 @@ typedef struct JobOptions
 	char	   *source;
 } JobOptions;
 
-/* A text option: NULL for JSON null, else 1 to 200 characters. */
+/* A text option: NULL for JSON null, else 1 to 200 characters (not bytes). */
 char *
 bulk_option_text(const char *name, JsonbValue *v)
 {
@@ -40,7 +41,8 @@ bulk_option_text(const char *name, JsonbValue *v)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("option \"%s\" must be text", name)));
-	if (v->val.string.len == 0 || v->val.string.len > 200)
+	if (v->val.string.len == 0 ||
+		pg_mbstrlen_with_len(v->val.string.val, v->val.string.len) > 200)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("option \"%s\" must be 1 to 200 characters long", name)));
@@ -87,33 +89,6 @@ parse_options(Jsonb *options)
 	return opts;
 }
 
-void
-bulk_notify(int64 job_id, const char *message)
-{
-	Oid			types[2] = {INT8OID, TEXTOID};
-	Datum		values[2] = {Int64GetDatum(job_id), CStringGetTextDatum(message)};
-
-	bulk_spi_exec("INSERT INTO bulkorder.notifications (job_id, recipient, message) "
-				  "SELECT $1, coalesce(operator, requested_by), $2 "
-				  "FROM bulkorder.bulk_jobs WHERE job_id = $1",
-				  2, types, values, NULL, false, SPI_OK_INSERT);
-}
-
-char *
-bulk_completion_message(BulkOperation *op, int64 job_id, int64 succeeded,
-						int64 failed, bool cancelled)
-{
-	if (cancelled)
-		return psprintf(BULK_LANG_TEXT("一括更新を中止しました。%s「%s」 成功 %lld 件 / 失敗 %lld 件 (ジョブ #%lld)",
-									   "Bulk update cancelled: %s, %s: %lld succeeded / %lld failed (job #%lld)"),
-						op->page_name, op->op_name, (long long) succeeded,
-						(long long) failed, (long long) job_id);
-	return psprintf(BULK_LANG_TEXT("一括更新が完了しました。%s「%s」 成功 %lld 件 / 失敗 %lld 件 (ジョブ #%lld)",
-								   "Bulk update finished: %s, %s: %lld succeeded / %lld failed (job #%lld)"),
-					op->page_name, op->op_name, (long long) succeeded,
-					(long long) failed, (long long) job_id);
-}
-
 /*
  * Insert the job row.  With a request key already used on this page, the
  * first job's id comes back and *existing is set: a double click or a
@@ -147,7 +122,7 @@ insert_job(BulkOperation *op, Jsonb *params, JobOptions *opts, int64 total, bool
 	*existing = false;
 	bulk_spi_exec("INSERT INTO bulkorder.bulk_jobs (page, operation, params, status, total_count,"
 				  " requested_by, operator, source, request_key, is_async, started_at)"
-				  " VALUES ($1, $2, $3, CASE WHEN $9 THEN 'queued' ELSE 'running' END, $4,"
+				  " VALUES ($1, $2, $3, CASE WHEN $9 THEN '" BULK_STATUS_QUEUED "' ELSE '" BULK_STATUS_RUNNING "' END, $4,"
 				  " $5, $6, $7, $8, $9, CASE WHEN $9 THEN NULL ELSE clock_timestamp() END)"
 				  " ON CONFLICT (page, request_key) WHERE request_key IS NOT NULL DO NOTHING"
 				  " RETURNING job_id",
@@ -209,44 +184,66 @@ run_sync(BulkOperation *op, int64 job_id, Jsonb *params, BulkTargets *targets)
 	values[0] = Int64GetDatum(job_id);
 	values[1] = Int64GetDatum(succeeded);
 	values[2] = Int64GetDatum(failed);
-	bulk_spi_exec("UPDATE bulkorder.bulk_jobs SET status = 'done',"
+	bulk_spi_exec("UPDATE bulkorder.bulk_jobs SET status = '" BULK_STATUS_DONE "',"
 				  " processed_count = $2 + $3, success_count = $2, failure_count = $3,"
 				  " last_target = (SELECT max(target) FROM bulkorder.bulk_job_items WHERE job_id = $1),"
 				  " finished_at = clock_timestamp() WHERE job_id = $1",
 				  3, types, values, NULL, false, SPI_OK_UPDATE);
-	bulk_notify(job_id, bulk_completion_message(op, job_id, succeeded, failed, false));
+	bulk_notify(job_id, bulk_completion_message(op, job_id, succeeded, failed));
+}
+
+/* A NULL argument rejects the call (22004), naming it. */
+static void
+require_arg(FunctionCallInfo fcinfo, int argno, const char *name, const char *hint)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be NULL", name),
+				 hint ? errhint("%s", hint) : 0));
 }
 
 static char *
 required_text_arg(FunctionCallInfo fcinfo, int argno, const char *name)
 {
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be NULL", name)));
+	require_arg(fcinfo, argno, name, NULL);
 	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
 }
 
 static ArrayType *
 required_targets_arg(FunctionCallInfo fcinfo, int argno)
 {
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("targets must not be NULL"),
-				 errhint("Pass the keys as a bigint[]; an empty array makes an empty job.")));
+	require_arg(fcinfo, argno, "targets",
+				"Pass the keys as a bigint[]; an empty array makes an empty job.");
 	return PG_GETARG_ARRAYTYPE_P(argno);
 }
 
 static Jsonb *
 params_arg(FunctionCallInfo fcinfo, int argno)
 {
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("params must not be NULL"),
-				 errhint("Pass '{}' for an operation without parameters.")));
+	require_arg(fcinfo, argno, "params", "Pass '{}' for an operation without parameters.");
 	return PG_GETARG_JSONB_P(argno);
+}
+
+/* The four arguments run_bulk and preview_bulk share, checked. */
+typedef struct JobCall
+{
+	char	   *page;
+	char	   *operation;
+	Jsonb	   *params;
+	BulkTargets targets;
+} JobCall;
+
+static JobCall
+job_call_args(FunctionCallInfo fcinfo)
+{
+	JobCall		call;
+
+	call.page = required_text_arg(fcinfo, 0, "page");
+	call.operation = required_text_arg(fcinfo, 1, "operation");
+	call.targets = bulk_targets_from_array(required_targets_arg(fcinfo, 2));
+	call.params = params_arg(fcinfo, 3);
+	return call;
 }
 
 /*
@@ -255,12 +252,8 @@ params_arg(FunctionCallInfo fcinfo, int argno)
 Datum
 bulkorder_run_bulk(PG_FUNCTION_ARGS)
 {
-	char	   *page = required_text_arg(fcinfo, 0, "page");
-	char	   *operation = required_text_arg(fcinfo, 1, "operation");
-	ArrayType  *targets_arr = required_targets_arg(fcinfo, 2);
-	Jsonb	   *params = params_arg(fcinfo, 3);
+	JobCall		call = job_call_args(fcinfo);
 	JobOptions	opts = parse_options(PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4));
-	BulkTargets targets = bulk_targets_from_array(targets_arr);
 	BulkOperation *op;
 	Jsonb	   *normalized;
 	int64		job_id;
@@ -269,19 +262,16 @@ bulkorder_run_bulk(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "bulkorder: SPI_connect failed");
 
-	op = bulk_lookup_operation(page, operation);
-	normalized = bulk_check_params(op, params);
-	job_id = insert_job(op, params, &opts, targets.count, &existing);
+	op = bulk_lookup_operation(call.page, call.operation);
+	normalized = bulk_check_params(op, call.params);
+	job_id = insert_job(op, call.params, &opts, call.targets.count, &existing);
 	if (!existing)
 	{
-		bulk_notify(job_id,
-					psprintf(BULK_LANG_TEXT("一括更新を受け付けました。%s「%s」 対象 %d 件 (ジョブ #%lld)",
-											"Bulk update accepted: %s, %s: %d targets (job #%lld)"),
-							 op->page_name, op->op_name, targets.count, (long long) job_id));
+		bulk_notify(job_id, bulk_accepted_message(op, job_id, call.targets.count));
 		if (opts.async)
-			bulk_submit_async(op, job_id, normalized, &targets);
+			bulk_submit_async(op, job_id, normalized, &call.targets);
 		else
-			run_sync(op, job_id, normalized, &targets);
+			run_sync(op, job_id, normalized, &call.targets);
 	}
 
 	SPI_finish();
@@ -298,11 +288,8 @@ bulkorder_run_bulk(PG_FUNCTION_ARGS)
 Datum
 bulkorder_preview_bulk(PG_FUNCTION_ARGS)
 {
-	char	   *page = required_text_arg(fcinfo, 0, "page");
-	char	   *operation = required_text_arg(fcinfo, 1, "operation");
-	ArrayType  *targets_arr = required_targets_arg(fcinfo, 2);
-	Jsonb	   *params = params_arg(fcinfo, 3);
-	BulkTargets targets = bulk_targets_from_array(targets_arr);
+	JobCall		call = job_call_args(fcinfo);
+	BulkTargets targets = call.targets;
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	BulkOperation *op;
 	Jsonb	   *normalized;
@@ -312,8 +299,8 @@ bulkorder_preview_bulk(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "bulkorder: SPI_connect failed");
-	op = bulk_lookup_operation(page, operation);
-	normalized = bulk_check_params(op, params);
+	op = bulk_lookup_operation(call.page, call.operation);
+	normalized = bulk_check_params(op, call.params);
 
 	chunk_ctx = AllocSetContextCreate(CurrentMemoryContext, "bulkorder preview chunk",
 									  ALLOCSET_DEFAULT_SIZES);

@@ -63,6 +63,11 @@ CREATE TABLE bulkorder.notifications (
     read_at timestamptz
 );
 CREATE INDEX ON bulkorder.notifications (job_id);
+-- 1.1: who marked it read, the role and mark_notifications_read's operator
+-- option (the same columns, in the same order, as upgrades/1.0--1.1.sql adds)
+ALTER TABLE bulkorder.notifications
+    ADD COLUMN read_by text,
+    ADD COLUMN read_by_operator text;
 
 -- The four history pages of the seed (⑥), one per list.
 CREATE VIEW bulkorder.order_bulk_history AS
