@@ -98,8 +98,12 @@ SELECT message FROM bulkorder.notifications WHERE job_id = :job ORDER BY notific
 -- the request key holds for asynchronous jobs too
 SELECT bulkorder.run_bulk('orders', 'shipping_hold', '{1011}', '{"hold": true}',
                           '{"async": true, "request_key": "async-click-1"}') AS first \gset
-SELECT bulkorder.run_bulk('orders', 'shipping_hold', '{1011,1001}', '{"hold": true}',
+SELECT bulkorder.run_bulk('orders', 'shipping_hold', '{1011}', '{"hold": true}',
                           '{"async": true, "request_key": "async-click-1"}') = :first AS same_job;
+\set VERBOSITY sqlstate
+SELECT bulkorder.run_bulk('orders', 'shipping_hold', '{1011,1001}', '{"hold": true}',
+                          '{"async": true, "request_key": "async-click-1"}');
+\set VERBOSITY default
 SELECT pg_temp.wait_job(:first);
 SELECT count(*) AS jobs, sum(total_count) AS targets FROM bulkorder.bulk_jobs WHERE request_key = 'async-click-1';
 SELECT count(*) AS stored_targets FROM bulkorder.bulk_job_targets WHERE job_id = :first;

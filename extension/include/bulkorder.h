@@ -105,6 +105,64 @@ extern void bulk_apply_chunk(BulkOperation *op, int64 job_id, Jsonb *params,
 
 /* jobs.c */
 extern char *bulk_option_text(const char *name, JsonbValue *v);
+extern bytea *bulk_request_hash(const char *page, const char *operation,
+								const int64 *keys, int nkeys, Jsonb *params);
+extern bytea *bulk_request_hash_file(const char *page, const char *operation,
+									 const char *data, size_t len, Jsonb *read_options);
+extern int64 bulk_request_key_job(const char *page, const char *request_key,
+								  bytea *request_hash);
+extern bytea *bulk_request_hash_override;
+
+/*
+ * messages.c: whole-call error texts in bulkorder.language.  Use as
+ * ereport(ERROR, (errcode(...), errmsg("english"),
+ *                 bulk_errdetail(BMSG_X, arg1, arg2))): the arguments are
+ * strings, filling %1$s, %2$s, ... of the entry.
+ */
+typedef enum BulkMsg
+{
+	BMSG_PARAM_UNKNOWN,
+	BMSG_PARAM_MISSING,
+	BMSG_PARAM_NULL,
+	BMSG_PARAM_BOOLEAN,
+	BMSG_PARAM_TEXT,
+	BMSG_PARAM_INTEGER,
+	BMSG_PARAM_INTEGER_RANGE,
+	BMSG_PARAM_MIN,
+	BMSG_PARAM_MAX,
+	BMSG_PARAM_TOO_LONG,
+	BMSG_PARAM_ENUM,
+	BMSG_PARAM_DATE,
+	BMSG_PARAM_DATE_RANGE,
+	BMSG_PARAM_ARRAY,
+	BMSG_PARAM_ARRAY_NULL,
+	BMSG_PARAM_ARRAY_BLANK,
+	BMSG_PARAM_ARRAY_LIMIT,
+	BMSG_NOT_OBJECT,
+	BMSG_ARG_NULL,
+	BMSG_TARGETS_NULL,
+	BMSG_PARAMS_NULL,
+	BMSG_OPTION_UNKNOWN,
+	BMSG_OPTION_BOOLEAN,
+	BMSG_OPTION_TEXT,
+	BMSG_REQUEST_KEY_CONCURRENT,
+	BMSG_REQUEST_KEY_OTHER_REQUEST,
+	BMSG_REQUEST_KEY_UNVERIFIABLE,
+	BMSG_TARGETS_DIMENSIONS,
+	BMSG_TARGETS_NULL_ELEMENT,
+	BMSG_TARGETS_TOO_MANY,
+	BMSG_COUNT
+} BulkMsg;
+
+extern int	bulk_errdetail_args(BulkMsg id, int nargs, const char *const *args);
+extern int	bulk_errhint_args(BulkMsg id, int nargs, const char *const *args);
+extern char *bulk_message_args(BulkMsg id, int nargs, const char *const *args);
+
+#define BULK_MSG_ARGS(...) \
+	lengthof(((const char *const[]) {__VA_ARGS__})), ((const char *const[]) {__VA_ARGS__})
+#define bulk_errdetail(id, ...) bulk_errdetail_args((id), BULK_MSG_ARGS(__VA_ARGS__))
+#define bulk_errhint(id, ...) bulk_errhint_args((id), BULK_MSG_ARGS(__VA_ARGS__))
+#define bulk_message(id, ...) bulk_message_args((id), BULK_MSG_ARGS(__VA_ARGS__))
 
 /* version.c */
 extern char *bulk_installed_version(void);

@@ -36,7 +36,8 @@ bulk_object_iterator(Jsonb *obj, const char *what)
 	if (!JB_ROOT_IS_OBJECT(obj) || JB_ROOT_IS_SCALAR(obj))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must be a JSON object", what)));
+				 errmsg("%s must be a JSON object", what),
+				 bulk_errdetail(BMSG_NOT_OBJECT, what)));
 	return JsonbIteratorInit(&obj->root);
 }
 
@@ -86,15 +87,13 @@ bulk_targets_from_array(ArrayType *targets)
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
 				 errmsg("targets must be a one-dimensional array"),
-				 errdetail("The array given has %d dimensions.", ARR_NDIM(targets))));
+				 bulk_errdetail(BMSG_TARGETS_DIMENSIONS, psprintf("%d", ARR_NDIM(targets)))));
 	n = ArrayGetNItems(ARR_NDIM(targets), ARR_DIMS(targets));
 	if (n > bulkorder_max_targets)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("too many targets: %d", n),
-				 errdetail("One job takes at most %d targets (bulkorder.max_targets).",
-						   bulkorder_max_targets),
-				 errhint("Split the keys into several jobs, or raise bulkorder.max_targets.")));
+				 bulk_errdetail(BMSG_TARGETS_TOO_MANY, psprintf("%d", bulkorder_max_targets))));
 
 	deconstruct_array(targets, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
 					  &elems, &nulls, &n);
@@ -105,7 +104,7 @@ bulk_targets_from_array(ArrayType *targets)
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("targets must not contain NULL"),
-					 errdetail("Element %d is NULL.", i + 1)));
+					 bulk_errdetail(BMSG_TARGETS_NULL_ELEMENT, psprintf("%d", i + 1))));
 		result.keys[i] = DatumGetInt64(elems[i]);
 	}
 	pfree(elems);

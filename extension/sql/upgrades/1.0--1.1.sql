@@ -94,3 +94,16 @@ SELECT pg_catalog.pg_extension_config_dump('bulkorder_catalog.operation_param_ch
 
 -- the wrappers are created by define_operation now; 1.0's generator is gone
 DROP FUNCTION bulkorder.create_operation_wrapper(text, text);
+
+-- ---------------------------------------------------------------------------
+-- params: request keys are idempotency keys (issue 13 F4).  The new column
+-- comes after the queue's, as shop/90_jobs_1_1.sql adds it after
+-- shop/70_async.sql on a fresh install.
+
+-- the key is scoped to page and calling role: the same index name, new columns
+DROP INDEX bulkorder.bulk_jobs_request_key_idx;
+CREATE UNIQUE INDEX bulk_jobs_request_key_idx ON bulkorder.bulk_jobs (page, requested_by, request_key)
+    WHERE request_key IS NOT NULL;
+-- the request's fingerprint; NULL on 1.0's jobs, whose key a 1.1 call cannot
+-- reuse (README, "Request keys are idempotency keys")
+ALTER TABLE bulkorder.bulk_jobs ADD COLUMN request_hash bytea;
