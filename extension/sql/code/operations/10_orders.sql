@@ -313,11 +313,12 @@ UPDATE bulkorder_catalog.operations
 SET effects = ARRAY[$$INSERT INTO bulkorder.mail_outbox
             (template_code, order_no, customer_id, to_address, subject, body, job_id)
         SELECT mt.code, o.order_no, c.customer_id, c.email,
-               bulkorder.render_mail(mt.subject, o.order_no, c.name, o.tracking_no, o.payment_method, o.course_order_no), bulkorder.render_mail(mt.body, o.order_no, c.name, o.tracking_no, o.payment_method, o.course_order_no), $3
+               bulkorder.render_mail(mt.subject, o.order_no, c.name, o.tracking_no, pm.name, o.course_order_no), bulkorder.render_mail(mt.body, o.order_no, c.name, o.tracking_no, pm.name, o.course_order_no), $3
         FROM applied a
         CROSS JOIN LATERAL jsonb_populate_record((SELECT x FROM bulkorder.orders x
                                                   WHERE x.order_no = a.target), a.after) AS o
         JOIN bulkorder.customers c ON c.customer_id = o.customer_id
+        JOIN bulkorder.payment_methods pm ON pm.code = o.payment_method
         JOIN bulkorder.mail_templates mt ON mt.code = 'cod_auto_change' AND mt.enabled$$]
 WHERE page = 'orders' AND operation = 'payment_method';
 

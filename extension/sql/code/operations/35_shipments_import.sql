@@ -41,11 +41,12 @@ VALUES
      $$INSERT INTO bulkorder.mail_outbox
             (template_code, order_no, customer_id, to_address, subject, body, job_id)
         SELECT mt.code, o.order_no, o.customer_id, c.email,
-               bulkorder.render_mail(mt.subject, n.order_no, c.name, n.tracking_no, n.payment_method, n.course_order_no), bulkorder.render_mail(mt.body, n.order_no, c.name, n.tracking_no, n.payment_method, n.course_order_no), $3
+               bulkorder.render_mail(mt.subject, n.order_no, c.name, n.tracking_no, pm.name, n.course_order_no), bulkorder.render_mail(mt.body, n.order_no, c.name, n.tracking_no, pm.name, n.course_order_no), $3
         FROM applied a
         JOIN bulkorder.orders o ON o.order_no = a.target
         CROSS JOIN LATERAL jsonb_populate_record(o, a.after) AS n
         JOIN bulkorder.customers c ON c.customer_id = o.customer_id
+        JOIN bulkorder.payment_methods pm ON pm.code = n.payment_method
         JOIN bulkorder.mail_templates mt ON mt.code = 'ship_complete' AND mt.enabled
         WHERE NOT o.ship_mail_sent$$],
      'bulk_shipment_import_shipments');
