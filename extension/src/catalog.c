@@ -119,17 +119,21 @@ prepare_kept(const char *sql, int nargs, Oid *argtypes)
 	return plan;
 }
 
-/* VALUES list mapping every error code of the operation to its message. */
+/*
+ * The message of an item's error code, as an expression over c.error_code:
+ * NULL at once for a target that passed (most of them), no join.
+ */
 static void
-append_messages(StringInfo buf, char **codes, char **messages, int nrules)
+append_message(StringInfo buf, char **codes, char **messages, int nrules)
 {
-	appendStringInfo(buf, "(VALUES ('not_found', %s)",
+	appendStringInfo(buf, "CASE WHEN c.error_code IS NULL THEN NULL"
+					 " WHEN c.error_code = 'not_found' THEN %s",
 					 quote_literal_cstr(BULK_LANG_TEXT("対象が見つかりません(存在しないか削除済みです)",
 													   "not found (unknown or deleted)")));
 	for (int i = 0; i < nrules; i++)
-		appendStringInfo(buf, ", (%s, %s)",
+		appendStringInfo(buf, " WHEN c.error_code = %s THEN %s",
 						 quote_literal_cstr(codes[i]), quote_literal_cstr(messages[i]));
-	appendStringInfoString(buf, ") AS m(code, message)");
+	appendStringInfoString(buf, " END");
 }
 
 /* jsonb_build_object('col', <alias>.col, ...) over the changed columns */
@@ -273,11 +277,10 @@ bulk_lookup_operation(const char *page, const char *operation)
 	 */
 	appendStringInfo(&preview,
 					 "WITH prm AS NOT MATERIALIZED (SELECT $2::jsonb AS p), checked AS (%s)"
-					 " SELECT c.target, c.error_code IS NULL, c.error_code, m.message"
-					 " FROM checked c LEFT JOIN ",
+					 " SELECT c.target, c.error_code IS NULL, c.error_code, ",
 					 check.data);
-	append_messages(&preview, codes, messages, nrules);
-	appendStringInfoString(&preview, " ON m.code = c.error_code ORDER BY c.target");
+	append_message(&preview, codes, messages, nrules);
+	appendStringInfoString(&preview, " FROM checked c ORDER BY c.target");
 
 	/*
 	 * The run: check, change, side effects and items in one statement, so a
@@ -305,12 +308,12 @@ bulk_lookup_operation(const char *page, const char *operation)
 	appendStringInfoString(&run,
 						   ", items AS (INSERT INTO bulkorder.bulk_job_items"
 						   " (job_id, target, ok, error_code, message, before, after)"
-						   " SELECT $3, c.target, c.error_code IS NULL, c.error_code, m.message,"
-						   " c.before, a.after FROM checked c"
-						   " LEFT JOIN applied a ON a.target = c.target LEFT JOIN ");
-	append_messages(&run, codes, messages, nrules);
+						   " SELECT $3, c.target, c.error_code IS NULL, c.error_code, ");
+	append_message(&run, codes, messages, nrules);
 	appendStringInfoString(&run,
-						   " ON m.code = c.error_code RETURNING ok, after IS NOT NULL AS done)"
+						   ", c.before, a.after FROM checked c"
+						   " LEFT JOIN applied a ON a.target = c.target"
+						   " RETURNING ok, after IS NOT NULL AS done)"
 						   " SELECT count(*) FILTER (WHERE ok), count(*) FILTER (WHERE NOT ok),"
 						   " count(*) FILTER (WHERE ok AND NOT done) FROM items");
 
