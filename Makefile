@@ -5,7 +5,7 @@ EXTVERSION := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION)
 
 MODULE_big = bulkorder
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard extension/src/*.c)))
-PG_CPPFLAGS = -I$(srcdir)/extension/include
+PG_CPPFLAGS = -I$(srcdir)/extension/include -DBULKORDER_VERSION='"$(EXTVERSION)"'
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
 
 # The SQL sources, by kind (README, "Source layout"):

@@ -23,7 +23,12 @@
 extern int	bulkorder_chunk_size;
 extern int	bulkorder_max_targets;
 extern int	bulkorder_language;
-extern int	bulkorder_max_workers;	/* worker.c */
+extern int	bulkorder_max_workers;	/* version.c */
+extern char *bulk_installed_version(void);
+extern bool bulk_installed_version_matches(void);
+extern void bulk_check_installed_version(void);
+
+/* worker.c */
 extern int	bulkorder_worker_naptime;
 
 typedef enum BulkLanguage
@@ -84,6 +89,11 @@ extern char *bulk_option_text(const char *name, JsonbValue *v);
 extern void bulk_notify(int64 job_id, const char *message);
 extern char *bulk_completion_message(BulkOperation *op, int64 job_id,
 									 int64 succeeded, int64 failed, bool cancelled);
+
+/* version.c */
+extern char *bulk_installed_version(void);
+extern bool bulk_installed_version_matches(void);
+extern void bulk_check_installed_version(void);
 
 /* worker.c */
 extern void bulk_worker_init(void);

@@ -187,6 +187,9 @@ bulk_lookup_operation(const char *page, const char *operation)
 	bool		found;
 	char		cache_key[2 * NAMEDATALEN + 8];
 
+	/* every job, preview and import starts here */
+	bulk_check_installed_version();
+
 	values[0] = CStringGetTextDatum(page);
 	values[1] = CStringGetTextDatum(operation);
 	values[2] = BoolGetDatum(bulkorder_language == BULK_LANG_EN);

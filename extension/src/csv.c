@@ -983,6 +983,7 @@ upload(const char *page, const char *purpose, bytea *content, UploadOptions *opt
 	int			encoding = opts->encoding;
 	bool		bom;
 
+	bulk_check_installed_version();
 	memset(&st, 0, sizeof(st));
 	content_bytes(content, &data, &len, &encoding, &bom);
 	st.upload_id = insert_upload(page, purpose, opts, VARSIZE_ANY_EXHDR(content), encoding, bom);

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# A shop's data lives in extension tables: pg_dump must keep it, with the
-# key sequences, and a restored database must go on working (new keys, jobs).
+# The shop's tables are the database's own (not extension members): pg_dump
+# keeps them like any table, with their key sequences; pg_restore runs
+# CREATE EXTENSION before re-creating them (the install script must leave
+# them to the dump), and the restored database goes on (new keys, jobs).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 src=bulkorder_dump_src dst=bulkorder_dump_dst
@@ -18,7 +20,7 @@ q -d $src -v orders=2000 -v seed=7 -f "$top/tools/demo-data.sql" >/dev/null
 q -d $src -c "SELECT bulkorder.bulk_cancel(ARRAY(SELECT order_no FROM bulkorder.order_list
                                                WHERE status = 'awaiting_shipment' ORDER BY order_no LIMIT 7), true)" >/dev/null
 pg_dump -Fc -d $src -f "$dump"
-pg_restore -d $dst "$dump"
+pg_restore --exit-on-error -d $dst "$dump"
 
 summary="SELECT (SELECT count(*) FROM bulkorder.orders), (SELECT count(*) FROM bulkorder.customers),
                 (SELECT count(*) FROM bulkorder.bulk_jobs), (SELECT count(*) FROM bulkorder.bulk_job_items),
