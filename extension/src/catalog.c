@@ -302,7 +302,14 @@ bulk_lookup_operation(const char *page, const char *operation)
 						 " WHERE t.ctid = e.tid AND t.%s = e.target RETURNING t.%s AS target, ",
 						 table, set_clause, key, key);
 		append_image(&run, "t", cols, ncols);
-		appendStringInfoString(&run, " AS after)");
+
+		/*
+		 * old_tid: where the row's version before the change is.  The
+		 * statement's snapshot still sees that version (its own changes are
+		 * invisible to it), so an effect can read the row as it was with a
+		 * Tid Scan (o.ctid = a.old_tid) instead of probing the key's index.
+		 */
+		appendStringInfoString(&run, " AS after, e.tid AS old_tid)");
 	}
 	else
 		appendStringInfoString(&run, apply_sql);
