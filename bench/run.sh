@@ -423,15 +423,15 @@ WITH m AS (
     SELECT path, contender, percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS median,
            min(ms) AS best, max(ms) AS worst, count(*) AS runs, min(changed) AS lo, max(changed) AS hi
     FROM bench.results WHERE round > 0 GROUP BY path, contender),
-pairs (path, engine, baseline, what, goal, size) AS (VALUES
-    ('cancel', 'E', 'a', 'cancel: bulk_cancel vs one UPDATE + history', 1.10, $nkeys),
-    ('cancel', 'E', 'b', 'cancel: bulk_cancel vs PL/pgSQL row loop', 1.00, $nkeys),
-    ('tags', 'S', 'T', 'tags: run_bulk sync vs UPDATE in key order + history', 1.15, $ntags),
-    ('tags', 'A', 'T', 'tags: run_bulk async (submit to done) vs the same', 1.15, $ntags),
-    ('import', 'I', 'J', 'import_shipments vs COPY + set-based changes', 1.30, $nkeys),
-    ('upload', 'U', 'C', 'upload_csv vs COPY + join resolving the keys', 1.50, $nlines),
-    ('preview', 'P', 'Q', 'preview_bulk vs the same check as a SELECT', 1.10, $nkeys),
-    ('revert', 'R', 'K', 'revert_job vs the job it reverts', NULL, $nkeys))
+pairs (path, engine, baseline, what, goal, size, ord) AS (VALUES
+    ('cancel', 'E', 'a', 'cancel: bulk_cancel vs one UPDATE + history', 1.10, $nkeys, 1),
+    ('cancel', 'E', 'b', 'cancel: bulk_cancel vs PL/pgSQL row loop', 1.00, $nkeys, 2),
+    ('tags', 'S', 'T', 'tags: run_bulk sync vs UPDATE in key order + history', 1.15, $ntags, 3),
+    ('tags', 'A', 'T', 'tags: run_bulk async (submit to done) vs the same', 1.15, $ntags, 4),
+    ('import', 'I', 'J', 'import_shipments vs COPY + set-based changes', 1.30, $nkeys, 5),
+    ('upload', 'U', 'C', 'upload_csv vs COPY + join resolving the keys', 1.50, $nlines, 6),
+    ('preview', 'P', 'Q', 'preview_bulk vs the same check as a SELECT', 1.10, $nkeys, 7),
+    ('revert', 'R', 'K', 'revert_job vs the job it reverts', NULL, $nkeys, 8))
 SELECT p.what AS path, p.size AS "size",
        round(e.median::numeric) AS "engine ms", round(b.median::numeric) AS "baseline ms",
        round((e.median / b.median)::numeric, 2) AS ratio, coalesce('≤ ' || p.goal, '-') AS goal,
@@ -443,7 +443,8 @@ SELECT p.what AS path, p.size AS "size",
        e.runs AS rounds
 FROM pairs p
 LEFT JOIN m e ON e.path = p.path AND e.contender = p.engine
-LEFT JOIN m b ON b.path = p.path AND b.contender = p.baseline;
+LEFT JOIN m b ON b.path = p.path AND b.contender = p.baseline
+ORDER BY p.ord;
 \\echo
 \\echo 'every contender (ms over the counted rounds; rows changed per run)'
 SELECT path, contender, round(median::numeric) AS median, best, worst, runs,
