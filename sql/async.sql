@@ -98,20 +98,27 @@ SELECT message FROM bulkorder.notifications WHERE job_id = :job ORDER BY notific
 -- the request key holds for asynchronous jobs too
 SELECT bulkorder.run_bulk('orders', 'shipping_hold', '{1011}', '{"hold": true}',
                           '{"async": true, "request_key": "async-click-1"}') AS first \gset
-SELECT bulkorder.run_bulk('orders', 'shipping_hold', '{1011,1001}', '{"hold": true}',
+SELECT bulkorder.run_bulk('orders', 'shipping_hold', '{1011}', '{"hold": true}',
                           '{"async": true, "request_key": "async-click-1"}') = :first AS same_job;
+\set VERBOSITY sqlstate
+SELECT bulkorder.run_bulk('orders', 'shipping_hold', '{1011,1001}', '{"hold": true}',
+                          '{"async": true, "request_key": "async-click-1"}');
+\set VERBOSITY default
 SELECT pg_temp.wait_job(:first);
 SELECT count(*) AS jobs, sum(total_count) AS targets FROM bulkorder.bulk_jobs WHERE request_key = 'async-click-1';
 SELECT count(*) AS stored_targets FROM bulkorder.bulk_job_targets WHERE job_id = :first;
 
 -- cancel a queued job: in the submitting transaction the worker cannot
--- have started it yet (it waits for this transaction to end)
+-- have started it yet (it is started when this transaction commits)
 BEGIN;
 SELECT bulkorder.run_bulk('orders', 'tags', '{100001,100002,100003}', '{"add": ["never"]}',
                           '{"async": true}') AS job \gset
 SELECT status FROM bulkorder.bulk_jobs WHERE job_id = :job;
+SELECT count(*) AS workers_while_open FROM pg_stat_activity
+WHERE backend_type = 'bulkorder worker' AND datname = current_database();
 SELECT bulkorder.cancel_job(:job);
-SELECT status, processed_count, cancel_requested, finished_at IS NOT NULL AS finished
+SELECT status, processed_count, cancel_requested, finished_at IS NOT NULL AS finished,
+       cancelled_by, cancelled_by_operator
 FROM bulkorder.bulk_jobs WHERE job_id = :job;
 SELECT bulkorder.cancel_job(:job) AS again;
 COMMIT;
@@ -123,7 +130,62 @@ SELECT count(*) AS items FROM bulkorder.bulk_job_items WHERE job_id = :job;
 SELECT count(*) AS tagged FROM bulkorder.orders WHERE 'never' = ANY (tags);
 SELECT message FROM bulkorder.notifications WHERE job_id = :job ORDER BY notification_id;
 
--- a rolled-back submission leaves nothing, and the worker it woke finds nothing
+-- who cancelled: the role and the operator, named in the notification (en
+-- here, the job's language); options are checked like run_bulk's
+SET bulkorder.language = 'en';
+BEGIN;
+SELECT bulkorder.run_bulk('orders', 'tags', '{100001}', '{"add": ["never"]}', '{"async": true}') AS job \gset
+SELECT bulkorder.cancel_job(:job, '{"operator": "鈴木"}');
+COMMIT;
+RESET bulkorder.language;
+SELECT status, cancelled_by, cancelled_by_operator FROM bulkorder.bulk_jobs WHERE job_id = :job;
+SELECT message FROM bulkorder.notifications WHERE job_id = :job ORDER BY notification_id;
+-- operator: 1 to 200 characters, not bytes (200 × お is 600 bytes)
+BEGIN;
+SELECT bulkorder.run_bulk('orders', 'tags', '{100001}', '{"add": ["never"]}', '{"async": true}') AS job \gset
+SELECT bulkorder.cancel_job(:job, jsonb_build_object('operator', repeat('お', 200)));
+SELECT char_length(cancelled_by_operator) FROM bulkorder.bulk_jobs WHERE job_id = :job;
+ROLLBACK;
+SELECT bulkorder.run_bulk('orders', 'tags', '{1001}', '{"add": ["long-name"]}',
+                          jsonb_build_object('operator', repeat('お', 200))) AS job \gset
+SELECT char_length(operator) FROM bulkorder.bulk_jobs WHERE job_id = :job;
+\set VERBOSITY sqlstate
+SELECT bulkorder.cancel_job(:job, jsonb_build_object('operator', repeat('お', 201)));
+SELECT bulkorder.cancel_job(:job, '{"operator": ""}');
+SELECT bulkorder.cancel_job(:job, '{"operator": 7}');
+SELECT bulkorder.cancel_job(:job, '{"who": "x"}');
+SELECT bulkorder.cancel_job(:job, '[]');
+SELECT bulkorder.run_bulk('orders', 'tags', '{1001}', '{"add": ["x"]}',
+                          jsonb_build_object('operator', repeat('お', 201)));
+\set VERBOSITY default
+-- NULL options are no options
+SELECT bulkorder.cancel_job(:job, NULL) AS finished_job;
+
+-- who marked a notification read: the role (SET ROLE counts) and the
+-- operator; a notification read before keeps who read it first
+SELECT min(notification_id) AS n1, max(notification_id) AS n2
+FROM bulkorder.notifications WHERE job_id = :job \gset
+SELECT bulkorder.mark_notifications_read(ARRAY[:n1]::bigint[]);
+CREATE ROLE bulkorder_async_reader;
+SELECT bulkorder.grant_operator('bulkorder_async_reader');
+SET ROLE bulkorder_async_reader;
+SELECT bulkorder.mark_notifications_read(ARRAY[:n1, :n2]::bigint[], '{"operator": "山田"}');
+\set VERBOSITY sqlstate
+SELECT bulkorder.mark_notifications_read(ARRAY[:n1]::bigint[], '{"operator": ""}');
+SELECT bulkorder.mark_notifications_read(ARRAY[:n1]::bigint[], '{"reader": "x"}');
+SELECT bulkorder.mark_notifications_read(ARRAY[:n1]::bigint[], '"x"');
+-- bulkorder.chunk_size is a superuser setting
+SET bulkorder.chunk_size = 1;
+\set VERBOSITY default
+RESET ROLE;
+SELECT notification_id = :n1 AS first, read_by, read_by_operator, read_at IS NOT NULL AS read
+FROM bulkorder.notifications WHERE notification_id IN (:n1, :n2) ORDER BY notification_id;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA bulkorder FROM bulkorder_async_reader;
+REVOKE ALL ON ALL TABLES IN SCHEMA bulkorder FROM bulkorder_async_reader;
+REVOKE ALL ON SCHEMA bulkorder FROM bulkorder_async_reader;
+DROP ROLE bulkorder_async_reader;
+
+-- a rolled-back submission leaves nothing and starts no worker
 BEGIN;
 SELECT bulkorder.run_bulk('orders', 'tags', '{100005}', '{"add": ["ghost"]}', '{"async": true}') IS NOT NULL AS queued;
 ROLLBACK;

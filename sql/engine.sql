@@ -79,11 +79,14 @@ SELECT (SELECT count(*) FROM bulkorder.order_bulk_history WHERE job_id = :job) A
        (SELECT count(*) FROM bulkorder.subscription_bulk_history WHERE job_id = :job) AS subscriptions,
        (SELECT count(*) FROM bulkorder.customer_bulk_history WHERE job_id = :job) AS customers;
 
--- a request key makes a second call a no-op returning the first job
+-- a request key makes a second call of the same request (targets as a set)
+-- a no-op returning the first job; another request with it is refused
 SELECT bulkorder.run_bulk('orders', 'shipping_hold', '{1011}', '{"hold": true}',
                           '{"request_key": "click-42"}') AS first \gset
-SELECT bulkorder.run_bulk('orders', 'shipping_hold', '{1011,1002}', '{"hold": true}',
+SELECT bulkorder.run_bulk('orders', 'shipping_hold', '{1011,1011}', '{"hold": true}',
                           '{"request_key": "click-42"}') = :first AS same_job;
+SELECT bulkorder.run_bulk('orders', 'shipping_hold', '{1011,1002}', '{"hold": true}',
+                          '{"request_key": "click-42"}');
 SELECT count(*) FROM bulkorder.bulk_jobs WHERE request_key = 'click-42';
 SELECT total_count FROM bulkorder.bulk_jobs WHERE job_id = :first;
 

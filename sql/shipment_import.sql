@@ -107,10 +107,13 @@ SELECT bulkorder.import_shipments(convert_to(E'3010,9999-0001\n', 'UTF8')) AS jo
 SELECT count(*) AS mails FROM bulkorder.mail_outbox WHERE job_id = :job;
 UPDATE bulkorder.mail_templates SET enabled = true WHERE code = 'ship_complete';
 
--- 5. a request key: the second call returns the first job and keeps nothing
+-- 5. a request key: the second call with the same file returns the first
+--    job and keeps nothing; another file with the key is refused (22023)
 SELECT count(*) AS uploads_before FROM bulkorder.uploads \gset
 SELECT bulkorder.import_shipments(convert_to(E'1001,X\n', 'UTF8'), '{"request_key": "ship-7"}') AS first \gset
-SELECT bulkorder.import_shipments(convert_to(E'1001,Y\n1011,Z\n', 'UTF8'), '{"request_key": "ship-7"}') = :first AS same_job;
+SELECT bulkorder.import_shipments(convert_to(E'1001,X\n', 'UTF8'),
+                                  '{"request_key": "ship-7", "source": "retry"}') = :first AS same_job;
+SELECT bulkorder.import_shipments(convert_to(E'1001,Y\n1011,Z\n', 'UTF8'), '{"request_key": "ship-7"}');
 SELECT count(*) - :uploads_before AS new_uploads FROM bulkorder.uploads;
 SELECT total_count FROM bulkorder.bulk_jobs WHERE job_id = :first;
 

@@ -10,9 +10,13 @@ SELECT function_returns('bulkorder', 'generate_subscription_orders', ARRAY['date
 SELECT is_definer('bulkorder', 'generate_subscription_orders', ARRAY['date']);
 SELECT is((SELECT proconfig FROM pg_proc WHERE oid = 'bulkorder.generate_subscription_orders(date)'::regprocedure),
           ARRAY['search_path=pg_catalog, pg_temp'], 'search_path is pinned');
-SELECT ok((SELECT prosrc !~* '\mLOOP\M|\mFOREACH\M|\mcursor\M'
+-- set-based: one statement over all due masters; the only loop is the
+-- fallback that runs it again master by master after it failed (one_by_one)
+SELECT ok((SELECT prosrc !~* '\mFOREACH\M|\mcursor\M'
+                  AND (SELECT count(*) FROM regexp_matches(prosrc, '\mLOOP\M', 'gi')) = 2
+                  AND prosrc ~ 'IF one_by_one THEN'
            FROM pg_proc WHERE oid = 'bulkorder.generate_subscription_orders(date)'::regprocedure),
-          'no per-row loop: set-based statements only');
+          'no per-row loop but the per-master fallback: set-based statements');
 SELECT columns_are('bulkorder', 'generation_result', ARRAY['created', 'failed']);
 
 CREATE ROLE bulkorder_tap_nobody;

@@ -70,10 +70,12 @@ FROM bulkorder.bulk_job_failures WHERE job_id = :job ORDER BY target;
 
 \echo
 \echo '=== 確定ボタンの二度押し / A double click: the same request_key returns the first job and does nothing ==='
-SELECT bulkorder.run_bulk('orders', 'cancel', :'targets', '{"void_payment": true}',
-                          '{"operator": "tanaka", "source": "checkbox", "request_key": "demo-cancel-1"}') AS first \gset
-SELECT bulkorder.run_bulk('orders', 'cancel', :'targets', '{"void_payment": true}',
-                          '{"operator": "tanaka", "source": "checkbox", "request_key": "demo-cancel-1"}') = :first
+-- one key per screen and click (here: per run of this script, after its job): a key means
+-- one request, and the same key with other orders would be refused (22023)
+SELECT jsonb_build_object('operator', 'tanaka', 'source', 'checkbox',
+                          'request_key', 'demo-cancel-' || :job) AS click \gset
+SELECT bulkorder.run_bulk('orders', 'cancel', :'targets', '{"void_payment": true}', :'click') AS first \gset
+SELECT bulkorder.run_bulk('orders', 'cancel', :'targets', '{"void_payment": true}', :'click') = :first
        AS "same job / 同じジョブ";
 
 \echo

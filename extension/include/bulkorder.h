@@ -6,7 +6,10 @@
  * An operation is data in bulkorder_catalog.operations and its rule tables; the
  * engine turns a declaration into prepared SPI plans (catalog.c), checks
  * parameters (params.c), and applies a job chunk by chunk (engine.c) on
- * behalf of the SQL API (jobs.c) and the background worker (worker.c).
+ * behalf of the SQL API (jobs.c) and the job worker (job_worker.c).  The
+ * queue (queue.c) takes asynchronous submissions, the launcher
+ * (launcher.c) starts workers, job_status.c changes a job's status and
+ * words its notifications, util.c holds the SPI/JSON/array helpers.
  *
  *-------------------------------------------------------------------------
  */
@@ -16,6 +19,8 @@
 #include "postgres.h"
 
 #include "executor/spi.h"
+#include "postmaster/bgworker.h"
+#include "storage/lock.h"
 #include "utils/array.h"
 #include "utils/jsonb.h"
 
@@ -23,12 +28,7 @@
 extern int	bulkorder_chunk_size;
 extern int	bulkorder_max_targets;
 extern int	bulkorder_language;
-extern int	bulkorder_max_workers;	/* version.c */
-extern char *bulk_installed_version(void);
-extern bool bulk_installed_version_matches(void);
-extern void bulk_check_installed_version(void);
-
-/* worker.c */
+extern int	bulkorder_max_workers;
 extern int	bulkorder_worker_naptime;
 
 typedef enum BulkLanguage
@@ -61,6 +61,19 @@ typedef struct BulkOperation
 	SPIPlanPtr	run_plan;		/* $1 keys, $2 params, $3 job id */
 } BulkOperation;
 
+/*
+ * A job's status: the one definition of each value, spliced into the SQL
+ * strings that name one ("... SET status = '" BULK_STATUS_DONE "'").
+ * bulk_jobs' CHECK constraint lists the same five.
+ */
+#define BULK_STATUS_QUEUED		"queued"
+#define BULK_STATUS_RUNNING		"running"
+#define BULK_STATUS_DONE		"done"
+#define BULK_STATUS_CANCELLED	"cancelled"
+#define BULK_STATUS_FAILED		"failed"
+/* SQL: the statuses of a job that has not ended */
+#define BULK_SQL_OPEN_STATUSES	"('" BULK_STATUS_QUEUED "', '" BULK_STATUS_RUNNING "')"
+
 typedef struct BulkTargets
 {
 	int64	   *keys;			/* sorted, distinct */
@@ -69,15 +82,21 @@ typedef struct BulkTargets
 
 /* catalog.c */
 extern BulkOperation *bulk_lookup_operation(const char *page, const char *operation);
+extern char *bulk_page_list_hint(void);
 
 /* params.c */
 extern Jsonb *bulk_check_params(BulkOperation *op, Jsonb *params);
 
-/* engine.c */
+/* util.c */
+extern int	bulk_spi_exec(const char *sql, int nargs, Oid *argtypes,
+						  Datum *values, const char *nulls, bool read_only,
+						  int expected);
 extern JsonbIterator *bulk_object_iterator(Jsonb *obj, const char *what);
 extern bool bulk_object_next(JsonbIterator **it, char **key, JsonbValue *value);
 extern BulkTargets bulk_targets_from_array(ArrayType *targets);
 extern ArrayType *bulk_keys_array(const int64 *keys, int count);
+
+/* engine.c */
 extern void bulk_lock_targets(BulkOperation *op, Jsonb *params,
 							  const int64 *keys, int count);
 extern void bulk_apply_chunk(BulkOperation *op, int64 job_id, Jsonb *params,
@@ -86,24 +105,107 @@ extern void bulk_apply_chunk(BulkOperation *op, int64 job_id, Jsonb *params,
 
 /* jobs.c */
 extern char *bulk_option_text(const char *name, JsonbValue *v);
-extern void bulk_notify(int64 job_id, const char *message);
-extern char *bulk_completion_message(BulkOperation *op, int64 job_id,
-									 int64 succeeded, int64 failed, bool cancelled);
+extern bytea *bulk_request_hash(const char *page, const char *operation,
+								const int64 *keys, int nkeys, Jsonb *params);
+extern bytea *bulk_request_hash_file(const char *page, const char *operation,
+									 const char *data, size_t len, Jsonb *read_options);
+extern int64 bulk_request_key_job(const char *page, const char *request_key,
+								  bytea *request_hash);
+extern bytea *bulk_request_hash_override;
+
+/*
+ * messages.c: whole-call error texts in bulkorder.language.  Use as
+ * ereport(ERROR, (errcode(...), errmsg("english"),
+ *                 bulk_errdetail(BMSG_X, arg1, arg2))): the arguments are
+ * strings, filling %1$s, %2$s, ... of the entry.
+ */
+typedef enum BulkMsg
+{
+	BMSG_PARAM_UNKNOWN,
+	BMSG_PARAM_MISSING,
+	BMSG_PARAM_NULL,
+	BMSG_PARAM_BOOLEAN,
+	BMSG_PARAM_TEXT,
+	BMSG_PARAM_INTEGER,
+	BMSG_PARAM_INTEGER_RANGE,
+	BMSG_PARAM_MIN,
+	BMSG_PARAM_MAX,
+	BMSG_PARAM_TOO_LONG,
+	BMSG_PARAM_ENUM,
+	BMSG_PARAM_DATE,
+	BMSG_PARAM_DATE_RANGE,
+	BMSG_PARAM_ARRAY,
+	BMSG_PARAM_ARRAY_NULL,
+	BMSG_PARAM_ARRAY_BLANK,
+	BMSG_PARAM_ARRAY_LIMIT,
+	BMSG_NOT_OBJECT,
+	BMSG_ARG_NULL,
+	BMSG_TARGETS_NULL,
+	BMSG_PARAMS_NULL,
+	BMSG_OPTION_UNKNOWN,
+	BMSG_OPTION_BOOLEAN,
+	BMSG_OPTION_TEXT,
+	BMSG_REQUEST_KEY_CONCURRENT,
+	BMSG_REQUEST_KEY_OTHER_REQUEST,
+	BMSG_REQUEST_KEY_UNVERIFIABLE,
+	BMSG_TARGETS_DIMENSIONS,
+	BMSG_TARGETS_NULL_ELEMENT,
+	BMSG_TARGETS_TOO_MANY,
+	BMSG_COUNT
+} BulkMsg;
+
+extern int	bulk_errdetail_args(BulkMsg id, int nargs, const char *const *args);
+extern int	bulk_errhint_args(BulkMsg id, int nargs, const char *const *args);
+extern char *bulk_message_args(BulkMsg id, int nargs, const char *const *args);
+
+#define BULK_MSG_ARGS(...) \
+	lengthof(((const char *const[]) {__VA_ARGS__})), ((const char *const[]) {__VA_ARGS__})
+#define bulk_errdetail(id, ...) bulk_errdetail_args((id), BULK_MSG_ARGS(__VA_ARGS__))
+#define bulk_errhint(id, ...) bulk_errhint_args((id), BULK_MSG_ARGS(__VA_ARGS__))
+#define bulk_message(id, ...) bulk_message_args((id), BULK_MSG_ARGS(__VA_ARGS__))
 
 /* version.c */
 extern char *bulk_installed_version(void);
 extern bool bulk_installed_version_matches(void);
 extern void bulk_check_installed_version(void);
 
-/* worker.c */
-extern void bulk_worker_init(void);
+/* job_status.c */
+extern void bulk_notify(int64 job_id, const char *message);
+extern char *bulk_accepted_message(BulkOperation *op, int64 job_id, int ntargets);
+extern char *bulk_completion_message(BulkOperation *op, int64 job_id,
+									 int64 succeeded, int64 failed);
+extern char *bulk_failure_message(const char *page_name, const char *op_name,
+								  int64 job_id, int64 succeeded, int64 failed,
+								  const char *error);
+extern void bulk_finish_job(BulkOperation *op, int64 job_id, const char *status);
+
+/* queue.c */
 extern void bulk_submit_async(BulkOperation *op, int64 job_id, Jsonb *params,
 							  BulkTargets *targets);
+extern void bulk_job_locktag(LOCKTAG *tag, int64 job_id);
+extern void bulk_slot_locktag(LOCKTAG *tag, int slot);
+extern bool bulk_try_lock(LOCKTAG *tag, bool session);
 
-/* spi helpers (engine.c) */
-extern int	bulk_spi_exec(const char *sql, int nargs, Oid *argtypes,
-						  Datum *values, const char *nulls, bool read_only,
-						  int expected);
+/* launcher.c */
+typedef enum BulkDbState
+{
+	BULK_DB_UNKNOWN = 0,
+	BULK_DB_HAS_EXTENSION,
+	BULK_DB_NO_EXTENSION
+} BulkDbState;
+
+extern bool bulk_preloaded;
+extern void bulk_launcher_init(void);
+extern void bulk_set_db_state(Oid dboid, BulkDbState state);
+/* bulk_slot_reserve without preloading: the worker takes a slot lock */
+#define BULK_SLOT_BY_LOCK		(-2)
+extern int	bulk_slot_reserve(Oid dboid);
+extern void bulk_slot_unreserve(int slot);
+extern bool bulk_slot_attach(Oid dboid, int slot);
+extern void bulk_slot_release(void);
+extern bool bulk_register_worker(Oid dboid, int slot);
+extern void bulk_bgworker_setup(void);
+extern void bulk_process_reload(void);
 
 #define BULK_LANG_TEXT(ja, en) (bulkorder_language == BULK_LANG_EN ? (en) : (ja))
 

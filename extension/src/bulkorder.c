@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * bulkorder.c
- *	  Module entry point: GUCs (and, through worker.c, the launcher).
+ *	  Module entry point: every GUC, and (launcher.c) the launcher.
  *
  *-------------------------------------------------------------------------
  */
@@ -17,6 +17,8 @@ PG_MODULE_MAGIC;
 int			bulkorder_chunk_size = 10000;
 int			bulkorder_max_targets = 10000000;
 int			bulkorder_language = BULK_LANG_JA;
+int			bulkorder_max_workers = 2;
+int			bulkorder_worker_naptime = 10;
 
 static const struct config_enum_entry language_options[] = {
 	{"ja", BULK_LANG_JA, false},
@@ -34,7 +36,7 @@ _PG_init(void)
 							"Bounds a job's memory; an asynchronous job commits after each chunk and keeps the value in effect when it was submitted.",
 							&bulkorder_chunk_size,
 							10000, 1, 1000000,
-							PGC_USERSET, 0,
+							PGC_SUSET, 0,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("bulkorder.max_targets",
 							"Largest number of targets one job accepts.",
@@ -50,7 +52,22 @@ _PG_init(void)
 							 BULK_LANG_JA, language_options,
 							 PGC_USERSET, 0,
 							 NULL, NULL, NULL);
-	/* bulkorder.max_workers, bulkorder.worker_naptime; the launcher when preloaded */
-	bulk_worker_init();
+	DefineCustomIntVariable("bulkorder.max_workers",
+							"Asynchronous jobs that may run at once in one database.",
+							"Each runs in its own background worker, within max_worker_processes.",
+							&bulkorder_max_workers,
+							2, 1, 64,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("bulkorder.worker_naptime",
+							"Time between the launcher's looks for jobs waiting for a worker.",
+							"Only with bulkorder in shared_preload_libraries.",
+							&bulkorder_worker_naptime,
+							10, 1, 3600,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	/* the launcher, when preloaded */
+	bulk_launcher_init();
 	MarkGUCPrefixReserved("bulkorder");
 }

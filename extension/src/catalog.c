@@ -8,15 +8,22 @@
  * they were prepared from.  Comparing the text, not a version number, means
  * an ALTER EXTENSION UPDATE that changes a rule can never run a stale plan.
  *
+ * define_operation compiles a new declaration through the same composition
+ * (bulkorder_compile_operation), so a broken statement is rejected when it
+ * is declared, with the statement's own error, not at its first job.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
+#include "utils/plancache.h"
 
 #include "bulkorder.h"
 
@@ -31,7 +38,21 @@ typedef struct PlanCacheEntry
 	SPIPlanPtr	run_plan;
 } PlanCacheEntry;
 
+/* The statements composed from one declaration (NULL: none declared). */
+typedef struct OperationStatements
+{
+	char	   *prelock;
+	char	   *lock;
+	char	   *extra_lock;
+	char	   *preview;
+	char	   *run;
+} OperationStatements;
+
 static HTAB *plan_cache = NULL;
+
+PG_FUNCTION_INFO_V1(bulkorder_compile_operation);
+PG_FUNCTION_INFO_V1(bulkorder_in_extension_script);
+PG_FUNCTION_INFO_V1(bulkorder_page_list_hint);
 
 static const char *catalog_query =
 "SELECT pg.target_table, pg.key_column, pg.visible_condition,"
@@ -152,8 +173,40 @@ append_image(StringInfo buf, const char *alias, char **cols, int ncols)
 	appendStringInfoChar(buf, ')');
 }
 
-BulkOperation *
-bulk_lookup_operation(const char *page, const char *operation)
+/*
+ * The hint of an unknown page: the pages of the catalogue, read from
+ * bulkorder_catalog.pages so that the list is never out of date.
+ */
+char *
+bulk_page_list_hint(void)
+{
+	bulk_spi_exec("SELECT regexp_replace(string_agg(page, ', ' ORDER BY page), ', ([^,]*)$', ' and \\1')"
+				  " FROM bulkorder_catalog.pages",
+				  0, NULL, NULL, NULL, true, SPI_OK_SELECT);
+	return psprintf("The pages are %s.",
+					SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+}
+
+/* bulkorder_catalog.page_list_hint(): the same hint, for define_operation */
+Datum
+bulkorder_page_list_hint(PG_FUNCTION_ARGS)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	char	   *hint;
+
+	SPI_connect();
+	hint = bulk_page_list_hint();
+	hint = MemoryContextStrdup(caller, hint);
+	SPI_finish();
+	PG_RETURN_TEXT_P(cstring_to_text(hint));
+}
+
+/*
+ * Read the declaration of page/operation and compose its statements.  The
+ * returned operation has no plans yet.
+ */
+static BulkOperation *
+read_operation(const char *page, const char *operation, OperationStatements *st)
 {
 	Oid			argtypes[3] = {TEXTOID, TEXTOID, BOOLOID};
 	Datum		values[3];
@@ -181,11 +234,7 @@ bulk_lookup_operation(const char *page, const char *operation)
 	StringInfoData check,
 				preview,
 				run,
-				lock,
-				source;
-	PlanCacheEntry *entry;
-	bool		found;
-	char		cache_key[2 * NAMEDATALEN + 8];
+				lock;
 
 	/* every job, preview and import starts here */
 	bulk_check_installed_version();
@@ -206,7 +255,7 @@ bulk_lookup_operation(const char *page, const char *operation)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unknown page \"%s\"", page),
-					 errhint("The pages are orders, subscriptions, shipments and customers.")));
+					 errhint("%s", bulk_page_list_hint())));
 		bulk_spi_exec("SELECT string_agg(operation, ', ' ORDER BY operation) "
 					  "FROM bulkorder_catalog.operations WHERE page = $1",
 					  1, argtypes, values, NULL, true, SPI_OK_SELECT);
@@ -342,9 +391,42 @@ bulk_lookup_operation(const char *page, const char *operation)
 	if (lock_sql)
 		lock_sql = psprintf("SELECT count(*) FROM (%s) AS locked", lock_sql);
 
+	st->prelock = prelock_sql;
+	st->lock = lock.data;
+	st->extra_lock = lock_sql;
+	st->preview = preview.data;
+	st->run = run.data;
+	return op;
+}
+
+/* Free the kept plans of a cache entry (those prepared so far). */
+static void
+free_entry_plans(PlanCacheEntry *entry)
+{
+	SPIPlanPtr *plans[] = {&entry->pre_lock_plan, &entry->lock_plan, &entry->extra_lock_plan,
+	&entry->preview_plan, &entry->run_plan};
+
+	for (int i = 0; i < lengthof(plans); i++)
+	{
+		if (*plans[i])
+			SPI_freeplan(*plans[i]);
+		*plans[i] = NULL;
+	}
+}
+
+BulkOperation *
+bulk_lookup_operation(const char *page, const char *operation)
+{
+	OperationStatements st;
+	BulkOperation *op = read_operation(page, operation, &st);
+	StringInfoData source;
+	PlanCacheEntry *entry;
+	bool		found;
+	char		cache_key[2 * NAMEDATALEN + 8];
+
 	initStringInfo(&source);
-	appendStringInfo(&source, "%s\n%s\n%s\n%s\n%s", prelock_sql ? prelock_sql : "",
-					 lock.data, lock_sql ? lock_sql : "", preview.data, run.data);
+	appendStringInfo(&source, "%s\n%s\n%s\n%s\n%s", st.prelock ? st.prelock : "",
+					 st.lock, st.extra_lock ? st.extra_lock : "", st.preview, st.run);
 
 	ensure_plan_cache();
 	snprintf(cache_key, sizeof(cache_key), "%s/%s/%d", page, operation, bulkorder_language);
@@ -352,13 +434,7 @@ bulk_lookup_operation(const char *page, const char *operation)
 	if (found && strcmp(entry->source, source.data) != 0)
 	{
 		/* the catalogue changed under us: forget the old plans */
-		if (entry->pre_lock_plan)
-			SPI_freeplan(entry->pre_lock_plan);
-		SPI_freeplan(entry->lock_plan);
-		if (entry->extra_lock_plan)
-			SPI_freeplan(entry->extra_lock_plan);
-		SPI_freeplan(entry->preview_plan);
-		SPI_freeplan(entry->run_plan);
+		free_entry_plans(entry);
 		pfree(entry->source);
 		found = false;
 	}
@@ -372,16 +448,18 @@ bulk_lookup_operation(const char *page, const char *operation)
 		entry->preview_plan = entry->run_plan = NULL;
 		PG_TRY();
 		{
-			if (prelock_sql)
-				entry->pre_lock_plan = prepare_kept(prelock_sql, 2, types);
-			entry->lock_plan = prepare_kept(lock.data, 1, types);
-			if (lock_sql)
-				entry->extra_lock_plan = prepare_kept(lock_sql, 2, types);
-			entry->preview_plan = prepare_kept(preview.data, 2, types);
-			entry->run_plan = prepare_kept(run.data, 3, types);
+			if (st.prelock)
+				entry->pre_lock_plan = prepare_kept(st.prelock, 2, types);
+			entry->lock_plan = prepare_kept(st.lock, 1, types);
+			if (st.extra_lock)
+				entry->extra_lock_plan = prepare_kept(st.extra_lock, 2, types);
+			entry->preview_plan = prepare_kept(st.preview, 2, types);
+			entry->run_plan = prepare_kept(st.run, 3, types);
 		}
 		PG_CATCH();
 		{
+			/* the plans kept before the failing one live in CacheMemoryContext */
+			free_entry_plans(entry);
 			hash_search(plan_cache, cache_key, HASH_REMOVE, NULL);
 			PG_RE_THROW();
 		}
@@ -395,4 +473,92 @@ bulk_lookup_operation(const char *page, const char *operation)
 	op->preview_plan = entry->preview_plan;
 	op->run_plan = entry->run_plan;
 	return op;
+}
+
+/* Names the statement being compiled in the error of a broken one. */
+static void
+compile_error_context(void *arg)
+{
+	errcontext("%s", (const char *) arg);
+}
+
+/*
+ * Parse, analyse and plan one statement as the engine would (a generic
+ * plan), then forget it.
+ */
+static void
+compile_statement(const char *sql, int nargs, Oid *argtypes, const char *what)
+{
+	ErrorContextCallback callback;
+	SPIPlanPtr	plan;
+	CachedPlan *cplan;
+
+	callback.callback = compile_error_context;
+	callback.arg = (void *) what;
+	callback.previous = error_context_stack;
+	error_context_stack = &callback;
+
+	plan = SPI_prepare_cursor(sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
+	if (plan == NULL)
+		elog(ERROR, "bulkorder: could not prepare statement (%s): %s",
+			 SPI_result_code_string(SPI_result), sql);
+	cplan = SPI_plan_get_cached_plan(plan);
+	if (cplan)
+		ReleaseCachedPlan(cplan, NULL);
+	SPI_freeplan(plan);
+
+	error_context_stack = callback.previous;
+}
+
+/*
+ * bulkorder_catalog.compile_operation(page, operation): compile every
+ * statement the engine would build for the declaration as it is now in the
+ * catalogue (lock statements, check/preview, run, whole-call checks).  A
+ * broken fragment raises the statement's own error, naming the statement.
+ */
+Datum
+bulkorder_compile_operation(PG_FUNCTION_ARGS)
+{
+	char	   *page = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *operation = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	Oid			types[3] = {INT8ARRAYOID, JSONBOID, INT8OID};
+	Oid			check_types[1] = {JSONBOID};
+	OperationStatements st;
+	BulkOperation *op;
+	char	   *opname = psprintf("%s/%s", page, operation);
+
+	SPI_connect();
+	op = read_operation(page, operation, &st);
+	if (st.prelock)
+		compile_statement(st.prelock, 2, types,
+						  psprintf("the prelock statement of operation %s", opname));
+	compile_statement(st.lock, 1, types,
+					  psprintf("the lock statement of operation %s", opname));
+	if (st.extra_lock)
+		compile_statement(st.extra_lock, 2, types,
+						  psprintf("the lock statement (lock_sql) of operation %s", opname));
+	compile_statement(st.preview, 2, types,
+					  psprintf("the check statement (rules, before image) of operation %s", opname));
+	compile_statement(st.run, 3, types,
+					  psprintf("the change statement (set_clause or apply_sql, effects) of operation %s", opname));
+	/* as params.c runs them */
+	for (int i = 0; i < op->nparam_checks; i++)
+		compile_statement(psprintf("SELECT coalesce((%s), false) FROM (SELECT $1::jsonb AS p) AS prm",
+								   op->param_check_sql[i]),
+						  1, check_types,
+						  psprintf("whole-call check %d of operation %s", i + 1, opname));
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/*
+ * bulkorder_catalog.in_extension_script(): true while CREATE EXTENSION
+ * bulkorder or ALTER EXTENSION bulkorder UPDATE runs its script, i.e. when
+ * define_operation declares a shipped operation.
+ */
+Datum
+bulkorder_in_extension_script(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(creating_extension &&
+				   CurrentExtensionObject == get_extension_oid("bulkorder", true));
 }

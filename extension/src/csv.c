@@ -425,7 +425,7 @@ lookup_page(const char *page)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unknown page \"%s\"", page),
-				 errhint("The pages are orders, subscriptions, shipments and customers.")));
+				 errhint("%s", bulk_page_list_hint())));
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
 	info.table = SPI_getvalue(tup, desc, 1);
@@ -1044,6 +1044,7 @@ bulkorder_import_shipments(PG_FUNCTION_ARGS)
 	int64		job_id;
 	int64		job_upload;
 	bool		isnull;
+	bytea	   *request_hash = NULL;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "bulkorder: SPI_connect failed");
@@ -1056,18 +1057,15 @@ bulkorder_import_shipments(PG_FUNCTION_ARGS)
 
 		if (key && key->type == jbvString)
 		{
-			Oid			keytype[1] = {TEXTOID};
-			Datum		keyvalue[1];
-
-			keyvalue[0] = PointerGetDatum(cstring_to_text_with_len(key->val.string.val,
-																	key->val.string.len));
-			bulk_spi_exec("SELECT job_id FROM bulkorder.bulk_jobs"
-						  " WHERE page = 'shipments' AND request_key = $1",
-						  1, keytype, keyvalue, NULL, false, SPI_OK_SELECT);
-			if (SPI_processed == 1)
+			/* the request: the file and how to read it (jobs.c, "Request keys") */
+			request_hash = bulk_request_hash_file("shipments", "import_shipments",
+												  VARDATA_ANY(content),
+												  VARSIZE_ANY_EXHDR(content), options);
+			job_id = bulk_request_key_job("shipments",
+										  pnstrdup(key->val.string.val, key->val.string.len),
+										  request_hash);
+			if (job_id != 0)
 			{
-				job_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-													 SPI_tuptable->tupdesc, 1, &isnull));
 				SPI_finish();
 				PG_RETURN_INT64(job_id);
 			}
@@ -1092,12 +1090,21 @@ bulkorder_import_shipments(PG_FUNCTION_ARGS)
 		values[1] = JsonbPGetDatum(options);
 	else
 		nulls[1] = 'n';
-	bulk_spi_exec("SELECT bulkorder.run_bulk('shipments', 'import_shipments',"
-				  " (SELECT coalesce(array_agg(s.order_no ORDER BY s.line_no), '{}')"
-				  "    FROM bulkorder.upload_shipments s WHERE s.upload_id = $1),"
-				  " jsonb_build_object('upload_id', $1),"
-				  " '{\"source\": \"csv\"}'::jsonb || (coalesce($2, '{}') - 'encoding'))",
-				  2, types, values, nulls, false, SPI_OK_SELECT);
+	bulk_request_hash_override = request_hash;	/* the job records the file's */
+	PG_TRY();
+	{
+		bulk_spi_exec("SELECT bulkorder.run_bulk('shipments', 'import_shipments',"
+					  " (SELECT coalesce(array_agg(s.order_no ORDER BY s.line_no), '{}')"
+					  "    FROM bulkorder.upload_shipments s WHERE s.upload_id = $1),"
+					  " jsonb_build_object('upload_id', $1),"
+					  " '{\"source\": \"csv\"}'::jsonb || (coalesce($2, '{}') - 'encoding'))",
+					  2, types, values, nulls, false, SPI_OK_SELECT);
+	}
+	PG_FINALLY();
+	{
+		bulk_request_hash_override = NULL;
+	}
+	PG_END_TRY();
 	job_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 
 	values[1] = Int64GetDatum(job_id);

@@ -11,7 +11,11 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "common/cryptohash.h"
+#include "common/sha2.h"
+#include "port/pg_bswap.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -30,20 +34,28 @@ typedef struct JobOptions
 	char	   *source;
 } JobOptions;
 
-/* A text option: NULL for JSON null, else 1 to 200 characters. */
+/*
+ * A text option: NULL for JSON null, else 1 to 200 characters (characters,
+ * not bytes: an operator's name in kana is three bytes a character).
+ */
 char *
 bulk_option_text(const char *name, JsonbValue *v)
 {
+	int			nchars;
+
 	if (v->type == jbvNull)
 		return NULL;
 	if (v->type != jbvString)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("option \"%s\" must be text", name)));
-	if (v->val.string.len == 0 || v->val.string.len > 200)
+				 errmsg("option \"%s\" must be text", name),
+				 bulk_errdetail(BMSG_OPTION_TEXT, name)));
+	nchars = pg_mbstrlen_with_len(v->val.string.val, v->val.string.len);
+	if (nchars == 0 || nchars > 200)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("option \"%s\" must be 1 to 200 characters long", name)));
+				 errmsg("option \"%s\" must be 1 to 200 characters long", name),
+				 bulk_errdetail(BMSG_OPTION_TEXT, name)));
 	return pnstrdup(v->val.string.val, v->val.string.len);
 }
 
@@ -65,7 +77,8 @@ parse_options(Jsonb *options)
 			if (v.type != jbvBool)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("option \"async\" must be a boolean")));
+						 errmsg("option \"async\" must be a boolean"),
+						 bulk_errdetail(BMSG_OPTION_BOOLEAN, "async")));
 			opts.async = v.val.boolean;
 		}
 		else if (strcmp(name, "request_key") == 0)
@@ -82,51 +95,204 @@ parse_options(Jsonb *options)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unknown option \"%s\"", name),
-					 errhint("The options are async, request_key, operator and source.")));
+					 bulk_errhint(BMSG_OPTION_UNKNOWN, name)));
 	}
 	return opts;
 }
 
-void
-bulk_notify(int64 job_id, const char *message)
-{
-	Oid			types[2] = {INT8OID, TEXTOID};
-	Datum		values[2] = {Int64GetDatum(job_id), CStringGetTextDatum(message)};
+/*
+ * Request keys (SPEC §8, "Request keys are idempotency keys").
+ *
+ * A key belongs to a page and to the calling database role (requested_by):
+ * another role cannot take it first.  With the key, a job records the
+ * fingerprint of its request, request_hash: SHA-256 over the page, the
+ * operation, the sorted distinct targets and the normalised params (what
+ * bulk_check_params returns: ISO dates, relative words resolved, defaults
+ * filled in).  A second call with the key and the same fingerprint gets the
+ * first job; with another fingerprint it is refused (22023), naming the
+ * first job.  The targets are hashed as one pass over the sorted key array,
+ * eight bytes a key in network byte order: a million targets cost one
+ * SHA-256 over 8 MB, done only when a key is given.
+ */
 
-	bulk_spi_exec("INSERT INTO bulkorder.notifications (job_id, recipient, message) "
-				  "SELECT $1, coalesce(operator, requested_by), $2 "
-				  "FROM bulkorder.bulk_jobs WHERE job_id = $1",
-				  2, types, values, NULL, false, SPI_OK_INSERT);
+/* set by import_shipments around its run_bulk call: the file's fingerprint */
+bytea	   *bulk_request_hash_override = NULL;
+
+static pg_cryptohash_ctx *
+request_hash_begin(const char *kind, const char *page, const char *operation)
+{
+	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
+
+	if (ctx == NULL || pg_cryptohash_init(ctx) < 0)
+		elog(ERROR, "bulkorder: could not initialise SHA-256: %s", pg_cryptohash_error(ctx));
+	/* each field ends with a NUL, so that no two field lists hash alike */
+	if (pg_cryptohash_update(ctx, (const uint8 *) kind, strlen(kind) + 1) < 0 ||
+		pg_cryptohash_update(ctx, (const uint8 *) page, strlen(page) + 1) < 0 ||
+		pg_cryptohash_update(ctx, (const uint8 *) operation, strlen(operation) + 1) < 0)
+		elog(ERROR, "bulkorder: SHA-256 failed: %s", pg_cryptohash_error(ctx));
+	return ctx;
 }
 
-char *
-bulk_completion_message(BulkOperation *op, int64 job_id, int64 succeeded,
-						int64 failed, bool cancelled)
+static void
+request_hash_add(pg_cryptohash_ctx *ctx, const void *data, size_t len)
 {
-	if (cancelled)
-		return psprintf(BULK_LANG_TEXT("一括更新を中止しました。%s「%s」 成功 %lld 件 / 失敗 %lld 件 (ジョブ #%lld)",
-									   "Bulk update cancelled: %s, %s: %lld succeeded / %lld failed (job #%lld)"),
-						op->page_name, op->op_name, (long long) succeeded,
-						(long long) failed, (long long) job_id);
-	return psprintf(BULK_LANG_TEXT("一括更新が完了しました。%s「%s」 成功 %lld 件 / 失敗 %lld 件 (ジョブ #%lld)",
-								   "Bulk update finished: %s, %s: %lld succeeded / %lld failed (job #%lld)"),
-					op->page_name, op->op_name, (long long) succeeded,
-					(long long) failed, (long long) job_id);
+	if (pg_cryptohash_update(ctx, (const uint8 *) data, len) < 0)
+		elog(ERROR, "bulkorder: SHA-256 failed: %s", pg_cryptohash_error(ctx));
+}
+
+static void
+request_hash_add_jsonb(pg_cryptohash_ctx *ctx, Jsonb *value)
+{
+	/* jsonb's text form is canonical: keys sorted, numbers as stored */
+	char	   *text = value ? JsonbToCString(NULL, &value->root, VARSIZE(value)) : "null";
+
+	request_hash_add(ctx, text, strlen(text) + 1);
+}
+
+static bytea *
+request_hash_end(pg_cryptohash_ctx *ctx)
+{
+	bytea	   *result = palloc(VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
+
+	SET_VARSIZE(result, VARHDRSZ + PG_SHA256_DIGEST_LENGTH);
+	if (pg_cryptohash_final(ctx, (uint8 *) VARDATA(result), PG_SHA256_DIGEST_LENGTH) < 0)
+		elog(ERROR, "bulkorder: SHA-256 failed: %s", pg_cryptohash_error(ctx));
+	pg_cryptohash_free(ctx);
+	return result;
 }
 
 /*
- * Insert the job row.  With a request key already used on this page, the
- * first job's id comes back and *existing is set: a double click or a
- * retried HTTP request never runs a job twice.
+ * The fingerprint of a job request: keys sorted and distinct (BulkTargets),
+ * params as bulk_check_params returned them.  For retry_failed and
+ * revert_job too: pass the operation they run (e.g. "retry_failed") and the
+ * keys and params that define their request (the job they act on).
+ */
+bytea *
+bulk_request_hash(const char *page, const char *operation,
+				  const int64 *keys, int nkeys, Jsonb *params)
+{
+	pg_cryptohash_ctx *ctx = request_hash_begin("job", page, operation);
+	uint64		buf[1024];
+	uint64		n = pg_hton64((uint64) nkeys);
+
+	request_hash_add(ctx, &n, sizeof(n));
+	for (int start = 0; start < nkeys; start += lengthof(buf))
+	{
+		int			count = Min((int) lengthof(buf), nkeys - start);
+
+		for (int i = 0; i < count; i++)
+			buf[i] = pg_hton64((uint64) keys[start + i]);
+		request_hash_add(ctx, buf, sizeof(uint64) * count);
+	}
+	request_hash_add_jsonb(ctx, params);
+	return request_hash_end(ctx);
+}
+
+/*
+ * The fingerprint of a file request (import_shipments): the file's bytes
+ * and the options that decide how they are read.  The job options
+ * (request_key, operator, source, async) are not part of the request, as
+ * they are not for run_bulk.
+ */
+bytea *
+bulk_request_hash_file(const char *page, const char *operation,
+					   const char *data, size_t len, Jsonb *options)
+{
+	pg_cryptohash_ctx *ctx = request_hash_begin("file", page, operation);
+	uint64		n = pg_hton64((uint64) len);
+	JsonbParseState *state = NULL;
+	JsonbIterator *it;
+	JsonbValue	v;
+	char	   *name;
+
+	request_hash_add(ctx, &n, sizeof(n));
+	request_hash_add(ctx, data, len);
+
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	it = options ? bulk_object_iterator(options, "options") : NULL;
+	while (it && bulk_object_next(&it, &name, &v))
+	{
+		JsonbValue	key;
+
+		if (strcmp(name, "request_key") == 0 || strcmp(name, "operator") == 0 ||
+			strcmp(name, "source") == 0 || strcmp(name, "async") == 0)
+			continue;
+		key.type = jbvString;
+		key.val.string.val = name;
+		key.val.string.len = strlen(name);
+		pushJsonbValue(&state, WJB_KEY, &key);
+		pushJsonbValue(&state, WJB_VALUE, &v);
+	}
+	request_hash_add_jsonb(ctx, JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL)));
+	return request_hash_end(ctx);
+}
+
+/*
+ * The job that holds request_key on this page for the calling role: its id
+ * when its request had the same fingerprint, 0 when this snapshot sees no
+ * such job.  A different request, or a job of 1.0 that recorded no
+ * fingerprint, rejects the call (22023) naming that job.
+ */
+int64
+bulk_request_key_job(const char *page, const char *request_key, bytea *request_hash)
+{
+	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[3];
+	bool		isnull;
+	int64		job_id;
+	Datum		first_hash;
+	HeapTuple	tup;
+	TupleDesc	desc;
+	char	   *job_text;
+
+	values[0] = CStringGetTextDatum(page);
+	values[1] = CStringGetTextDatum(GetUserNameFromId(GetOuterUserId(), false));
+	values[2] = CStringGetTextDatum(request_key);
+	/* not read-only: a new snapshot sees a concurrent call's committed job */
+	bulk_spi_exec("SELECT job_id, request_hash, page || '/' || operation, total_count"
+				  " FROM bulkorder.bulk_jobs"
+				  " WHERE page = $1 AND requested_by = $2 AND request_key = $3",
+				  3, types, values, NULL, false, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		return 0;
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	job_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+	first_hash = SPI_getbinval(tup, desc, 2, &isnull);
+	job_text = psprintf("%lld", (long long) job_id);
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("request key \"%s\" was used by job %lld, which cannot be compared with this call",
+						request_key, (long long) job_id),
+				 bulk_errdetail(BMSG_REQUEST_KEY_UNVERIFIABLE, request_key, job_text)));
+	if (!DatumGetBool(DirectFunctionCall2(byteaeq, first_hash, PointerGetDatum(request_hash))))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("request key \"%s\" was already used for a different request", request_key),
+				 bulk_errdetail(BMSG_REQUEST_KEY_OTHER_REQUEST, request_key, job_text,
+								SPI_getvalue(tup, desc, 3), SPI_getvalue(tup, desc, 4)),
+				 errhint("Use a new request key for a new request.")));
+	return job_id;
+}
+
+/*
+ * Insert the job row: params as given, effective_params as the job runs
+ * them.  With a request key the calling role already used on this page,
+ * nothing is inserted and *existing is set: the first job's id comes back
+ * when it was the same request (a double click or a retried HTTP request
+ * never runs a job twice), and another request is refused.
  */
 static int64
-insert_job(BulkOperation *op, Jsonb *params, JobOptions *opts, int64 total, bool *existing)
+insert_job(BulkOperation *op, Jsonb *params, Jsonb *effective, JobOptions *opts,
+		   int64 total, bytea *request_hash, bool *existing)
 {
-	Oid			types[9] = {TEXTOID, TEXTOID, JSONBOID, INT8OID, TEXTOID, TEXTOID,
-	TEXTOID, TEXTOID, BOOLOID};
-	Datum		values[9];
-	char		nulls[9] = "         ";
+	Oid			types[11] = {TEXTOID, TEXTOID, JSONBOID, INT8OID, TEXTOID, TEXTOID,
+	TEXTOID, TEXTOID, BOOLOID, JSONBOID, BYTEAOID};
+	Datum		values[11];
+	char		nulls[11] = "           ";
 	bool		isnull;
+	int64		job_id;
 
 	values[0] = CStringGetTextDatum(op->page);
 	values[1] = CStringGetTextDatum(op->operation);
@@ -143,32 +309,39 @@ insert_job(BulkOperation *op, Jsonb *params, JobOptions *opts, int64 total, bool
 	else
 		nulls[7] = 'n';
 	values[8] = BoolGetDatum(opts->async);
+	values[9] = JsonbPGetDatum(effective);
+	if (request_hash)
+		values[10] = PointerGetDatum(request_hash);
+	else
+		nulls[10] = 'n';
 
 	*existing = false;
 	bulk_spi_exec("INSERT INTO bulkorder.bulk_jobs (page, operation, params, status, total_count,"
-				  " requested_by, operator, source, request_key, is_async, started_at)"
-				  " VALUES ($1, $2, $3, CASE WHEN $9 THEN 'queued' ELSE 'running' END, $4,"
-				  " $5, $6, $7, $8, $9, CASE WHEN $9 THEN NULL ELSE clock_timestamp() END)"
-				  " ON CONFLICT (page, request_key) WHERE request_key IS NOT NULL DO NOTHING"
+				  " requested_by, operator, source, request_key, is_async, started_at,"
+				  " effective_params, request_hash)"
+				  " VALUES ($1, $2, $3, CASE WHEN $9 THEN '" BULK_STATUS_QUEUED "' ELSE '" BULK_STATUS_RUNNING "' END, $4,"
+				  " $5, $6, $7, $8, $9, CASE WHEN $9 THEN NULL ELSE clock_timestamp() END,"
+				  " $10, $11)"
+				  " ON CONFLICT (page, requested_by, request_key) WHERE request_key IS NOT NULL"
+				  " DO NOTHING"
 				  " RETURNING job_id",
-				  9, types, values, nulls, false, SPI_OK_INSERT_RETURNING);
+				  11, types, values, nulls, false, SPI_OK_INSERT_RETURNING);
 	if (SPI_processed == 1)
 		return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 
 	/*
-	 * Not read-only: a new snapshot sees the job of a concurrent call that
-	 * committed while this INSERT waited on the key (READ COMMITTED).  Under
-	 * a transaction snapshot that job stays invisible: ask for a retry.
+	 * The key is taken.  A new snapshot sees the job of a concurrent call
+	 * that committed while this INSERT waited on the key (READ COMMITTED);
+	 * under a transaction snapshot that job stays invisible: ask for a retry.
 	 */
 	*existing = true;
-	bulk_spi_exec("SELECT job_id FROM bulkorder.bulk_jobs WHERE page = $1 AND request_key = $8",
-				  9, types, values, nulls, false, SPI_OK_SELECT);
-	if (SPI_processed != 1)
+	job_id = bulk_request_key_job(op->page, opts->request_key, request_hash);
+	if (job_id == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 				 errmsg("request key \"%s\" was used by a concurrent transaction", opts->request_key),
-				 errhint("Retry the call: it will return that transaction's job.")));
-	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+				 bulk_errhint(BMSG_REQUEST_KEY_CONCURRENT, NULL)));
+	return job_id;
 }
 
 static void
@@ -209,44 +382,68 @@ run_sync(BulkOperation *op, int64 job_id, Jsonb *params, BulkTargets *targets)
 	values[0] = Int64GetDatum(job_id);
 	values[1] = Int64GetDatum(succeeded);
 	values[2] = Int64GetDatum(failed);
-	bulk_spi_exec("UPDATE bulkorder.bulk_jobs SET status = 'done',"
+	bulk_spi_exec("UPDATE bulkorder.bulk_jobs SET status = '" BULK_STATUS_DONE "',"
 				  " processed_count = $2 + $3, success_count = $2, failure_count = $3,"
 				  " last_target = (SELECT max(target) FROM bulkorder.bulk_job_items WHERE job_id = $1),"
 				  " finished_at = clock_timestamp() WHERE job_id = $1",
 				  3, types, values, NULL, false, SPI_OK_UPDATE);
-	bulk_notify(job_id, bulk_completion_message(op, job_id, succeeded, failed, false));
+	bulk_notify(job_id, bulk_completion_message(op, job_id, succeeded, failed));
+}
+
+/*
+ * A NULL argument rejects the call (22004), naming it; msg is the catalogue's
+ * text for it (BMSG_ARG_NULL as a detail, any other as a hint).
+ */
+static void
+require_arg(FunctionCallInfo fcinfo, int argno, const char *name, BulkMsg msg)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be NULL", name),
+				 msg == BMSG_ARG_NULL ? bulk_errdetail(msg, name) : bulk_errhint(msg, name)));
 }
 
 static char *
 required_text_arg(FunctionCallInfo fcinfo, int argno, const char *name)
 {
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be NULL", name)));
+	require_arg(fcinfo, argno, name, BMSG_ARG_NULL);
 	return text_to_cstring(PG_GETARG_TEXT_PP(argno));
 }
 
 static ArrayType *
 required_targets_arg(FunctionCallInfo fcinfo, int argno)
 {
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("targets must not be NULL"),
-				 errhint("Pass the keys as a bigint[]; an empty array makes an empty job.")));
+	require_arg(fcinfo, argno, "targets", BMSG_TARGETS_NULL);
 	return PG_GETARG_ARRAYTYPE_P(argno);
 }
 
 static Jsonb *
 params_arg(FunctionCallInfo fcinfo, int argno)
 {
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("params must not be NULL"),
-				 errhint("Pass '{}' for an operation without parameters.")));
+	require_arg(fcinfo, argno, "params", BMSG_PARAMS_NULL);
 	return PG_GETARG_JSONB_P(argno);
+}
+
+/* The four arguments run_bulk and preview_bulk share, checked. */
+typedef struct JobCall
+{
+	char	   *page;
+	char	   *operation;
+	Jsonb	   *params;
+	BulkTargets targets;
+} JobCall;
+
+static JobCall
+job_call_args(FunctionCallInfo fcinfo)
+{
+	JobCall		call;
+
+	call.page = required_text_arg(fcinfo, 0, "page");
+	call.operation = required_text_arg(fcinfo, 1, "operation");
+	call.targets = bulk_targets_from_array(required_targets_arg(fcinfo, 2));
+	call.params = params_arg(fcinfo, 3);
+	return call;
 }
 
 /*
@@ -255,33 +452,32 @@ params_arg(FunctionCallInfo fcinfo, int argno)
 Datum
 bulkorder_run_bulk(PG_FUNCTION_ARGS)
 {
-	char	   *page = required_text_arg(fcinfo, 0, "page");
-	char	   *operation = required_text_arg(fcinfo, 1, "operation");
-	ArrayType  *targets_arr = required_targets_arg(fcinfo, 2);
-	Jsonb	   *params = params_arg(fcinfo, 3);
+	JobCall		call = job_call_args(fcinfo);
 	JobOptions	opts = parse_options(PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4));
-	BulkTargets targets = bulk_targets_from_array(targets_arr);
 	BulkOperation *op;
 	Jsonb	   *normalized;
 	int64		job_id;
 	bool		existing;
+	bytea	   *request_hash = NULL;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "bulkorder: SPI_connect failed");
 
-	op = bulk_lookup_operation(page, operation);
-	normalized = bulk_check_params(op, params);
-	job_id = insert_job(op, params, &opts, targets.count, &existing);
+	op = bulk_lookup_operation(call.page, call.operation);
+	normalized = bulk_check_params(op, call.params);
+	if (opts.request_key)
+		request_hash = bulk_request_hash_override ? bulk_request_hash_override :
+			bulk_request_hash(op->page, op->operation, call.targets.keys, call.targets.count,
+							  normalized);
+	job_id = insert_job(op, call.params, normalized, &opts, call.targets.count, request_hash,
+						&existing);
 	if (!existing)
 	{
-		bulk_notify(job_id,
-					psprintf(BULK_LANG_TEXT("一括更新を受け付けました。%s「%s」 対象 %d 件 (ジョブ #%lld)",
-											"Bulk update accepted: %s, %s: %d targets (job #%lld)"),
-							 op->page_name, op->op_name, targets.count, (long long) job_id));
+		bulk_notify(job_id, bulk_accepted_message(op, job_id, call.targets.count));
 		if (opts.async)
-			bulk_submit_async(op, job_id, normalized, &targets);
+			bulk_submit_async(op, job_id, normalized, &call.targets);
 		else
-			run_sync(op, job_id, normalized, &targets);
+			run_sync(op, job_id, normalized, &call.targets);
 	}
 
 	SPI_finish();
@@ -298,11 +494,8 @@ bulkorder_run_bulk(PG_FUNCTION_ARGS)
 Datum
 bulkorder_preview_bulk(PG_FUNCTION_ARGS)
 {
-	char	   *page = required_text_arg(fcinfo, 0, "page");
-	char	   *operation = required_text_arg(fcinfo, 1, "operation");
-	ArrayType  *targets_arr = required_targets_arg(fcinfo, 2);
-	Jsonb	   *params = params_arg(fcinfo, 3);
-	BulkTargets targets = bulk_targets_from_array(targets_arr);
+	JobCall		call = job_call_args(fcinfo);
+	BulkTargets targets = call.targets;
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	BulkOperation *op;
 	Jsonb	   *normalized;
@@ -312,8 +505,8 @@ bulkorder_preview_bulk(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "bulkorder: SPI_connect failed");
-	op = bulk_lookup_operation(page, operation);
-	normalized = bulk_check_params(op, params);
+	op = bulk_lookup_operation(call.page, call.operation);
+	normalized = bulk_check_params(op, call.params);
 
 	chunk_ctx = AllocSetContextCreate(CurrentMemoryContext, "bulkorder preview chunk",
 									  ALLOCSET_DEFAULT_SIZES);

@@ -59,6 +59,9 @@ submit() {  # submit TAG LAST_ORDER -> job id
 }
 verify() {  # verify LABEL JOB TAG TARGETS STATUS
   local job=$2 tag=$3 n=$4 status=$5
+  # a crash resets the statistics: without them the checks below may be
+  # planned as nested loops over every item (hours, not seconds)
+  q "ANALYZE bulkorder.bulk_jobs, bulkorder.bulk_job_items, bulkorder.bulk_job_chunks, bulkorder.orders"
   check "$1: status" "SELECT status FROM bulkorder.bulk_jobs WHERE job_id = $job" "$status"
   check "$1: one item per target, none twice" \
     "SELECT count(*) = count(DISTINCT target) FROM bulkorder.bulk_job_items WHERE job_id = $job" t

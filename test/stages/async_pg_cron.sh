@@ -11,6 +11,8 @@ fail() { echo "FAIL: $*"; exit 1; }
 created_cron=$(q postgres "SELECT NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron')")
 cleanup() {
   q postgres "SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname = 'bulkorder-async-nightly'" >/dev/null 2>&1 || true
+  q "$db" "DROP OWNED BY bulkorder_cron" >/dev/null 2>&1 || true
+  q postgres "DROP ROLE IF EXISTS bulkorder_cron" >/dev/null 2>&1 || true
   [ "$created_cron" = t ] && q postgres "DROP EXTENSION IF EXISTS pg_cron" >/dev/null 2>&1 || true
   q postgres "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
 }
@@ -19,6 +21,11 @@ q postgres "DROP DATABASE IF EXISTS $db WITH (FORCE)"
 q postgres "CREATE DATABASE $db"
 q postgres "CREATE EXTENSION IF NOT EXISTS pg_cron"
 q "$db" "CREATE EXTENSION bulkorder"
+# the README: scheduled jobs run under a role of their own (request keys are the role's)
+q "$db" "DROP OWNED BY bulkorder_cron" >/dev/null 2>&1 || true
+q postgres "DROP ROLE IF EXISTS bulkorder_cron"
+q postgres "CREATE ROLE bulkorder_cron LOGIN"
+q "$db" "SELECT bulkorder.grant_operator('bulkorder_cron')" >/dev/null
 q "$db" "INSERT INTO bulkorder.customers (customer_id, name) VALUES (1, 'テスト 花子')"
 q "$db" "INSERT INTO bulkorder.orders (order_no, customer_id, status, payment_method, auth_status)
          SELECT g, 1, 'awaiting_shipment', 'np_atobarai', CASE WHEN g % 2 = 0 THEN 'ng' ELSE 'ok' END
@@ -32,7 +39,12 @@ q postgres "SELECT cron.schedule_in_database('bulkorder-async-nightly', '* * * *
       '{\"hold\": true}',
       jsonb_build_object('async', true, 'source', 'pg_cron', 'operator', 'nightly batch',
                          'request_key', 'hold-ng-' || to_char(now(), 'YYYY-MM-DD HH24:MI')))
-\$cmd\$, '$db')" >/dev/null
+\$cmd\$, '$db', 'bulkorder_cron')" >/dev/null
+# another role takes every key of the next minutes first (issue 13 F4): the
+# cron role's keys are its own, so its job still runs and holds the orders
+q "$db" "SELECT bulkorder.run_bulk('orders', 'tags', '{}', '{\"add\": [\"noop\"]}',
+           jsonb_build_object('request_key', 'hold-ng-' || to_char(now() + make_interval(mins => m), 'YYYY-MM-DD HH24:MI')))
+         FROM generate_series(0, 3) m" >/dev/null
 echo "scheduled; waiting for pg_cron's next minute"
 
 deadline=$((SECONDS + 150))
@@ -47,8 +59,8 @@ q postgres "SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname = 'bulkord
 
 job=$(q "$db" "SELECT min(job_id) FROM bulkorder.bulk_jobs WHERE source = 'pg_cron' AND status = 'done'")
 got=$(q "$db" "SELECT is_async || ' ' || total_count || ' ' || success_count || ' ' || failure_count || ' ' || operator
-               FROM bulkorder.bulk_jobs WHERE job_id = $job")
-[ "$got" = "true 1000 1000 0 nightly batch" ] || fail "job $job: $got"
+               || ' ' || requested_by FROM bulkorder.bulk_jobs WHERE job_id = $job")
+[ "$got" = "true 1000 1000 0 nightly batch bulkorder_cron" ] || fail "job $job: $got"
 echo "ok - pg_cron submitted async job $job: $got"
 held=$(q "$db" "SELECT count(*) FILTER (WHERE shipping_hold) || ' ' || count(*) FILTER (WHERE shipping_hold AND auth_status = 'ng')
                FROM bulkorder.orders")

@@ -19,6 +19,33 @@ q -d $src -c "CREATE EXTENSION bulkorder"
 q -d $src -v orders=2000 -v seed=7 -f "$top/tools/demo-data.sql" >/dev/null
 q -d $src -c "SELECT bulkorder.bulk_cancel(ARRAY(SELECT order_no FROM bulkorder.order_list
                                                WHERE status = 'awaiting_shipment' ORDER BY order_no LIMIT 7), true)" >/dev/null
+# the shop's own operation on its own column (README, "Adding an operation"),
+# and its replacement of a shipped one: both must come back with the dump
+q -d $src -f - >/dev/null <<'SQL'
+ALTER TABLE bulkorder.orders ADD COLUMN gift_wrap boolean NOT NULL DEFAULT false;
+SELECT bulkorder.define_operation('orders', 'gift_wrap',
+    name_ja => 'ギフト包装', name_en => 'gift wrapping',
+    wrapper => 'bulk_gift_wrap',
+    params => '{"wrap": {"type": "boolean", "position": 1}}',
+    changed_columns => '{gift_wrap}',
+    set_clause => $$gift_wrap = (p->>'wrap')::boolean$$,
+    rules => '[{"code": "not_awaiting_shipment", "condition": "t.status = ''awaiting_shipment''",
+                "message_ja": "出荷待ちの注文ではないためギフト包装を変更できません",
+                "message_en": "only orders awaiting shipment can change their gift wrapping"}]');
+SELECT bulkorder.define_operation('orders', 'cancel', 'キャンセル', 'cancel', 'bulk_cancel',
+    params => '{"void_payment": {"type": "boolean"}}',
+    changed_columns => '{status}', set_clause => $$status = 'cancelled'$$,
+    effects => ARRAY[bulkorder_catalog.void_payment_effect()],
+    rules => '[{"code": "not_awaiting_shipment", "condition": "t.status = ''awaiting_shipment''",
+                "message_ja": "出荷待ちの注文ではないためキャンセルできません",
+                "message_en": "only orders awaiting shipment can be cancelled"},
+               {"code": "on_shipping_hold", "condition": "NOT t.shipping_hold",
+                "message_ja": "出荷停止中の注文はキャンセルできません",
+                "message_en": "an order on shipping hold cannot be cancelled"}]',
+    replace_shipped => true);
+SELECT bulkorder.bulk_gift_wrap(ARRAY(SELECT order_no FROM bulkorder.order_list
+                                      WHERE status = 'awaiting_shipment' ORDER BY order_no LIMIT 5), true);
+SQL
 pg_dump -Fc -d $src -f "$dump"
 pg_restore --exit-on-error -d $dst "$dump"
 
@@ -29,6 +56,29 @@ summary="SELECT (SELECT count(*) FROM bulkorder.orders), (SELECT count(*) FROM b
 a=$(q -d $src -At -c "$summary"); b=$(q -d $dst -At -c "$summary")
 [ "$a" = "$b" ] || { echo "FAILED: restored counts differ: $a vs $b"; exit 1; }
 echo "ok - restored the same rows: $b"
+
+# the shop's operations: the same catalogue rows (rules included), the
+# shop's wrapper, and they run
+catalogue="SELECT o.page, o.operation, o.shipped, o.wrapper, c.set_clause, o.params, o.rules
+           FROM bulkorder.operation_catalog o JOIN bulkorder_catalog.operations c USING (page, operation)
+           ORDER BY 1, 2"
+a=$(q -d $src -At -c "$catalogue"); b=$(q -d $dst -At -c "$catalogue")
+[ "$a" = "$b" ] || { echo "FAILED: restored catalogue differs"; diff <(echo "$a") <(echo "$b"); exit 1; }
+shop=$(q -d $dst -At -c "SELECT string_agg(page || '/' || operation, ' ' ORDER BY operation)
+                         FROM bulkorder_catalog.operations WHERE NOT shipped")
+[ "$shop" = "orders/cancel orders/gift_wrap" ] || { echo "FAILED: the shop's operations after restore: $shop"; exit 1; }
+job=$(q -d $dst -At -c "SELECT bulkorder.bulk_gift_wrap(ARRAY(SELECT order_no FROM bulkorder.orders
+                          WHERE status = 'awaiting_shipment' AND deleted_at IS NULL AND NOT gift_wrap
+                          ORDER BY order_no LIMIT 2), true)")
+got=$(q -d $dst -At -c "SELECT count(*) = 2 AND bool_and(ok AND (after->>'gift_wrap')::boolean)
+                        FROM bulkorder.bulk_job_items WHERE job_id = $job")
+[ "$got" = t ] || { echo "FAILED: bulk_gift_wrap after restore: '$got'"; exit 1; }
+held=$(q -d $dst -At -c "UPDATE bulkorder.orders SET shipping_hold = true
+                         WHERE order_no = (SELECT min(order_no) FROM bulkorder.order_list WHERE status = 'awaiting_shipment')
+                         RETURNING order_no")
+got=$(q -d $dst -At -c "SELECT error_code FROM bulkorder.preview_bulk('orders', 'cancel', '{$held}', '{\"void_payment\": false}')")
+[ "$got" = on_shipping_hold ] || { echo "FAILED: the shop's cancel after restore gave '$got'"; exit 1; }
+echo "ok - the shop's own operation and its replacement of a shipped one survive the dump, and run"
 
 # the restored shop goes on: new keys past the old ones, and a job
 for t in "customers (name) VALUES ('新規 顧客') RETURNING customer_id > (SELECT max(customer_id) - 1 FROM bulkorder.customers)" \

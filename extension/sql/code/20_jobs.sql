@@ -26,15 +26,44 @@ BEGIN
 END
 $$;
 
--- Marks notifications read (the bell of the admin tool).
-CREATE OR REPLACE FUNCTION bulkorder.mark_notifications_read(notification_ids bigint[])
+-- Marks notifications read (the bell of the admin tool), recording who did:
+-- read_by is the calling role (SET ROLE counts, as for run_bulk's
+-- requested_by), read_by_operator options.operator, the person a pooled role
+-- acts for (1 to 200 characters).  A notification already read keeps who
+-- read it first.
+CREATE OR REPLACE FUNCTION bulkorder.mark_notifications_read(notification_ids bigint[],
+                                                             options jsonb DEFAULT '{}')
 RETURNS integer
-LANGUAGE sql VOLATILE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-    WITH u AS (
-        UPDATE bulkorder.notifications SET read_at = now()
-        WHERE notification_id = ANY (notification_ids) AND read_at IS NULL
-        RETURNING 1)
-    SELECT count(*)::integer FROM u
+DECLARE
+    who text := coalesce(nullif(current_setting('role'), 'none'), session_user);
+    operator_name text;
+    bad text;
+    n integer;
+BEGIN
+    IF options IS NOT NULL THEN
+        IF jsonb_typeof(options) <> 'object' THEN
+            RAISE EXCEPTION 'options must be a JSON object' USING ERRCODE = '22023';
+        END IF;
+        SELECT k INTO bad FROM jsonb_object_keys(options) k WHERE k <> 'operator' LIMIT 1;
+        IF bad IS NOT NULL THEN
+            RAISE EXCEPTION 'unknown option "%"', bad USING ERRCODE = '22023',
+                HINT = 'The only option of mark_notifications_read is operator.';
+        END IF;
+        IF jsonb_typeof(options -> 'operator') NOT IN ('string', 'null') THEN
+            RAISE EXCEPTION 'option "operator" must be text' USING ERRCODE = '22023';
+        END IF;
+        operator_name := options ->> 'operator';
+        IF char_length(operator_name) NOT BETWEEN 1 AND 200 THEN
+            RAISE EXCEPTION 'option "operator" must be 1 to 200 characters long' USING ERRCODE = '22023';
+        END IF;
+    END IF;
+    UPDATE bulkorder.notifications
+       SET read_at = now(), read_by = who, read_by_operator = operator_name
+     WHERE notification_id = ANY (notification_ids) AND read_at IS NULL;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
 $$;

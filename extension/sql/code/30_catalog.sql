@@ -10,7 +10,8 @@ ON CONFLICT (page) DO UPDATE
         key_column = excluded.key_column, key_name_ja = excluded.key_name_ja,
         visible_condition = excluded.visible_condition;
 
--- A readable listing of the catalogue for operators and admin tools.
+-- A readable listing of the catalogue for operators and admin tools:
+-- shipped is false for an operation the shop declared itself.
 CREATE OR REPLACE VIEW bulkorder.operation_catalog AS
     SELECT o.page, pg.name_ja AS page_name_ja, o.operation, o.name_ja, o.name_en,
            o.params, o.wrapper,
@@ -18,6 +19,7 @@ CREATE OR REPLACE VIEW bulkorder.operation_catalog AS
                                                          'message', r.message_ja)
                                       ORDER BY r.position)
                      FROM bulkorder_catalog.operation_rules r
-                     WHERE r.page = o.page AND r.operation = o.operation), '[]') AS rules
+                     WHERE r.page = o.page AND r.operation = o.operation), '[]') AS rules,
+           o.shipped, o.reversible, o.irreversible_reason
     FROM bulkorder_catalog.operations o
     JOIN bulkorder_catalog.pages pg USING (page);

@@ -13,7 +13,7 @@
 
 -- The catalogue is the extension's own code, not shop data: it lives in a
 -- schema of its own, so that after CREATE EXTENSION the shop's schema holds
--- rows only in payment_methods and mail_templates (SPEC §2), and nothing in
+-- rows only in payment_methods and mail_templates (README, "How it works"), and nothing in
 -- it is visible to any role but the owner.
 CREATE SCHEMA bulkorder_catalog;
 REVOKE ALL ON SCHEMA bulkorder_catalog FROM PUBLIC;
@@ -79,6 +79,18 @@ CREATE TABLE bulkorder_catalog.operation_rules (
     FOREIGN KEY (page, operation) REFERENCES bulkorder_catalog.operations ON DELETE CASCADE
 );
 
+-- Added in 1.1 (upgrades/1.0--1.1.sql adds them in the same order):
+-- whether a job of the operation can be undone by revert_job, and why not.
+ALTER TABLE bulkorder_catalog.operations
+    ADD COLUMN reversible boolean NOT NULL DEFAULT true,
+    ADD COLUMN irreversible_reason text;
+-- shipped: declared by the extension's own script (code/operations/);
+-- false for an operation a shop declared with define_operation.  Every
+-- install and upgrade re-declares the shipped rows only, and pg_dump keeps
+-- the shop's rows (pg_extension_config_dump below).
+ALTER TABLE bulkorder_catalog.operations
+    ADD COLUMN shipped boolean NOT NULL DEFAULT false;
+
 -- Whole-job checks on the parameters (a known delivery method, a public
 -- product, …): any false rejects the call before anything changes.
 CREATE TABLE bulkorder_catalog.operation_param_checks (
@@ -92,3 +104,11 @@ CREATE TABLE bulkorder_catalog.operation_param_checks (
     PRIMARY KEY (page, operation, position),
     FOREIGN KEY (page, operation) REFERENCES bulkorder_catalog.operations ON DELETE CASCADE
 );
+
+-- pg_dump keeps the rows a shop declared (define_operation outside the
+-- extension's script); the shipped rows come back with CREATE EXTENSION.
+SELECT pg_catalog.pg_extension_config_dump('bulkorder_catalog.operations', 'WHERE NOT shipped');
+SELECT pg_catalog.pg_extension_config_dump('bulkorder_catalog.operation_rules',
+    'WHERE (page, operation) IN (SELECT page, operation FROM bulkorder_catalog.operations WHERE NOT shipped)');
+SELECT pg_catalog.pg_extension_config_dump('bulkorder_catalog.operation_param_checks',
+    'WHERE (page, operation) IN (SELECT page, operation FROM bulkorder_catalog.operations WHERE NOT shipped)');

@@ -26,7 +26,8 @@ CREATE TABLE bulkorder.bulk_jobs (
     CHECK (processed_count = success_count + failure_count),
     CHECK (processed_count <= total_count)
 );
-CREATE UNIQUE INDEX bulk_jobs_request_key_idx ON bulkorder.bulk_jobs (page, request_key)
+-- A request key belongs to its page and to the calling role (SPEC §8).
+CREATE UNIQUE INDEX bulk_jobs_request_key_idx ON bulkorder.bulk_jobs (page, requested_by, request_key)
     WHERE request_key IS NOT NULL;
 CREATE INDEX bulk_jobs_page_idx ON bulkorder.bulk_jobs (page, job_id);
 CREATE INDEX bulk_jobs_open_idx ON bulkorder.bulk_jobs (job_id)
@@ -63,6 +64,11 @@ CREATE TABLE bulkorder.notifications (
     read_at timestamptz
 );
 CREATE INDEX ON bulkorder.notifications (job_id);
+-- 1.1: who marked it read, the role and mark_notifications_read's operator
+-- option (the same columns, in the same order, as upgrades/1.0--1.1.sql adds)
+ALTER TABLE bulkorder.notifications
+    ADD COLUMN read_by text,
+    ADD COLUMN read_by_operator text;
 
 -- The four history pages of the seed (⑥), one per list.
 CREATE VIEW bulkorder.order_bulk_history AS

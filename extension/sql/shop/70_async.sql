@@ -1,5 +1,5 @@
 -- Asynchronous jobs (SPEC §7): run_bulk(..., options => '{"async": true}')
--- queues the job; a background worker of the extension (worker.c) runs it
+-- queues the job; a background worker of the extension (job_worker.c) runs it
 -- chunk by chunk, each chunk committing its changes, its items, the job's
 -- counts and the resume cursor bulk_jobs.last_target together.
 
@@ -10,6 +10,15 @@ ALTER TABLE bulkorder.bulk_jobs
     -- bulkorder.chunk_size and bulkorder.language of the submitting session
     ADD COLUMN chunk_size integer CHECK (chunk_size > 0),
     ADD COLUMN language text CHECK (language IN ('ja', 'en'));
+
+-- 1.1 (the same columns, in the same order, as upgrades/1.0--1.1.sql adds)
+ALTER TABLE bulkorder.bulk_jobs
+    -- when the job's last chunk committed: jobs take turns by chunk, a
+    -- worker runs the open job served least recently (never served first)
+    ADD COLUMN last_chunk_at timestamptz,
+    -- who cancelled: the calling role, and cancel_job's operator option
+    ADD COLUMN cancelled_by text,
+    ADD COLUMN cancelled_by_operator text;
 
 -- The sorted, distinct targets of an asynchronous job, cut at submission
 -- into chunks of the job's chunk_size: one row per chunk, so that queueing a

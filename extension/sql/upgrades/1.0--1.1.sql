@@ -14,3 +14,96 @@ DROP FUNCTION bulkorder.render_mail(text, bulkorder.orders, bulkorder.customers)
 -- DROP EXTENSION ... CASCADE would drop it and nothing would put it back.
 -- upload_csv and import_shipments check the page themselves.
 ALTER TABLE bulkorder.uploads DROP CONSTRAINT uploads_page_fkey;
+
+-- ==== queue: no role can stall or starve the job queue; who did what
+-- (issue 13 F1/F2/F5/F6).  New columns: the same, in the same order, as
+-- shop/70_async.sql and shop/20_jobs.sql add on a fresh install.
+
+-- last_chunk_at: jobs take turns by chunk, the worker runs the open job
+-- whose last chunk committed longest ago; cancelled_by(_operator): who
+-- cancelled (SPEC §8).
+ALTER TABLE bulkorder.bulk_jobs
+    ADD COLUMN last_chunk_at timestamptz,
+    ADD COLUMN cancelled_by text,
+    ADD COLUMN cancelled_by_operator text;
+
+-- who marked a notification read
+ALTER TABLE bulkorder.notifications
+    ADD COLUMN read_by text,
+    ADD COLUMN read_by_operator text;
+
+-- cancel_job and mark_notifications_read take options (operator): the 1.0
+-- one-argument functions go.  The new ones are created here, with the old
+-- ones' grants (an operator granted in 1.0 keeps the right to call them),
+-- then code/ replaces them with the same definitions.
+CREATE FUNCTION bulkorder.cancel_job(job_id bigint, options jsonb DEFAULT '{}')
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'bulkorder_cancel_job'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+CREATE FUNCTION bulkorder.mark_notifications_read(notification_ids bigint[],
+                                                  options jsonb DEFAULT '{}')
+RETURNS integer
+LANGUAGE sql
+AS $$ SELECT 0 $$;
+DO $$
+DECLARE
+    f record;
+    g record;
+BEGIN
+    FOR f IN SELECT * FROM (VALUES
+            ('bulkorder.cancel_job(bigint)'::regprocedure, 'bulkorder.cancel_job(bigint, jsonb)'),
+            ('bulkorder.mark_notifications_read(bigint[])'::regprocedure,
+             'bulkorder.mark_notifications_read(bigint[], jsonb)')) v(old, new)
+    LOOP
+        FOR g IN SELECT a.grantee::regrole AS grantee
+                   FROM pg_proc p, aclexplode(p.proacl) a
+                  WHERE p.oid = f.old AND a.privilege_type = 'EXECUTE' AND a.grantee <> 0
+                    AND a.grantee <> p.proowner
+        LOOP
+            EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %s', f.new, g.grantee);
+        END LOOP;
+    END LOOP;
+END
+$$;
+DROP FUNCTION bulkorder.cancel_job(bigint);
+DROP FUNCTION bulkorder.mark_notifications_read(bigint[]);
+
+-- ---------------------------------------------------------------------------
+-- define_operation (issue 12): one declaration per operation; operations a
+-- shop defines itself.  Column order as install/10_catalog.sql.
+
+-- revert declaration of every operation (shared with the retry/revert
+-- work: the same two columns, hence IF NOT EXISTS)
+ALTER TABLE bulkorder_catalog.operations
+    ADD COLUMN IF NOT EXISTS reversible boolean NOT NULL DEFAULT true,
+    ADD COLUMN IF NOT EXISTS irreversible_reason text;
+-- which rows the extension's script declared: 1.0 had no way to declare
+-- an operation of one's own (rows inserted by hand were overwritten by
+-- every upgrade), so every row of 1.0 is a shipped one
+ALTER TABLE bulkorder_catalog.operations
+    ADD COLUMN shipped boolean NOT NULL DEFAULT false;
+UPDATE bulkorder_catalog.operations SET shipped = true;
+
+-- pg_dump keeps a shop's own operations (1.0 registered no config table)
+SELECT pg_catalog.pg_extension_config_dump('bulkorder_catalog.operations', 'WHERE NOT shipped');
+SELECT pg_catalog.pg_extension_config_dump('bulkorder_catalog.operation_rules',
+    'WHERE (page, operation) IN (SELECT page, operation FROM bulkorder_catalog.operations WHERE NOT shipped)');
+SELECT pg_catalog.pg_extension_config_dump('bulkorder_catalog.operation_param_checks',
+    'WHERE (page, operation) IN (SELECT page, operation FROM bulkorder_catalog.operations WHERE NOT shipped)');
+
+-- the wrappers are created by define_operation now; 1.0's generator is gone
+DROP FUNCTION bulkorder.create_operation_wrapper(text, text);
+
+-- ---------------------------------------------------------------------------
+-- params: request keys are idempotency keys (issue 13 F4).  The new column
+-- comes after the queue's, as shop/90_jobs_1_1.sql adds it after
+-- shop/70_async.sql on a fresh install.
+
+-- the key is scoped to page and calling role: the same index name, new columns
+DROP INDEX bulkorder.bulk_jobs_request_key_idx;
+CREATE UNIQUE INDEX bulk_jobs_request_key_idx ON bulkorder.bulk_jobs (page, requested_by, request_key)
+    WHERE request_key IS NOT NULL;
+-- the request's fingerprint; NULL on 1.0's jobs, whose key a 1.1 call cannot
+-- reuse (README, "Request keys are idempotency keys")
+ALTER TABLE bulkorder.bulk_jobs ADD COLUMN request_hash bytea;

@@ -1,6 +1,7 @@
--- Shipments page (仕入・出荷管理 > 出荷一覧), SPEC §3.  Its rows are orders
--- (bulkorder_catalog.pages: target_table bulkorder.orders), but its jobs are its own:
--- they show in shipment_bulk_history, not in order_bulk_history.
+-- Shipments page (仕入・出荷管理 > 出荷一覧): README, "Shipments".  Its rows
+-- are orders (bulkorder_catalog.pages: target_table bulkorder.orders), but
+-- its jobs are its own: they show in shipment_bulk_history, not in
+-- order_bulk_history.  One define_operation call per operation.
 
 -- 配送関連日程: an awaiting order's scheduled ship and delivery dates.  With
 -- update_subscription (「定期注文マスターも同時に更新」) the order's master
@@ -17,16 +18,14 @@
 -- (subscription_frequency_missing) and nothing of it changes.  The item's
 -- before/after hold the order's dates and, where the master was updated,
 -- its next_ship_date / next_delivery_date.
-INSERT INTO bulkorder_catalog.operations
-    (page, operation, name_ja, name_en, params, changed_columns, apply_sql, before_sql,
-     lock_sql, wrapper)
-VALUES
-    ('shipments', 'delivery_dates', '配送関連日程', 'delivery dates',
-     '{"ship_date": {"type": "date", "position": 1},
-       "delivery_date": {"type": "date", "position": 2},
-       "update_subscription": {"type": "boolean", "position": 3}}',
-     '{scheduled_ship_date,scheduled_delivery_date}',
-     $$shipment_orders AS (
+SELECT bulkorder.define_operation('shipments', 'delivery_dates',
+    name_ja => '配送関連日程', name_en => 'delivery dates',
+    wrapper => 'bulk_shipment_delivery_dates',
+    params => '{"ship_date": {"type": "date", "position": 1},
+                "delivery_date": {"type": "date", "position": 2},
+                "update_subscription": {"type": "boolean", "position": 3}}',
+    changed_columns => '{scheduled_ship_date,scheduled_delivery_date}',
+    apply_sql => $$shipment_orders AS (
          UPDATE bulkorder.orders AS t
             SET scheduled_ship_date = (prm.p->>'ship_date')::date,
                 scheduled_delivery_date = (prm.p->>'delivery_date')::date
@@ -55,7 +54,7 @@ VALUES
                 AS after
            FROM shipment_orders so
            LEFT JOIN shipment_masters m ON m.course_order_no = so.course_order_no)$$,
-     $$jsonb_build_object('scheduled_ship_date', t.scheduled_ship_date,
+    before_sql => $$jsonb_build_object('scheduled_ship_date', t.scheduled_ship_date,
                           'scheduled_delivery_date', t.scheduled_delivery_date)
        || CASE WHEN (p->>'update_subscription')::boolean
                THEN coalesce((SELECT jsonb_build_object('next_ship_date', s.next_ship_date,
@@ -64,50 +63,66 @@ VALUES
                               WHERE s.course_order_no = t.course_order_no AND s.status <> 'ended'),
                              '{}'::jsonb)
                ELSE '{}'::jsonb END$$,
-     -- the masters the change will update, in their key order (the
-     -- orders are locked already, so their status read here is stable)
-     $$SELECT 1 FROM bulkorder.subscriptions s
+    -- the masters the change will update, in their key order (the orders
+    -- are locked already, so their status read here is stable)
+    lock_sql => $$SELECT 1 FROM bulkorder.subscriptions s
         WHERE ($2->>'update_subscription')::boolean
           AND s.course_order_no IN (SELECT o.course_order_no FROM bulkorder.orders o
                                     WHERE o.order_no = ANY ($1)
                                       AND o.status = 'awaiting_shipment' AND o.deleted_at IS NULL)
         ORDER BY s.course_order_no
           FOR NO KEY UPDATE OF s$$,
-     'bulk_shipment_delivery_dates');
+    rules => jsonb_build_array(
+        jsonb_build_object('code', 'not_awaiting_shipment', 'condition', $$t.status = 'awaiting_shipment'$$,
+            'message_ja', '出荷待ちの注文ではないため配送関連日程を変更できません',
+            'message_en', 'only orders awaiting shipment can have their delivery dates changed'),
+        jsonb_build_object('code', 'subscription_frequency_missing',
+            'condition', $$NOT (p->>'update_subscription')::boolean
+       OR t.course_order_no IS NULL
+       OR EXISTS (SELECT 1 FROM bulkorder.subscriptions s
+                  WHERE s.course_order_no = t.course_order_no
+                    AND (s.status = 'ended' OR s.frequency_id IS NOT NULL))$$,
+            'message_ja', '定期注文マスターにお届け頻度が設定されていないため次回配送関連日を計算できません',
+            'message_en', 'the subscription master has no delivery frequency to compute its next dates from')),
+    checks => jsonb_build_array(
+        jsonb_build_object('condition', $$(p->>'ship_date')::date <= (p->>'delivery_date')::date$$,
+            'message', 'ship_date is after delivery_date',
+            'hint', 'The scheduled ship date must be on or before the delivery date.')));
 
 -- 注文ステータス: shipped → awaiting_shipment, nothing else.  The tracking
 -- number, ship_mail_sent and ship_report_status stay as they are: the next
 -- shipment import overwrites the tracking number, and whether a second
 -- completion mail goes out is the operator's call (orders page
 -- ship_mail_status).
-INSERT INTO bulkorder_catalog.operations
-    (page, operation, name_ja, name_en, params, changed_columns, set_clause, wrapper)
-VALUES
-    ('shipments', 'revert_to_awaiting', '注文ステータス', 'back to awaiting shipment',
-     '{}', '{status}', $$status = 'awaiting_shipment'$$,
-     'bulk_shipment_revert_to_awaiting');
+SELECT bulkorder.define_operation('shipments', 'revert_to_awaiting',
+    name_ja => '注文ステータス', name_en => 'back to awaiting shipment',
+    wrapper => 'bulk_shipment_revert_to_awaiting',
+    changed_columns => '{status}',
+    set_clause => $$status = 'awaiting_shipment'$$,
+    rules => jsonb_build_array(
+        jsonb_build_object('code', 'not_shipped', 'condition', $$t.status = 'shipped'$$,
+            'message_ja', '出荷済みの注文ではないため出荷待ちに戻せません',
+            'message_en', 'only shipped orders can be set back to awaiting shipment')));
 
-INSERT INTO bulkorder_catalog.operation_rules
-    (page, operation, position, error_code, condition, message_ja, message_en)
-VALUES
-    ('shipments', 'delivery_dates', 1, 'not_awaiting_shipment', $$t.status = 'awaiting_shipment'$$,
-     '出荷待ちの注文ではないため配送関連日程を変更できません',
-     'only orders awaiting shipment can have their delivery dates changed'),
-    ('shipments', 'delivery_dates', 2, 'subscription_frequency_missing',
-     $$NOT (p->>'update_subscription')::boolean
-       OR t.course_order_no IS NULL
-       OR EXISTS (SELECT 1 FROM bulkorder.subscriptions s
-                  WHERE s.course_order_no = t.course_order_no
-                    AND (s.status = 'ended' OR s.frequency_id IS NOT NULL))$$,
-     '定期注文マスターにお届け頻度が設定されていないため次回配送関連日を計算できません',
-     'the subscription master has no delivery frequency to compute its next dates from'),
-    ('shipments', 'revert_to_awaiting', 1, 'not_shipped', $$t.status = 'shipped'$$,
-     '出荷済みの注文ではないため出荷待ちに戻せません',
-     'only shipped orders can be set back to awaiting shipment');
-
-INSERT INTO bulkorder_catalog.operation_param_checks
-    (page, operation, position, condition, sqlstate, message, hint)
-VALUES
-    ('shipments', 'delivery_dates', 1,
-     $$(p->>'ship_date')::date <= (p->>'delivery_date')::date$$, '22023',
-     'ship_date is after delivery_date', 'The scheduled ship date must be on or before the delivery date.');
+-- 配送方法: as on the orders page (10_orders.sql), for the shipments page's
+-- own jobs.
+SELECT bulkorder.define_operation('shipments', 'delivery_method',
+    name_ja => '配送方法', name_en => 'delivery method',
+    wrapper => 'bulk_shipment_delivery_method',
+    params => '{"delivery_method": {"type": "text", "position": 1},
+                "time_slot": {"type": "text", "nullable": true, "position": 2}}',
+    changed_columns => '{delivery_method,delivery_time_slot}',
+    set_clause => $$delivery_method = p->>'delivery_method', delivery_time_slot = p->>'time_slot'$$,
+    rules => jsonb_build_array(
+        jsonb_build_object('code', 'not_awaiting_shipment', 'condition', $$t.status = 'awaiting_shipment'$$,
+            'message_ja', '出荷待ちの注文ではないため配送方法を変更できません',
+            'message_en', 'only orders awaiting shipment can have their delivery method changed')),
+    checks => jsonb_build_array(
+        jsonb_build_object('condition', $$EXISTS (SELECT 1 FROM bulkorder.delivery_methods m WHERE m.code = p->>'delivery_method')$$,
+            'message', 'unknown delivery method',
+            'hint', 'The delivery methods are the codes of bulkorder.delivery_methods.'),
+        jsonb_build_object('condition', $$p->>'time_slot' IS NULL
+              OR EXISTS (SELECT 1 FROM bulkorder.delivery_time_slots s
+                         WHERE s.delivery_method = p->>'delivery_method' AND s.code = p->>'time_slot')$$,
+            'message', 'the time slot does not belong to the delivery method',
+            'hint', 'Pick a slot of bulkorder.delivery_time_slots for that method, or null (指定なし).')));

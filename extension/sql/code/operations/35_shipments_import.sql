@@ -1,5 +1,5 @@
 -- Shipments page (仕入・出荷管理 > 出荷一覧): the shipment data import
--- (出荷データ取り込み), SPEC §6.
+-- (出荷データ取り込み): README, "The shipment data import".
 --
 -- bulkorder.import_shipments(content, options) (extension/src/csv.c) stages
 -- the file as an upload (bulkorder.uploads, upload_lines, upload_shipments:
@@ -14,13 +14,12 @@
 -- request (complete_payment_request moves it on); the others go to shipped.
 -- A ship_complete mail is queued unless ship_mail_sent, which is then set
 -- (left as it was when the template is disabled: no mail went).
-INSERT INTO bulkorder_catalog.operations
-    (page, operation, name_ja, name_en, params, changed_columns, set_clause, effects, wrapper)
-VALUES
-    ('shipments', 'import_shipments', '出荷データ取り込み', 'shipment import',
-     '{"upload_id": {"type": "bigint", "min": 1, "position": 1}}',
-     '{status,ship_report_status,tracking_no,ship_mail_sent}',
-     $$status = CASE WHEN (SELECT pm.needs_ship_report FROM bulkorder.payment_methods pm
+SELECT bulkorder.define_operation('shipments', 'import_shipments',
+    name_ja => '出荷データ取り込み', name_en => 'shipment import',
+    wrapper => 'bulk_shipment_import_shipments',
+    params => '{"upload_id": {"type": "bigint", "min": 1, "position": 1}}',
+    changed_columns => '{status,ship_report_status,tracking_no,ship_mail_sent}',
+    set_clause => $$status = CASE WHEN (SELECT pm.needs_ship_report FROM bulkorder.payment_methods pm
                            WHERE pm.code = t.payment_method) THEN 'shipping' ELSE 'shipped' END,
        ship_report_status = CASE WHEN (SELECT pm.needs_ship_report FROM bulkorder.payment_methods pm
                                        WHERE pm.code = t.payment_method)
@@ -30,10 +29,10 @@ VALUES
        ship_mail_sent = t.ship_mail_sent
                         OR EXISTS (SELECT 1 FROM bulkorder.mail_templates mt
                                    WHERE mt.code = 'ship_complete' AND mt.enabled)$$,
-     -- every effect reads bulkorder.orders as it was before the change (one
-     -- statement, one snapshot), found by applied.old_tid (no second probe
-     -- of the key's index), and the new values from applied.after
-     ARRAY[
+    -- every effect reads bulkorder.orders as it was before the change (one
+    -- statement, one snapshot), found by applied.old_tid (no second probe
+    -- of the key's index), and the new values from applied.after
+    effects => ARRAY[
      $$INSERT INTO bulkorder.payment_requests (order_no, payment_method, kind, job_id)
         SELECT a.target, o.payment_method, 'ship_report', $3
         FROM applied a
@@ -50,42 +49,34 @@ VALUES
         JOIN bulkorder.payment_methods pm ON pm.code = n.payment_method
         JOIN bulkorder.mail_templates mt ON mt.code = 'ship_complete' AND mt.enabled
         WHERE NOT o.ship_mail_sent$$],
-     'bulk_shipment_import_shipments');
-
-INSERT INTO bulkorder_catalog.operation_rules
-    (page, operation, position, error_code, condition, message_ja, message_en)
-VALUES
-    ('shipments', 'import_shipments', 1, 'not_awaiting_shipment',
-     $$t.status = 'awaiting_shipment'$$,
-     '出荷待ちの注文ではないため出荷データを取り込めません',
-     'only orders awaiting shipment can be imported as shipped'),
-    ('shipments', 'import_shipments', 2, 'shipping_hold',
-     $$NOT t.shipping_hold$$,
-     '出荷停止中の注文のため出荷データを取り込めません(出荷停止を解除してから再度取り込んでください)',
-     'the order is on shipping hold: release the hold, then import it again'),
-    ('shipments', 'import_shipments', 3, 'missing_tracking_no',
-     $$coalesce((SELECT cardinality(s.tracking_nos) FROM bulkorder.upload_shipments s
+    rules => jsonb_build_array(
+        jsonb_build_object('code', 'not_awaiting_shipment',
+            'condition', $$t.status = 'awaiting_shipment'$$,
+            'message_ja', '出荷待ちの注文ではないため出荷データを取り込めません',
+            'message_en', 'only orders awaiting shipment can be imported as shipped'),
+        jsonb_build_object('code', 'shipping_hold',
+            'condition', $$NOT t.shipping_hold$$,
+            'message_ja', '出荷停止中の注文のため出荷データを取り込めません(出荷停止を解除してから再度取り込んでください)',
+            'message_en', 'the order is on shipping hold: release the hold, then import it again'),
+        jsonb_build_object('code', 'missing_tracking_no',
+            'condition', $$coalesce((SELECT cardinality(s.tracking_nos) FROM bulkorder.upload_shipments s
                  WHERE s.upload_id = (p->>'upload_id')::bigint AND s.order_no = t.order_no), 0) > 0$$,
-     'B列に送り状番号がありません',
-     'column B holds no tracking number'),
-    ('shipments', 'import_shipments', 4, 'tracking_no_conflict',
-     $$(SELECT cardinality(s.tracking_nos) FROM bulkorder.upload_shipments s
+            'message_ja', 'B列に送り状番号がありません',
+            'message_en', 'column B holds no tracking number'),
+        jsonb_build_object('code', 'tracking_no_conflict',
+            'condition', $$(SELECT cardinality(s.tracking_nos) FROM bulkorder.upload_shipments s
         WHERE s.upload_id = (p->>'upload_id')::bigint AND s.order_no = t.order_no) = 1$$,
-     'ファイル内で同じ注文番号に異なる送り状番号が指定されています',
-     'the file gives this order more than one tracking number'),
-    ('shipments', 'import_shipments', 5, 'tracking_no_too_long',
-     $$(SELECT length(s.tracking_nos[1]) FROM bulkorder.upload_shipments s
+            'message_ja', 'ファイル内で同じ注文番号に異なる送り状番号が指定されています',
+            'message_en', 'the file gives this order more than one tracking number'),
+        jsonb_build_object('code', 'tracking_no_too_long',
+            'condition', $$(SELECT length(s.tracking_nos[1]) FROM bulkorder.upload_shipments s
         WHERE s.upload_id = (p->>'upload_id')::bigint AND s.order_no = t.order_no) <= 100$$,
-     '送り状番号が100文字を超えています',
-     'the tracking number is longer than 100 characters');
-
--- params.upload_id must name a staged shipment file (run_bulk and the
--- wrapper can re-apply one, e.g. to orders whose hold was released).
-INSERT INTO bulkorder_catalog.operation_param_checks
-    (page, operation, position, condition, sqlstate, message, hint)
-VALUES
-    ('shipments', 'import_shipments', 1,
-     $$EXISTS (SELECT 1 FROM bulkorder.uploads u
+            'message_ja', '送り状番号が100文字を超えています',
+            'message_en', 'the tracking number is longer than 100 characters')),
+    -- params.upload_id must name a staged shipment file (run_bulk and the
+    -- wrapper can re-apply one, e.g. to orders whose hold was released)
+    checks => jsonb_build_array(
+        jsonb_build_object('condition', $$EXISTS (SELECT 1 FROM bulkorder.uploads u
                WHERE u.upload_id = (p->>'upload_id')::bigint AND u.purpose = 'import_shipments')$$,
-     '22023', 'params.upload_id does not name a shipment file upload',
-     'Upload the file with bulkorder.import_shipments(content, options).');
+            'message', 'params.upload_id does not name a shipment file upload',
+            'hint', 'Upload the file with bulkorder.import_shipments(content, options).')));

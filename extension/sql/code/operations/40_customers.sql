@@ -1,7 +1,6 @@
--- Customers page (顧客管理 > 顧客一覧), SPEC §3.  The seed only says customer
--- information can be bulk-updated; these are the updates shop operators
--- expect.  remarks (備考欄) is declared with the other text fields in
--- 00_common.sql.
+-- Customers page (顧客管理 > 顧客一覧): README, "Customers".  The seed only
+-- says customer information can be bulk-updated; these are the updates
+-- shop operators expect.  One define_operation call per operation.
 
 -- ブラックリスト: blacklist / candidate (ブラックリスト候補) / remove.
 -- Blacklisting is what the shop then uses to stop that customer's
@@ -17,13 +16,12 @@
 -- numbers in key order (absent when none).  The hold is a data-modifying CTE
 -- of the operation's own apply_sql rather than an effects[] entry because
 -- only the apply step can add to the item's after image.
-INSERT INTO bulkorder_catalog.operations
-    (page, operation, name_ja, name_en, params, changed_columns, apply_sql, lock_sql, wrapper)
-VALUES
-    ('customers', 'blacklist', 'ブラックリスト', 'blacklist',
-     '{"action": {"type": "text", "enum": ["blacklist", "candidate", "remove"], "position": 1}}',
-     '{blacklist_status}',
-     $$listed AS (
+SELECT bulkorder.define_operation('customers', 'blacklist',
+    name_ja => 'ブラックリスト', name_en => 'blacklist',
+    wrapper => 'bulk_customer_blacklist',
+    params => '{"action": {"type": "text", "enum": ["blacklist", "candidate", "remove"], "position": 1}}',
+    changed_columns => '{blacklist_status}',
+    apply_sql => $$listed AS (
          UPDATE bulkorder.customers AS t
             SET blacklist_status = CASE prm.p->>'action' WHEN 'blacklist' THEN 'blacklisted'
                                                          WHEN 'candidate' THEN 'candidate'
@@ -49,36 +47,43 @@ VALUES
            FROM listed l
            LEFT JOIN (SELECT customer_id, jsonb_agg(order_no ORDER BY order_no) AS orders
                         FROM held GROUP BY customer_id) h ON h.customer_id = l.target)$$,
-     -- the orders the hold will update, in their key order
-     $$SELECT 1 FROM bulkorder.orders o
+    -- the orders the hold will update, in their key order
+    lock_sql => $$SELECT 1 FROM bulkorder.orders o
         WHERE $2->>'action' = 'blacklist'
           AND o.customer_id = ANY ($1)
           AND o.status = 'awaiting_shipment'
           AND o.deleted_at IS NULL
         ORDER BY o.order_no
-          FOR NO KEY UPDATE OF o$$,
-     'bulk_customer_blacklist');
+          FOR NO KEY UPDATE OF o$$);
 
--- タグ設定: the orders page's tags declaration, reused as it is (the same
--- parameters, bulkorder.merge_tags and the same whole-job checks).
-INSERT INTO bulkorder_catalog.operations
-    (page, operation, name_ja, name_en, params, changed_columns, set_clause, wrapper)
-SELECT 'customers', o.operation, o.name_ja, o.name_en, o.params, o.changed_columns, o.set_clause,
-       'bulk_customer_tags'
-FROM bulkorder_catalog.operations o
-WHERE o.page = 'orders' AND o.operation = 'tags';
+-- タグ設定: as on the orders page (10_orders.sql): the same parameters,
+-- bulkorder.merge_tags and the same whole-job checks.
+SELECT bulkorder.define_operation('customers', 'tags',
+    name_ja => 'タグ設定', name_en => 'tags',
+    wrapper => 'bulk_customer_tags',
+    params => '{"add": {"type": "text[]", "default": [], "max_length": 50, "position": 1},
+                "remove": {"type": "text[]", "default": [], "max_length": 50, "position": 2}}',
+    changed_columns => '{tags}',
+    set_clause => $$tags = bulkorder.merge_tags(t.tags,
+                                   ARRAY(SELECT jsonb_array_elements_text(p->'add')),
+                                   ARRAY(SELECT jsonb_array_elements_text(p->'remove')))$$,
+    checks => jsonb_build_array(
+        jsonb_build_object('condition', $$jsonb_array_length(p->'add') + jsonb_array_length(p->'remove') > 0$$,
+            'message', 'params.add and params.remove are both empty',
+            'hint', 'Name at least one tag to add or remove.'),
+        jsonb_build_object('condition', $$NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(p->'add') a(tag)
+                   WHERE a.tag = '' OR p->'remove' ? a.tag)$$,
+            'message', 'a tag is empty or both added and removed',
+            'hint', 'Each tag must be non-empty and named in add or remove, not both.')));
 
-INSERT INTO bulkorder_catalog.operation_param_checks
-    (page, operation, position, condition, sqlstate, message, hint)
-SELECT 'customers', c.operation, c.position, c.condition, c.sqlstate, c.message, c.hint
-FROM bulkorder_catalog.operation_param_checks c
-WHERE c.page = 'orders' AND c.operation = 'tags';
-
-INSERT INTO bulkorder_catalog.operation_rules
-    (page, operation, position, error_code, condition, message_ja, message_en)
-SELECT 'customers', r.operation, r.position, r.error_code, r.condition, r.message_ja, r.message_en
-FROM bulkorder_catalog.operation_rules r
-WHERE r.page = 'orders' AND r.operation = 'tags';
+-- 備考欄: the free-text field (00_common.sql)
+SELECT bulkorder.define_operation('customers', 'remarks',
+    name_ja => '備考欄', name_en => 'remarks',
+    wrapper => 'bulk_customer_remarks',
+    params => bulkorder_catalog.text_field_params(),
+    changed_columns => '{remarks}',
+    set_clause => bulkorder_catalog.text_field_set('remarks'),
+    rules => bulkorder_catalog.text_field_rules('remarks'));
 
 -- メルマガ購読, 会員ランク and ポイント.
 --   rank: a code of bulkorder.customer_ranks, or null to clear the rank
@@ -87,41 +92,40 @@ WHERE r.page = 'orders' AND r.operation = 'tags';
 --   points: a non-zero delta; a customer whose balance would go below zero
 --         fails (insufficient_points) and keeps the balance, as does one
 --         whose balance would pass the integer maximum (points_overflow).
-INSERT INTO bulkorder_catalog.operations
-    (page, operation, name_ja, name_en, params, changed_columns, set_clause, wrapper)
-VALUES
-    ('customers', 'mail_opt_in', 'メルマガ購読', 'newsletter opt-in',
-     '{"opt_in": {"type": "boolean", "position": 1}}', '{mail_opt_in}',
-     $$mail_opt_in = (p->>'opt_in')::boolean$$,
-     'bulk_customer_mail_opt_in'),
-    ('customers', 'rank', '会員ランク', 'customer rank',
-     '{"rank": {"type": "text", "nullable": true, "position": 1}}', '{rank}',
-     $$rank = p->>'rank'$$,
-     'bulk_customer_rank'),
-    ('customers', 'points', 'ポイント', 'points',
-     '{"delta": {"type": "integer", "position": 1}}', '{points}',
-     $$points = t.points + (p->>'delta')::integer$$,
-     'bulk_customer_points');
+SELECT bulkorder.define_operation('customers', 'mail_opt_in',
+    name_ja => 'メルマガ購読', name_en => 'newsletter opt-in',
+    wrapper => 'bulk_customer_mail_opt_in',
+    params => '{"opt_in": {"type": "boolean", "position": 1}}',
+    changed_columns => '{mail_opt_in}',
+    set_clause => $$mail_opt_in = (p->>'opt_in')::boolean$$);
 
-INSERT INTO bulkorder_catalog.operation_rules
-    (page, operation, position, error_code, condition, message_ja, message_en)
-VALUES
-    ('customers', 'points', 1, 'insufficient_points',
-     $$t.points::bigint + (p->>'delta')::bigint >= 0$$,
-     'ポイント残高が不足するため減算できません',
-     'the point balance would go below zero'),
-    ('customers', 'points', 2, 'points_overflow',
-     $$t.points::bigint + (p->>'delta')::bigint <= 2147483647$$,
-     'ポイント残高が上限を超えるため加算できません',
-     'the point balance would exceed its maximum');
+SELECT bulkorder.define_operation('customers', 'rank',
+    name_ja => '会員ランク', name_en => 'customer rank',
+    wrapper => 'bulk_customer_rank',
+    params => '{"rank": {"type": "text", "nullable": true, "position": 1}}',
+    changed_columns => '{rank}',
+    set_clause => $$rank = p->>'rank'$$,
+    checks => jsonb_build_array(
+        jsonb_build_object('condition', $$p->>'rank' IS NULL OR EXISTS (SELECT 1 FROM bulkorder.customer_ranks r WHERE r.code = p->>'rank')$$,
+            'message', 'unknown customer rank',
+            'hint', 'The ranks are the codes of bulkorder.customer_ranks; null clears the rank.')));
 
-INSERT INTO bulkorder_catalog.operation_param_checks
-    (page, operation, position, condition, sqlstate, message, hint)
-VALUES
-    ('customers', 'rank', 1,
-     $$p->>'rank' IS NULL OR EXISTS (SELECT 1 FROM bulkorder.customer_ranks r WHERE r.code = p->>'rank')$$,
-     '22023', 'unknown customer rank',
-     'The ranks are the codes of bulkorder.customer_ranks; null clears the rank.'),
-    ('customers', 'points', 1,
-     $$(p->>'delta')::integer <> 0$$, '22023',
-     'params.delta is zero', 'Give a positive delta to add points or a negative one to take them.');
+SELECT bulkorder.define_operation('customers', 'points',
+    name_ja => 'ポイント', name_en => 'points',
+    wrapper => 'bulk_customer_points',
+    params => '{"delta": {"type": "integer", "position": 1}}',
+    changed_columns => '{points}',
+    set_clause => $$points = t.points + (p->>'delta')::integer$$,
+    rules => jsonb_build_array(
+        jsonb_build_object('code', 'insufficient_points',
+            'condition', $$t.points::bigint + (p->>'delta')::bigint >= 0$$,
+            'message_ja', 'ポイント残高が不足するため減算できません',
+            'message_en', 'the point balance would go below zero'),
+        jsonb_build_object('code', 'points_overflow',
+            'condition', $$t.points::bigint + (p->>'delta')::bigint <= 2147483647$$,
+            'message_ja', 'ポイント残高が上限を超えるため加算できません',
+            'message_en', 'the point balance would exceed its maximum')),
+    checks => jsonb_build_array(
+        jsonb_build_object('condition', $$(p->>'delta')::integer <> 0$$,
+            'message', 'params.delta is zero',
+            'hint', 'Give a positive delta to add points or a negative one to take them.')));

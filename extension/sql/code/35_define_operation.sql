@@ -1,0 +1,541 @@
+-- Declaring an operation: bulkorder.define_operation(...) writes one
+-- operation whole (its catalogue row, rules and whole-call checks),
+-- compiles the statements the engine will build from it, and creates its
+-- typed wrapper; bulkorder.drop_operation(page, operation) removes a shop's
+-- own.  Every shipped operation (code/operations/) is one call of it; a
+-- shop's operations are calls made later by a superuser (README, "Adding an
+-- operation").
+
+-- The engine's composition of a declaration, prepared and planned once and
+-- thrown away (extension/src/catalog.c): a broken fragment raises its own
+-- error when it is declared.
+CREATE OR REPLACE FUNCTION bulkorder_catalog.compile_operation(page text, operation text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'bulkorder_compile_operation'
+LANGUAGE C VOLATILE STRICT;
+
+-- True while bulkorder's own CREATE/ALTER EXTENSION script runs: what
+-- define_operation declares then is a shipped operation.
+CREATE OR REPLACE FUNCTION bulkorder_catalog.in_extension_script()
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'bulkorder_in_extension_script'
+LANGUAGE C VOLATILE;
+
+-- "The pages are …": the hint of an unknown page, as the engine gives it.
+CREATE OR REPLACE FUNCTION bulkorder_catalog.page_list_hint()
+RETURNS text
+AS 'MODULE_PATHNAME', 'bulkorder_page_list_hint'
+LANGUAGE C STABLE;
+
+-- The typed wrapper of an operation, as SQL:
+--   bulkorder.<wrapper>(<page key>s bigint[], <params in declared order>) RETURNS bigint
+-- A parameter with a default gets the same default here.  identity is the
+-- argument list as pg_get_function_identity_arguments prints it.
+CREATE OR REPLACE FUNCTION bulkorder_catalog.wrapper_sql(p_page text, p_operation text, p_params jsonb,
+                                                         p_wrapper text, OUT identity text, OUT ddl text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    keys_arg text := (SELECT pg.key_column || 's' FROM bulkorder_catalog.pages pg WHERE pg.page = p_page);
+    args text := '';
+    build text := '';
+    prm record;
+BEGIN
+    identity := pg_catalog.format('%I bigint[]', keys_arg);
+    -- jsonb keeps no key order, so arguments follow "position" (else name)
+    FOR prm IN
+        SELECT e.key AS name, e.value AS spec, e.value->>'type' AS sqltype
+        FROM pg_catalog.jsonb_each(p_params) e
+        ORDER BY (e.value->>'position')::int NULLS LAST, e.key
+    LOOP
+        identity := identity || pg_catalog.format(', %I %s', prm.name, prm.sqltype);
+        args := args || pg_catalog.format(', %I %s', prm.name, prm.sqltype);
+        IF prm.spec ? 'default' THEN
+            args := args || pg_catalog.format(' DEFAULT %s',
+                CASE WHEN prm.sqltype = 'text[]'
+                     THEN pg_catalog.format('%L::text[]',
+                                            ARRAY(SELECT pg_catalog.jsonb_array_elements_text(prm.spec->'default')))
+                     ELSE pg_catalog.format('(%L::jsonb->>0)::%s',
+                                            pg_catalog.jsonb_build_array(prm.spec->'default'), prm.sqltype)
+                END);
+        END IF;
+        build := build || pg_catalog.format(', %L, to_jsonb(%I)', prm.name, prm.name);
+    END LOOP;
+    ddl := pg_catalog.format(
+        'CREATE OR REPLACE FUNCTION bulkorder.%I(%I bigint[]%s) RETURNS bigint '
+        'LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp '
+        'AS $w$ SELECT bulkorder.run_bulk(%L, %L, %I, jsonb_build_object(%s), ''{"source": "api"}'') $w$',
+        p_wrapper, keys_arg, args, p_page, p_operation, keys_arg, pg_catalog.ltrim(build, ', '));
+END
+$fn$;
+
+-- A function of schema bulkorder is the wrapper of page/operation when its
+-- body runs that operation (the catalogue row may be gone: every upgrade
+-- deletes the shipped rows before declaring them again).
+CREATE OR REPLACE FUNCTION bulkorder_catalog.is_wrapper_of(fn regprocedure, p_page text, p_operation text)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT pg_catalog.starts_with(p.prosrc,
+                                  pg_catalog.format(' SELECT bulkorder.run_bulk(%L, %L, ', p_page, p_operation))
+    FROM pg_catalog.pg_proc p WHERE p.oid = fn
+$fn$;
+
+-- A function that belongs to the extension (created by its script).
+CREATE OR REPLACE FUNCTION bulkorder_catalog.is_extension_member(fn regprocedure)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT EXISTS (SELECT FROM pg_catalog.pg_depend d
+                   WHERE d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = fn
+                     AND d.refclassid = 'pg_catalog.pg_extension'::regclass
+                     AND d.refobjid = (SELECT e.oid FROM pg_catalog.pg_extension e WHERE e.extname = 'bulkorder')
+                     AND d.deptype = 'e')
+$fn$;
+
+-- pg_restore of a shop that replaced a shipped operation: CREATE EXTENSION
+-- has just declared the shipped one, and the dump's row of the shop's
+-- replacement takes its place (its rules and checks go with it).
+CREATE OR REPLACE FUNCTION bulkorder_catalog.displace_shipped()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    IF NOT NEW.shipped THEN
+        DELETE FROM bulkorder_catalog.operations o
+        WHERE o.page = NEW.page AND o.operation = NEW.operation AND o.shipped;
+    END IF;
+    RETURN NEW;
+END
+$fn$;
+
+CREATE OR REPLACE TRIGGER displace_shipped
+BEFORE INSERT ON bulkorder_catalog.operations
+FOR EACH ROW EXECUTE FUNCTION bulkorder_catalog.displace_shipped();
+
+REVOKE ALL ON FUNCTION bulkorder_catalog.compile_operation(text, text),
+                       bulkorder_catalog.in_extension_script(),
+                       bulkorder_catalog.page_list_hint(),
+                       bulkorder_catalog.wrapper_sql(text, text, jsonb, text),
+                       bulkorder_catalog.is_wrapper_of(regprocedure, text, text),
+                       bulkorder_catalog.is_extension_member(regprocedure),
+                       bulkorder_catalog.displace_shipped()
+    FROM PUBLIC;
+
+-- Declare an operation whole (README, "Adding an operation").
+--   rules   [{"code", "condition", "message_ja", "message_en"}, …]: the
+--           eligibility rules, in the order they are checked
+--   checks  [{"condition", "message", "hint"?, "sqlstate"? (22023)}, …]: the
+--           whole-call checks over p, in order
+--   revert  {"reversible": bool (true), "reason": text (required when false)}
+-- Returns the wrapper.
+CREATE OR REPLACE FUNCTION bulkorder.define_operation(
+    page text,
+    operation text,
+    name_ja text,
+    name_en text,
+    wrapper text,
+    params jsonb DEFAULT '{}',
+    changed_columns text[] DEFAULT '{}',
+    set_clause text DEFAULT NULL,
+    apply_sql text DEFAULT NULL,
+    before_sql text DEFAULT NULL,
+    effects text[] DEFAULT '{}',
+    prelock_sql text DEFAULT NULL,
+    lock_sql text DEFAULT NULL,
+    rules jsonb DEFAULT '[]',
+    checks jsonb DEFAULT '[]',
+    revert jsonb DEFAULT NULL,
+    replace_shipped boolean DEFAULT false)
+RETURNS regprocedure
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_column
+DECLARE
+    v_page text := define_operation.page;
+    v_operation text := define_operation.operation;
+    v_params jsonb := coalesce(define_operation.params, '{}');
+    v_rules jsonb := coalesce(define_operation.rules, '[]');
+    v_checks jsonb := coalesce(define_operation.checks, '[]');
+    v_wrapper text := define_operation.wrapper;
+    opname text := pg_catalog.format('%s/%s', define_operation.page, define_operation.operation);
+    shipped_ctx boolean := bulkorder_catalog.in_extension_script();
+    keys_arg text;
+    existing record;
+    old_fn regprocedure;
+    fn regprocedure;
+    prm record;
+    elem record;
+    bad text;
+    v_reversible boolean := true;
+    v_reason text;
+    w record;
+    acl aclitem[];
+BEGIN
+    -- what every declaration needs
+    IF v_page IS NULL OR v_operation IS NULL OR define_operation.name_ja IS NULL
+       OR define_operation.name_en IS NULL OR v_wrapper IS NULL THEN
+        RAISE EXCEPTION 'page, operation, name_ja, name_en and wrapper must not be null'
+            USING ERRCODE = '22004';
+    END IF;
+    SELECT pg.key_column || 's' INTO keys_arg FROM bulkorder_catalog.pages pg WHERE pg.page = v_page;
+    IF keys_arg IS NULL THEN
+        RAISE EXCEPTION 'unknown page "%"', v_page
+            USING ERRCODE = '22023', HINT = bulkorder_catalog.page_list_hint();
+    END IF;
+    IF v_operation !~ '^[a-z][a-z0-9_]*$' OR pg_catalog.length(v_operation) > 63 THEN
+        RAISE EXCEPTION 'operation code "%" is not a lowercase snake_case code', v_operation
+            USING ERRCODE = '22023', HINT = 'A code matches ^[a-z][a-z0-9_]*$ (at most 63 characters).';
+    END IF;
+    IF pg_catalog.btrim(define_operation.name_ja) = '' OR pg_catalog.btrim(define_operation.name_en) = '' THEN
+        RAISE EXCEPTION '%: name_ja and name_en must not be empty', opname USING ERRCODE = '22023';
+    END IF;
+    IF v_wrapper !~ '^[a-z][a-z0-9_]*$' OR pg_catalog.length(v_wrapper) > 63 THEN
+        RAISE EXCEPTION '%: wrapper name "%" is not a lowercase snake_case name', opname, v_wrapper
+            USING ERRCODE = '22023', HINT = 'A wrapper name matches ^[a-z][a-z0-9_]*$ (at most 63 characters), e.g. bulk_gift_wrap.';
+    END IF;
+
+    -- the parameter schema (extension/src/params.c checks values against it)
+    IF pg_catalog.jsonb_typeof(v_params) <> 'object' THEN
+        RAISE EXCEPTION '%: params must be a JSON object of parameter specs', opname USING ERRCODE = '22023';
+    END IF;
+    FOR prm IN SELECT e.key AS name, e.value AS spec FROM pg_catalog.jsonb_each(v_params) e ORDER BY e.key LOOP
+        IF prm.name !~ '^[a-z][a-z0-9_]*$' OR prm.name = keys_arg THEN
+            RAISE EXCEPTION '%: parameter name "%" is not usable', opname, prm.name
+                USING ERRCODE = '22023',
+                      HINT = pg_catalog.format('A parameter name matches ^[a-z][a-z0-9_]*$ and is not %s (the wrapper''s keys).', keys_arg);
+        END IF;
+        IF pg_catalog.jsonb_typeof(prm.spec) <> 'object' THEN
+            RAISE EXCEPTION '%: the spec of parameter "%" must be a JSON object', opname, prm.name USING ERRCODE = '22023';
+        END IF;
+        SELECT pg_catalog.string_agg(k, ', ' ORDER BY k) INTO bad
+        FROM pg_catalog.jsonb_object_keys(prm.spec) k
+        WHERE k NOT IN ('type', 'default', 'nullable', 'enum', 'max_length', 'min', 'max', 'position');
+        IF bad IS NOT NULL THEN
+            RAISE EXCEPTION '%: unknown key % in the spec of parameter "%"', opname, bad, prm.name
+                USING ERRCODE = '22023',
+                      HINT = 'A parameter spec takes type, default, nullable, enum, max_length, min, max and position.';
+        END IF;
+        IF prm.spec->>'type' IS NULL
+           OR prm.spec->>'type' NOT IN ('boolean', 'text', 'integer', 'bigint', 'date', 'text[]') THEN
+            RAISE EXCEPTION '%: parameter "%" has unknown type %', opname, prm.name, coalesce(prm.spec->'type', 'null')
+                USING ERRCODE = '22023', HINT = 'The types are boolean, text, integer, bigint, date and text[].';
+        END IF;
+        IF prm.spec ? 'nullable' AND pg_catalog.jsonb_typeof(prm.spec->'nullable') <> 'boolean'
+           OR prm.spec ? 'position' AND pg_catalog.jsonb_typeof(prm.spec->'position') <> 'number'
+           OR prm.spec ? 'enum' AND pg_catalog.jsonb_typeof(prm.spec->'enum') <> 'array'
+           OR EXISTS (SELECT FROM pg_catalog.jsonb_each(prm.spec) b
+                      WHERE b.key IN ('max_length', 'min', 'max') AND pg_catalog.jsonb_typeof(b.value) <> 'number') THEN
+            RAISE EXCEPTION '%: the spec of parameter "%" is malformed', opname, prm.name
+                USING ERRCODE = '22023',
+                      HINT = 'nullable is a boolean, enum an array, position, max_length, min and max numbers.';
+        END IF;
+        IF prm.spec ? 'default' AND NOT (
+               (prm.spec->'default' = 'null' AND coalesce((prm.spec->>'nullable')::boolean, false))
+            OR pg_catalog.jsonb_typeof(prm.spec->'default') =
+               CASE prm.spec->>'type' WHEN 'boolean' THEN 'boolean' WHEN 'text' THEN 'string'
+                                      WHEN 'date' THEN 'string' WHEN 'text[]' THEN 'array' ELSE 'number' END) THEN
+            RAISE EXCEPTION '%: the default of parameter "%" is not of type %', opname, prm.name, prm.spec->>'type'
+                USING ERRCODE = '22023', HINT = 'A default of null needs "nullable": true.';
+        END IF;
+    END LOOP;
+
+    -- the change
+    IF (define_operation.set_clause IS NULL) = (define_operation.apply_sql IS NULL) THEN
+        RAISE EXCEPTION '%: give exactly one of set_clause and apply_sql', opname
+            USING ERRCODE = '22023',
+                  HINT = 'set_clause updates the page''s row (UPDATE t SET <set_clause>); apply_sql defines applied(target, after) from eligible.';
+    END IF;
+    IF define_operation.changed_columns IS NULL OR NULL = ANY (define_operation.changed_columns)
+       OR define_operation.effects IS NULL OR NULL = ANY (define_operation.effects) THEN
+        RAISE EXCEPTION '%: changed_columns and effects must not be or hold null', opname USING ERRCODE = '22004';
+    END IF;
+
+    -- the eligibility rules
+    IF pg_catalog.jsonb_typeof(v_rules) <> 'array' THEN
+        RAISE EXCEPTION '%: rules must be a JSON array of objects', opname USING ERRCODE = '22023';
+    END IF;
+    FOR elem IN SELECT r.value AS rule, r.n FROM pg_catalog.jsonb_array_elements(v_rules) WITH ORDINALITY r(value, n) LOOP
+        IF pg_catalog.jsonb_typeof(elem.rule) <> 'object' THEN
+            RAISE EXCEPTION '%: rule % is not a JSON object', opname, elem.n USING ERRCODE = '22023';
+        END IF;
+        SELECT pg_catalog.string_agg(k, ', ' ORDER BY k) INTO bad
+        FROM pg_catalog.jsonb_object_keys(elem.rule) k
+        WHERE k NOT IN ('code', 'condition', 'message_ja', 'message_en');
+        IF bad IS NOT NULL THEN
+            RAISE EXCEPTION '%: unknown key % in rule %', opname, bad, elem.n
+                USING ERRCODE = '22023', HINT = 'A rule has code, condition, message_ja and message_en.';
+        END IF;
+        SELECT pg_catalog.string_agg(k, ', ' ORDER BY k) INTO bad
+        FROM pg_catalog.unnest(ARRAY['code', 'condition', 'message_ja', 'message_en']) k
+        WHERE pg_catalog.jsonb_typeof(elem.rule->k) IS DISTINCT FROM 'string' OR pg_catalog.btrim(elem.rule->>k) = '';
+        IF bad IS NOT NULL THEN
+            RAISE EXCEPTION '%: rule % has no %', opname, elem.n, bad
+                USING ERRCODE = '22023',
+                      HINT = 'Every rule needs its error code, its condition and both messages (Japanese and English), as non-empty strings.';
+        END IF;
+        IF elem.rule->>'code' !~ '^[a-z][a-z0-9_]*$' OR elem.rule->>'code' = 'not_found' THEN
+            RAISE EXCEPTION '%: rule % has error code "%"', opname, elem.n, elem.rule->>'code'
+                USING ERRCODE = '22023', HINT = 'An error code matches ^[a-z][a-z0-9_]*$; not_found is the engine''s own.';
+        END IF;
+    END LOOP;
+    SELECT r->>'code' INTO bad FROM pg_catalog.jsonb_array_elements(v_rules) r
+    GROUP BY r->>'code' HAVING pg_catalog.count(*) > 1 LIMIT 1;
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION '%: error code "%" is given to more than one rule', opname, bad USING ERRCODE = '22023';
+    END IF;
+
+    -- the whole-call checks
+    IF pg_catalog.jsonb_typeof(v_checks) <> 'array' THEN
+        RAISE EXCEPTION '%: checks must be a JSON array of objects', opname USING ERRCODE = '22023';
+    END IF;
+    FOR elem IN SELECT c.value AS chk, c.n FROM pg_catalog.jsonb_array_elements(v_checks) WITH ORDINALITY c(value, n) LOOP
+        IF pg_catalog.jsonb_typeof(elem.chk) <> 'object' THEN
+            RAISE EXCEPTION '%: check % is not a JSON object', opname, elem.n USING ERRCODE = '22023';
+        END IF;
+        SELECT pg_catalog.string_agg(k, ', ' ORDER BY k) INTO bad
+        FROM pg_catalog.jsonb_object_keys(elem.chk) k
+        WHERE k NOT IN ('condition', 'message', 'hint', 'sqlstate');
+        IF bad IS NOT NULL THEN
+            RAISE EXCEPTION '%: unknown key % in check %', opname, bad, elem.n
+                USING ERRCODE = '22023', HINT = 'A check has condition, message, and optionally hint and sqlstate.';
+        END IF;
+        IF pg_catalog.jsonb_typeof(elem.chk->'condition') IS DISTINCT FROM 'string'
+           OR pg_catalog.jsonb_typeof(elem.chk->'message') IS DISTINCT FROM 'string'
+           OR pg_catalog.btrim(elem.chk->>'condition') = '' OR pg_catalog.btrim(elem.chk->>'message') = ''
+           OR elem.chk ? 'hint' AND pg_catalog.jsonb_typeof(elem.chk->'hint') NOT IN ('string', 'null')
+           OR elem.chk ? 'sqlstate' AND (elem.chk->>'sqlstate') !~ '^[0-9A-Z]{5}$' THEN
+            RAISE EXCEPTION '%: check % needs a condition and a message (strings); hint is a string, sqlstate five characters [0-9A-Z]', opname, elem.n
+                USING ERRCODE = '22023';
+        END IF;
+    END LOOP;
+
+    -- the revert declaration
+    IF define_operation.revert IS NOT NULL THEN
+        IF pg_catalog.jsonb_typeof(define_operation.revert) <> 'object' THEN
+            RAISE EXCEPTION '%: revert must be a JSON object', opname USING ERRCODE = '22023';
+        END IF;
+        SELECT pg_catalog.string_agg(k, ', ' ORDER BY k) INTO bad
+        FROM pg_catalog.jsonb_object_keys(define_operation.revert) k WHERE k NOT IN ('reversible', 'reason');
+        IF bad IS NOT NULL THEN
+            RAISE EXCEPTION '%: unknown key % in revert', opname, bad
+                USING ERRCODE = '22023', HINT = 'revert takes reversible (boolean) and reason (text).';
+        END IF;
+        IF define_operation.revert ? 'reversible' AND pg_catalog.jsonb_typeof(define_operation.revert->'reversible') <> 'boolean'
+           OR define_operation.revert ? 'reason' AND pg_catalog.jsonb_typeof(define_operation.revert->'reason') <> 'string' THEN
+            RAISE EXCEPTION '%: revert.reversible is a boolean and revert.reason a string', opname USING ERRCODE = '22023';
+        END IF;
+        v_reversible := coalesce((define_operation.revert->>'reversible')::boolean, true);
+        v_reason := NULLIF(pg_catalog.btrim(define_operation.revert->>'reason'), '');
+        IF NOT v_reversible AND v_reason IS NULL THEN
+            RAISE EXCEPTION '%: an irreversible operation needs revert.reason', opname
+                USING ERRCODE = '22023', HINT = 'Say why a job of it cannot be undone; revert_job shows the reason.';
+        ELSIF v_reversible AND v_reason IS NOT NULL THEN
+            RAISE EXCEPTION '%: revert.reason is for an irreversible operation', opname
+                USING ERRCODE = '22023', HINT = 'Give "reversible": false with the reason, or no reason.';
+        END IF;
+    END IF;
+
+    -- shipped or the shop's
+    SELECT o.* INTO existing FROM bulkorder_catalog.operations o
+    WHERE o.page = v_page AND o.operation = v_operation;
+    IF shipped_ctx AND existing.shipped IS FALSE THEN
+        -- an install or upgrade meets the shop's declaration of this code
+        -- (its replacement of the shipped one, or its own operation that a
+        -- later version ships too): the shop's stays.  A WARNING, as an
+        -- extension script shows no NOTICE.
+        RAISE WARNING 'bulkorder: keeping the shop''s declaration of operation %', opname
+            USING HINT = 'Compare it with the shipped declaration in the release notes; drop or redefine it to take the shipped one.';
+        SELECT p.oid::regprocedure INTO fn FROM pg_catalog.pg_proc p
+        WHERE p.pronamespace = 'bulkorder'::regnamespace AND p.proname = existing.wrapper;
+        RETURN fn;
+    END IF;
+    IF NOT shipped_ctx AND existing.shipped AND NOT coalesce(define_operation.replace_shipped, false) THEN
+        RAISE EXCEPTION 'operation % is shipped with bulkorder', opname
+            USING ERRCODE = '42710',
+                  HINT = 'Choose another code, or pass replace_shipped => true to replace the shipped declaration (README, "Adding an operation").';
+    END IF;
+    -- (an install's script may run before the shop's tables exist: pg_restore)
+    IF NOT shipped_ctx THEN
+        IF EXISTS (SELECT FROM bulkorder.bulk_jobs j
+                   WHERE j.page = v_page AND j.operation = v_operation AND j.status IN ('queued', 'running')) THEN
+            RAISE EXCEPTION 'operation % has a queued or running job', opname
+                USING ERRCODE = '55006', HINT = 'Wait for it, or cancel it with bulkorder.cancel_job(job_id).';
+        END IF;
+    END IF;
+
+    -- the wrapper's name is free: no other operation's, no other function's
+    SELECT o.page || '/' || o.operation INTO bad FROM bulkorder_catalog.operations o
+    WHERE o.wrapper = v_wrapper AND (o.page, o.operation) <> (v_page, v_operation);
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION '%: wrapper name "%" is the wrapper of operation %', opname, v_wrapper, bad
+            USING ERRCODE = '42723';
+    END IF;
+    SELECT p.oid::regprocedure INTO fn FROM pg_catalog.pg_proc p
+    WHERE p.pronamespace = 'bulkorder'::regnamespace AND p.proname = v_wrapper
+      AND NOT bulkorder_catalog.is_wrapper_of(p.oid::regprocedure, v_page, v_operation)
+    LIMIT 1;
+    IF fn IS NOT NULL THEN
+        RAISE EXCEPTION '%: wrapper name "%" is taken by function %', opname, v_wrapper, fn
+            USING ERRCODE = '42723', HINT = 'Choose another wrapper name.';
+    END IF;
+
+    w := bulkorder_catalog.wrapper_sql(v_page, v_operation, v_params, v_wrapper);
+    -- this operation's wrapper as it is: under its recorded name, or (the
+    -- row deleted by an upgrade) under the name given
+    SELECT p.oid::regprocedure INTO old_fn FROM pg_catalog.pg_proc p
+    WHERE p.pronamespace = 'bulkorder'::regnamespace AND p.proname IN (existing.wrapper, v_wrapper)
+      AND bulkorder_catalog.is_wrapper_of(p.oid::regprocedure, v_page, v_operation)
+    ORDER BY p.proname = existing.wrapper DESC NULLS LAST
+    LIMIT 1;
+    -- a wrapper the extension's script created (a shipped operation's) is
+    -- public API and comes back with every CREATE EXTENSION: a shop's
+    -- replacement keeps it as it is
+    IF NOT shipped_ctx AND old_fn IS NOT NULL AND existing.wrapper IS NOT NULL
+       AND bulkorder_catalog.is_extension_member(old_fn)
+       AND w.ddl IS DISTINCT FROM (bulkorder_catalog.wrapper_sql(v_page, v_operation, existing.params, existing.wrapper)).ddl THEN
+        RAISE EXCEPTION '%: a replacement of a shipped operation keeps its wrapper %', opname, old_fn
+            USING ERRCODE = '0A000',
+                  HINT = 'Keep the wrapper name and the parameters'' names, types, order and defaults; rules, checks, the change and its effects may differ.';
+    END IF;
+
+    -- write the declaration: nothing of it stays if anything below fails
+    IF existing.shipped AND NOT shipped_ctx THEN
+        DELETE FROM bulkorder_catalog.operations o WHERE o.page = v_page AND o.operation = v_operation;
+    END IF;
+    DELETE FROM bulkorder_catalog.operation_rules r WHERE r.page = v_page AND r.operation = v_operation;
+    DELETE FROM bulkorder_catalog.operation_param_checks c WHERE c.page = v_page AND c.operation = v_operation;
+    INSERT INTO bulkorder_catalog.operations AS o
+        (page, operation, name_ja, name_en, params, changed_columns, set_clause, apply_sql, before_sql,
+         effects, lock_sql, prelock_sql, wrapper, reversible, irreversible_reason, shipped)
+    VALUES (v_page, v_operation, define_operation.name_ja, define_operation.name_en, v_params,
+            define_operation.changed_columns, define_operation.set_clause, define_operation.apply_sql,
+            define_operation.before_sql, define_operation.effects, define_operation.lock_sql,
+            define_operation.prelock_sql, v_wrapper, v_reversible, v_reason, shipped_ctx)
+    ON CONFLICT ON CONSTRAINT operations_pkey DO UPDATE
+        SET name_ja = excluded.name_ja, name_en = excluded.name_en, params = excluded.params,
+            changed_columns = excluded.changed_columns, set_clause = excluded.set_clause,
+            apply_sql = excluded.apply_sql, before_sql = excluded.before_sql, effects = excluded.effects,
+            lock_sql = excluded.lock_sql, prelock_sql = excluded.prelock_sql, wrapper = excluded.wrapper,
+            reversible = excluded.reversible, irreversible_reason = excluded.irreversible_reason,
+            shipped = excluded.shipped;
+    INSERT INTO bulkorder_catalog.operation_rules
+        (page, operation, position, error_code, condition, message_ja, message_en)
+    SELECT v_page, v_operation, r.n, r.value->>'code', r.value->>'condition',
+           r.value->>'message_ja', r.value->>'message_en'
+    FROM pg_catalog.jsonb_array_elements(v_rules) WITH ORDINALITY r(value, n);
+    INSERT INTO bulkorder_catalog.operation_param_checks
+        (page, operation, position, condition, sqlstate, message, hint)
+    SELECT v_page, v_operation, c.n, c.value->>'condition', coalesce(c.value->>'sqlstate', '22023'),
+           c.value->>'message', c.value->>'hint'
+    FROM pg_catalog.jsonb_array_elements(v_checks) WITH ORDINALITY c(value, n);
+
+    -- the statements the engine will build, compiled now; skipped, as
+    -- CREATE FUNCTION skips its body, when check_function_bodies is off
+    -- (pg_restore re-creates the extension before the shop's tables)
+    IF pg_catalog.current_setting('check_function_bodies')::boolean THEN
+        PERFORM bulkorder_catalog.compile_operation(v_page, v_operation);
+    END IF;
+
+    -- the wrapper: replaced in place when its arguments stay (grants kept),
+    -- else re-created with the grants the old one had
+    IF old_fn IS NOT NULL AND ((SELECT p.proname::text FROM pg_catalog.pg_proc p WHERE p.oid = old_fn) <> v_wrapper
+                               OR pg_catalog.pg_get_function_identity_arguments(old_fn) <> w.identity) THEN
+        SELECT p.proacl INTO acl FROM pg_catalog.pg_proc p WHERE p.oid = old_fn;
+        EXECUTE pg_catalog.format('DROP FUNCTION %s', old_fn);
+        old_fn := NULL;
+    ELSIF old_fn IS NOT NULL THEN
+        SELECT p.proacl INTO acl FROM pg_catalog.pg_proc p WHERE p.oid = old_fn;
+    END IF;
+    BEGIN
+        EXECUTE w.ddl;
+    EXCEPTION WHEN invalid_function_definition THEN
+        -- same arguments, a default removed: CREATE OR REPLACE cannot
+        EXECUTE pg_catalog.format('DROP FUNCTION %s', old_fn);
+        EXECUTE w.ddl;
+    END;
+    SELECT p.oid::regprocedure INTO fn FROM pg_catalog.pg_proc p
+    WHERE p.pronamespace = 'bulkorder'::regnamespace AND p.proname = v_wrapper;
+    EXECUTE pg_catalog.format('COMMENT ON FUNCTION %s IS %L', fn,
+        pg_catalog.format('%s > %s (%s)', (SELECT pg.name_ja FROM bulkorder_catalog.pages pg WHERE pg.page = v_page),
+                          define_operation.name_ja, opname));
+    -- nothing for PUBLIC; the roles that had the old wrapper, and every
+    -- operator (a role that may run run_bulk, which runs any operation
+    -- already), may run the new one
+    EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', fn);
+    FOR prm IN
+        SELECT a.grantee::regrole AS grantee
+        FROM (SELECT x.grantee, x.privilege_type FROM pg_catalog.aclexplode(acl) x
+              UNION
+              SELECT x.grantee, x.privilege_type
+              FROM pg_catalog.aclexplode((SELECT p.proacl FROM pg_catalog.pg_proc p
+                                          WHERE p.oid = 'bulkorder.run_bulk(text, text, bigint[], jsonb, jsonb)'::regprocedure)) x) a
+        WHERE a.privilege_type = 'EXECUTE' AND a.grantee <> 0
+          AND a.grantee <> (SELECT p.proowner FROM pg_catalog.pg_proc p WHERE p.oid = fn)
+        ORDER BY a.grantee
+    LOOP
+        EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %s', fn, prm.grantee);
+    END LOOP;
+    RETURN fn;
+END
+$fn$;
+
+COMMENT ON FUNCTION bulkorder.define_operation(text, text, text, text, text, jsonb, text[], text, text, text,
+                                               text[], text, text, jsonb, jsonb, jsonb, boolean) IS
+'Declare a bulk operation whole and create its typed wrapper (README, "Adding an operation")';
+
+-- Remove a shop's own operation and its wrapper.  Shipped operations (and
+-- a shop's replacement of one, whose wrapper is shipped) are refused.
+CREATE OR REPLACE FUNCTION bulkorder.drop_operation(page text, operation text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_column
+DECLARE
+    v_page text := drop_operation.page;
+    v_operation text := drop_operation.operation;
+    opname text := pg_catalog.format('%s/%s', drop_operation.page, drop_operation.operation);
+    existing record;
+    fn regprocedure;
+BEGIN
+    IF v_page IS NULL OR v_operation IS NULL THEN
+        RAISE EXCEPTION 'page and operation must not be null' USING ERRCODE = '22004';
+    END IF;
+    SELECT o.* INTO existing FROM bulkorder_catalog.operations o
+    WHERE o.page = v_page AND o.operation = v_operation
+    FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown operation "%" for page "%"', v_operation, v_page USING ERRCODE = '22023';
+    END IF;
+    SELECT p.oid::regprocedure INTO fn FROM pg_catalog.pg_proc p
+    WHERE p.pronamespace = 'bulkorder'::regnamespace AND p.proname = existing.wrapper
+      AND bulkorder_catalog.is_wrapper_of(p.oid::regprocedure, v_page, v_operation);
+    IF existing.shipped THEN
+        RAISE EXCEPTION 'operation % is shipped with bulkorder and cannot be dropped', opname
+            USING ERRCODE = '42501';
+    END IF;
+    IF fn IS NOT NULL AND bulkorder_catalog.is_extension_member(fn) THEN
+        RAISE EXCEPTION 'operation % replaces a shipped operation and cannot be dropped', opname
+            USING ERRCODE = '42501',
+                  HINT = 'Its wrapper is shipped: redefine it with define_operation(..., replace_shipped => true) instead.';
+    END IF;
+    IF EXISTS (SELECT FROM bulkorder.bulk_jobs j
+               WHERE j.page = v_page AND j.operation = v_operation AND j.status IN ('queued', 'running')) THEN
+        RAISE EXCEPTION 'operation % has a queued or running job', opname
+            USING ERRCODE = '55006', HINT = 'Wait for it, or cancel it with bulkorder.cancel_job(job_id).';
+    END IF;
+    DELETE FROM bulkorder_catalog.operations o WHERE o.page = v_page AND o.operation = v_operation;
+    IF fn IS NOT NULL THEN
+        EXECUTE pg_catalog.format('DROP FUNCTION %s', fn);
+    END IF;
+END
+$fn$;
+
+COMMENT ON FUNCTION bulkorder.drop_operation(text, text) IS
+'Remove a shop''s own operation and its typed wrapper';

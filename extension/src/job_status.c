@@ -1,0 +1,112 @@
+/*-------------------------------------------------------------------------
+ *
+ * job_status.c
+ *	  The one home of a job's status changes and of every notification text
+ *	  (ja and en).
+ *
+ * The status values themselves are the BULK_STATUS_* constants of
+ * bulkorder.h, spliced into every SQL string that names one.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "utils/builtins.h"
+
+#include "bulkorder.h"
+
+/* A notification to the job's operator, or else to the role that asked. */
+void
+bulk_notify(int64 job_id, const char *message)
+{
+	Oid			types[2] = {INT8OID, TEXTOID};
+	Datum		values[2] = {Int64GetDatum(job_id), CStringGetTextDatum(message)};
+
+	bulk_spi_exec("INSERT INTO bulkorder.notifications (job_id, recipient, message) "
+				  "SELECT $1, coalesce(operator, requested_by), $2 "
+				  "FROM bulkorder.bulk_jobs WHERE job_id = $1",
+				  2, types, values, NULL, false, SPI_OK_INSERT);
+}
+
+char *
+bulk_accepted_message(BulkOperation *op, int64 job_id, int ntargets)
+{
+	return psprintf(BULK_LANG_TEXT("一括更新を受け付けました。%s「%s」 対象 %d 件 (ジョブ #%lld)",
+								   "Bulk update accepted: %s, %s: %d targets (job #%lld)"),
+					op->page_name, op->op_name, ntargets, (long long) job_id);
+}
+
+char *
+bulk_completion_message(BulkOperation *op, int64 job_id, int64 succeeded, int64 failed)
+{
+	return psprintf(BULK_LANG_TEXT("一括更新が完了しました。%s「%s」 成功 %lld 件 / 失敗 %lld 件 (ジョブ #%lld)",
+								   "Bulk update finished: %s, %s: %lld succeeded / %lld failed (job #%lld)"),
+					op->page_name, op->op_name, (long long) succeeded,
+					(long long) failed, (long long) job_id);
+}
+
+/*
+ * Who cancelled: the person (cancel_job's operator option) and the role, or
+ * the role alone; nobody is named for a job cancelled before 1.1 recorded it.
+ */
+static char *
+cancel_message(BulkOperation *op, int64 job_id, int64 succeeded, int64 failed,
+			   const char *role, const char *operator_name)
+{
+	char	   *who = "";
+
+	if (role && operator_name)
+		who = psprintf(BULK_LANG_TEXT(" 中止した人: %s (ロール %s)", ", cancelled by %s (role %s)"),
+					   operator_name, role);
+	else if (role)
+		who = psprintf(BULK_LANG_TEXT(" 中止した人: ロール %s", ", cancelled by role %s"), role);
+	return psprintf(BULK_LANG_TEXT("一括更新を中止しました。%s「%s」 成功 %lld 件 / 失敗 %lld 件%s (ジョブ #%lld)",
+								   "Bulk update cancelled: %s, %s: %lld succeeded / %lld failed%s (job #%lld)"),
+					op->page_name, op->op_name, (long long) succeeded,
+					(long long) failed, who, (long long) job_id);
+}
+
+/* page and op_name are display names: the catalogue may be what broke */
+char *
+bulk_failure_message(const char *page_name, const char *op_name, int64 job_id,
+					 int64 succeeded, int64 failed, const char *error)
+{
+	return psprintf(BULK_LANG_TEXT("一括更新がエラーで中断しました。%s「%s」 中断までに 成功 %lld 件 / 失敗 %lld 件 エラー: %s (ジョブ #%lld)",
+								   "Bulk update broke off with an error: %s, %s: %lld succeeded / %lld failed before it: %s (job #%lld)"),
+					page_name, op_name, (long long) succeeded, (long long) failed, error,
+					(long long) job_id);
+}
+
+/*
+ * An asynchronous job ends done or cancelled: its status, finished_at, and
+ * the completion notification with the counts (and who cancelled).
+ */
+void
+bulk_finish_job(BulkOperation *op, int64 job_id, const char *status)
+{
+	Oid			types[2] = {INT8OID, TEXTOID};
+	Datum		values[2] = {Int64GetDatum(job_id), CStringGetTextDatum(status)};
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+	int64		ok,
+				ng;
+	char	   *message;
+
+	bulk_spi_exec("UPDATE bulkorder.bulk_jobs SET status = $2, finished_at = clock_timestamp()"
+				  " WHERE job_id = $1"
+				  " RETURNING success_count, failure_count, cancelled_by, cancelled_by_operator",
+				  2, types, values, NULL, false, SPI_OK_UPDATE_RETURNING);
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	ok = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+	ng = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+	if (strcmp(status, BULK_STATUS_CANCELLED) == 0)
+		message = cancel_message(op, job_id, ok, ng, SPI_getvalue(tup, desc, 3),
+								 SPI_getvalue(tup, desc, 4));
+	else
+		message = bulk_completion_message(op, job_id, ok, ng);
+	SPI_freetuptable(SPI_tuptable);
+	bulk_notify(job_id, message);
+}

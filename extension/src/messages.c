@@ -1,0 +1,168 @@
+/*-------------------------------------------------------------------------
+ *
+ * messages.c
+ *	  The catalogue of whole-call error texts, in Japanese and English.
+ *
+ * A call rejected as a whole keeps an English errmsg, as PostgreSQL's own
+ * errors do (clients and logs match on it); its errdetail and errhint
+ * follow bulkorder.language.  Every text lives in the table below, keyed by
+ * a BulkMsg id, so that a translation is reviewed in one place and a call
+ * site stays one line: errdetail/errhint through bulk_errdetail() and
+ * bulk_errhint().  An entry without English text adds nothing in English
+ * (the errmsg says it all); every entry has Japanese text, so an operator
+ * working in Japanese always gets a sentence of their own.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "lib/stringinfo.h"
+
+#include "bulkorder.h"
+
+typedef struct BulkMessage
+{
+	const char *ja;
+	const char *en;				/* NULL: nothing beyond the English errmsg */
+} BulkMessage;
+
+static const BulkMessage messages[BMSG_COUNT] = {
+	/* params.c: arguments %1$s parameter, %2$s operation (page/operation) */
+	[BMSG_PARAM_UNKNOWN] = {
+		"%2$s のパラメータは %3$s です。パラメータ %1$s はありません。",
+		"The parameters of %2$s are: %3$s."},
+	[BMSG_PARAM_MISSING] = {
+		"パラメータ %1$s を指定してください。", NULL},
+	[BMSG_PARAM_NULL] = {
+		"パラメータ %1$s に null は指定できません。", NULL},
+	[BMSG_PARAM_BOOLEAN] = {
+		"パラメータ %1$s は true または false で指定してください。", NULL},
+	[BMSG_PARAM_TEXT] = {
+		"パラメータ %1$s は文字列で指定してください。", NULL},
+	[BMSG_PARAM_INTEGER] = {
+		"パラメータ %1$s は整数で指定してください。",
+		"Write a whole number without a decimal point, e.g. 1 rather than 1.0."},
+	[BMSG_PARAM_INTEGER_RANGE] = {
+		"パラメータ %1$s は %3$s から %4$s までの整数で指定してください。",
+		"The range of %2$s is %3$s to %4$s."},
+	[BMSG_PARAM_MIN] = {
+		"パラメータ %1$s は %2$s 以上で指定してください。", NULL},
+	[BMSG_PARAM_MAX] = {
+		"パラメータ %1$s は %2$s 以下で指定してください。", NULL},
+	[BMSG_PARAM_TOO_LONG] = {
+		"パラメータ %1$s は %2$s 文字以内で指定してください。", NULL},
+	[BMSG_PARAM_ENUM] = {
+		"パラメータ %1$s に指定できる値は %2$s です。",
+		"Allowed values: %2$s."},
+	[BMSG_PARAM_DATE] = {
+		"パラメータ %1$s は日付 (YYYY-MM-DD) で指定してください。", NULL},
+	[BMSG_PARAM_DATE_RANGE] = {
+		"パラメータ %1$s は 1900-01-01 から 2199-12-31 までの日付で指定してください。",
+		"A date parameter takes a date from 1900-01-01 to 2199-12-31; infinity is not a date."},
+	[BMSG_PARAM_ARRAY] = {
+		"パラメータ %1$s は文字列の配列で指定してください。", NULL},
+	[BMSG_PARAM_ARRAY_NULL] = {
+		"パラメータ %1$s の要素に null は指定できません。", NULL},
+	[BMSG_PARAM_ARRAY_BLANK] = {
+		"パラメータ %1$s に空の値 (空白だけの値を含む) は指定できません。", NULL},
+	[BMSG_PARAM_ARRAY_LIMIT] = {
+		"パラメータ %1$s に指定できる要素は 1000 個までです。", NULL},
+	[BMSG_NOT_OBJECT] = {
+		"%1$s は JSON オブジェクト ({...}) で指定してください。", NULL},
+
+	/* jobs.c */
+	[BMSG_ARG_NULL] = {
+		"%1$s に NULL は指定できません。", NULL},
+	[BMSG_TARGETS_NULL] = {
+		"対象 (targets) に NULL は指定できません。対象がないときは空の配列を渡してください。",
+		"Pass the keys as a bigint[]; an empty array makes an empty job."},
+	[BMSG_PARAMS_NULL] = {
+		"params に NULL は指定できません。パラメータのない操作には '{}' を渡してください。",
+		"Pass '{}' for an operation without parameters."},
+	[BMSG_OPTION_UNKNOWN] = {
+		"オプション %1$s はありません。指定できるオプションは async、request_key、operator、source です。",
+		"The options are async, request_key, operator and source."},
+	[BMSG_OPTION_BOOLEAN] = {
+		"オプション %1$s は true または false で指定してください。", NULL},
+	[BMSG_OPTION_TEXT] = {
+		"オプション %1$s は 1 文字以上 200 文字以内の文字列で指定してください。", NULL},
+	[BMSG_REQUEST_KEY_CONCURRENT] = {
+		"同じリクエストキーの呼び出しが同時に行われました。もう一度呼び出すと、先に受け付けたジョブの番号が返ります。",
+		"Retry the call: it will return that transaction's job."},
+	[BMSG_REQUEST_KEY_OTHER_REQUEST] = {
+		"リクエストキー「%1$s」はジョブ #%2$s (%3$s、対象 %4$s 件) で使用済みです。別の依頼には新しいリクエストキーを指定してください。",
+		"request key \"%1$s\" was used by job %2$s for %3$s over %4$s targets."},
+	[BMSG_REQUEST_KEY_UNVERIFIABLE] = {
+		"リクエストキー「%1$s」はバージョン 1.1 より前のジョブ #%2$s で使用済みで、同じ依頼か確認できません。新しいリクエストキーを指定してください。",
+		"request key \"%1$s\" was used by job %2$s, submitted before bulkorder 1.1 recorded what a request was; it cannot be compared."},
+
+	/* engine.c: the targets array */
+	[BMSG_TARGETS_DIMENSIONS] = {
+		"対象 (targets) は 1 次元の配列で指定してください (指定された配列は %1$s 次元です)。",
+		"The array given has %1$s dimensions."},
+	[BMSG_TARGETS_NULL_ELEMENT] = {
+		"対象 (targets) の %1$s 番目の要素が NULL です。",
+		"Element %1$s is NULL."},
+	[BMSG_TARGETS_TOO_MANY] = {
+		"1 つのジョブの対象は %1$s 件までです (bulkorder.max_targets)。複数のジョブに分けてください。",
+		"One job takes at most %1$s targets (bulkorder.max_targets); split the keys into several jobs, or raise bulkorder.max_targets."},
+
+};
+
+/*
+ * The text of one message in the session's language, its %n$s
+ * placeholders filled with the given strings; NULL when the language has
+ * none.  Arguments are strings (callers format numbers first), which keeps
+ * every entry's placeholders of one kind and reorderable by a translator.
+ */
+static char *
+message_text(BulkMsg id, int nargs, const char *const *args)
+{
+	const char *fmt;
+	StringInfoData buf;
+
+	Assert(id >= 0 && id < BMSG_COUNT);
+	fmt = bulkorder_language == BULK_LANG_EN ? messages[id].en : messages[id].ja;
+	if (fmt == NULL)
+		return NULL;
+
+	initStringInfo(&buf);
+	for (const char *p = fmt; *p; p++)
+	{
+		int			n;
+
+		/* "%N$s", N from 1 to 9: the Nth argument */
+		if (p[0] == '%' && p[1] >= '1' && p[1] <= '9' && p[2] == '$' && p[3] == 's')
+		{
+			n = p[1] - '1';
+			appendStringInfoString(&buf, n < nargs && args[n] ? args[n] : "");
+			p += 3;
+		}
+		else
+			appendStringInfoChar(&buf, *p);
+	}
+	return buf.data;
+}
+
+int
+bulk_errdetail_args(BulkMsg id, int nargs, const char *const *args)
+{
+	char	   *s = message_text(id, nargs, args);
+
+	return s ? errdetail("%s", s) : 0;
+}
+
+int
+bulk_errhint_args(BulkMsg id, int nargs, const char *const *args)
+{
+	char	   *s = message_text(id, nargs, args);
+
+	return s ? errhint("%s", s) : 0;
+}
+
+/* The text alone (for a caller that builds its own message), or NULL. */
+char *
+bulk_message_args(BulkMsg id, int nargs, const char *const *args)
+{
+	return message_text(id, nargs, args);
+}

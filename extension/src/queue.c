@@ -1,0 +1,330 @@
+/*-------------------------------------------------------------------------
+ *
+ * queue.c
+ *	  The backend side of the job queue: submission of an asynchronous job,
+ *	  cancel_job, start_worker, and the locks workers coordinate with.
+ *
+ * run_bulk(..., '{"async": true}') stores the job `queued` with its sorted,
+ * distinct targets, cut into chunks, in bulkorder.bulk_job_chunks and its
+ * normalized params; when the submitting transaction commits, a dynamic
+ * background worker (job_worker.c) is started for its database unless
+ * bulkorder.max_workers of them are there already.  Without preloading, interrupted jobs resume at
+ * the next asynchronous submission in their database or at
+ * bulkorder.start_worker().
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "postmaster/bgworker.h"
+#include "storage/lmgr.h"
+#include "storage/lock.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+
+#include "bulkorder.h"
+
+PG_FUNCTION_INFO_V1(bulkorder_cancel_job);
+PG_FUNCTION_INFO_V1(bulkorder_start_worker);
+
+/*
+ * The workers' locks are advisory lock tags that no SQL caller can take or
+ * wait for: pg_advisory_lock() and its kin build theirs with field4 = 1
+ * (one bigint key) or 2 (two integer keys), these use 3 and 4.  pg_locks
+ * shows them as locktype 'advisory' with objsubid 3 (a job: classid and
+ * objid are the job id's high and low 32 bits) or 4 (a slot, objid).
+ */
+#define BULK_LOCKTAG_JOB		3
+#define BULK_LOCKTAG_SLOT		4
+
+/* this transaction submitted an asynchronous job: start a worker at commit */
+static bool submitted_in_xact = false;
+static bool xact_callback_registered = false;
+
+/* ----------------------------------------------------------------
+ * Locks
+ * ----------------------------------------------------------------
+ */
+
+/* held by the worker running a chunk of the job, and by cancel_job */
+void
+bulk_job_locktag(LOCKTAG *tag, int64 job_id)
+{
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, (uint32) ((uint64) job_id >> 32),
+						 (uint32) job_id, BULK_LOCKTAG_JOB);
+}
+
+/* without preloading: the job worker slots of the database */
+void
+bulk_slot_locktag(LOCKTAG *tag, int slot)
+{
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, 0, (uint32) slot, BULK_LOCKTAG_SLOT);
+}
+
+bool
+bulk_try_lock(LOCKTAG *tag, bool session)
+{
+	return LockAcquire(tag, ExclusiveLock, session, true) != LOCKACQUIRE_NOT_AVAIL;
+}
+
+/* ----------------------------------------------------------------
+ * Submission
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * Start a job worker for this database unless bulkorder.max_workers of its
+ * workers exist already (each looks at the queue again before it exits, so
+ * what this backend has committed is seen).  False when no background
+ * worker process is free.  Never throws: it runs after commit too.
+ */
+static bool
+try_start_worker(void)
+{
+	int			slot = bulk_slot_reserve(MyDatabaseId);
+
+	if (slot == -1)
+		return true;
+	if (bulk_register_worker(MyDatabaseId, slot))
+		return true;
+	bulk_slot_unreserve(slot);
+	return false;
+}
+
+/* After commit: a worker that cannot be started is a message, not an error. */
+static void
+start_worker_after_commit(void)
+{
+	if (try_start_worker())
+		return;
+	if (bulk_preloaded)
+		ereport(NOTICE,
+				(errmsg("no background worker is free: the job stays queued until the bulkorder launcher starts one"),
+				 errdetail("The launcher looks for queued jobs every bulkorder.worker_naptime (%d s).",
+						   bulkorder_worker_naptime),
+				 errhint("Raise max_worker_processes.")));
+	else
+		ereport(WARNING,
+				(errmsg("could not start a background worker for the asynchronous job"),
+				 errdetail("Every background worker slot is in use: the job stays queued until the next "
+						   "asynchronous submission in this database or bulkorder.start_worker()."),
+				 errhint("Raise max_worker_processes, or add bulkorder to shared_preload_libraries "
+						 "so that its launcher starts the job as soon as a worker is free.")));
+}
+
+/*
+ * The worker is started once the submission has committed: it never waits
+ * for a transaction (an open one could keep it, and its background worker
+ * slot, forever), and a rolled-back submission starts nothing.
+ */
+static void
+queue_xact_callback(XactEvent event, void *arg)
+{
+	if (!submitted_in_xact)
+		return;
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+			submitted_in_xact = false;
+			start_worker_after_commit();
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PREPARE:
+			/* a prepared submission is started by the launcher or the next one */
+			submitted_in_xact = false;
+			break;
+		default:
+			break;
+	}
+}
+
+/*
+ * Called by run_bulk for an accepted asynchronous job (already inserted as
+ * 'queued', its acceptance notified): keep what the worker needs; a worker
+ * is started when the transaction commits.
+ */
+void
+bulk_submit_async(BulkOperation *op, int64 job_id, Jsonb *params, BulkTargets *targets)
+{
+	Oid			types[4] = {INT8OID, JSONBOID, INT4OID, TEXTOID};
+	Datum		values[4];
+	Oid			ctypes[5] = {INT8OID, INT4OID, INT8OID, INT8OID, INT8ARRAYOID};
+	SPIPlanPtr	plan;
+
+	values[0] = Int64GetDatum(job_id);
+	values[1] = JsonbPGetDatum(params);
+	values[2] = Int32GetDatum(bulkorder_chunk_size);
+	values[3] = CStringGetTextDatum(GetConfigOption("bulkorder.language", false, false));
+	bulk_spi_exec("UPDATE bulkorder.bulk_jobs SET effective_params = $2, chunk_size = $3,"
+				  " language = $4 WHERE job_id = $1",
+				  4, types, values, NULL, false, SPI_OK_UPDATE);
+
+	/* keys are sorted and distinct already: cut them into the job's chunks */
+	plan = SPI_prepare("INSERT INTO bulkorder.bulk_job_chunks"
+					   " (job_id, chunk_no, first_target, last_target, targets)"
+					   " VALUES ($1, $2, $3, $4, $5)", 5, ctypes);
+	if (plan == NULL)
+		elog(ERROR, "bulkorder: could not prepare the chunk insert: %s",
+			 SPI_result_code_string(SPI_result));
+	for (int start = 0, chunk_no = 1; start < targets->count; start += bulkorder_chunk_size, chunk_no++)
+	{
+		int			n = Min(bulkorder_chunk_size, targets->count - start);
+		Datum		cvalues[5];
+		int			rc;
+
+		CHECK_FOR_INTERRUPTS();
+		cvalues[0] = Int64GetDatum(job_id);
+		cvalues[1] = Int32GetDatum(chunk_no);
+		cvalues[2] = Int64GetDatum(targets->keys[start]);
+		cvalues[3] = Int64GetDatum(targets->keys[start + n - 1]);
+		cvalues[4] = PointerGetDatum(bulk_keys_array(targets->keys + start, n));
+		rc = SPI_execute_plan(plan, cvalues, NULL, false, 0);
+		if (rc != SPI_OK_INSERT)
+			elog(ERROR, "bulkorder: chunk insert failed: %s", SPI_result_code_string(rc));
+		pfree(DatumGetPointer(cvalues[4]));
+	}
+	SPI_freeplan(plan);
+
+	bulk_set_db_state(MyDatabaseId, BULK_DB_HAS_EXTENSION);
+	if (!xact_callback_registered)
+	{
+		RegisterXactCallback(queue_xact_callback, NULL);
+		xact_callback_registered = true;
+	}
+	submitted_in_xact = true;
+}
+
+/* ----------------------------------------------------------------
+ * SQL functions
+ * ----------------------------------------------------------------
+ */
+
+/* cancel_job's options: only operator, the person a pooled role acts for */
+static char *
+cancel_operator(Jsonb *options)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	char	   *name;
+	char	   *operator_name = NULL;
+
+	if (options == NULL)
+		return NULL;
+	it = bulk_object_iterator(options, "options");
+	while (bulk_object_next(&it, &name, &v))
+	{
+		if (strcmp(name, "operator") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown option \"%s\"", name),
+					 errhint("The only option of cancel_job is operator.")));
+		operator_name = bulk_option_text(name, &v);
+	}
+	return operator_name;
+}
+
+/*
+ * cancel_job(job_id bigint, options jsonb DEFAULT '{}') RETURNS boolean
+ *
+ * A job no worker is running a chunk of (queued, between two chunks, or
+ * left 'running' by a crash) is cancelled at once.  While a chunk runs, the
+ * job is flagged and its worker stops at the chunk's end (status
+ * cancelled, counts true to what was applied, a notification).  Who asked
+ * is recorded (bulk_jobs.cancelled_by, the calling role, and
+ * cancelled_by_operator, options.operator) and named in the notification;
+ * the first cancel of a job is the one recorded.  A finished job (done,
+ * cancelled, failed) -- every synchronous job, which nobody else can see
+ * before it has finished -- returns false and nothing changes.
+ */
+Datum
+bulkorder_cancel_job(PG_FUNCTION_ARGS)
+{
+	int64		job_id;
+	char	   *operator_name;
+	Oid			types[3] = {INT8OID, TEXTOID, TEXTOID};
+	Datum		values[3];
+	char		nulls[3] = "   ";
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+	char	   *status;
+	bool		is_async;
+	LOCKTAG		tag;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	/* 1.0's cancel_job(bigint) calls this until ALTER EXTENSION UPDATE */
+	bulk_check_installed_version();
+	job_id = PG_GETARG_INT64(0);
+	operator_name = cancel_operator(PG_NARGS() < 2 || PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1));
+	values[0] = Int64GetDatum(job_id);
+	values[1] = CStringGetTextDatum(GetUserNameFromId(GetOuterUserId(), false));
+	if (operator_name)
+		values[2] = CStringGetTextDatum(operator_name);
+	else
+		nulls[2] = 'n';
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "bulkorder: SPI_connect failed");
+	/* waits at most for a worker's end-of-chunk update of the row */
+	bulk_spi_exec("SELECT status, is_async, page, operation, coalesce(language, 'ja')"
+				  " FROM bulkorder.bulk_jobs WHERE job_id = $1 FOR UPDATE",
+				  1, types, values, NULL, false, SPI_OK_SELECT);
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("bulk job %lld does not exist", (long long) job_id)));
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	status = SPI_getvalue(tup, desc, 1);
+	is_async = DatumGetBool(SPI_getbinval(tup, desc, 2, &isnull));
+	if (!is_async || (strcmp(status, BULK_STATUS_QUEUED) != 0 && strcmp(status, BULK_STATUS_RUNNING) != 0))
+	{
+		SPI_finish();
+		PG_RETURN_BOOL(false);
+	}
+
+	/* the first to ask is the one recorded */
+	bulk_spi_exec("UPDATE bulkorder.bulk_jobs SET cancel_requested = true,"
+				  " cancelled_by = $2, cancelled_by_operator = $3"
+				  " WHERE job_id = $1 AND NOT cancel_requested",
+				  3, types, values, nulls, false, SPI_OK_UPDATE);
+
+	bulk_job_locktag(&tag, job_id);
+	if (strcmp(status, BULK_STATUS_QUEUED) == 0 || bulk_try_lock(&tag, false))
+	{
+		/* no worker runs a chunk of it: cancel now, in the job's language */
+		char	   *page = SPI_getvalue(tup, desc, 3);
+		char	   *operation = SPI_getvalue(tup, desc, 4);
+		char	   *language = SPI_getvalue(tup, desc, 5);
+		int			nest = NewGUCNestLevel();
+		BulkOperation *op;
+
+		(void) set_config_option("bulkorder.language", language, PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+		op = bulk_lookup_operation(page, operation);
+		bulk_finish_job(op, job_id, BULK_STATUS_CANCELLED);
+		AtEOXact_GUC(true, nest);
+	}
+	SPI_finish();
+	PG_RETURN_BOOL(true);
+}
+
+/*
+ * start_worker() RETURNS boolean
+ *
+ * Start a job worker for this database now (it runs every open job, then
+ * exits).  Without shared_preload_libraries, this is how jobs left
+ * 'running' by a restart resume before the next submission.  True when a
+ * worker was started or bulkorder.max_workers of them exist already.
+ */
+Datum
+bulkorder_start_worker(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(try_start_worker());
+}

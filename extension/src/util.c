@@ -1,0 +1,132 @@
+/*-------------------------------------------------------------------------
+ *
+ * util.c
+ *	  Small helpers every part uses: SPI with a checked result, the keys of a
+ *	  params/options object, key arrays.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+
+#include "bulkorder.h"
+
+int
+bulk_spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *values,
+			  const char *nulls, bool read_only, int expected)
+{
+	int			rc = SPI_execute_with_args(sql, nargs, argtypes, values, nulls, read_only, 0);
+
+	if (rc != expected)
+		elog(ERROR, "bulkorder: SPI_execute_with_args returned %s for: %s",
+			 SPI_result_code_string(rc), sql);
+	return rc;
+}
+
+/*
+ * Iterate over the top-level keys of a JSON object passed as params or
+ * options; anything but an object is rejected, naming what it was for.
+ */
+JsonbIterator *
+bulk_object_iterator(Jsonb *obj, const char *what)
+{
+	if (!JB_ROOT_IS_OBJECT(obj) || JB_ROOT_IS_SCALAR(obj))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a JSON object", what),
+				 bulk_errdetail(BMSG_NOT_OBJECT, what)));
+	return JsonbIteratorInit(&obj->root);
+}
+
+/* The next key (palloc'd) and its value; false when the object is done. */
+bool
+bulk_object_next(JsonbIterator **it, char **key, JsonbValue *value)
+{
+	JsonbValue	k;
+	JsonbIteratorToken tok;
+
+	while ((tok = JsonbIteratorNext(it, &k, true)) != WJB_DONE)
+	{
+		if (tok != WJB_KEY)
+			continue;
+		*key = pnstrdup(k.val.string.val, k.val.string.len);
+		tok = JsonbIteratorNext(it, value, true);
+		Assert(tok == WJB_VALUE);
+		return true;
+	}
+	return false;
+}
+
+static int
+compare_int64(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Validate a targets array (one dimension, no NULL) and return its keys
+ * sorted and distinct: key order is lock order, and a key given twice is
+ * processed once.
+ */
+BulkTargets
+bulk_targets_from_array(ArrayType *targets)
+{
+	BulkTargets result;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int			out = 0;
+
+	if (ARR_NDIM(targets) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("targets must be a one-dimensional array"),
+				 bulk_errdetail(BMSG_TARGETS_DIMENSIONS, psprintf("%d", ARR_NDIM(targets)))));
+	n = ArrayGetNItems(ARR_NDIM(targets), ARR_DIMS(targets));
+	if (n > bulkorder_max_targets)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many targets: %d", n),
+				 bulk_errdetail(BMSG_TARGETS_TOO_MANY, psprintf("%d", bulkorder_max_targets))));
+
+	deconstruct_array(targets, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+					  &elems, &nulls, &n);
+	result.keys = palloc(sizeof(int64) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("targets must not contain NULL"),
+					 bulk_errdetail(BMSG_TARGETS_NULL_ELEMENT, psprintf("%d", i + 1))));
+		result.keys[i] = DatumGetInt64(elems[i]);
+	}
+	pfree(elems);
+	pfree(nulls);
+
+	qsort(result.keys, n, sizeof(int64), compare_int64);
+	for (int i = 0; i < n; i++)
+		if (out == 0 || result.keys[out - 1] != result.keys[i])
+			result.keys[out++] = result.keys[i];
+	result.count = out;
+	return result;
+}
+
+ArrayType *
+bulk_keys_array(const int64 *keys, int count)
+{
+	Datum	   *d = palloc(sizeof(Datum) * Max(count, 1));
+	ArrayType  *arr;
+
+	for (int i = 0; i < count; i++)
+		d[i] = Int64GetDatum(keys[i]);
+	arr = construct_array(d, count, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+	pfree(d);
+	return arr;
+}

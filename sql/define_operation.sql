@@ -1,0 +1,266 @@
+-- define_operation / drop_operation: a shop's own operation (README,
+-- "Adding an operation"), validated and compiled when declared, run by the
+-- one engine, redefined, dropped; shipped operations are protected.
+CREATE EXTENSION bulkorder;
+\set ECHO none
+\i test/fixtures/shop.sql
+\set ECHO all
+\set VERBOSITY default
+\set SHOW_CONTEXT never
+
+-- every shipped operation was declared through define_operation
+SELECT count(*) AS operations, count(*) FILTER (WHERE shipped) AS shipped,
+       count(*) FILTER (WHERE reversible) AS reversible
+FROM bulkorder.operation_catalog;
+SELECT page, operation, wrapper, shipped, reversible, irreversible_reason
+FROM bulkorder.operation_catalog WHERE operation = 'cancel';
+
+-- the README's example: the shop's own column, and an operation that sets it
+ALTER TABLE bulkorder.orders ADD COLUMN gift_wrap boolean NOT NULL DEFAULT false;
+CREATE ROLE bulkorder_test_operator;
+SELECT bulkorder.grant_operator('bulkorder_test_operator');
+
+SELECT bulkorder.define_operation('orders', 'gift_wrap',
+    name_ja => 'ギフト包装', name_en => 'gift wrapping',
+    wrapper => 'bulk_gift_wrap',
+    params => '{"wrap": {"type": "boolean", "position": 1}}',
+    changed_columns => '{gift_wrap}',
+    set_clause => $$gift_wrap = (p->>'wrap')::boolean$$,
+    rules => '[{"code": "not_awaiting_shipment",
+                "condition": "t.status = ''awaiting_shipment''",
+                "message_ja": "出荷待ちの注文ではないためギフト包装を変更できません",
+                "message_en": "only orders awaiting shipment can change their gift wrapping"}]');
+
+SELECT page, operation, name_ja, wrapper, params, rules, shipped, reversible
+FROM bulkorder.operation_catalog WHERE operation = 'gift_wrap';
+SELECT pg_get_function_arguments('bulkorder.bulk_gift_wrap'::regproc) AS arguments,
+       obj_description('bulkorder.bulk_gift_wrap'::regproc, 'pg_proc') AS comment;
+-- not for PUBLIC; an operator (a role that may run run_bulk) may run it
+SELECT has_function_privilege('public', 'bulkorder.bulk_gift_wrap(bigint[], boolean)', 'EXECUTE') AS public_may,
+       has_function_privilege('bulkorder_test_operator', 'bulkorder.bulk_gift_wrap(bigint[], boolean)', 'EXECUTE') AS operator_may;
+-- and it is no member of the extension: pg_dump dumps it with the shop
+SELECT count(*) AS member_of_extension FROM pg_depend
+WHERE objid = 'bulkorder.bulk_gift_wrap'::regproc AND deptype = 'e';
+
+-- the one engine: preview, run, history, failures
+SELECT * FROM bulkorder.preview_bulk('orders', 'gift_wrap', '{1001,1002,1099}', '{"wrap": true}');
+SET ROLE bulkorder_test_operator;
+SELECT bulkorder.bulk_gift_wrap('{1001,1002,1099}', true) AS job \gset
+RESET ROLE;
+SELECT page, operation, params, status, total_count, success_count, failure_count, source
+FROM bulkorder.order_bulk_history WHERE job_id = :job;
+SELECT target, ok, error_code, message, before, after FROM bulkorder.bulk_job_items
+WHERE job_id = :job ORDER BY target;
+SELECT order_no, gift_wrap FROM bulkorder.orders WHERE order_no IN (1001, 1002) ORDER BY 1;
+-- its parameters are checked as any operation's
+SELECT bulkorder.run_bulk('orders', 'gift_wrap', '{1001}', '{"wrap": "yes"}');
+SELECT bulkorder.run_bulk('orders', 'gift_wrap', '{1001}', '{}');
+
+---------------------------------------------------------------------------
+-- Declarations that are refused: each error's SQLSTATE, message, hint and
+-- (for broken SQL) the piece being compiled; nothing of them stays (the
+-- catalogue still holds the same rows, no function is created).
+CREATE FUNCTION pg_temp.refused(stmt text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    state text; msg text; hint text; ctx text;
+BEGIN
+    EXECUTE stmt;
+    RETURN 'accepted';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, hint = PG_EXCEPTION_HINT,
+                            ctx = PG_EXCEPTION_CONTEXT;
+    ctx := split_part(ctx, E'\n', 1);
+    RETURN state || ': ' || msg || coalesce(nullif(E'\n  hint: ' || hint, E'\n  hint: '), '')
+           || CASE WHEN ctx LIKE 'PL/pgSQL%' OR ctx LIKE 'SQL statement%' OR ctx = '' THEN ''
+                   ELSE E'\n  context: ' || ctx END;
+END
+$$;
+CREATE TEMP TABLE before AS
+SELECT (SELECT count(*) FROM bulkorder_catalog.operations) AS operations,
+       (SELECT count(*) FROM bulkorder_catalog.operation_rules) AS rules,
+       (SELECT count(*) FROM pg_proc WHERE pronamespace = 'bulkorder'::regnamespace) AS functions;
+-- required arguments
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', NULL, 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks')$sql$);
+-- an unknown page, a bad code, a bad wrapper name
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('invoices', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks')$sql$);
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'Gift-Wrap', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks')$sql$);
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk x op', set_clause => 'remarks = t.remarks')$sql$);
+-- parameter specs: an unknown type, an unknown key, a default of the wrong type, a bad name
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+    params => '{"n": {"type": "numeric"}}')$sql$);
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+    params => '{"n": {"type": "integer", "maximum": 3}}')$sql$);
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+    params => '{"n": {"type": "integer", "default": "1"}}')$sql$);
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+    params => '{"order_nos": {"type": "integer"}}')$sql$);
+-- the change: exactly one of set_clause and apply_sql
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op')$sql$);
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+    apply_sql => 'applied AS (SELECT target, NULL::jsonb AS after FROM eligible)')$sql$);
+-- rules: both messages, a code, known keys, distinct codes
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+    rules => '[{"code": "x_failed", "condition": "true", "message_ja": "だめです"}]')$sql$);
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+    rules => '[{"condition": "true", "message_ja": "だめです", "message_en": "no"}]')$sql$);
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+    rules => '[{"code": "x_failed", "condition": "true", "message_ja": "だめです", "message_en": "no", "level": 1}]')$sql$);
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+    rules => '[{"code": "not_found", "condition": "true", "message_ja": "だめです", "message_en": "no"}]')$sql$);
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+    rules => '[{"code": "x_failed", "condition": "true", "message_ja": "a", "message_en": "a"},
+               {"code": "x_failed", "condition": "false", "message_ja": "b", "message_en": "b"}]')$sql$);
+-- checks: a message, a valid sqlstate
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+    checks => '[{"condition": "true"}]')$sql$);
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+    checks => '[{"condition": "true", "message": "m", "sqlstate": "bad"}]')$sql$);
+-- the revert declaration: known keys; an irreversible operation says why
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+    revert => '{"reversible": true, "how": "by hand"}')$sql$);
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+    revert => '{"reversible": false}')$sql$);
+-- a wrapper name that is taken: another operation's, another function's
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_cancel', set_clause => 'remarks = t.remarks')$sql$);
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'run_bulk', set_clause => 'remarks = t.remarks')$sql$);
+-- broken SQL is rejected now, with the statement's own error, naming the piece
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'no_such_column = 1')$sql$);
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+    rules => '[{"code": "x_failed", "condition": "t.no_such_column > 0", "message_ja": "a", "message_en": "a"}]')$sql$);
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op',
+    apply_sql => 'applied AS (SELEKT target FROM eligible)')$sql$);
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+    checks => '[{"condition": "p->>''n'' > 1 +", "message": "m"}]')$sql$);
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+    lock_sql => 'SELECT 1 FROM bulkorder.no_such_table')$sql$);
+-- a shipped operation is not replaced by accident
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'cancel', 'x', 'x', 'bulk_cancel', set_clause => 'remarks = t.remarks')$sql$);
+SELECT (SELECT count(*) FROM bulkorder_catalog.operations) = b.operations AS same_operations,
+       (SELECT count(*) FROM bulkorder_catalog.operation_rules) = b.rules AS same_rules,
+       (SELECT count(*) FROM pg_proc WHERE pronamespace = 'bulkorder'::regnamespace) = b.functions AS same_functions
+FROM before b;
+
+---------------------------------------------------------------------------
+-- Redefining: the call again replaces the row, its rules and checks.  New
+-- parameters change the wrapper's arguments; its grants stay.
+\set VERBOSITY default
+SELECT bulkorder.define_operation('orders', 'gift_wrap',
+    name_ja => 'ギフト包装', name_en => 'gift wrapping',
+    wrapper => 'bulk_gift_wrap',
+    params => '{"wrap": {"type": "boolean", "position": 1},
+                "note": {"type": "text", "max_length": 20, "nullable": true, "default": null, "position": 2}}',
+    changed_columns => '{gift_wrap,remarks}',
+    set_clause => $$gift_wrap = (p->>'wrap')::boolean,
+                    remarks = coalesce(p->>'note', t.remarks)$$,
+    rules => '[{"code": "not_awaiting_shipment",
+                "condition": "t.status = ''awaiting_shipment''",
+                "message_ja": "出荷待ちの注文ではないためギフト包装を変更できません",
+                "message_en": "only orders awaiting shipment can change their gift wrapping"},
+               {"code": "not_credit_card",
+                "condition": "t.payment_method = ''credit_card''",
+                "message_ja": "クレジットカード払いの注文のみギフト包装できます",
+                "message_en": "only orders paid by credit card can be gift-wrapped"}]',
+    checks => '[{"condition": "p->>''note'' IS NULL OR (p->>''wrap'')::boolean",
+                 "message": "a note needs the gift wrapping", "hint": "Give wrap: true with a note."}]',
+    revert => '{"reversible": false, "reason": "the wrapping paper is already cut"}');
+SELECT p.oid::regprocedure AS wrapper, pg_get_function_arguments(p.oid) AS arguments,
+       has_function_privilege('bulkorder_test_operator', p.oid, 'EXECUTE') AS operator_may,
+       has_function_privilege('public', p.oid, 'EXECUTE') AS public_may
+FROM pg_proc p WHERE p.proname = 'bulk_gift_wrap';
+SELECT operation, rules, reversible, irreversible_reason FROM bulkorder.operation_catalog WHERE operation = 'gift_wrap';
+SELECT * FROM bulkorder.preview_bulk('orders', 'gift_wrap', '{1001,1006}', '{"wrap": false}');
+SELECT bulkorder.bulk_gift_wrap('{1001}', true, note => 'リボン付き') AS job \gset
+SELECT target, ok, before, after FROM bulkorder.bulk_job_items WHERE job_id = :job;
+-- the new whole-call check
+SELECT bulkorder.bulk_gift_wrap('{1001}', false, note => 'リボン付き');
+-- a broken redefinition leaves the operation as it was
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'gift_wrap', 'ギフト包装', 'gift wrapping',
+    'bulk_gift_wrap', params => '{"wrap": {"type": "boolean"}}', changed_columns => '{gift_wrap}',
+    set_clause => $$gift_wrap = (p->>'wrap')::boolean$$,
+    rules => '[{"code": "too_late", "condition": "t.shipped_at IS NULL", "message_ja": "遅い", "message_en": "too late"}]')$sql$);
+SELECT p.oid::regprocedure AS wrapper, o.reversible, jsonb_array_length(o.rules) AS rules
+FROM bulkorder.operation_catalog o JOIN pg_proc p ON p.proname = o.wrapper
+WHERE o.operation = 'gift_wrap';
+-- a new wrapper name: the old wrapper goes
+SELECT bulkorder.define_operation('orders', 'gift_wrap', 'ギフト包装', 'gift wrapping', 'bulk_order_gift_wrap',
+    params => '{"wrap": {"type": "boolean"}}', changed_columns => '{gift_wrap}',
+    set_clause => $$gift_wrap = (p->>'wrap')::boolean$$);
+SELECT proname FROM pg_proc WHERE proname IN ('bulk_gift_wrap', 'bulk_order_gift_wrap');
+SELECT has_function_privilege('bulkorder_test_operator', 'bulkorder.bulk_order_gift_wrap(bigint[], boolean)', 'EXECUTE') AS operator_may;
+
+---------------------------------------------------------------------------
+-- Replacing a shipped operation takes replace_shipped => true, and keeps its
+-- wrapper (public API); the replacement is the shop's (shipped = false).
+\set VERBOSITY default
+SELECT bulkorder.define_operation('orders', 'cancel', 'キャンセル', 'cancel', 'bulk_cancel',
+    params => '{"void_payment": {"type": "boolean"}, "reason": {"type": "text"}}',
+    changed_columns => '{status}', set_clause => $$status = 'cancelled'$$,
+    replace_shipped => true);
+SELECT bulkorder.define_operation('orders', 'cancel', 'キャンセル', 'cancel', 'bulk_cancel',
+    params => '{"void_payment": {"type": "boolean"}}',
+    changed_columns => '{status}', set_clause => $$status = 'cancelled'$$,
+    effects => ARRAY[bulkorder_catalog.void_payment_effect()],
+    rules => '[{"code": "not_awaiting_shipment", "condition": "t.status = ''awaiting_shipment''",
+                "message_ja": "出荷待ちの注文ではないためキャンセルできません",
+                "message_en": "only orders awaiting shipment can be cancelled"},
+               {"code": "on_shipping_hold", "condition": "NOT t.shipping_hold",
+                "message_ja": "出荷停止中の注文はキャンセルできません(先に出荷停止を解除してください)",
+                "message_en": "an order on shipping hold cannot be cancelled"}]',
+    replace_shipped => true);
+SELECT operation, shipped, rules FROM bulkorder.operation_catalog WHERE page = 'orders' AND operation = 'cancel';
+UPDATE bulkorder.orders SET shipping_hold = true WHERE order_no = 1006;
+SELECT * FROM bulkorder.preview_bulk('orders', 'cancel', '{1003,1006,1007}', '{"void_payment": false}');
+-- still the shipped wrapper, a member of the extension
+SELECT count(*) AS member_of_extension FROM pg_depend
+WHERE objid = 'bulkorder.bulk_cancel(bigint[], boolean)'::regprocedure AND deptype = 'e';
+
+---------------------------------------------------------------------------
+-- drop_operation: a shop's own only
+\set VERBOSITY sqlstate
+SELECT bulkorder.drop_operation('orders', 'tags');
+SELECT bulkorder.drop_operation('orders', 'cancel');
+SELECT bulkorder.drop_operation('orders', 'no_such_op');
+SELECT bulkorder.drop_operation(NULL, 'gift_wrap');
+\set VERBOSITY default
+SELECT bulkorder.drop_operation('orders', 'tags');
+SELECT bulkorder.drop_operation('orders', 'cancel');
+-- a queued job keeps its operation as it is
+INSERT INTO bulkorder.bulk_jobs (page, operation, params, status, requested_by)
+VALUES ('orders', 'gift_wrap', '{"wrap": true}', 'queued', current_user) RETURNING job_id AS queued_job \gset
+SELECT bulkorder.drop_operation('orders', 'gift_wrap');
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'gift_wrap', 'ギフト包装', 'gift wrapping',
+    'bulk_order_gift_wrap', params => '{"wrap": {"type": "boolean"}}', set_clause => $$gift_wrap = (p->>'wrap')::boolean$$)$sql$);
+UPDATE bulkorder.bulk_jobs SET status = 'cancelled' WHERE job_id = :queued_job;
+SELECT bulkorder.drop_operation('orders', 'gift_wrap');
+SELECT count(*) AS left_in_catalogue FROM bulkorder_catalog.operations WHERE operation = 'gift_wrap';
+SELECT count(*) AS left_functions FROM pg_proc WHERE proname IN ('bulk_gift_wrap', 'bulk_order_gift_wrap');
+-- its jobs stay in the history
+SELECT operation, status, success_count FROM bulkorder.order_bulk_history
+WHERE operation = 'gift_wrap' ORDER BY job_id;
+\set VERBOSITY sqlstate
+SELECT bulkorder.run_bulk('orders', 'gift_wrap', '{1001}', '{"wrap": true}');
+
+-- nobody but the owner may declare: not granted to operators
+SET ROLE bulkorder_test_operator;
+SELECT bulkorder.drop_operation('orders', 'remarks');
+RESET ROLE;
+
+-- A declaration broken behind define_operation's back (an UPDATE of the
+-- catalogue) fails each call with the statement's error, and the plans
+-- prepared before the broken one are freed, not left in CacheMemoryContext.
+\set VERBOSITY sqlstate
+UPDATE bulkorder_catalog.operations SET effects = '{"SELEKT 1"}' WHERE page = 'orders' AND operation = 'remarks';
+SELECT * FROM bulkorder.preview_bulk('orders', 'remarks', '{1001}', '{"text": "x", "mode": "append"}');
+SELECT count(*) AS kept_before FROM pg_backend_memory_contexts
+WHERE parent = 'CacheMemoryContext' AND name = 'CachedPlanSource' \gset
+SELECT * FROM bulkorder.preview_bulk('orders', 'remarks', '{1001}', '{"text": "x", "mode": "append"}');
+SELECT * FROM bulkorder.preview_bulk('orders', 'remarks', '{1001}', '{"text": "x", "mode": "append"}');
+SELECT * FROM bulkorder.preview_bulk('orders', 'remarks', '{1001}', '{"text": "x", "mode": "append"}');
+SELECT count(*) - :kept_before AS leaked_plans FROM pg_backend_memory_contexts
+WHERE parent = 'CacheMemoryContext' AND name = 'CachedPlanSource';
+
+-- the shop's tables outlive DROP EXTENSION: dropping the schema leaves nothing
+SET client_min_messages = warning;
+DROP SCHEMA bulkorder CASCADE;
+DROP OWNED BY bulkorder_test_operator;
+DROP ROLE bulkorder_test_operator;
