@@ -149,6 +149,12 @@ SELECT pg_temp.try_upload('orders', decode(:'content', 'base64'));
 \set content `base64 -w0 test/fixtures/csv/end_marker.csv`
 SELECT pg_temp.try_upload('orders', decode(:'content', 'base64'));
 SELECT pg_temp.try_upload('orders', convert_to(E'1001\r\n\\.\r\n', 'UTF8'));
+-- a last line \. without a line break (COPY then returns it as a record)
+-- is named on its own line too, whatever the line ends; so is a lone \.
+SELECT pg_temp.try_upload('orders', convert_to(E'1001\n1003\n\\.', 'UTF8'));
+SELECT pg_temp.try_upload('orders', convert_to(E'1001\r\n1003\r\n\\.', 'UTF8'));
+SELECT pg_temp.try_upload('orders', convert_to(E'1001\r1003\r\\.', 'UTF8'));
+SELECT pg_temp.try_upload('orders', convert_to(E'\\.', 'UTF8'));
 \set content `base64 -w0 test/fixtures/csv/utf16.csv`
 SELECT bulkorder.upload_csv('orders', decode(:'content', 'base64'));
 -- a truncated multi-byte character at the very end, in both encodings
@@ -192,6 +198,64 @@ SELECT bulkorder.upload_targets(1);
 SELECT bulkorder.purge_uploads('30 days') AS purged_again;
 SELECT bulkorder.purge_uploads('-1 day');
 SELECT bulkorder.purge_uploads(NULL);
+
+-- bounded uploads (issue 13 F7).  A record (a line, or the lines a quoted
+-- field joins) is read up to 1 MB, 1,048,576 bytes: COPY holds it whole and
+-- splits it into one pointer per field, so an unbounded line of commas
+-- took sixteen times its size.  Exactly 1 MB is read; one byte more is
+-- refused (54000) naming its line, wherever COPY's 64 kB reads fall,
+-- whether quoted line breaks join it, and on the last line.
+SELECT bulkorder.upload_csv('orders', convert_to(E'1001\n1003' || repeat(',', 1048572) || E'\n1006\n', 'UTF8')) AS u \gset
+SELECT line_count, key_count, error_count FROM bulkorder.upload_list WHERE upload_id = :u;
+SELECT bulkorder.upload_targets(:u);
+SELECT count(*) AS uploads_before FROM bulkorder.uploads \gset
+SELECT bulkorder.upload_csv('orders', convert_to(E'1001\n1003' || repeat(',', 1048573) || E'\n1006\n', 'UTF8'));
+SELECT pg_temp.try_upload('orders', convert_to(E'1001\n1003\n' || repeat(',', 1048577), 'UTF8'));
+SELECT pg_temp.try_upload('orders', convert_to(E'1001\n"1003\n' || repeat('x', 524288) || E'\n' || repeat('x', 524288) || E'"\n1006\n', 'UTF8'));
+SELECT pg_temp.try_upload('orders', convert_to(E'1001\n' || repeat(E'x\n', 30000) || repeat(',', 2000000), 'UTF8'));
+SELECT bulkorder.import_shipments(convert_to(E'1001,1234-5678\n' || repeat('x', 1048577) || E'\n', 'UTF8'));
+SELECT count(*) = :uploads_before AS nothing_kept FROM bulkorder.uploads;
+
+-- bulkorder.max_upload_bytes (superuser only; 256MB by default): a larger
+-- file is refused by both functions (54000) before it is read
+SHOW bulkorder.max_upload_bytes;
+SET bulkorder.max_upload_bytes = 10;
+SELECT bulkorder.upload_csv('orders', convert_to(E'1001\n1003\n', 'UTF8')) IS NOT NULL AS ten_bytes_read;
+SELECT bulkorder.upload_csv('orders', convert_to(E'1001\n1003\n1', 'UTF8'));
+SELECT bulkorder.import_shipments(convert_to(E'1001,1234\n', 'UTF8')) IS NOT NULL AS ten_bytes_imported;
+SELECT bulkorder.import_shipments(convert_to(E'1001,12345\n', 'UTF8'));
+-- a file stored compressed counts its real size
+CREATE TEMP TABLE files (f bytea);
+INSERT INTO files VALUES (convert_to(repeat(E'1001\n', 10000), 'UTF8'));
+SELECT length(f) AS bytes, pg_column_size(f) < 40960 AS stored_smaller FROM files;
+SET bulkorder.max_upload_bytes = '40kB';
+SELECT bulkorder.upload_csv('orders', f) FROM files;
+RESET bulkorder.max_upload_bytes;
+SELECT count(*) = :uploads_before + 2 AS only_the_small_ones FROM bulkorder.uploads;
+CREATE ROLE regress_bulkorder_csv;
+SET ROLE regress_bulkorder_csv;
+SET bulkorder.max_upload_bytes = '1GB';
+RESET ROLE;
+DROP ROLE regress_bulkorder_csv;
+
+-- the memory of an upload stays within about twice the file plus a
+-- constant whatever the file's shape: a 20 MB line of commas (unbounded,
+-- COPY's field array alone took 268 MB).  The backend's peak (VmHWM) is
+-- read in a new backend that first builds the same 20 MB the same way, so
+-- that only the upload's own memory can raise it; beyond those bytes the
+-- upload may use one more copy of the file and 32 MB.
+\c
+DO $$ BEGIN PERFORM length(convert_to(repeat(',', 20000000) || 'x', 'UTF8')); END $$;
+SELECT substring(pg_read_file('/proc/self/status') FROM 'VmHWM:\s+(\d+) kB')::bigint AS hwm_kb \gset
+DO $$
+BEGIN
+    PERFORM bulkorder.upload_csv('orders', convert_to(repeat(',', 20000000) || 'x', 'UTF8'));
+EXCEPTION WHEN program_limit_exceeded THEN
+    RAISE NOTICE '%: %', SQLSTATE, SQLERRM;
+END
+$$;
+SELECT substring(pg_read_file('/proc/self/status') FROM 'VmHWM:\s+(\d+) kB')::bigint - :hwm_kb
+       < 20000 + 32768 AS within_the_file_and_32_mb;
 
 -- the shop's tables outlive DROP EXTENSION: dropping the schema leaves nothing
 SET client_min_messages = warning;

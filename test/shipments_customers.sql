@@ -37,6 +37,7 @@ SELECT results_eq(
           'shipments/delivery_method not_awaiting_shipment',
           'shipments/import_shipments not_awaiting_shipment',
           'shipments/import_shipments shipping_hold',
+          'shipments/import_shipments rounded_number',
           'shipments/import_shipments missing_tracking_no',
           'shipments/import_shipments tracking_no_conflict',
           'shipments/import_shipments tracking_no_too_long',

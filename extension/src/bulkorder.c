@@ -9,6 +9,7 @@
 
 #include "fmgr.h"
 #include "utils/guc.h"
+#include "utils/memutils.h"
 
 #include "bulkorder.h"
 
@@ -17,6 +18,7 @@ PG_MODULE_MAGIC;
 int			bulkorder_chunk_size = 10000;
 int			bulkorder_max_targets = 10000000;
 int			bulkorder_language = BULK_LANG_JA;
+int			bulkorder_max_upload_bytes = 256 * 1024 * 1024;
 int			bulkorder_max_workers = 2;
 int			bulkorder_worker_naptime = 10;
 
@@ -44,6 +46,13 @@ _PG_init(void)
 							&bulkorder_max_targets,
 							10000000, 1, 100000000,
 							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("bulkorder.max_upload_bytes",
+							"Largest CSV file upload_csv and import_shipments accept.",
+							"A larger file is refused before it is read (SQLSTATE 54000).",
+							&bulkorder_max_upload_bytes,
+							256 * 1024 * 1024, 0, MaxAllocSize,
+							PGC_SUSET, GUC_UNIT_BYTE,
 							NULL, NULL, NULL);
 	DefineCustomEnumVariable("bulkorder.language",
 							 "Language of item messages and notifications.",

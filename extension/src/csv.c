@@ -29,6 +29,30 @@
  */
 #include "postgres.h"
 
+/*
+ * COPY's internals.  csv.c drives COPY FROM through its API (BeginCopyFrom,
+ * NextCopyFromRawFields) and reads these fields of CopyFromStateData
+ * (commands/copyfrom_internal.h), which PostgreSQL does not export as an
+ * API and may change in any major version:
+ *
+ *  - raw_buf, raw_buf_index, raw_buf_len, input_buf, input_buf_index and
+ *    input_buf_len (through RAW_BUF_BYTES and INPUT_BUF_BYTES), in
+ *    copy_left_data(): once NextCopyFromRawFields says the data has ended,
+ *    whether COPY still holds bytes it has not parsed, i.e. whether it
+ *    stopped at a "\." line (its end-of-data marker, even in CSV mode)
+ *    with more of the file behind it, which must not be dropped silently;
+ *  - line_buf, in check_record_width(): the bytes of the record COPY is
+ *    reading, so that a record wider than CSV_MAX_RECORD_BYTES is refused
+ *    while COPY reads it, before it splits it into one pointer per field.
+ *
+ * Their names and meanings are those of PostgreSQL 15.  Check them again
+ * (and the "\." rules of CopyReadLineText) before allowing another version.
+ */
+#if PG_VERSION_NUM < 150000 || PG_VERSION_NUM >= 160000
+#error "csv.c reads CopyFromStateData fields of PostgreSQL 15 (raw_buf, raw_buf_index, raw_buf_len, input_buf, input_buf_index, input_buf_len, line_buf): check copyfrom_internal.h of this version first"
+#endif
+
+#include "access/detoast.h"
 #include "access/table.h"
 #include "access/tupdesc.h"
 #include "catalog/namespace.h"
@@ -57,6 +81,18 @@ PG_FUNCTION_INFO_V1(bulkorder_import_shipments);
 /* characters of a field kept for messages (column A) or the import (B) */
 #define CSV_KEEP_CHARS 200
 
+/*
+ * The widest record (a line, or lines joined by quoted line breaks) an
+ * upload accepts, in bytes of the database encoding.  COPY holds a record
+ * whole in line_buf, then in attribute_buf, and splits it into an array of
+ * one pointer per field that doubles as it grows: 16 bytes per comma, so a
+ * 50 MB line of commas took 528 MB and a 200 MB one failed to allocate.
+ * Only columns A and B are read, and a spreadsheet's CSV line is a few
+ * kilobytes, so 1 MB is far beyond any real file and bounds those buffers
+ * to about 20 MB whatever the file's shape.
+ */
+#define CSV_MAX_RECORD_BYTES (1024 * 1024)
+
 /* ------------------------------------------------------------------------
  * The data source: COPY reads the bytea through this callback.  COPY's
  * callback takes no argument, so the current source is a static; it is set
@@ -68,9 +104,29 @@ typedef struct CsvSource
 	const char *data;
 	size_t		len;
 	size_t		pos;
+	CopyFromState cstate;		/* the COPY reading it, once begun */
+	const int  *record_line;	/* line where COPY's current record starts */
 } CsvSource;
 
 static CsvSource *current_source = NULL;
+
+/*
+ * Refuse a record wider than CSV_MAX_RECORD_BYTES (+ slack), naming the
+ * line where it starts.
+ */
+static void
+check_record_width(CopyFromState cstate, int slack, int line)
+{
+	if (cstate->line_buf.len <= CSV_MAX_RECORD_BYTES + slack)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+			 errmsg("CSV line %d: a record longer than %d bytes is not allowed in a CSV upload",
+					line, CSV_MAX_RECORD_BYTES),
+			 errdetail("%d 行目が長すぎるため(1 行 %d バイトまで)、ファイルは取り込まれていません。",
+					   line, CSV_MAX_RECORD_BYTES),
+			 errhint("Only column A (and B for the shipment import) is read: delete the other columns and save the file again, or check that the file is CSV text.")));
+}
 
 static int
 csv_source_read(void *outbuf, int minread, int maxread)
@@ -80,6 +136,15 @@ csv_source_read(void *outbuf, int minread, int maxread)
 
 	if (src == NULL)
 		elog(ERROR, "bulkorder: CSV data source read outside a parse");
+
+	/*
+	 * COPY asks for more bytes in the middle of a record when the record is
+	 * longer than what it has: refuse it here, before COPY holds more than
+	 * the limit and one read buffer of it.  The slack allows for a CR whose
+	 * LF COPY has yet to see.
+	 */
+	if (src->cstate != NULL)
+		check_record_width(src->cstate, 2, *src->record_line);
 	n = Min((size_t) maxread, src->len - src->pos);
 	memcpy(outbuf, src->data + src->pos, n);
 	src->pos += n;
@@ -303,20 +368,372 @@ count_breaks(const char *field)
 	return n;
 }
 
+/* ------------------------------------------------------------------------
+ * Cells as spreadsheets write them (SPEC §5 "Keys as spreadsheets write
+ * them").  Pure functions of a cell's text, kept together so that they can
+ * move to a file of their own: no SPI, no catalog, no COPY state.
+ *
+ * A cell is first folded: the spaces around it trimmed, the full-width
+ * ASCII forms (１２３ ， ． ＇ ＝ ＂ Ｅ ＋) replaced by ASCII.  Then:
+ *
+ *  - a formula error (#N/A, #VALUE!, #REF!, #DIV/0!, #NAME?, #NUM!, #NULL!,
+ *    the newer #SPILL!, #CALC! and #GETTING_DATA, LibreOffice's Err:nnn) is
+ *    reported as such, so that the operator is told to fix the formula;
+ *  - one wrapper that makes a cell text is removed: a leading apostrophe
+ *    ('118536) or the text formula ="118536".  COPY gives the text formula
+ *    as ="118536" when the file quotes the field ("=""118536""") and as
+ *    =118536 when the file has it bare (="118536"), since in CSV a quote
+ *    may open in the middle of a field and is then dropped.  The bare form
+ *    is taken only when what follows "=" is a plain value (letters, digits,
+ *    "-", "." and ",", a sign only after E), so that a real formula such
+ *    as =A1+1 is never read as its text;
+ *  - what is left is read as a number: digits, optionally in thousands
+ *    groups (1 to 3 digits not starting with 0, then groups of exactly 3),
+ *    then optionally "." and a fraction; or scientific notation: digits,
+ *    optionally "." and digits (the mantissa), E or e, an optional sign
+ *    and the exponent's digits.
+ *
+ * Scientific notation is exact only when its mantissa carries every digit
+ * of the integer.  With f digits after the point and exponent e, the
+ * integer needs e - f digits more than the mantissa wrote: when e > f they
+ * are zeros the spreadsheet invented.  A cell holding 118,975 shown as
+ * 1.19E+05 (General format, as many digits as fit the column) is saved as
+ * 1.19E+05, and nothing in the file says what the digits were: that is
+ * SHEET_ROUNDED, never a guess.  1.18521E+05 (f = 5, e = 5) is exactly
+ * 118521; when e < f the last f - e digits are a fraction and must be zeros
+ * (1.185210E+05 = 118521, 1.185215E+05 is not an integer).
+ * ------------------------------------------------------------------------
+ */
+typedef enum SheetKind
+{
+	SHEET_INTEGER,				/* an integer; its digits are the output */
+	SHEET_ROUNDED,				/* scientific notation that lost digits */
+	SHEET_FRACTION,				/* a number whose fraction is not zero */
+	SHEET_BAD_GROUPING,			/* digits and commas not in groups of 3 */
+	SHEET_FORMULA_ERROR,		/* #N/A, #VALUE!, ... */
+	SHEET_TEXT					/* anything else */
+} SheetKind;
+
 /*
- * Column A as a key: digits only (ASCII or full-width), spaces around
- * allowed, at most a bigint.  Anything else is not a number.
+ * Fold a trimmed UTF-8 cell into out: full-width ASCII forms to ASCII, an
+ * ideographic space to a space, every other byte as it is.  Returns true
+ * when the result is all ASCII.
  */
 static bool
+sheet_fold(const unsigned char *p, const unsigned char *end, StringInfo out)
+{
+	bool		ascii = true;
+
+	while (p < end)
+	{
+		char		c;
+		int			n = fullwidth_len(p, end, &c);
+
+		if (n > 0)
+		{
+			appendStringInfoChar(out, c);
+			p += n;
+		}
+		else if (p[0] == 0xE3 && end - p >= 3 && p[1] == 0x80 && p[2] == 0x80)
+		{
+			appendStringInfoChar(out, ' ');
+			p += 3;
+		}
+		else
+		{
+			ascii &= (*p < 0x80);
+			appendStringInfoChar(out, (char) *p++);
+		}
+	}
+	return ascii;
+}
+
+/* The error values Excel and LibreOffice write for a failed formula. */
+static bool
+sheet_is_formula_error(const char *s, int len)
+{
+	static const char *const errors[] = {
+		"#N/A", "#VALUE!", "#REF!", "#DIV/0!", "#NAME?", "#NUM!", "#NULL!",
+		"#SPILL!", "#CALC!", "#GETTING_DATA"
+	};
+
+	for (int i = 0; i < lengthof(errors); i++)
+		if (len == strlen(errors[i]) && pg_strncasecmp(s, errors[i], len) == 0)
+			return true;
+	/* LibreOffice: Err:502 and the like */
+	if (len == 7 && pg_strncasecmp(s, "Err:", 4) == 0 &&
+		isdigit((unsigned char) s[4]) && isdigit((unsigned char) s[5]) &&
+		isdigit((unsigned char) s[6]))
+		return true;
+	return false;
+}
+
+/* letters, digits, "-", "." and ",", and a sign right after E or e */
+static bool
+sheet_plain_value(const char *s, int len)
+{
+	if (len == 0)
+		return false;
+	for (int i = 0; i < len; i++)
+	{
+		char		c = s[i];
+
+		if (isalnum((unsigned char) c) || c == '-' || c == '.' || c == ',')
+			continue;
+		if (c == '+' && i > 0 && (s[i - 1] == 'E' || s[i - 1] == 'e'))
+			continue;
+		return false;
+	}
+	return true;
+}
+
+/* Drop one text wrapper: a leading apostrophe, or ="..." (see above). */
+static void
+sheet_unwrap(const char **s, int *len)
+{
+	const char *v = *s;
+	int			n = *len;
+
+	if (n >= 1 && v[0] == '\'')
+	{
+		*s = v + 1;
+		*len = n - 1;
+	}
+	else if (n >= 3 && v[0] == '=' && v[1] == '"' && v[n - 1] == '"' &&
+			 memchr(v + 2, '"', n - 3) == NULL)
+	{
+		*s = v + 2;
+		*len = n - 3;
+	}
+	else if (n >= 2 && v[0] == '=' && sheet_plain_value(v + 1, n - 1))
+	{
+		*s = v + 1;
+		*len = n - 1;
+	}
+}
+
+/* Thousands groups of s[0..len): "1,234", "12,345,678"; never "0,123". */
+static bool
+sheet_groups_ok(const char *s, int len)
+{
+	int			first = 0;
+
+	while (first < len && s[first] != ',')
+		first++;
+	if (first < 1 || first > 3 || s[0] == '0')
+		return false;
+	for (int i = first; i < len; i += 4)
+	{
+		if (len - i < 4 || s[i] != ',' ||
+			!isdigit((unsigned char) s[i + 1]) || !isdigit((unsigned char) s[i + 2]) ||
+			!isdigit((unsigned char) s[i + 3]))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Read s[0..len) as a number.  SHEET_INTEGER leaves the integer's digits
+ * (leading zeros kept) in digits; *scientific tells whether the cell was a
+ * well-formed number in scientific notation, exact or not.
+ */
+static SheetKind
+sheet_number(const char *s, int len, StringInfo digits, bool *scientific)
+{
+	int			i = 0;
+	int			int_end;
+	int			frac_start = 0;
+	int			frac_len = 0;
+	bool		commas = false;
+	bool		point = false;
+	bool		sci = false;
+	int			exponent = 0;
+
+	*scientific = false;
+	resetStringInfo(digits);
+	while (i < len && (isdigit((unsigned char) s[i]) || s[i] == ','))
+		commas |= (s[i++] == ',');
+	int_end = i;
+	if (i < len && s[i] == '.')
+	{
+		point = true;
+		frac_start = ++i;
+		while (i < len && isdigit((unsigned char) s[i]))
+			i++;
+		frac_len = i - frac_start;
+	}
+	if (i < len && (s[i] == 'E' || s[i] == 'e') && !commas && int_end > 0)
+	{
+		bool		negative = false;
+		int			exp_start;
+
+		i++;
+		if (i < len && (s[i] == '+' || s[i] == '-'))
+			negative = (s[i++] == '-');
+		exp_start = i;
+		while (i < len && isdigit((unsigned char) s[i]))
+		{
+			if (exponent < 100000)	/* far beyond any bigint; no overflow */
+				exponent = exponent * 10 + (s[i] - '0');
+			i++;
+		}
+		if (i == exp_start)
+			return SHEET_TEXT;
+		if (negative)
+			exponent = -exponent;
+		sci = true;
+	}
+	if (i != len || int_end == 0 || (point && frac_len == 0))
+		return SHEET_TEXT;
+
+	if (sci)
+	{
+		/* the mantissa's digits are s[0..int_end) then the fraction's */
+		int			ndigits = int_end + frac_len;
+		int			keep = int_end + exponent;	/* the integer's digits */
+
+		*scientific = true;
+		if (exponent > frac_len)
+			return SHEET_ROUNDED;
+		for (int k = 0; k < ndigits; k++)
+		{
+			char		c = k < int_end ? s[k] : s[frac_start + k - int_end];
+
+			if (k < keep)
+				appendStringInfoChar(digits, c);
+			else if (c != '0')
+				return SHEET_FRACTION;
+		}
+		if (digits->len == 0)
+			appendStringInfoChar(digits, '0');
+		return SHEET_INTEGER;
+	}
+
+	if (commas && !sheet_groups_ok(s, int_end))
+		return SHEET_BAD_GROUPING;
+	for (int k = frac_start; k < frac_start + frac_len; k++)
+		if (s[k] != '0')
+			return SHEET_FRACTION;
+	for (int k = 0; k < int_end; k++)
+		if (s[k] != ',')
+			appendStringInfoChar(digits, s[k]);
+	return SHEET_INTEGER;
+}
+
+/* Decimal digits as a bigint; false beyond it. */
+static bool
+sheet_digits_to_int64(const char *d, int len, int64 *value)
+{
+	uint64		v = 0;
+
+	if (len == 0)
+		return false;
+	for (int i = 0; i < len; i++)
+	{
+		int			digit = d[i] - '0';
+
+		if (v > ((uint64) PG_INT64_MAX - digit) / 10)
+			return false;
+		v = v * 10 + digit;
+	}
+	*value = (int64) v;
+	return true;
+}
+
+/*
+ * A folded key cell (column A): SHEET_INTEGER with *key set, or why it is
+ * none.  An integer beyond bigint is text (not a number).
+ */
+static SheetKind
+sheet_key(const char *s, int len, int64 *key)
+{
+	StringInfoData digits;
+	bool		scientific;
+	SheetKind	kind;
+
+	if (sheet_is_formula_error(s, len))
+		return SHEET_FORMULA_ERROR;
+	sheet_unwrap(&s, &len);
+	initStringInfo(&digits);
+	kind = sheet_number(s, len, &digits, &scientific);
+	if (kind == SHEET_INTEGER && !sheet_digits_to_int64(digits.data, digits.len, key))
+		kind = SHEET_TEXT;
+	pfree(digits.data);
+	return kind;
+}
+
+/*
+ * A folded tracking number cell (column B of the import): the tracking
+ * number, or NULL when there is none (empty, or a formula error: the lookup
+ * that should have given it failed).  *rounded when it is in scientific
+ * notation, exact or not: a tracking number is an identifier of 10 to 14
+ * digits that a spreadsheet writes in scientific notation only once it has
+ * turned it into a number, which drops its leading zeros, and Excel keeps 6
+ * significant digits of a 12-digit number in General format.  A number in
+ * thousands groups or with a zero fraction is its digits; anything else is
+ * kept as written, without its text wrapper.
+ */
+static char *
+sheet_tracking_no(const char *s, int len, bool *rounded)
+{
+	StringInfoData digits;
+	bool		scientific;
+	SheetKind	kind;
+
+	*rounded = false;
+	if (sheet_is_formula_error(s, len))
+		return NULL;
+	sheet_unwrap(&s, &len);
+	if (len == 0)
+		return NULL;
+	initStringInfo(&digits);
+	kind = sheet_number(s, len, &digits, &scientific);
+	if (scientific)
+		*rounded = true;
+	else if (kind == SHEET_INTEGER)
+		return digits.data;
+	pfree(digits.data);
+	return pnstrdup(s, len);
+}
+
+/* The likely spreadsheet cause of a not_a_number, as upload_lines.cause. */
+static const char *
+sheet_cause(SheetKind kind)
+{
+	switch (kind)
+	{
+		case SHEET_FRACTION:
+			return "fraction";
+		case SHEET_BAD_GROUPING:
+			return "grouping";
+		case SHEET_FORMULA_ERROR:
+			return "formula_error";
+		default:
+			return NULL;
+	}
+}
+
+/* ------------------------------------------------------------------------
+ * Columns A and B of a record, as COPY gives them
+ * ------------------------------------------------------------------------
+ */
+
+/*
+ * Column A as a key: SHEET_INTEGER with *key set, else what it is.  Plain
+ * digits (ASCII or full-width), the common case, are read without folding.
+ */
+static SheetKind
 parse_key(const char *field, int64 *key)
 {
 	const unsigned char *p,
 			   *end;
+	const unsigned char *start;
 	uint64		value = 0;
-	int			digits = 0;
+	StringInfoData buf;
 
 	if (!trimmed_utf8(field, &p, &end))
-		return false;
+		return SHEET_TEXT;
+	start = p;
 	while (p < end)
 	{
 		char		c = *p;
@@ -325,17 +742,22 @@ parse_key(const char *field, int64 *key)
 		if (*p >= 0x80)
 			n = fullwidth_len(p, end, &c);
 		if (n == 0 || c < '0' || c > '9')
-			return false;
+			break;
 		if (value > ((uint64) PG_INT64_MAX - (c - '0')) / 10)
-			return false;		/* beyond bigint */
+			return SHEET_TEXT;	/* beyond bigint */
 		value = value * 10 + (c - '0');
-		digits++;
 		p += n;
 	}
-	if (digits == 0)
-		return false;
-	*key = (int64) value;
-	return true;
+	if (p == end)
+	{
+		*key = (int64) value;
+		return SHEET_INTEGER;
+	}
+
+	initStringInfo(&buf);
+	if (!sheet_fold(start, end, &buf))
+		return SHEET_TEXT;		/* more than ASCII and its full-width forms */
+	return sheet_key(buf.data, buf.len, key);
 }
 
 /* Keep at most CSV_KEEP_CHARS characters of a server-encoded string. */
@@ -347,7 +769,7 @@ clip_chars(const char *s, int len)
 	return pnstrdup(s, keep);
 }
 
-/* Column A as written, spaces trimmed, for the not_a_number message. */
+/* Column A as written, spaces trimmed, for the message of its error. */
 static char *
 field_display(const char *field)
 {
@@ -362,39 +784,29 @@ field_display(const char *field)
 }
 
 /*
- * A tracking number: full-width letters, digits and signs folded to ASCII,
- * spaces around dropped; NULL when empty.
+ * Column B as a tracking number: full-width letters, digits and signs
+ * folded to ASCII, spaces around dropped, then read as a spreadsheet cell
+ * (sheet_tracking_no); NULL when there is none.  A rounded one is returned
+ * as written, with *rounded set.
  */
 static char *
-normalize_tracking_no(const char *field)
+normalize_tracking_no(const char *field, bool *rounded)
 {
 	const unsigned char *p,
 			   *end;
+	char	   *tracking;
 	char	   *server;
 	StringInfoData buf;
 
+	*rounded = false;
 	if (!trimmed_utf8(field, &p, &end))
 		return NULL;
 	initStringInfo(&buf);
-	while (p < end)
-	{
-		char		c;
-		int			n = fullwidth_len(p, end, &c);
-
-		if (n > 0)
-		{
-			appendStringInfoChar(&buf, c);
-			p += n;
-		}
-		else if (p[0] == 0xE3 && end - p >= 3 && p[1] == 0x80 && p[2] == 0x80)
-		{
-			appendStringInfoChar(&buf, ' ');
-			p += 3;
-		}
-		else
-			appendStringInfoChar(&buf, (char) *p++);
-	}
-	server = pg_any_to_server(buf.data, buf.len, PG_UTF8);
+	sheet_fold(p, end, &buf);
+	tracking = sheet_tracking_no(buf.data, buf.len, rounded);
+	if (tracking == NULL)
+		return NULL;
+	server = pg_any_to_server(tracking, strlen(tracking), PG_UTF8);
 	return clip_chars(server, strlen(server));
 }
 
@@ -459,6 +871,10 @@ typedef struct CsvBatch
 	bool	   *value_nulls;
 	Datum	   *trackings;
 	bool	   *tracking_nulls;
+	Datum	   *codes;			/* lines without a key: their error_code */
+	Datum	   *causes;			/* ... and its likely spreadsheet cause */
+	bool	   *cause_nulls;
+	Datum	   *rounded;		/* lines with a key: column B is rounded */
 } CsvBatch;
 
 typedef struct CsvParse
@@ -469,12 +885,13 @@ typedef struct CsvParse
 
 	/* where the parse is: for error messages */
 	int			record_line;	/* line where the current record starts */
+	int			last_record_line;	/* line where the last record started */
 
 	/* what the file held */
 	int			line_count;
 	int			blank_count;
 	int			key_lines;		/* lines whose column A is a number */
-	int			not_a_number;	/* lines whose column A is not */
+	int			keyless;		/* lines whose column A is not */
 	int			valid_keys;		/* lines that gave a usable key */
 	bool		header;
 
@@ -501,6 +918,10 @@ batch_init(CsvBatch *b)
 	b->value_nulls = palloc(sizeof(bool) * CSV_BATCH_LINES);
 	b->trackings = palloc(sizeof(Datum) * CSV_BATCH_LINES);
 	b->tracking_nulls = palloc(sizeof(bool) * CSV_BATCH_LINES);
+	b->codes = palloc(sizeof(Datum) * CSV_BATCH_LINES);
+	b->causes = palloc(sizeof(Datum) * CSV_BATCH_LINES);
+	b->cause_nulls = palloc(sizeof(bool) * CSV_BATCH_LINES);
+	b->rounded = palloc(sizeof(Datum) * CSV_BATCH_LINES);
 }
 
 static Datum
@@ -523,13 +944,17 @@ nullable_array(Datum *elems, bool *nulls, int n, Oid type)
 											  typlen, typbyval, typalign));
 }
 
-/* Stage the batch of lines whose column A is not a number. */
+/*
+ * Stage the batch of lines whose column A gave no key: not_a_number (with
+ * the likely spreadsheet cause, when there is one) or rounded_number.
+ */
 static void
-flush_not_a_number(CsvParse *st)
+flush_keyless(CsvParse *st)
 {
 	CsvBatch   *b = &st->batch;
-	Oid			types[4] = {INT8OID, INT4ARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
-	Datum		args[4];
+	Oid			types[6] = {INT8OID, INT4ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+	TEXTARRAYOID};
+	Datum		args[6];
 	MemoryContext old;
 
 	if (b->n == 0)
@@ -539,11 +964,13 @@ flush_not_a_number(CsvParse *st)
 	args[1] = int4_array(b->line_nos, b->n);
 	args[2] = nullable_array(b->values, b->value_nulls, b->n, TEXTOID);
 	args[3] = nullable_array(b->trackings, b->tracking_nulls, b->n, TEXTOID);
+	args[4] = nullable_array(b->codes, NULL, b->n, TEXTOID);
+	args[5] = nullable_array(b->causes, b->cause_nulls, b->n, TEXTOID);
 	bulk_spi_exec("INSERT INTO bulkorder.upload_lines"
-				  " (upload_id, line_no, value, tracking_no, error_code)"
-				  " SELECT $1, u.line_no, u.value, u.tracking_no, 'not_a_number'"
-				  " FROM unnest($2, $3, $4) AS u(line_no, value, tracking_no)",
-				  4, types, args, NULL, false, SPI_OK_INSERT);
+				  " (upload_id, line_no, value, tracking_no, error_code, cause)"
+				  " SELECT $1, u.line_no, u.value, u.tracking_no, u.error_code, u.cause"
+				  " FROM unnest($2, $3, $4, $5, $6) AS u(line_no, value, tracking_no, error_code, cause)",
+				  6, types, args, NULL, false, SPI_OK_INSERT);
 	MemoryContextSwitchTo(old);
 	b->n = 0;
 	MemoryContextReset(st->batch_ctx);
@@ -552,16 +979,18 @@ flush_not_a_number(CsvParse *st)
 /*
  * Stage a batch of lines with a key, sorted by key: check the batch's
  * distinct keys against the page in the same statement.  A key unknown to
- * the page is not_found on every line giving it; a repeat of a known key is
- * duplicate_key with the key's first line.
+ * the page is not_found on every line giving it; a line of the import whose
+ * tracking number is rounded is rounded_number (the import's rule of that
+ * name then fails its order); a repeat of a known key is duplicate_key with
+ * the key's first line.
  */
 static void
 flush_keys(CsvParse *st)
 {
 	CsvBatch   *b = &st->batch;
-	Oid			types[7] = {INT8OID, INT4ARRAYOID, INT8ARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
-	INT8OID, INT8OID};
-	Datum		args[7];
+	Oid			types[8] = {INT8OID, INT4ARRAYOID, INT8ARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
+	INT8OID, INT8OID, BOOLARRAYOID};
+	Datum		args[8];
 	char	   *found;
 	char	   *join;
 	char	   *sql;
@@ -578,6 +1007,7 @@ flush_keys(CsvParse *st)
 	args[4] = nullable_array(b->trackings, b->tracking_nulls, b->n, TEXTOID);
 	args[5] = b->keys[0];		/* sorted: the batch's range */
 	args[6] = b->keys[b->n - 1];
+	args[7] = nullable_array(b->rounded, NULL, b->n, BOOLOID);
 	if (st->page)
 	{
 		const char *key = quote_identifier(st->page->key);
@@ -594,16 +1024,18 @@ flush_keys(CsvParse *st)
 	sql = psprintf("WITH staged AS ("
 				   " INSERT INTO bulkorder.upload_lines"
 				   " (upload_id, line_no, key, tracking_no, error_code, first_line)"
-				   " SELECT $1, u.line_no, u.key, u.tracking_no,"
-				   "  CASE WHEN NOT (%s) THEN 'not_found'"
-				   "       WHEN u.first_line IS NOT NULL THEN 'duplicate_key' END,"
-				   "  CASE WHEN %s THEN u.first_line END"
-				   " FROM unnest($2, $3, $4, $5) AS u(line_no, key, first_line, tracking_no)%s"
+				   " SELECT $1, u.line_no, u.key, u.tracking_no, e.code,"
+				   "  CASE WHEN e.code = 'duplicate_key' THEN u.first_line END"
+				   " FROM unnest($2, $3, $4, $5, $8)"
+				   "  AS u(line_no, key, first_line, tracking_no, rounded)%s"
+				   " CROSS JOIN LATERAL (SELECT CASE WHEN NOT (%s) THEN 'not_found'"
+				   "  WHEN u.rounded THEN 'rounded_number'"
+				   "  WHEN u.first_line IS NOT NULL THEN 'duplicate_key' END AS code) e"
 				   " RETURNING error_code)"
 				   " SELECT count(*) FILTER (WHERE error_code IS NULL) FROM staged",
-				   found, found, join);
+				   join, found);
 	/* one-shot plan: the arrays are constants to the planner */
-	bulk_spi_exec(sql, 7, types, args, NULL, false, SPI_OK_SELECT);
+	bulk_spi_exec(sql, 8, types, args, NULL, false, SPI_OK_SELECT);
 	st->valid_keys += DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 												  SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_freetuptable(SPI_tuptable);
@@ -624,14 +1056,17 @@ stage_record(CsvParse *st, char **fields, int nfields)
 	int			breaks = 0;
 	bool		blank = true;
 	int64		key = 0;
-	bool		is_key;
+	SheetKind	kind;
 	char	   *tracking = NULL;
+	bool		rounded_tracking = false;
 	char	   *shown;
+	const char *cause;
 	MemoryContext proc = CurrentMemoryContext;
 
 	MemoryContextReset(st->record_ctx);
 	MemoryContextSwitchTo(st->record_ctx);
 
+	st->last_record_line = line_no;
 	for (int i = 0; i < nfields; i++)
 	{
 		breaks += count_breaks(fields[i]);
@@ -648,10 +1083,14 @@ stage_record(CsvParse *st, char **fields, int nfields)
 		return;
 	}
 
-	is_key = parse_key(fields[0], &key);
+	kind = parse_key(fields[0], &key);
 
-	/* the first line with content is a header when column A is no number */
-	if (!st->header && st->key_lines == 0 && st->not_a_number == 0 && !is_key)
+	/*
+	 * The first line with content is a header when its column A is text: not
+	 * a number in any form a spreadsheet writes, nor a broken one (10.5,
+	 * 1,23, 1.19E+05, #N/A), which is a data line that needs fixing.
+	 */
+	if (!st->header && st->key_lines == 0 && st->keyless == 0 && kind == SHEET_TEXT)
 	{
 		st->header = true;
 		MemoryContextSwitchTo(proc);
@@ -659,9 +1098,9 @@ stage_record(CsvParse *st, char **fields, int nfields)
 	}
 
 	if (st->with_tracking && nfields > 1)
-		tracking = normalize_tracking_no(fields[1]);
+		tracking = normalize_tracking_no(fields[1], &rounded_tracking);
 
-	if (is_key)
+	if (kind == SHEET_INTEGER)
 	{
 		/* into the sort, which copies the tuple */
 		TupleTableSlot *slot = st->put_slot;
@@ -674,17 +1113,23 @@ stage_record(CsvParse *st, char **fields, int nfields)
 		slot->tts_isnull[1] = false;
 		slot->tts_values[2] = tracking ? CStringGetTextDatum(tracking) : (Datum) 0;
 		slot->tts_isnull[2] = (tracking == NULL);
+		slot->tts_values[3] = BoolGetDatum(rounded_tracking);
+		slot->tts_isnull[3] = false;
 		ExecStoreVirtualTuple(slot);
 		tuplesort_puttupleslot(st->sort, slot);
 		MemoryContextSwitchTo(proc);
 		return;
 	}
 
-	/* not a number: staged at once, a batch at a time */
+	/* no key: staged at once, a batch at a time */
 	shown = field_display(fields[0]);
-	st->not_a_number++;
+	cause = sheet_cause(kind);
+	st->keyless++;
 	MemoryContextSwitchTo(st->batch_ctx);
 	b->line_nos[b->n] = Int32GetDatum(line_no);
+	b->codes[b->n] = CStringGetTextDatum(kind == SHEET_ROUNDED ? "rounded_number" : "not_a_number");
+	b->cause_nulls[b->n] = (cause == NULL);
+	b->causes[b->n] = cause ? CStringGetTextDatum(cause) : (Datum) 0;
 	b->value_nulls[b->n] = (shown == NULL);
 	b->values[b->n] = shown ? CStringGetTextDatum(shown) : (Datum) 0;
 	b->tracking_nulls[b->n] = (tracking == NULL);
@@ -692,7 +1137,7 @@ stage_record(CsvParse *st, char **fields, int nfields)
 	b->n++;
 	MemoryContextSwitchTo(proc);
 	if (b->n == CSV_BATCH_LINES)
-		flush_not_a_number(st);
+		flush_keyless(st);
 }
 
 /* true when COPY stopped on a "\." line with more of the file after it */
@@ -709,13 +1154,15 @@ copy_left_data(CopyFromState cstate, CsvSource *src)
 }
 
 /*
- * true when the file's last line is "\." alone, which COPY took as its
- * end-of-data marker.  (A "\." line can only follow a line break that is
- * not inside quotes, else COPY would have failed on the open quote; and in
- * Shift_JIS a backslash after a line break cannot be a trail byte.)
+ * true when the file's last line is "\." alone.  (A "\." line can only
+ * follow a line break that is not inside quotes, else COPY would have
+ * failed on the open quote; and in Shift_JIS a backslash after a line break
+ * cannot be a trail byte.)  *broken tells whether a line break ends it:
+ * then COPY took it as its end-of-data marker and stopped there; without
+ * one COPY returned it as the file's last record.
  */
 static bool
-ends_with_end_marker(const char *data, size_t len)
+ends_with_end_marker(const char *data, size_t len, bool *broken)
 {
 	size_t		n = len;
 
@@ -723,6 +1170,7 @@ ends_with_end_marker(const char *data, size_t len)
 		n -= 2;
 	else if (n >= 1 && (data[n - 1] == '\n' || data[n - 1] == '\r'))
 		n -= 1;
+	*broken = (n < len);
 	if (n < 2 || data[n - 2] != '\\' || data[n - 1] != '.')
 		return false;
 	return n == 2 || data[n - 3] == '\n' || data[n - 3] == '\r';
@@ -737,7 +1185,7 @@ static void
 read_file(CsvParse *st, const char *data, size_t len, int encoding)
 {
 	MemoryContext caller = CurrentMemoryContext;
-	CsvSource	src = {data, len, 0};
+	CsvSource	src = {data, len, 0, NULL, &st->record_line};
 	Relation	rel;
 	List	   *copy_options;
 
@@ -759,24 +1207,37 @@ read_file(CsvParse *st, const char *data, size_t len, int encoding)
 											 csv_source_read, NIL, copy_options);
 		char	  **fields;
 		int			nfields;
+		bool		left;
+		bool		marker_broken;
 
+		src.cstate = cstate;
 		for (;;)
 		{
 			CHECK_FOR_INTERRUPTS();
 			if (!NextCopyFromRawFields(cstate, &fields, &nfields))
 				break;
+			/* the exact bound, whatever COPY read in one go */
+			check_record_width(cstate, 0, st->record_line);
 			stage_record(st, fields, nfields);
 		}
 
 		/*
 		 * In CSV mode COPY takes a line holding only \. as the end of the
-		 * data.  Never drop the rest of a file silently, and name the line.
+		 * data.  Never drop the rest of a file silently, and name the line:
+		 * where COPY stopped, or, for a last line "\." without a line break
+		 * (which COPY returned as a record), the line of that record.
 		 */
-		if (copy_left_data(cstate, &src) || ends_with_end_marker(data, len))
+		left = copy_left_data(cstate, &src);
+		if (left || ends_with_end_marker(data, len, &marker_broken))
+		{
+			if (!left && !marker_broken)
+				st->record_line = st->last_record_line;
 			ereport(ERROR,
 					(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
 					 errmsg("a line holding only \\. (COPY's end-of-data marker) is not allowed in a CSV upload"),
 					 errhint("Remove that line, or quote it (\"\\.\").")));
+		}
+		src.cstate = NULL;
 		EndCopyFrom(cstate);
 	}
 	PG_CATCH();
@@ -825,17 +1286,18 @@ stage_file(CsvParse *st, const char *data, size_t len, int encoding)
 										   ALLOCSET_DEFAULT_SIZES);
 	batch_init(b);
 	st->record_line = 1;
-	st->sort_desc = CreateTemplateTupleDesc(3);
+	st->sort_desc = CreateTemplateTupleDesc(4);
 	TupleDescInitEntry(st->sort_desc, 1, "key", INT8OID, -1, 0);
 	TupleDescInitEntry(st->sort_desc, 2, "line_no", INT4OID, -1, 0);
 	TupleDescInitEntry(st->sort_desc, 3, "tracking_no", TEXTOID, -1, 0);
+	TupleDescInitEntry(st->sort_desc, 4, "rounded", BOOLOID, -1, 0);
 	st->put_slot = MakeSingleTupleTableSlot(st->sort_desc, &TTSOpsVirtual);
 	st->get_slot = MakeSingleTupleTableSlot(st->sort_desc, &TTSOpsMinimalTuple);
 	st->sort = tuplesort_begin_heap(st->sort_desc, 2, sort_cols, sort_ops, sort_colls,
 									nulls_first, work_mem, NULL, TUPLESORT_NONE);
 
 	read_file(st, data, len, encoding);
-	flush_not_a_number(st);
+	flush_keyless(st);
 
 	tuplesort_performsort(st->sort);
 	for (;;)
@@ -870,6 +1332,7 @@ stage_file(CsvParse *st, const char *data, size_t len, int encoding)
 		b->trackings[b->n] = slot_getattr(slot, 3, &b->tracking_nulls[b->n]);
 		if (!b->tracking_nulls[b->n])
 			b->trackings[b->n] = PointerGetDatum(PG_DETOAST_DATUM_COPY(b->trackings[b->n]));
+		b->rounded[b->n] = slot_getattr(slot, 4, &isnull);
 		b->n++;
 		have_prev = true;
 		prev_key = key;
@@ -923,7 +1386,7 @@ record_counts(CsvParse *st)
 	values[1] = Int32GetDatum(st->line_count);
 	values[2] = Int32GetDatum(st->blank_count);
 	values[3] = Int32GetDatum(st->valid_keys);
-	values[4] = Int32GetDatum(st->not_a_number + st->key_lines - st->valid_keys);
+	values[4] = Int32GetDatum(st->keyless + st->key_lines - st->valid_keys);
 	values[5] = BoolGetDatum(st->header);
 	bulk_spi_exec("UPDATE bulkorder.uploads SET line_count = $2, blank_line_count = $3,"
 				  " key_count = $4, error_count = $5, has_header = $6"
@@ -964,11 +1427,24 @@ content_bytes(bytea *content, const char **data, size_t *len, int *encoding, boo
 static bytea *
 content_arg(FunctionCallInfo fcinfo, int argno)
 {
+	Size		size;
+
 	if (PG_ARGISNULL(argno))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("content must not be NULL"),
 				 errhint("Pass the file's bytes, e.g. decode(:'content', 'base64') in psql.")));
+
+	/* the size as stored: a file over the limit is never detoasted */
+	size = toast_raw_datum_size(PG_GETARG_DATUM(argno)) - VARHDRSZ;
+	if (size > (Size) bulkorder_max_upload_bytes)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("the file is %zu bytes, more than bulkorder.max_upload_bytes (%d bytes)",
+						size, bulkorder_max_upload_bytes),
+				 errdetail("ファイルが大きすぎるため(上限 %d バイト)、取り込まれていません。ファイルを分割してアップロードしてください。",
+						   bulkorder_max_upload_bytes),
+				 errhint("Split the file, or ask a superuser to raise bulkorder.max_upload_bytes.")));
 	return PG_GETARG_BYTEA_PP(argno);
 }
 
@@ -1075,11 +1551,16 @@ bulkorder_import_shipments(PG_FUNCTION_ARGS)
 	upload_id = upload("shipments", "import_shipments", content, &opts, NULL, true);
 	values[0] = Int64GetDatum(upload_id);
 
-	/* one row per order number: its first line and its tracking numbers */
+	/*
+	 * One row per order number: its first line and its tracking numbers.  A
+	 * rounded tracking number is never one of them: the order fails with
+	 * rounded_number (the operation's rule reads its line's error_code).
+	 */
 	bulk_spi_exec("INSERT INTO bulkorder.upload_shipments (upload_id, order_no, line_no, tracking_nos)"
 				  " SELECT $1, l.key, min(l.line_no),"
 				  "  coalesce(array_agg(DISTINCT l.tracking_no ORDER BY l.tracking_no)"
-				  "           FILTER (WHERE l.tracking_no IS NOT NULL), '{}')"
+				  "           FILTER (WHERE l.tracking_no IS NOT NULL"
+				  "                   AND l.error_code IS DISTINCT FROM 'rounded_number'), '{}')"
 				  " FROM bulkorder.upload_lines l"
 				  " WHERE l.upload_id = $1 AND l.key IS NOT NULL"
 				  " GROUP BY l.key",

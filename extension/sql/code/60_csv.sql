@@ -68,7 +68,10 @@ COMMENT ON FUNCTION bulkorder.upload_targets(bigint) IS
 'The upload''s valid, existing keys in file order, for run_bulk';
 
 -- Every line that gave no key, with its code and a message in the
--- session's bulkorder.language.
+-- session's bulkorder.language.  A not_a_number names the likely
+-- spreadsheet cause that csv.c recorded (upload_lines.cause); a
+-- rounded_number is column A's when the line has no key, else column B's
+-- (the import's tracking number), and says how to save the file again.
 CREATE OR REPLACE FUNCTION bulkorder.upload_errors(upload_id bigint)
 RETURNS TABLE (line_no integer, error_code text, message text)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -82,7 +85,17 @@ BEGIN
                CASE l.error_code
                    WHEN 'not_a_number' THEN
                        CASE WHEN l.value IS NULL THEN format('column A holds no %s', k.name_en)
+                            WHEN l.cause = 'grouping' THEN
+                                format('column A "%s" is not a number (%s): its commas are not thousands separators (groups of three digits)', l.value, k.name_en)
+                            WHEN l.cause = 'fraction' THEN
+                                format('column A "%s" is not a number (%s): its fraction is not zero', l.value, k.name_en)
+                            WHEN l.cause = 'formula_error' THEN
+                                format('column A "%s" is a spreadsheet formula error, not a number (%s): correct the formula or paste the values, then save the file again', l.value, k.name_en)
                             ELSE format('column A "%s" is not a number (%s)', l.value, k.name_en) END
+                   WHEN 'rounded_number' THEN
+                       CASE WHEN l.key IS NULL THEN
+                                format('column A "%s" is a number the spreadsheet rounded into scientific notation: the %s it stood for is unknown. Format column A as text, enter the full %s and save the file again', l.value, k.name_en, k.name_en)
+                            ELSE format('column B "%s" is a tracking number the spreadsheet rounded into scientific notation: the real number is unknown. Format column B as text, enter the full tracking number and save the file again', l.tracking_no) END
                    WHEN 'not_found' THEN format('%s %s not found (unknown or deleted)', k.name_en, l.key)
                    WHEN 'duplicate_key' THEN format('%s %s was already given on line %s', k.name_en, l.key, l.first_line)
                END
@@ -90,7 +103,17 @@ BEGIN
                CASE l.error_code
                    WHEN 'not_a_number' THEN
                        CASE WHEN l.value IS NULL THEN format('A列に%sがありません', k.name_ja)
+                            WHEN l.cause = 'grouping' THEN
+                                format('A列「%s」は%s(数字)ではありません(カンマが3桁区切りの位置にありません)', l.value, k.name_ja)
+                            WHEN l.cause = 'fraction' THEN
+                                format('A列「%s」は%s(数字)ではありません(小数点以下が0ではありません)', l.value, k.name_ja)
+                            WHEN l.cause = 'formula_error' THEN
+                                format('A列「%s」は表計算ソフトの数式エラーで、%sではありません。数式を直すか値として貼り付けてから、保存し直してください', l.value, k.name_ja)
                             ELSE format('A列「%s」は%s(数字)ではありません', l.value, k.name_ja) END
+                   WHEN 'rounded_number' THEN
+                       CASE WHEN l.key IS NULL THEN
+                                format('A列「%s」は表計算ソフトが指数表記に丸めた数値のため、元の%sが分かりません。A列の書式を「文字列」にして%sを入力し直し、保存し直してください', l.value, k.name_ja, k.name_ja)
+                            ELSE format('B列「%s」は表計算ソフトが指数表記に丸めた送り状番号のため、元の番号が分かりません。B列の書式を「文字列」にして送り状番号を入力し直し、保存し直してください', l.tracking_no) END
                    WHEN 'not_found' THEN format('%s %s が見つかりません(存在しないか削除済みです)', k.name_ja, l.key)
                    WHEN 'duplicate_key' THEN format('%s %s は %s 行目と重複しています', k.name_ja, l.key, l.first_line)
                END
@@ -109,7 +132,7 @@ END
 $$;
 
 COMMENT ON FUNCTION bulkorder.upload_errors(bigint) IS
-'Every line of the upload that gave no key: not_a_number, not_found, duplicate_key';
+'Every line of the upload that gave no key: not_a_number, rounded_number, not_found, duplicate_key';
 
 -- Delete uploads older than the given age, with their lines; an import
 -- whose job is still queued or running is kept.  Returns how many uploads

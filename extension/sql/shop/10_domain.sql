@@ -185,7 +185,8 @@ CREATE TABLE bulkorder.payment_requests (
     order_no bigint NOT NULL REFERENCES bulkorder.orders (order_no),
     payment_method text NOT NULL REFERENCES bulkorder.payment_methods (code),
     kind text NOT NULL CHECK (kind IN ('void', 'reauthorize', 'ship_report')),
-    status text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'ok', 'ng')),
+    status text NOT NULL DEFAULT 'pending'
+        CONSTRAINT payment_requests_status_check CHECK (status IN ('pending', 'ok', 'ng', 'withdrawn')),
     result_code text,
     message text,
     job_id bigint,

@@ -42,8 +42,12 @@ CREATE TABLE bulkorder.upload_lines (
     key bigint,                        -- column A as a number; NULL when it is none
     value text,                        -- column A as written, when it is not a number
     tracking_no text,                  -- import: column B, normalised
-    error_code text CHECK (error_code IN ('not_a_number', 'not_found', 'duplicate_key')),
-    first_line integer                 -- duplicate_key: the line that gave the key first
+    error_code text CHECK (error_code IN ('not_a_number', 'not_found', 'duplicate_key',
+                                          'rounded_number')),
+    first_line integer,                -- duplicate_key: the line that gave the key first
+    -- not_a_number: the likely spreadsheet cause ('fraction', 'grouping',
+    -- 'formula_error'), decided by csv.c and worded by upload_errors()
+    cause text
 );
 CREATE INDEX upload_lines_key_idx ON bulkorder.upload_lines (upload_id, key);
 CREATE INDEX upload_lines_errors_idx ON bulkorder.upload_lines (upload_id, line_no)

@@ -58,6 +58,15 @@ SELECT bulkorder.define_operation('shipments', 'import_shipments',
             'condition', $$NOT t.shipping_hold$$,
             'message_ja', '出荷停止中の注文のため出荷データを取り込めません(出荷停止を解除してから再度取り込んでください)',
             'message_en', 'the order is on shipping hold: release the hold, then import it again'),
+        -- a tracking number a spreadsheet rounded (2.34568E+11): csv.c marks
+        -- its line and keeps it out of tracking_nos, so this comes before the
+        -- other tracking-number rules; nothing is stored, mailed or reported
+        jsonb_build_object('code', 'rounded_number',
+            'condition', $$NOT EXISTS (SELECT 1 FROM bulkorder.upload_lines l
+                 WHERE l.upload_id = (p->>'upload_id')::bigint AND l.key = t.order_no
+                   AND l.error_code = 'rounded_number')$$,
+            'message_ja', 'B列の送り状番号が表計算ソフトで指数表記(2.34568E+11 など)に丸められていて、元の番号が分かりません。B列の書式を「文字列」にして送り状番号を入力し直し、保存し直してから取り込んでください',
+            'message_en', 'the spreadsheet rounded the tracking number in column B into scientific notation (such as 2.34568E+11): the real number is unknown. Format column B as text, enter the full tracking number, save the file and import it again'),
         jsonb_build_object('code', 'missing_tracking_no',
             'condition', $$coalesce((SELECT cardinality(s.tracking_nos) FROM bulkorder.upload_shipments s
                  WHERE s.upload_id = (p->>'upload_id')::bigint AND s.order_no = t.order_no), 0) > 0$$,
