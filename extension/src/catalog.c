@@ -837,7 +837,7 @@ bulk_lookup_revert(const char *page, Jsonb *revert_params)
 	else
 		append_image(&check, "t", cols, ncols);
 	appendStringInfo(&check,
-					 " END AS before, s.before AS src_before, s.after AS src_after"
+					 " END AS before, s.before AS src_before, s.after AS src_after, t.ctid AS tid"
 					 " FROM unnest($1::bigint[]) AS i(target) CROSS JOIN prm"
 					 " LEFT JOIN bulkorder.bulk_job_items s ON s.job_id = ($2::jsonb->>'job_id')::bigint"
 					 " AND s.target = i.target AND s.ok"
@@ -861,7 +861,7 @@ bulk_lookup_revert(const char *page, Jsonb *revert_params)
 	 */
 	appendStringInfo(&run,
 					 "%s, checked AS MATERIALIZED (%s),"
-					 " eligible AS (SELECT target, src_before AS before, src_after AS after"
+					 " eligible AS (SELECT target, src_before AS before, src_after AS after, tid"
 					 " FROM checked WHERE error_code IS NULL), ",
 					 prefix.data, check.data);
 	if (apply_sql)
@@ -879,7 +879,8 @@ bulk_lookup_revert(const char *page, Jsonb *revert_params)
 						 " WHERE t.%s = s.target RETURNING t.%s AS target, ",
 						 table, key, key);
 		append_image(&run, "t", cols, ncols);
-		appendStringInfoString(&run, " AS after)");
+		/* as for the operation's own run: effects re-applied may read it */
+		appendStringInfoString(&run, " AS after, s.tid AS old_tid)");
 	}
 	/*
 	 * The rows to withdraw are the ones held_requests / held_mails locked: a
