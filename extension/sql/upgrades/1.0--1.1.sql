@@ -180,3 +180,33 @@ BEGIN
     END LOOP;
 END
 $history$;
+
+-- ---------------------------------------------------------------------------
+-- Citus-ready outboxes (issue 10): their keys lead with order_no, so that
+-- they can be distributed with the orders they hang off (Citus wants the
+-- distribution column in every unique key).  request_id and mail_id keep an
+-- index of their own.  A mail row always names its order in 1.0 (only the
+-- engine queues mails); a shop that inserted mails of its own without one
+-- is told so before anything changes.
+DO $outbox$
+DECLARE
+    n bigint;
+BEGIN
+    SELECT count(*) INTO n FROM bulkorder.mail_outbox WHERE order_no IS NULL;
+    IF n > 0 THEN
+        RAISE EXCEPTION '% rows of bulkorder.mail_outbox name no order', n
+            USING ERRCODE = '23502',
+                  DETAIL = '1.1 keys the mail outbox by (order_no, mail_id).',
+                  HINT = 'Give those rows their order_no, or delete the sent ones, then run ALTER EXTENSION bulkorder UPDATE again.';
+    END IF;
+END
+$outbox$;
+ALTER TABLE bulkorder.payment_requests
+    DROP CONSTRAINT payment_requests_pkey,
+    ADD CONSTRAINT payment_requests_pkey PRIMARY KEY (order_no, request_id);
+CREATE INDEX payment_requests_request_id_idx ON bulkorder.payment_requests (request_id);
+ALTER TABLE bulkorder.mail_outbox
+    ALTER COLUMN order_no SET NOT NULL,
+    DROP CONSTRAINT mail_outbox_pkey,
+    ADD CONSTRAINT mail_outbox_pkey PRIMARY KEY (order_no, mail_id);
+CREATE INDEX mail_outbox_mail_id_idx ON bulkorder.mail_outbox (mail_id);
