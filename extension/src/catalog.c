@@ -706,8 +706,9 @@ bulk_check_reversible(const char *page, const char *operation)
 /*
  * Compose the statements of the revert of page/operation from its
  * declaration (reapply: the revert of a revert, which applies the operation
- * again).  The returned operation has no plans and no reverts yet.  The
- * caller has checked that the operation can be reverted.
+ * again).  The returned operation has no plans and no reverts yet.
+ * Composing checks nothing: bulk_check_reversible says whether a job may
+ * run these statements; define_operation compiles them (compile_revert).
  */
 static BulkOperation *
 compose_revert(const char *page, const char *operation, bool reapply, OperationStatements *st)
