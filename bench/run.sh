@@ -24,8 +24,7 @@
 #            table plus the join that resolves the keys; and the backend's
 #            peak private memory at 100,000 vs 1,000,000 lines
 #   preview  preview_bulk of 100,000 targets vs the same check as a SELECT
-#   revert   (reserved: a 100,000-target revert_job vs the job it reverts;
-#            see bench_revert below)
+#   revert   a 100,000-target revert_job vs the cancel job it reverts
 # Then a profile of one chunk of each engine path: EXPLAIN ANALYZE of the
 # statements it runs (auto_explain) and pg_stat_statements, to
 # bench/results/profile.txt.
@@ -353,13 +352,35 @@ FROM bulkorder.preview_bulk('orders', 'cancel', (SELECT keys FROM bench.keys), '
   psql -f "$script"
 }
 
-# --- revert (reserved) ---------------------------------------------------------------
-# The revert helper adds here: a 100,000-target revert_job (contender R) vs
-# the job it reverts (contender K), committed, rows reset between runs, as
-# bench_cancel does; results with path 'revert'.  Until then it records
-# nothing and the table says "not measured".
+# --- revert -------------------------------------------------------------------------
+# K: bulk_cancel of the :nkeys keys with a void request where the method has
+# a gateway; R: revert_job of that job (every order back, every request
+# withdrawn).  Both commit, as an undo comes after its job (in one
+# transaction the foreign keys of rows the same transaction wrote would be
+# checked again on every update).  The revert puts the orders back, so the
+# next round starts from the same orders; the jobs, items and withdrawn
+# requests pile up.  Every round must change, revert and withdraw alike.
 bench_revert() {
-  echo "bench: revert: not measured yet"
+  local script=$work/revert.sql r
+  {
+    echo '\set ON_ERROR_STOP on'
+    for r in $(seq 0 "$rounds"); do
+      timed revert "$r" K "SELECT bulkorder.bulk_cancel((SELECT keys FROM bench.keys), true) AS job \\gset
+SELECT success_count AS changed FROM bulkorder.bulk_jobs WHERE job_id = :job \\gset"
+      echo "VACUUM bulkorder.orders, bulkorder.payment_requests;"
+      timed revert "$r" R "SELECT bulkorder.revert_job(:job) AS rev \\gset
+SELECT success_count AS changed FROM bulkorder.bulk_jobs WHERE job_id = :rev \\gset"
+      echo "SELECT count(*) AS unwithdrawn FROM bulkorder.payment_requests WHERE job_id = :job AND status <> 'withdrawn' \\gset"
+      echo "SELECT :unwithdrawn <> 0 AS bad \\gset"
+      echo "\\if :bad"
+      echo "\\echo 'bench: revert round $r left requests of job' :job 'not withdrawn'"
+      echo "SELECT 1/0;"
+      echo "\\endif"
+      echo "VACUUM bulkorder.orders, bulkorder.payment_requests;"
+    done
+  } > "$script"
+  echo "bench: revert of a $nkeys-target cancel, $rounds rounds (+1 warm-up) of K (the job), R (its revert)"
+  psql -f "$script"
 }
 
 for p in $paths; do
@@ -431,7 +452,7 @@ pairs (path, engine, baseline, what, goal, size, ord) AS (VALUES
     ('import', 'I', 'J', 'import_shipments vs COPY + set-based changes', 1.30, $nkeys, 5),
     ('upload', 'U', 'C', 'upload_csv vs COPY + join resolving the keys', 1.50, $nlines, 6),
     ('preview', 'P', 'Q', 'preview_bulk vs the same check as a SELECT', 1.10, $nkeys, 7),
-    ('revert', 'R', 'K', 'revert_job vs the job it reverts', NULL, $nkeys, 8))
+    ('revert', 'R', 'K', 'revert_job vs the job it reverts', 1.50, $nkeys, 8))
 SELECT p.what AS path, p.size AS "size",
        round(e.median::numeric) AS "engine ms", round(b.median::numeric) AS "baseline ms",
        round((e.median / b.median)::numeric, 2) AS ratio, coalesce('≤ ' || p.goal, '-') AS goal,
