@@ -112,7 +112,6 @@ extern bytea *bulk_request_hash_file(const char *page, const char *operation,
 									 const char *data, size_t len, Jsonb *read_options);
 extern int64 bulk_request_key_job(const char *page, const char *request_key,
 								  bytea *request_hash);
-extern bytea *bulk_request_hash_override;
 
 /*
  * messages.c: whole-call error texts in bulkorder.language.  Use as
@@ -152,6 +151,8 @@ typedef enum BulkMsg
 	BMSG_TARGETS_DIMENSIONS,
 	BMSG_TARGETS_NULL_ELEMENT,
 	BMSG_TARGETS_TOO_MANY,
+	BMSG_UPLOAD_OPTION_UNKNOWN,
+	BMSG_IMPORT_OPTION_UNKNOWN,
 	BMSG_COUNT
 } BulkMsg;
 
@@ -164,6 +165,27 @@ extern char *bulk_message_args(BulkMsg id, int nargs, const char *const *args);
 #define bulk_errdetail(id, ...) bulk_errdetail_args((id), BULK_MSG_ARGS(__VA_ARGS__))
 #define bulk_errhint(id, ...) bulk_errhint_args((id), BULK_MSG_ARGS(__VA_ARGS__))
 #define bulk_message(id, ...) bulk_message_args((id), BULK_MSG_ARGS(__VA_ARGS__))
+
+/* jobs.c: the options of a call, and the job API in C */
+typedef struct BulkJobOptions
+{
+	bool		async;
+	char	   *request_key;
+	char	   *operator_name;
+	char	   *source;			/* "api" unless given */
+	bool		source_given;	/* the call named a source (even null) */
+} BulkJobOptions;
+
+/* an option bulk_parse_options does not know: read it, or false */
+typedef bool (*BulkOptionFn) (void *arg, const char *name, JsonbValue *v);
+
+extern BulkJobOptions bulk_parse_options(Jsonb *options, bool job_options,
+										 BulkOptionFn extra, void *arg,
+										 BulkMsg unknown_msg);
+extern int64 bulk_submit_job(const char *page, const char *operation,
+							 BulkTargets *targets, Jsonb *params,
+							 BulkJobOptions *opts, bytea *request_hash,
+							 bool *existing);
 
 /* version.c */
 extern char *bulk_installed_version(void);

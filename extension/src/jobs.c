@@ -26,14 +26,6 @@
 PG_FUNCTION_INFO_V1(bulkorder_run_bulk);
 PG_FUNCTION_INFO_V1(bulkorder_preview_bulk);
 
-typedef struct JobOptions
-{
-	bool		async;
-	char	   *request_key;
-	char	   *operator_name;
-	char	   *source;
-} JobOptions;
-
 /*
  * A text option: NULL for JSON null, else 1 to 200 characters (characters,
  * not bytes: an operator's name in kana is three bytes a character).
@@ -59,10 +51,18 @@ bulk_option_text(const char *name, JsonbValue *v)
 	return pnstrdup(v->val.string.val, v->val.string.len);
 }
 
-static JobOptions
-parse_options(Jsonb *options)
+/*
+ * The options of a call: the job options (async, request_key, operator,
+ * source) when job_options, else operator alone; a name neither knows goes
+ * to extra (when given), which reads it and returns true, or returns false
+ * for an unknown option: rejected with the hint unknown_msg.  One loop for
+ * run_bulk and the CSV uploads (csv.c).
+ */
+BulkJobOptions
+bulk_parse_options(Jsonb *options, bool job_options, BulkOptionFn extra, void *arg,
+				   BulkMsg unknown_msg)
 {
-	JobOptions	opts = {false, NULL, NULL, "api"};
+	BulkJobOptions opts = {false, NULL, NULL, "api", false};
 	JsonbIterator *it;
 	JsonbValue	v;
 	char	   *name;
@@ -72,7 +72,17 @@ parse_options(Jsonb *options)
 	it = bulk_object_iterator(options, "options");
 	while (bulk_object_next(&it, &name, &v))
 	{
-		if (strcmp(name, "async") == 0)
+		if (strcmp(name, "operator") == 0)
+			opts.operator_name = bulk_option_text(name, &v);
+		else if (!job_options)
+		{
+			if (extra == NULL || !extra(arg, name, &v))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("unknown option \"%s\"", name),
+						 bulk_errhint(unknown_msg, name)));
+		}
+		else if (strcmp(name, "async") == 0)
 		{
 			if (v.type != jbvBool)
 				ereport(ERROR,
@@ -83,19 +93,18 @@ parse_options(Jsonb *options)
 		}
 		else if (strcmp(name, "request_key") == 0)
 			opts.request_key = bulk_option_text(name, &v);
-		else if (strcmp(name, "operator") == 0)
-			opts.operator_name = bulk_option_text(name, &v);
 		else if (strcmp(name, "source") == 0)
 		{
 			char	   *source = bulk_option_text(name, &v);
 
 			opts.source = source ? source : "api";
+			opts.source_given = true;
 		}
-		else
+		else if (extra == NULL || !extra(arg, name, &v))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unknown option \"%s\"", name),
-					 bulk_errhint(BMSG_OPTION_UNKNOWN, name)));
+					 bulk_errhint(unknown_msg, name)));
 	}
 	return opts;
 }
@@ -114,9 +123,6 @@ parse_options(Jsonb *options)
  * eight bytes a key in network byte order: a million targets cost one
  * SHA-256 over 8 MB, done only when a key is given.
  */
-
-/* set by import_shipments around its run_bulk call: the file's fingerprint */
-bytea	   *bulk_request_hash_override = NULL;
 
 static pg_cryptohash_ctx *
 request_hash_begin(const char *kind, const char *page, const char *operation)
@@ -284,7 +290,7 @@ bulk_request_key_job(const char *page, const char *request_key, bytea *request_h
  * never runs a job twice), and another request is refused.
  */
 static int64
-insert_job(BulkOperation *op, Jsonb *params, Jsonb *effective, JobOptions *opts,
+insert_job(BulkOperation *op, Jsonb *params, Jsonb *effective, BulkJobOptions *opts,
 		   int64 total, bytea *request_hash, bool *existing)
 {
 	Oid			types[11] = {TEXTOID, TEXTOID, JSONBOID, INT8OID, TEXTOID, TEXTOID,
@@ -447,39 +453,54 @@ job_call_args(FunctionCallInfo fcinfo)
 }
 
 /*
+ * The job API in C: check params, record the job and run it (or queue it,
+ * with opts->async); returns its id.  The caller is connected to SPI and
+ * has checked the targets (bulk_targets_from_array).  With a request key,
+ * request_hash is the request's fingerprint, or NULL for run_bulk's own
+ * (page, operation, targets, params); a key the calling role already used
+ * on the page returns its job without running anything, *existing set.
+ */
+int64
+bulk_submit_job(const char *page, const char *operation, BulkTargets *targets,
+				Jsonb *params, BulkJobOptions *opts, bytea *request_hash, bool *existing)
+{
+	BulkOperation *op = bulk_lookup_operation(page, operation);
+	Jsonb	   *normalized = bulk_check_params(op, params);
+	int64		job_id;
+
+	if (opts->request_key && request_hash == NULL)
+		request_hash = bulk_request_hash(op->page, op->operation, targets->keys, targets->count,
+										 normalized);
+	else if (opts->request_key == NULL)
+		request_hash = NULL;
+	job_id = insert_job(op, params, normalized, opts, targets->count, request_hash, existing);
+	if (!*existing)
+	{
+		bulk_notify(job_id, bulk_accepted_message(op, job_id, targets->count));
+		if (opts->async)
+			bulk_submit_async(op, job_id, normalized, targets);
+		else
+			run_sync(op, job_id, normalized, targets);
+	}
+	return job_id;
+}
+
+/*
  * run_bulk(page, operation, targets, params, options) RETURNS bigint
  */
 Datum
 bulkorder_run_bulk(PG_FUNCTION_ARGS)
 {
 	JobCall		call = job_call_args(fcinfo);
-	JobOptions	opts = parse_options(PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4));
-	BulkOperation *op;
-	Jsonb	   *normalized;
+	BulkJobOptions opts = bulk_parse_options(PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4),
+											 true, NULL, NULL, BMSG_OPTION_UNKNOWN);
 	int64		job_id;
 	bool		existing;
-	bytea	   *request_hash = NULL;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "bulkorder: SPI_connect failed");
-
-	op = bulk_lookup_operation(call.page, call.operation);
-	normalized = bulk_check_params(op, call.params);
-	if (opts.request_key)
-		request_hash = bulk_request_hash_override ? bulk_request_hash_override :
-			bulk_request_hash(op->page, op->operation, call.targets.keys, call.targets.count,
-							  normalized);
-	job_id = insert_job(op, call.params, normalized, &opts, call.targets.count, request_hash,
-						&existing);
-	if (!existing)
-	{
-		bulk_notify(job_id, bulk_accepted_message(op, job_id, call.targets.count));
-		if (opts.async)
-			bulk_submit_async(op, job_id, normalized, &call.targets);
-		else
-			run_sync(op, job_id, normalized, &call.targets);
-	}
-
+	job_id = bulk_submit_job(call.page, call.operation, &call.targets, call.params, &opts,
+							 NULL, &existing);
 	SPI_finish();
 	PG_RETURN_INT64(job_id);
 }

@@ -107,6 +107,14 @@ static const BulkMessage messages[BMSG_COUNT] = {
 		"1 つのジョブの対象は %1$s 件までです (bulkorder.max_targets)。複数のジョブに分けてください。",
 		"One job takes at most %1$s targets (bulkorder.max_targets); split the keys into several jobs, or raise bulkorder.max_targets."},
 
+	/* csv.c */
+	[BMSG_UPLOAD_OPTION_UNKNOWN] = {
+		"オプション %1$s はありません。指定できるオプションは encoding、operator です。",
+		"The options are encoding and operator."},
+	[BMSG_IMPORT_OPTION_UNKNOWN] = {
+		"オプション %1$s はありません。指定できるオプションは encoding、operator、request_key、source、async です。",
+		"The options are encoding, operator, request_key, source and async."},
+
 };
 
 /*
