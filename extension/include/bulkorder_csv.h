@@ -66,7 +66,6 @@ extern int64 csv_stage_upload(const char *page, const char *purpose, bytea *cont
 							  int encoding, const char *operator_name,
 							  CsvPage *check_page, bool with_tracking);
 extern void csv_stage_shipments(int64 upload_id);
-extern void csv_drop_upload(int64 upload_id);
-extern void csv_set_upload_job(int64 upload_id, int64 job_id);
+extern void csv_settle_upload(int64 upload_id, int64 job_id, bool own_job);
 
 #endif							/* BULKORDER_CSV_H */

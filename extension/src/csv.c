@@ -234,16 +234,11 @@ bulkorder_import_shipments(PG_FUNCTION_ARGS)
 	job_id = bulk_submit_job("shipments", "import_shipments", &targets, params, &opts,
 							 request_hash, &existing);
 	PopActiveSnapshot();
-	if (existing)
-	{
-		/*
-		 * The request key was used by a concurrent call that committed
-		 * first: its job stands, this file is dropped.
-		 */
-		csv_drop_upload(upload_id);
-	}
-	else
-		csv_set_upload_job(upload_id, job_id);
+	/*
+	 * existing: the request key was used by a concurrent call that committed
+	 * first; its job stands, this file is dropped.
+	 */
+	csv_settle_upload(upload_id, job_id, !existing);
 
 	SPI_finish();
 	PG_RETURN_INT64(job_id);

@@ -380,6 +380,23 @@ sheet_digits_to_int64(const char *d, int len, int64 *value)
 }
 
 /*
+ * A folded cell read as a number: SHEET_FORMULA_ERROR for a formula error,
+ * else sheet_number of what is left once its text wrapper is dropped (*s
+ * and *len then point past the wrapper).  digits is initialised here; the
+ * caller frees its data.
+ */
+static SheetKind
+sheet_cell(const char **s, int *len, StringInfo digits, bool *scientific)
+{
+	initStringInfo(digits);
+	*scientific = false;
+	if (sheet_is_formula_error(*s, *len))
+		return SHEET_FORMULA_ERROR;
+	sheet_unwrap(s, len);
+	return sheet_number(*s, *len, digits, scientific);
+}
+
+/*
  * A folded key cell (column A): SHEET_INTEGER with *key set, or why it is
  * none.  An integer beyond bigint is text (not a number).
  */
@@ -388,13 +405,8 @@ sheet_key(const char *s, int len, int64 *key)
 {
 	StringInfoData digits;
 	bool		scientific;
-	SheetKind	kind;
+	SheetKind	kind = sheet_cell(&s, &len, &digits, &scientific);
 
-	if (sheet_is_formula_error(s, len))
-		return SHEET_FORMULA_ERROR;
-	sheet_unwrap(&s, &len);
-	initStringInfo(&digits);
-	kind = sheet_number(s, len, &digits, &scientific);
 	if (kind == SHEET_INTEGER && !sheet_digits_to_int64(digits.data, digits.len, key))
 		kind = SHEET_TEXT;
 	pfree(digits.data);
@@ -417,21 +429,16 @@ sheet_tracking_no(const char *s, int len, bool *rounded)
 {
 	StringInfoData digits;
 	bool		scientific;
-	SheetKind	kind;
+	SheetKind	kind = sheet_cell(&s, &len, &digits, &scientific);
 
-	*rounded = false;
-	if (sheet_is_formula_error(s, len))
-		return NULL;
-	sheet_unwrap(&s, &len);
-	if (len == 0)
-		return NULL;
-	initStringInfo(&digits);
-	kind = sheet_number(s, len, &digits, &scientific);
-	if (scientific)
-		*rounded = true;
-	else if (kind == SHEET_INTEGER)
+	/* scientific notation, exact or not: kept as written, and rounded */
+	*rounded = scientific;
+	if (kind == SHEET_INTEGER && !scientific)
 		return digits.data;
 	pfree(digits.data);
+	/* a formula error, or nothing inside the wrapper: no tracking number */
+	if (kind == SHEET_FORMULA_ERROR || len == 0)
+		return NULL;
 	return pnstrdup(s, len);
 }
 

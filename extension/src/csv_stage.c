@@ -50,18 +50,18 @@
 typedef struct CsvBatch
 {
 	int			n;
-	Datum	   *line_nos;
-	Datum	   *keys;
-	Datum	   *first_lines;
-	bool	   *first_line_nulls;
-	Datum	   *values;
-	bool	   *value_nulls;
-	Datum	   *trackings;
-	bool	   *tracking_nulls;
-	Datum	   *codes;			/* lines without a key: their error_code */
-	Datum	   *causes;			/* ... and its likely spreadsheet cause */
-	bool	   *cause_nulls;
-	Datum	   *rounded;		/* lines with a key: column B is rounded */
+	Datum		line_nos[CSV_BATCH_LINES];
+	Datum		keys[CSV_BATCH_LINES];
+	Datum		first_lines[CSV_BATCH_LINES];
+	bool		first_line_nulls[CSV_BATCH_LINES];
+	Datum		values[CSV_BATCH_LINES];
+	bool		value_nulls[CSV_BATCH_LINES];
+	Datum		trackings[CSV_BATCH_LINES];
+	bool		tracking_nulls[CSV_BATCH_LINES];
+	Datum		codes[CSV_BATCH_LINES];	/* lines without a key: their error_code */
+	Datum		causes[CSV_BATCH_LINES];	/* ... and its likely spreadsheet cause */
+	bool		cause_nulls[CSV_BATCH_LINES];
+	Datum		rounded[CSV_BATCH_LINES];	/* lines with a key: column B is rounded */
 } CsvBatch;
 
 typedef struct CsvParse
@@ -80,7 +80,7 @@ typedef struct CsvParse
 
 	MemoryContext batch_ctx;	/* the batch's values; reset after every batch */
 	MemoryContext record_ctx;	/* one record's work; reset for every record */
-	CsvBatch	batch;
+	CsvBatch   *batch;			/* one allocation, about 680 kB */
 
 	/* the lines with a key, sorted by (key, line) */
 	TupleDesc	sort_desc;
@@ -88,24 +88,6 @@ typedef struct CsvParse
 	TupleTableSlot *get_slot;
 	Tuplesortstate *sort;
 } CsvParse;
-
-static void
-batch_init(CsvBatch *b)
-{
-	b->n = 0;
-	b->line_nos = palloc(sizeof(Datum) * CSV_BATCH_LINES);
-	b->keys = palloc(sizeof(Datum) * CSV_BATCH_LINES);
-	b->first_lines = palloc(sizeof(Datum) * CSV_BATCH_LINES);
-	b->first_line_nulls = palloc(sizeof(bool) * CSV_BATCH_LINES);
-	b->values = palloc(sizeof(Datum) * CSV_BATCH_LINES);
-	b->value_nulls = palloc(sizeof(bool) * CSV_BATCH_LINES);
-	b->trackings = palloc(sizeof(Datum) * CSV_BATCH_LINES);
-	b->tracking_nulls = palloc(sizeof(bool) * CSV_BATCH_LINES);
-	b->codes = palloc(sizeof(Datum) * CSV_BATCH_LINES);
-	b->causes = palloc(sizeof(Datum) * CSV_BATCH_LINES);
-	b->cause_nulls = palloc(sizeof(bool) * CSV_BATCH_LINES);
-	b->rounded = palloc(sizeof(Datum) * CSV_BATCH_LINES);
-}
 
 static Datum
 int4_array(Datum *elems, int n)
@@ -128,23 +110,44 @@ nullable_array(Datum *elems, bool *nulls, int n, Oid type)
 }
 
 /*
+ * A batch's statement runs in batch_ctx: batch_begin switches to it and
+ * fills the arguments every statement has ($1 the upload, $2 the lines),
+ * false when the batch is empty; batch_end empties the batch.
+ */
+static bool
+batch_begin(CsvParse *st, Datum *args, MemoryContext *old)
+{
+	if (st->batch->n == 0)
+		return false;
+	*old = MemoryContextSwitchTo(st->batch_ctx);
+	args[0] = Int64GetDatum(st->upload_id);
+	args[1] = int4_array(st->batch->line_nos, st->batch->n);
+	return true;
+}
+
+static void
+batch_end(CsvParse *st, MemoryContext old)
+{
+	MemoryContextSwitchTo(old);
+	st->batch->n = 0;
+	MemoryContextReset(st->batch_ctx);
+}
+
+/*
  * Stage the batch of lines whose column A gave no key: not_a_number (with
  * the likely spreadsheet cause, when there is one) or rounded_number.
  */
 static void
 flush_keyless(CsvParse *st)
 {
-	CsvBatch   *b = &st->batch;
+	CsvBatch   *b = st->batch;
 	Oid			types[6] = {INT8OID, INT4ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
 	TEXTARRAYOID};
 	Datum		args[6];
 	MemoryContext old;
 
-	if (b->n == 0)
+	if (!batch_begin(st, args, &old))
 		return;
-	old = MemoryContextSwitchTo(st->batch_ctx);
-	args[0] = Int64GetDatum(st->upload_id);
-	args[1] = int4_array(b->line_nos, b->n);
 	args[2] = nullable_array(b->values, b->value_nulls, b->n, TEXTOID);
 	args[3] = nullable_array(b->trackings, b->tracking_nulls, b->n, TEXTOID);
 	args[4] = nullable_array(b->codes, NULL, b->n, TEXTOID);
@@ -154,9 +157,7 @@ flush_keyless(CsvParse *st)
 				  " SELECT $1, u.line_no, u.value, u.tracking_no, u.error_code, u.cause"
 				  " FROM unnest($2, $3, $4, $5, $6) AS u(line_no, value, tracking_no, error_code, cause)",
 				  6, types, args, NULL, false, SPI_OK_INSERT);
-	MemoryContextSwitchTo(old);
-	b->n = 0;
-	MemoryContextReset(st->batch_ctx);
+	batch_end(st, old);
 }
 
 /*
@@ -170,7 +171,7 @@ flush_keyless(CsvParse *st)
 static void
 flush_keys(CsvParse *st)
 {
-	CsvBatch   *b = &st->batch;
+	CsvBatch   *b = st->batch;
 	Oid			types[8] = {INT8OID, INT4ARRAYOID, INT8ARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
 	INT8OID, INT8OID, BOOLARRAYOID};
 	Datum		args[8];
@@ -180,11 +181,8 @@ flush_keys(CsvParse *st)
 	bool		isnull;
 	MemoryContext old;
 
-	if (b->n == 0)
+	if (!batch_begin(st, args, &old))
 		return;
-	old = MemoryContextSwitchTo(st->batch_ctx);
-	args[0] = Int64GetDatum(st->upload_id);
-	args[1] = int4_array(b->line_nos, b->n);
 	args[2] = nullable_array(b->keys, NULL, b->n, INT8OID);
 	args[3] = nullable_array(b->first_lines, b->first_line_nulls, b->n, INT4OID);
 	args[4] = nullable_array(b->trackings, b->tracking_nulls, b->n, TEXTOID);
@@ -222,9 +220,7 @@ flush_keys(CsvParse *st)
 	st->valid_keys += DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 												  SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_freetuptable(SPI_tuptable);
-	MemoryContextSwitchTo(old);
-	b->n = 0;
-	MemoryContextReset(st->batch_ctx);
+	batch_end(st, old);
 }
 
 /*
@@ -235,7 +231,7 @@ static void
 stage_record(void *arg, char **fields, int nfields, int line_no)
 {
 	CsvParse   *st = (CsvParse *) arg;
-	CsvBatch   *b = &st->batch;
+	CsvBatch   *b = st->batch;
 	bool		blank = true;
 	int64		key = 0;
 	SheetKind	kind;
@@ -320,7 +316,7 @@ stage_record(void *arg, char **fields, int nfields, int line_no)
 static void
 stage_file(CsvParse *st, const char *data, size_t len, int encoding)
 {
-	CsvBatch   *b = &st->batch;
+	CsvBatch   *b = palloc(sizeof(CsvBatch));
 	AttrNumber	sort_cols[2] = {1, 2};
 	Oid			sort_ops[2] = {Int8LessOperator, Int4LessOperator};
 	Oid			sort_colls[2] = {InvalidOid, InvalidOid};
@@ -329,11 +325,12 @@ stage_file(CsvParse *st, const char *data, size_t len, int encoding)
 	int64		prev_key = 0;
 	int			first_line = 0;
 
+	b->n = 0;
+	st->batch = b;
 	st->batch_ctx = AllocSetContextCreate(CurrentMemoryContext, "bulkorder CSV batch",
 										  ALLOCSET_DEFAULT_SIZES);
 	st->record_ctx = AllocSetContextCreate(CurrentMemoryContext, "bulkorder CSV record",
 										   ALLOCSET_DEFAULT_SIZES);
-	batch_init(b);
 	st->sort_desc = CreateTemplateTupleDesc(4);
 	TupleDescInitEntry(st->sort_desc, 1, "key", INT8OID, -1, 0);
 	TupleDescInitEntry(st->sort_desc, 2, "line_no", INT4OID, -1, 0);
@@ -410,10 +407,9 @@ insert_upload(const char *page, const char *purpose, const char *operator_name, 
 	values[0] = CStringGetTextDatum(page);
 	values[1] = CStringGetTextDatum(purpose);
 	values[2] = CStringGetTextDatum(GetUserNameFromId(GetOuterUserId(), false));
-	if (operator_name)
-		values[3] = CStringGetTextDatum(operator_name);
-	else
-		nulls[3] = 'n';
+	/* the operator is optional */
+	values[3] = operator_name ? CStringGetTextDatum(operator_name) : (Datum) 0;
+	nulls[3] = operator_name ? ' ' : 'n';
 	values[4] = Int64GetDatum(file_size);
 	values[5] = CStringGetTextDatum(pg_encoding_to_char(encoding));
 	values[6] = BoolGetDatum(bom);
@@ -490,26 +486,23 @@ csv_stage_shipments(int64 upload_id)
 				  1, types, values, NULL, false, SPI_OK_INSERT);
 }
 
-/* An upload no job will read: its rows, gone. */
+/*
+ * The import's job, on its upload; or, when the job is an earlier call's
+ * (the same request key, committed first), no job reads this upload: its
+ * rows are dropped.
+ */
 void
-csv_drop_upload(int64 upload_id)
-{
-	Oid			types[1] = {INT8OID};
-	Datum		values[1] = {Int64GetDatum(upload_id)};
-
-	bulk_spi_exec("WITH u AS (DELETE FROM bulkorder.uploads WHERE upload_id = $1),"
-				  " l AS (DELETE FROM bulkorder.upload_lines WHERE upload_id = $1)"
-				  " DELETE FROM bulkorder.upload_shipments WHERE upload_id = $1",
-				  1, types, values, NULL, false, SPI_OK_DELETE);
-}
-
-/* The job that reads the upload. */
-void
-csv_set_upload_job(int64 upload_id, int64 job_id)
+csv_settle_upload(int64 upload_id, int64 job_id, bool own_job)
 {
 	Oid			types[2] = {INT8OID, INT8OID};
 	Datum		values[2] = {Int64GetDatum(upload_id), Int64GetDatum(job_id)};
 
-	bulk_spi_exec("UPDATE bulkorder.uploads SET job_id = $2 WHERE upload_id = $1",
-				  2, types, values, NULL, false, SPI_OK_UPDATE);
+	if (own_job)
+		bulk_spi_exec("UPDATE bulkorder.uploads SET job_id = $2 WHERE upload_id = $1",
+					  2, types, values, NULL, false, SPI_OK_UPDATE);
+	else
+		bulk_spi_exec("WITH u AS (DELETE FROM bulkorder.uploads WHERE upload_id = $1),"
+					  " l AS (DELETE FROM bulkorder.upload_lines WHERE upload_id = $1)"
+					  " DELETE FROM bulkorder.upload_shipments WHERE upload_id = $1",
+					  1, types, values, NULL, false, SPI_OK_DELETE);
 }
