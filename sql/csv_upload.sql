@@ -257,6 +257,18 @@ $$;
 SELECT substring(pg_read_file('/proc/self/status') FROM 'VmHWM:\s+(\d+) kB')::bigint - :hwm_kb
        < 20000 + 32768 AS within_the_file_and_32_mb;
 
+-- whole-call errors follow bulkorder.language (messages.c): the errmsg is
+-- English either way, the hint and detail are English here
+SET bulkorder.language = 'en';
+SELECT bulkorder.upload_csv('invoices', '1001');
+SELECT bulkorder.upload_csv('orders', NULL);
+SELECT bulkorder.upload_csv('orders', '1001', '{"delimiter": ";"}');
+SELECT bulkorder.import_shipments('1001', '{"colour": "red"}');
+SELECT bulkorder.upload_csv('orders', '1001', '{"encoding": "EUC_JP"}');
+SELECT bulkorder.upload_csv('orders', '\x313030310aff0a');
+SELECT bulkorder.run_bulk('orders', 'explode', '{1001}', '{}');
+RESET bulkorder.language;
+
 -- the shop's tables outlive DROP EXTENSION: dropping the schema leaves nothing
 SET client_min_messages = warning;
 DROP SCHEMA bulkorder CASCADE;

@@ -84,6 +84,7 @@ typedef struct BulkTargets
 /* catalog.c */
 extern BulkOperation *bulk_lookup_operation(const char *page, const char *operation);
 extern char *bulk_page_list_hint(void);
+extern void bulk_unknown_page(const char *page) pg_attribute_noreturn();
 
 /* params.c */
 extern Jsonb *bulk_check_params(BulkOperation *op, Jsonb *params);
@@ -151,8 +152,19 @@ typedef enum BulkMsg
 	BMSG_TARGETS_DIMENSIONS,
 	BMSG_TARGETS_NULL_ELEMENT,
 	BMSG_TARGETS_TOO_MANY,
+	BMSG_PAGE_UNKNOWN,
+	BMSG_OPERATION_UNKNOWN,
 	BMSG_UPLOAD_OPTION_UNKNOWN,
 	BMSG_IMPORT_OPTION_UNKNOWN,
+	BMSG_CSV_ENCODING,
+	BMSG_CSV_ENCODING_TEXT,
+	BMSG_CSV_CONTENT_NULL,
+	BMSG_CSV_REJECTED,
+	BMSG_CSV_NOT_UTF8,
+	BMSG_CSV_NOT_SJIS,
+	BMSG_CSV_UTF16,
+	BMSG_CSV_END_MARKER,
+	BMSG_CSV_LINE,
 	BMSG_COUNT
 } BulkMsg;
 

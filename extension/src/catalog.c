@@ -170,17 +170,39 @@ append_image(StringInfo buf, const char *alias, char **cols, int ncols)
 }
 
 /*
- * The hint of an unknown page: the pages of the catalogue, read from
- * bulkorder_catalog.pages so that the list is never out of date.
+ * The pages of the catalogue, read from bulkorder_catalog.pages so that the
+ * list is never out of date: "a, b and c" in English, "a、b、c" in Japanese.
  */
+static char *
+page_list(bool english)
+{
+	bulk_spi_exec(english ?
+				  "SELECT regexp_replace(string_agg(page, ', ' ORDER BY page), ', ([^,]*)$', ' and \\1')"
+				  " FROM bulkorder_catalog.pages" :
+				  "SELECT string_agg(page, '、' ORDER BY page) FROM bulkorder_catalog.pages",
+				  0, NULL, NULL, NULL, true, SPI_OK_SELECT);
+	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+}
+
+/* The English hint of an unknown page (define_operation's SQL reads it) */
 char *
 bulk_page_list_hint(void)
 {
-	bulk_spi_exec("SELECT regexp_replace(string_agg(page, ', ' ORDER BY page), ', ([^,]*)$', ' and \\1')"
-				  " FROM bulkorder_catalog.pages",
-				  0, NULL, NULL, NULL, true, SPI_OK_SELECT);
-	return psprintf("The pages are %s.",
-					SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+	return psprintf("The pages are %s.", page_list(true));
+}
+
+/*
+ * Reject a call naming an unknown page (22023), listing the pages: the one
+ * place for run_bulk, preview_bulk and the CSV uploads.
+ */
+void
+bulk_unknown_page(const char *page)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unknown page \"%s\"", page),
+			 bulk_errhint(BMSG_PAGE_UNKNOWN, page,
+						  page_list(bulkorder_language == BULK_LANG_EN))));
 }
 
 /* bulkorder_catalog.page_list_hint(): the same hint, for define_operation */
@@ -248,18 +270,16 @@ read_operation(const char *page, const char *operation, OperationStatements *st)
 					  values, NULL, true, SPI_OK_SELECT);
 		page_known = SPI_processed > 0;
 		if (!page_known)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("unknown page \"%s\"", page),
-					 errhint("%s", bulk_page_list_hint())));
+			bulk_unknown_page(page);
 		bulk_spi_exec("SELECT string_agg(operation, ', ' ORDER BY operation) "
 					  "FROM bulkorder_catalog.operations WHERE page = $1",
 					  1, argtypes, values, NULL, true, SPI_OK_SELECT);
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unknown operation \"%s\" for page \"%s\"", operation, page),
-				 errhint("The operations of page \"%s\" are: %s.", page,
-						 SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1))));
+				 bulk_errhint(BMSG_OPERATION_UNKNOWN, page,
+							  SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
+							  operation)));
 	}
 
 	tup = SPI_tuptable->vals[0];

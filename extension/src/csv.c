@@ -52,7 +52,7 @@ parse_encoding_name(const char *name, int len)
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("unsupported CSV encoding \"%.*s\"", len, name),
-			 errhint("Use \"UTF8\" (the default) or \"SJIS\" (Shift_JIS / CP932, what Excel saves as \"CSV (コンマ区切り)\").")));
+			 bulk_errhint(BMSG_CSV_ENCODING, pnstrdup(name, len))));
 	return -1;					/* keep the compiler quiet */
 }
 
@@ -68,7 +68,7 @@ encoding_option(void *arg, const char *name, JsonbValue *v)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("option \"encoding\" must be text"),
-				 errhint("Use \"UTF8\" (the default) or \"SJIS\".")));
+				 bulk_errhint(BMSG_CSV_ENCODING_TEXT, NULL)));
 	*encoding = parse_encoding_name(v->val.string.val, v->val.string.len);
 	return true;
 }
@@ -90,10 +90,7 @@ lookup_page(const char *page)
 				  " FROM bulkorder_catalog.pages WHERE page = $1",
 				  1, argtypes, values, NULL, true, SPI_OK_SELECT);
 	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown page \"%s\"", page),
-				 errhint("%s", bulk_page_list_hint())));
+		bulk_unknown_page(page);
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
 	info.table = SPI_getvalue(tup, desc, 1);
@@ -111,7 +108,7 @@ content_arg(FunctionCallInfo fcinfo, int argno)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("content must not be NULL"),
-				 errhint("Pass the file's bytes, e.g. decode(:'content', 'base64') in psql.")));
+				 bulk_errhint(BMSG_CSV_CONTENT_NULL, NULL)));
 
 	/* the size as stored: a file over the limit is never detoasted */
 	size = toast_raw_datum_size(PG_GETARG_DATUM(argno)) - VARHDRSZ;
@@ -142,7 +139,8 @@ bulkorder_upload_csv(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("page must not be NULL")));
+				 errmsg("page must not be NULL"),
+				 bulk_errdetail(BMSG_ARG_NULL, "page")));
 	page = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	content = content_arg(fcinfo, 1);
 	opts = bulk_parse_options(PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2), false,

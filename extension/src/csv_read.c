@@ -257,7 +257,7 @@ csv_read_records(const char *data, size_t len, int encoding, CsvRecordFn fn, voi
 			ereport(ERROR,
 					(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
 					 errmsg("a line holding only \\. (COPY's end-of-data marker) is not allowed in a CSV upload"),
-					 errhint("Remove that line, or quote it (\"\\.\").")));
+					 bulk_errhint(BMSG_CSV_END_MARKER, NULL)));
 		}
 		src.cstate = NULL;
 		EndCopyFrom(cstate);
@@ -274,13 +274,12 @@ csv_read_records(const char *data, size_t len, int encoding, CsvRecordFn fn, voi
 		FlushErrorState();
 		edata->message = psprintf("CSV line %d: %s", src.record_line, edata->message);
 		if (edata->detail == NULL)
-			edata->detail = pstrdup("The file was rejected and nothing of it was kept.");
+			edata->detail = bulk_message(BMSG_CSV_REJECTED, NULL);
 		if (edata->hint == NULL &&
 			(edata->sqlerrcode == ERRCODE_CHARACTER_NOT_IN_REPERTOIRE ||
 			 edata->sqlerrcode == ERRCODE_UNTRANSLATABLE_CHARACTER))
-			edata->hint = pstrdup(encoding == PG_SJIS ?
-								  "The file is not valid Shift_JIS (CP932): if it was saved as UTF-8, upload it with options {\"encoding\": \"UTF8\"}." :
-								  "The file is not valid UTF-8: a file saved by Excel as \"CSV (コンマ区切り)\" is Shift_JIS; upload it with options {\"encoding\": \"SJIS\"}.");
+			edata->hint = bulk_message(encoding == PG_SJIS ? BMSG_CSV_NOT_SJIS : BMSG_CSV_NOT_UTF8,
+									   NULL);
 		ReThrowError(edata);
 	}
 	PG_END_TRY();
@@ -313,8 +312,8 @@ csv_content_bytes(bytea *content, const char **data, size_t *len, int *encoding,
 		ereport(ERROR,
 				(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
 				 errmsg("CSV line 1: the file is UTF-16, not CSV text"),
-				 errdetail("The file was rejected and nothing of it was kept."),
-				 errhint("Save it from Excel as \"CSV UTF-8 (コンマ区切り)\" or \"CSV (コンマ区切り)\".")));
+				 bulk_errdetail(BMSG_CSV_REJECTED, NULL),
+				 bulk_errhint(BMSG_CSV_UTF16, NULL)));
 	*data = (const char *) p;
 	*len = n;
 }
