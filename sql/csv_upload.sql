@@ -8,14 +8,19 @@ CREATE EXTENSION bulkorder;
 
 -- an upload as the list shows it, without its varying id and time
 \set summary 'SELECT page, purpose, encoding, has_bom, has_header, line_count, blank_line_count, key_count, error_count, file_size, uploaded_by, operator, job_id FROM bulkorder.upload_list WHERE upload_id = '
--- what a call gives: accepted, or its SQLSTATE and message
+-- what a call gives: accepted, or its SQLSTATE and message, and the line
+-- of the file the error's context names ("CSV line N", in Japanese here)
 CREATE FUNCTION pg_temp.try_upload(page text, content bytea, options jsonb DEFAULT '{}')
 RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    context text;
 BEGIN
     PERFORM bulkorder.upload_csv(page, content, options);
     RETURN 'accepted';
 EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
+    GET STACKED DIAGNOSTICS context = PG_EXCEPTION_CONTEXT;
+    RETURN SQLSTATE || ': ' || SQLERRM
+        || coalesce(' (' || substring(context FROM '^CSV[^\n]*') || ')', '');
 END
 $$;
 

@@ -101,8 +101,8 @@ check_record_width(CopyFromState cstate, int slack, int line)
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-			 errmsg("CSV line %d: a record longer than %d bytes is not allowed in a CSV upload",
-					line, CSV_MAX_RECORD_BYTES),
+			 errmsg("a record longer than %d bytes is not allowed in a CSV upload",
+					CSV_MAX_RECORD_BYTES),
 			 errdetail("%d 行目が長すぎるため(1 行 %d バイトまで)、ファイルは取り込まれていません。",
 					   line, CSV_MAX_RECORD_BYTES),
 			 errhint("Only column A (and B for the shipment import) is read: delete the other columns and save the file again, or check that the file is CSV text.")));
@@ -190,16 +190,46 @@ ends_with_end_marker(const char *data, size_t len, bool *broken)
 }
 
 /*
+ * The context of any error raised while the file is read, as file_fdw
+ * gives COPY's: "CSV line N", N the line where the record being read starts
+ * (in bulkorder.language).  A file COPY rejects (a data exception: bad
+ * bytes, an unterminated quoted field, mixed line endings, an end marker)
+ * also gets a detail saying that nothing was kept, and bad bytes a hint
+ * about the encoding option; COPY's errors carry no detail, nor a hint for
+ * bad bytes.  The SQLSTATE stays COPY's.
+ */
+typedef struct CsvLineContext
+{
+	CsvSource  *src;
+	int			encoding;
+} CsvLineContext;
+
+static void
+csv_line_callback(void *arg)
+{
+	CsvLineContext *ctx = (CsvLineContext *) arg;
+	int			code = geterrcode();
+
+	errcontext("%s", bulk_message(BMSG_CSV_LINE, psprintf("%d", ctx->src->record_line)));
+	if (ERRCODE_TO_CATEGORY(code) != ERRCODE_DATA_EXCEPTION)
+		return;
+	errdetail("%s", bulk_message(BMSG_CSV_REJECTED, NULL));
+	if (code == ERRCODE_CHARACTER_NOT_IN_REPERTOIRE || code == ERRCODE_UNTRANSLATABLE_CHARACTER)
+		errhint("%s", bulk_message(ctx->encoding == PG_SJIS ? BMSG_CSV_NOT_SJIS : BMSG_CSV_NOT_UTF8,
+								   NULL));
+}
+
+/*
  * Read the file with COPY, calling fn for every record; returns the number
- * of lines the file holds.  A COPY error (bad bytes, an unterminated quoted
- * field, mixed line endings) is re-raised with its SQLSTATE and the line
- * where the failing record starts.
+ * of lines the file holds.  An error while a record is read or staged names
+ * its line (csv_line_callback).
  */
 int
 csv_read_records(const char *data, size_t len, int encoding, CsvRecordFn fn, void *arg)
 {
-	MemoryContext caller = CurrentMemoryContext;
 	CsvSource	src = {data, len, 0, NULL, 1, 0};
+	CsvLineContext line_ctx = {&src, encoding};
+	ErrorContextCallback errcallback;
 	Relation	rel;
 	List	   *copy_options;
 
@@ -214,6 +244,10 @@ csv_read_records(const char *data, size_t len, int encoding, CsvRecordFn fn, voi
 										  (Node *) makeString(pstrdup(pg_encoding_to_char(encoding))),
 										  -1));
 
+	errcallback.callback = csv_line_callback;
+	errcallback.arg = &line_ctx;
+	errcallback.previous = error_context_stack;
+	error_context_stack = &errcallback;
 	current_source = &src;
 	PG_TRY();
 	{
@@ -262,28 +296,12 @@ csv_read_records(const char *data, size_t len, int encoding, CsvRecordFn fn, voi
 		src.cstate = NULL;
 		EndCopyFrom(cstate);
 	}
-	PG_CATCH();
+	PG_FINALLY();
 	{
-		ErrorData  *edata;
-
 		current_source = NULL;
-		MemoryContextSwitchTo(caller);
-		edata = CopyErrorData();
-		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION)
-			PG_RE_THROW();
-		FlushErrorState();
-		edata->message = psprintf("CSV line %d: %s", src.record_line, edata->message);
-		if (edata->detail == NULL)
-			edata->detail = bulk_message(BMSG_CSV_REJECTED, NULL);
-		if (edata->hint == NULL &&
-			(edata->sqlerrcode == ERRCODE_CHARACTER_NOT_IN_REPERTOIRE ||
-			 edata->sqlerrcode == ERRCODE_UNTRANSLATABLE_CHARACTER))
-			edata->hint = bulk_message(encoding == PG_SJIS ? BMSG_CSV_NOT_SJIS : BMSG_CSV_NOT_UTF8,
-									   NULL);
-		ReThrowError(edata);
 	}
 	PG_END_TRY();
-	current_source = NULL;
+	error_context_stack = errcallback.previous;
 	table_close(rel, NoLock);
 	return src.record_line - 1;
 }
