@@ -35,13 +35,44 @@ ISOLATION = $(patsubst specs/%.spec,%,$(sort $(wildcard specs/*.spec)))
 
 EXTRA_CLEAN = $(DATA_built) results output_iso regression.diffs regression.out
 
-PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
-ifeq ($(wildcard $(PG_CONFIG)),)
-# before `make deps` has run there is no pg_config: only the project's own targets work
+# Which PostgreSQL: PG_CONFIG from the environment or the command line, else
+# pg_config on the PATH (on Debian a wrapper that runs the newest installed
+# server's pg_config), else Debian's PostgreSQL 15.  Only PostgreSQL 15 is
+# supported.  Before `make deps` has installed PostgreSQL there is no
+# pg_config: then only the project's own goals (deps, and test/demo/bench,
+# which run deps first) work.
+PG_MAJOR_SUPPORTED = 15
+PG_CONFIG_DEBIAN = /usr/lib/postgresql/$(PG_MAJOR_SUPPORTED)/bin/pg_config
+ifeq ($(strip $(PG_CONFIG)),)
+PG_CONFIG := $(firstword $(shell command -v pg_config 2>/dev/null) $(wildcard $(PG_CONFIG_DEBIAN)))
+endif
+PG_VERSION_FOUND := $(if $(PG_CONFIG),$(shell $(PG_CONFIG) --version 2>/dev/null))
+PG_MAJOR := $(shell echo '$(PG_VERSION_FOUND)' | sed -n 's/^PostgreSQL \([0-9][0-9]*\).*/\1/p')
+PG_CONFIG_HINT = set PG_CONFIG to the pg_config of a PostgreSQL $(PG_MAJOR_SUPPORTED) installation, e.g. make PG_CONFIG=$(PG_CONFIG_DEBIAN) (Debian package postgresql-server-dev-$(PG_MAJOR_SUPPORTED); make deps installs it)
+# goals that work without PostgreSQL's build files
+NO_PGXS_GOALS = deps demo stop test bench
+GOALS = $(or $(MAKECMDGOALS),all)
+
+ifeq ($(PG_MAJOR),)
 NO_PGXS_YET = 1
+ifneq ($(filter-out $(NO_PGXS_GOALS),$(GOALS)),)
+$(error no usable pg_config (PG_CONFIG=$(or $(PG_CONFIG),<none found on the PATH nor at $(PG_CONFIG_DEBIAN)>)): run make deps as root to install PostgreSQL $(PG_MAJOR_SUPPORTED), or $(PG_CONFIG_HINT))
+endif
+else ifneq ($(PG_MAJOR),$(PG_MAJOR_SUPPORTED))
+NO_PGXS_YET = 1
+ifneq ($(filter-out deps stop,$(GOALS)),)
+$(error bulkorder supports PostgreSQL $(PG_MAJOR_SUPPORTED) only, but PG_CONFIG=$(PG_CONFIG) is $(PG_VERSION_FOUND): $(PG_CONFIG_HINT))
+endif
 else
 PGXS := $(shell $(PG_CONFIG) --pgxs)
+ifeq ($(wildcard $(PGXS)),)
+NO_PGXS_YET = 1
+ifneq ($(filter-out $(NO_PGXS_GOALS),$(GOALS)),)
+$(error PG_CONFIG=$(PG_CONFIG) ($(PG_VERSION_FOUND)) has no PGXS at $(or $(PGXS),<none>): install postgresql-server-dev-$(PG_MAJOR_SUPPORTED) (make deps), or $(PG_CONFIG_HINT))
+endif
+else
 include $(PGXS)
+endif
 endif
 
 # Debian's PGXS compiles LLVM bitcode when clang is there; skip it when not.

@@ -7,7 +7,8 @@
 # PostgreSQL is never touched, and two checkouts never overwrite each other's
 # bulkorder.so.  Data lives in .pg/NAME (git-ignored).  As root, the server
 # runs as the postgres user; when it cannot enter the checkout (a home
-# directory), .pg lives under /tmp instead.
+# directory), .pg lives under /tmp instead.  BULKORDER_PG_CONF: lines a new
+# cluster's postgresql.conf gets after the defaults (later lines win).
 set -euo pipefail
 cmd=${1:?usage: pg.sh start|stop|env|install NAME}
 name=${2:-demo}
@@ -36,7 +37,12 @@ make_tree() {
     echo "$stamp" > "$tree/.stamp"
   fi
   chmod 755 "$root"
-  make -C "$top" -s install DESTDIR="$tree" >/dev/null
+  # No pg_config in the tree: `pg.sh env` puts the tree's bin first on the
+  # PATH, and the Makefile takes the first pg_config there; a copy in the
+  # tree answers with paths inside the tree, where the server headers are
+  # not (make would not compile) and where DESTDIR would apply twice.
+  rm -f "$bin/pg_config"
+  make -C "$top" -s install DESTDIR="$tree" PG_CONFIG="$sysbin/pg_config" >/dev/null
 }
 
 print_env() {
@@ -67,6 +73,7 @@ cron.database_name = 'postgres'
 cron.host = '$data'
 max_worker_processes = 32
 log_min_messages = warning
+${BULKORDER_PG_CONF:-}
 CONF
     fi
     as_pg "$bin/pg_ctl" -D "$data/data" -l "$data/server.log" -w start >/dev/null

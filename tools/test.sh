@@ -49,7 +49,9 @@ fi
 for s in test/stages/*.sh; do
   [ -f "$s" ] || continue
   echo "==== stage $s"
-  if bash "$s"; then count "$s" 1 0; echo "ok: $s"; else count "$s" 0 1; echo "FAILED: $s"; fi
+  t0=$SECONDS
+  if bash "$s"; then count "$s" 1 0; echo "ok: $s ($((SECONDS - t0)) s)"
+  else count "$s" 0 1; echo "FAILED: $s ($((SECONDS - t0)) s)"; fi
 done
 
 echo

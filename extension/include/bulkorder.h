@@ -60,6 +60,7 @@ typedef struct BulkOperation
 	SPIPlanPtr	extra_lock_plan;	/* $1 keys, $2 params: other rows the change updates */
 	SPIPlanPtr	preview_plan;	/* $1 keys, $2 params */
 	SPIPlanPtr	run_plan;		/* $1 keys, $2 params, $3 job id */
+	int64		reverts;		/* a revert (operation 'revert'): the job it undoes */
 } BulkOperation;
 
 /*
@@ -83,6 +84,10 @@ typedef struct BulkTargets
 
 /* catalog.c */
 extern BulkOperation *bulk_lookup_operation(const char *page, const char *operation);
+extern BulkOperation *bulk_lookup_revert(const char *page, Jsonb *revert_params);
+extern BulkOperation *bulk_lookup_job_operation(const char *page, const char *operation,
+												Jsonb *params, int64 job_id);
+extern void bulk_check_reversible(const char *page, const char *operation);
 extern char *bulk_page_list_hint(void);
 extern void bulk_unknown_page(const char *page) pg_attribute_noreturn();
 
@@ -107,6 +112,10 @@ extern void bulk_apply_chunk(BulkOperation *op, int64 job_id, Jsonb *params,
 
 /* jobs.c */
 extern char *bulk_option_text(const char *name, JsonbValue *v);
+extern void bulk_check_options(Jsonb *options);
+extern int64 bulk_start_job(BulkOperation *op, Jsonb *params, Jsonb *normalized,
+							Jsonb *options, BulkTargets *targets,
+							int64 retry_of, int64 reverts);
 extern bytea *bulk_request_hash(const char *page, const char *operation,
 								const int64 *keys, int nkeys, Jsonb *params);
 extern bytea *bulk_request_hash_file(const char *page, const char *operation,

@@ -23,6 +23,7 @@
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
+#include "utils/numeric.h"
 #include "utils/plancache.h"
 
 #include "bulkorder.h"
@@ -559,4 +560,444 @@ bulkorder_in_extension_script(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_BOOL(creating_extension &&
 				   CurrentExtensionObject == get_extension_oid("bulkorder", true));
+}
+
+/* ----------------------------------------------------------------
+ * Reverts (SPEC §7 "Undoing a job")
+ *
+ * A revert is a job of the original job's page with operation 'revert' and
+ * params {"job_id": J, "operation": X, "reapply": bool, "params": X's
+ * params}.  Its statements are composed here from X's declaration: they
+ * read the items of job J for each target's before/after images, so that
+ * the one engine locks, checks, changes, records, chunks and resumes a
+ * revert like any other job.  reapply is false when J applied X (the revert
+ * withdraws J's outbox rows) and true when J was itself a revert of X (the
+ * revert applies X again, with X's side effects).
+ * ----------------------------------------------------------------
+ */
+static const char *revert_query =
+"SELECT o.reversible, o.irreversible_reason, o.set_clause IS NOT NULL,"
+"       o.revert_condition, o.revert_before_sql, o.revert_apply_sql,"
+"       o.revert_prelock_sql, o.revert_lock_sql,"
+"       coalesce((SELECT array_agg(r->>'code' ORDER BY n) FROM jsonb_array_elements(o.revert_rules) WITH ORDINALITY AS x(r, n)), '{}'),"
+"       coalesce((SELECT array_agg(r->>'condition' ORDER BY n) FROM jsonb_array_elements(o.revert_rules) WITH ORDINALITY AS x(r, n)), '{}'),"
+"       coalesce((SELECT array_agg(CASE WHEN $3 THEN r->>'message_en' ELSE r->>'message_ja' END ORDER BY n)"
+"                 FROM jsonb_array_elements(o.revert_rules) WITH ORDINALITY AS x(r, n)), '{}'),"
+"       o.revert_visible_condition"
+"  FROM bulkorder_catalog.operations o WHERE o.page = $1 AND o.operation = $2";
+
+/* the revert's own messages, then those of the operation's revert rules */
+static void
+append_revert_messages(StringInfo buf, char **codes, char **messages, int nrules)
+{
+	appendStringInfo(buf, "(VALUES ('not_found', %s), ('side_effect_done', %s), ('changed_since', %s)",
+					 quote_literal_cstr(BULK_LANG_TEXT("対象が見つかりません(存在しないか削除済みです)",
+													   "not found (unknown or deleted)")),
+					 quote_literal_cstr(BULK_LANG_TEXT("決済リクエストまたはメールがすでに処理・送信されているため取り消せません",
+													   "a payment request or mail of this target has already been taken or answered")),
+					 quote_literal_cstr(BULK_LANG_TEXT("一括更新の後に変更されているため取り消せません",
+													   "changed since the job")));
+	for (int i = 0; i < nrules; i++)
+		appendStringInfo(buf, ", (%s, %s)",
+						 quote_literal_cstr(codes[i]), quote_literal_cstr(messages[i]));
+	appendStringInfoString(buf, ") AS m(code, message)");
+}
+
+static bool
+revert_param_bool(Jsonb *params, const char *key)
+{
+	JsonbValue	buf;
+	JsonbValue *v = getKeyJsonValueFromContainer(&params->root, key, strlen(key), &buf);
+
+	return v != NULL && v->type == jbvBool && v->val.boolean;
+}
+
+static char *
+revert_param_text(Jsonb *params, const char *key)
+{
+	JsonbValue	buf;
+	JsonbValue *v = getKeyJsonValueFromContainer(&params->root, key, strlen(key), &buf);
+
+	if (v == NULL)
+		return NULL;
+	if (v->type == jbvString)
+		return pnstrdup(v->val.string.val, v->val.string.len);
+	if (v->type == jbvNumeric)
+		return DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
+	return NULL;
+}
+
+/*
+ * Refuse a revert of an operation that cannot be reverted (0A000, with the
+ * catalogue's reason), or whose change the catalogue cannot undo.
+ */
+void
+bulk_check_reversible(const char *page, const char *operation)
+{
+	Oid			argtypes[3] = {TEXTOID, TEXTOID, BOOLOID};
+	Datum		values[3];
+	bool		isnull;
+
+	values[0] = CStringGetTextDatum(page);
+	values[1] = CStringGetTextDatum(operation);
+	values[2] = BoolGetDatum(bulkorder_language == BULK_LANG_EN);
+	bulk_spi_exec(revert_query, 3, argtypes, values, NULL, true, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("operation \"%s\" of page \"%s\" is no longer in the catalogue", operation, page),
+				 errdetail("A job of an operation that is not declared cannot be reverted.")));
+	if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+	{
+		char	   *reason = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("operation \"%s\" of page \"%s\" cannot be reverted", operation, page),
+				 reason ? errdetail("%s", reason) : 0));
+	}
+	/* an apply_sql operation needs its own revert statement */
+	if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull)) &&
+		SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("operation \"%s\" of page \"%s\" declares no revert", operation, page),
+				 errdetail("Its change is not confined to the target's own fields, and the catalogue has no revert_apply_sql for it.")));
+}
+
+BulkOperation *
+bulk_lookup_revert(const char *page, Jsonb *revert_params)
+{
+	char	   *operation = revert_param_text(revert_params, "operation");
+	char	   *job_text = revert_param_text(revert_params, "job_id");
+	bool		reapply = revert_param_bool(revert_params, "reapply");
+	BulkOperation *orig;
+	BulkOperation *op;
+	Oid			argtypes[3] = {TEXTOID, TEXTOID, BOOLOID};
+	Datum		values[3];
+	HeapTuple	tup;
+	TupleDesc	desc;
+	char	   *table,
+			   *key,
+			   *visible,
+			   *condition,
+			   *before_sql,
+			   *apply_sql,
+			   *prelock_sql,
+			   *lock_sql,
+			   *revert_visible;
+	char	  **cols,
+			  **effects,
+			  **codes,
+			  **conditions,
+			  **messages;
+	int			ncols,
+				neffects,
+				nrules,
+				n;
+	bool		isnull,
+				withdraw,
+				wreq = false,
+				wmail = false;
+	StringInfoData prefix,
+				check,
+				preview,
+				run,
+				lock,
+				source;
+	PlanCacheEntry *entry;
+	bool		found;
+	char		cache_key[2 * NAMEDATALEN + 8];
+
+	if (operation == NULL || job_text == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("malformed revert job parameters"),
+				 errdetail("A revert's params name the job (job_id) and its operation.")));
+
+	/* the original operation: its names, and that it can be reverted */
+	orig = bulk_lookup_operation(page, operation);
+	bulk_check_reversible(page, operation);
+
+	values[0] = CStringGetTextDatum(page);
+	values[1] = CStringGetTextDatum(operation);
+	values[2] = BoolGetDatum(bulkorder_language == BULK_LANG_EN);
+	bulk_spi_exec(catalog_query, 3, argtypes, values, NULL, true, SPI_OK_SELECT);
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	table = col_text(tup, desc, 1);
+	key = (char *) quote_identifier(col_text(tup, desc, 2));
+	visible = col_text(tup, desc, 3);
+	cols = col_text_array(tup, desc, 7, &ncols);
+	effects = col_text_array(tup, desc, 11, &neffects);
+
+	bulk_spi_exec(revert_query, 3, argtypes, values, NULL, true, SPI_OK_SELECT);
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	condition = col_text(tup, desc, 4);
+	before_sql = col_text(tup, desc, 5);
+	apply_sql = col_text(tup, desc, 6);
+	prelock_sql = col_text(tup, desc, 7);
+	lock_sql = col_text(tup, desc, 8);
+	codes = col_text_array(tup, desc, 9, &nrules);
+	conditions = col_text_array(tup, desc, 10, &n);
+	messages = col_text_array(tup, desc, 11, &n);
+	revert_visible = col_text(tup, desc, 12);
+	(void) isnull;
+
+	op = palloc0(sizeof(BulkOperation));
+	op->page = pstrdup(page);
+	op->operation = "revert";
+	op->page_name = orig->page_name;
+	op->op_name = orig->op_name;
+	op->param_spec = NULL;
+	op->reverts = DatumGetInt64(DirectFunctionCall1(int8in, CStringGetDatum(job_text)));
+
+	/*
+	 * Undoing a job that queued outbox rows withdraws them (never un-sends):
+	 * the payment requests and/or mails its side effects write, by the
+	 * target's order number.
+	 */
+	withdraw = !reapply && neffects > 0;
+	for (int i = 0; withdraw && i < neffects; i++)
+	{
+		wreq |= strstr(effects[i], "bulkorder.payment_requests") != NULL;
+		wmail |= strstr(effects[i], "bulkorder.mail_outbox") != NULL;
+	}
+
+	/*
+	 * The shared CTEs: the original params (p, as the operation's fragments
+	 * expect), and the outbox rows that can still be withdrawn, locked
+	 * without waiting: one a connector holds is taken.  No statement joins
+	 * two CTE scans: without an index, a nested loop over a chunk (chosen on
+	 * the estimates of a freshly filled table) would be quadratic; a CTE is
+	 * only probed through a hashed subplan.  The outbox rows are locked per
+	 * target (LATERAL: the chunk's keys drive the index, whatever the
+	 * estimates say).
+	 */
+	initStringInfo(&prefix);
+	appendStringInfoString(&prefix, "WITH prm AS (SELECT $2::jsonb->'params' AS p)");
+	if (wreq)
+		appendStringInfoString(&prefix,
+							   ", held_requests AS MATERIALIZED (SELECT r.request_id, r.order_no"
+							   " FROM unnest($1::bigint[]) AS k(target) CROSS JOIN LATERAL"
+							   " (SELECT x.request_id, x.order_no FROM bulkorder.payment_requests x"
+							   " WHERE x.job_id = ($2::jsonb->>'job_id')::bigint AND x.order_no = k.target"
+							   " AND x.status = 'pending' AND x.attempts = 0"
+							   " ORDER BY x.request_id FOR UPDATE SKIP LOCKED) AS r)");
+	if (wmail)
+		appendStringInfoString(&prefix,
+							   ", held_mails AS MATERIALIZED (SELECT m.mail_id, m.order_no"
+							   " FROM unnest($1::bigint[]) AS k(target) CROSS JOIN LATERAL"
+							   " (SELECT x.mail_id, x.order_no FROM bulkorder.mail_outbox x"
+							   " WHERE x.job_id = ($2::jsonb->>'job_id')::bigint AND x.order_no = k.target"
+							   " AND x.sent_at IS NULL AND x.withdrawn_at IS NULL"
+							   " ORDER BY x.mail_id FOR UPDATE SKIP LOCKED) AS m)");
+
+	/* the check: not_found, side_effect_done, changed_since, then the rules */
+	initStringInfo(&check);
+	appendStringInfo(&check,
+					 "SELECT i.target, CASE WHEN t.%s IS NULL OR s.target IS NULL THEN 'not_found'", key);
+	if (wreq)
+		appendStringInfoString(&check,
+							   " WHEN EXISTS (SELECT 1 FROM bulkorder.payment_requests r"
+							   " WHERE r.job_id = ($2::jsonb->>'job_id')::bigint AND r.order_no = i.target"
+							   " AND r.status <> 'withdrawn'"
+							   " AND r.request_id NOT IN (SELECT h.request_id FROM held_requests h))"
+							   " THEN 'side_effect_done'");
+	if (wmail)
+		appendStringInfoString(&check,
+							   " WHEN EXISTS (SELECT 1 FROM bulkorder.mail_outbox m"
+							   " WHERE m.job_id = ($2::jsonb->>'job_id')::bigint AND m.order_no = i.target"
+							   " AND m.withdrawn_at IS NULL"
+							   " AND m.mail_id NOT IN (SELECT h.mail_id FROM held_mails h))"
+							   " THEN 'side_effect_done'");
+	appendStringInfoString(&check, " WHEN NOT coalesce((");
+	if (condition)
+		appendStringInfoString(&check, condition);
+	else
+	{
+		/* every field of the after image still holds its value */
+		if (ncols == 0)
+			appendStringInfoString(&check, "true");
+		for (int i = 0; i < ncols; i++)
+			appendStringInfo(&check, "%st.%s IS NOT DISTINCT FROM a.%s", i > 0 ? " AND " : "",
+							 quote_identifier(cols[i]), quote_identifier(cols[i]));
+	}
+	appendStringInfoString(&check, "), false) THEN 'changed_since'");
+	for (int i = 0; i < nrules; i++)
+		appendStringInfo(&check, " WHEN NOT coalesce((%s), false) THEN %s",
+						 conditions[i], quote_literal_cstr(codes[i]));
+	appendStringInfo(&check, " END AS error_code, CASE WHEN t.%s IS NOT NULL AND s.target IS NOT NULL THEN ",
+					 key);
+	if (before_sql)
+		appendStringInfo(&check, "(%s)", before_sql);
+	else
+		append_image(&check, "t", cols, ncols);
+	appendStringInfo(&check,
+					 " END AS before, s.before AS src_before, s.after AS src_after"
+					 " FROM unnest($1::bigint[]) AS i(target) CROSS JOIN prm"
+					 " LEFT JOIN bulkorder.bulk_job_items s ON s.job_id = ($2::jsonb->>'job_id')::bigint"
+					 " AND s.target = i.target AND s.ok"
+					 " LEFT JOIN %s AS t ON t.%s = i.target AND (%s)"
+					 " LEFT JOIN LATERAL jsonb_populate_record(NULL::%s, s.after) AS a ON true",
+					 table, key, revert_visible ? revert_visible : visible, table);
+
+	initStringInfo(&preview);
+	appendStringInfo(&preview,
+					 "%s, checked AS (%s)"
+					 " SELECT c.target, c.error_code IS NULL, c.error_code, m.message"
+					 " FROM checked c LEFT JOIN ",
+					 prefix.data, check.data);
+	append_revert_messages(&preview, codes, messages, nrules);
+	appendStringInfoString(&preview, " ON m.code = c.error_code ORDER BY c.target");
+
+	initStringInfo(&run);
+	/*
+	 * eligible carries the images, so that no statement joins two CTE scans
+	 * (no index: a nested loop over a chunk is quadratic).
+	 */
+	appendStringInfo(&run,
+					 "%s, checked AS MATERIALIZED (%s),"
+					 " eligible AS (SELECT target, src_before AS before, src_after AS after"
+					 " FROM checked WHERE error_code IS NULL), ",
+					 prefix.data, check.data);
+	if (apply_sql)
+		appendStringInfoString(&run, apply_sql);
+	else
+	{
+		/* the generic revert: the fields back to the before image */
+		appendStringInfo(&run, "applied AS (UPDATE %s AS t SET ", table);
+		for (int i = 0; i < ncols; i++)
+			appendStringInfo(&run, "%s%s = b.%s", i > 0 ? ", " : "",
+							 quote_identifier(cols[i]), quote_identifier(cols[i]));
+		appendStringInfo(&run,
+						 " FROM eligible s"
+						 " CROSS JOIN LATERAL jsonb_populate_record(NULL::%s, s.before) AS b"
+						 " WHERE t.%s = s.target RETURNING t.%s AS target, ",
+						 table, key, key);
+		append_image(&run, "t", cols, ncols);
+		appendStringInfoString(&run, " AS after)");
+	}
+	/*
+	 * The rows to withdraw are the ones held_requests / held_mails locked: a
+	 * target is applied only when no row of it was left to a connector.
+	 */
+	if (wreq)
+		appendStringInfoString(&run,
+							   ", withdrawn_requests AS (UPDATE bulkorder.payment_requests r"
+							   " SET status = 'withdrawn', completed_at = clock_timestamp()"
+							   " FROM applied a"
+							   " WHERE r.job_id = ($2::jsonb->>'job_id')::bigint AND r.order_no = a.target"
+							   " AND r.status = 'pending' AND r.attempts = 0 RETURNING 1)");
+	if (wmail)
+		appendStringInfoString(&run,
+							   ", withdrawn_mails AS (UPDATE bulkorder.mail_outbox m"
+							   " SET withdrawn_at = clock_timestamp()"
+							   " FROM applied a"
+							   " WHERE m.job_id = ($2::jsonb->>'job_id')::bigint AND m.order_no = a.target"
+							   " AND m.sent_at IS NULL AND m.withdrawn_at IS NULL RETURNING 1)");
+	if (reapply)
+		for (int i = 0; i < neffects; i++)
+			appendStringInfo(&run, ", effect_%d AS (%s)", i + 1, effects[i]);
+	appendStringInfoString(&run,
+						   ", items AS (INSERT INTO bulkorder.bulk_job_items"
+						   " (job_id, target, ok, error_code, message, before, after)"
+						   " SELECT $3, c.target, c.error_code IS NULL, c.error_code, m.message,"
+						   " c.before, a.after FROM checked c"
+						   " LEFT JOIN applied a ON a.target = c.target LEFT JOIN ");
+	append_revert_messages(&run, codes, messages, nrules);
+	appendStringInfoString(&run,
+						   " ON m.code = c.error_code RETURNING ok, after IS NOT NULL AS done)"
+						   " SELECT count(*) FILTER (WHERE ok), count(*) FILTER (WHERE NOT ok),"
+						   " count(*) FILTER (WHERE ok AND NOT done) FROM items");
+
+	/* the page's rows in key order, as for any job of the page */
+	initStringInfo(&lock);
+	appendStringInfo(&lock,
+					 "SELECT count(*) FROM (SELECT 1 FROM %s AS t WHERE t.%s = ANY ($1)"
+					 " ORDER BY t.%s FOR NO KEY UPDATE OF t) AS locked",
+					 table, key, key);
+	if (prelock_sql)
+		prelock_sql = psprintf("SELECT count(*) FROM (%s) AS locked", prelock_sql);
+	if (lock_sql)
+		lock_sql = psprintf("SELECT count(*) FROM (%s) AS locked", lock_sql);
+
+	initStringInfo(&source);
+	appendStringInfo(&source, "%s\n%s\n%s\n%s\n%s", prelock_sql ? prelock_sql : "",
+					 lock.data, lock_sql ? lock_sql : "", preview.data, run.data);
+
+	ensure_plan_cache();
+	snprintf(cache_key, sizeof(cache_key), "%s/~%s/%d/%d", page, operation, reapply,
+			 bulkorder_language);
+	entry = hash_search(plan_cache, cache_key, HASH_ENTER, &found);
+	if (found && strcmp(entry->source, source.data) != 0)
+	{
+		if (entry->pre_lock_plan)
+			SPI_freeplan(entry->pre_lock_plan);
+		SPI_freeplan(entry->lock_plan);
+		if (entry->extra_lock_plan)
+			SPI_freeplan(entry->extra_lock_plan);
+		SPI_freeplan(entry->preview_plan);
+		SPI_freeplan(entry->run_plan);
+		pfree(entry->source);
+		found = false;
+	}
+	if (!found)
+	{
+		Oid			types[3] = {INT8ARRAYOID, JSONBOID, INT8OID};
+
+		entry->source = NULL;
+		entry->pre_lock_plan = entry->lock_plan = entry->extra_lock_plan = NULL;
+		entry->preview_plan = entry->run_plan = NULL;
+		PG_TRY();
+		{
+			if (prelock_sql)
+				entry->pre_lock_plan = prepare_kept(prelock_sql, 2, types);
+			entry->lock_plan = prepare_kept(lock.data, 1, types);
+			if (lock_sql)
+				entry->extra_lock_plan = prepare_kept(lock_sql, 2, types);
+			entry->preview_plan = prepare_kept(preview.data, 2, types);
+			entry->run_plan = prepare_kept(run.data, 3, types);
+		}
+		PG_CATCH();
+		{
+			hash_search(plan_cache, cache_key, HASH_REMOVE, NULL);
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+		entry->source = MemoryContextStrdup(CacheMemoryContext, source.data);
+	}
+
+	op->pre_lock_plan = entry->pre_lock_plan;
+	op->lock_plan = entry->lock_plan;
+	op->extra_lock_plan = entry->extra_lock_plan;
+	op->preview_plan = entry->preview_plan;
+	op->run_plan = entry->run_plan;
+	return op;
+}
+
+/*
+ * The operation a job row runs: its catalogued operation, or for a revert
+ * the revert of the operation its params name.  params NULL: read them
+ * from the job row.
+ */
+BulkOperation *
+bulk_lookup_job_operation(const char *page, const char *operation, Jsonb *params, int64 job_id)
+{
+	if (strcmp(operation, "revert") != 0)
+		return bulk_lookup_operation(page, operation);
+	if (params == NULL)
+	{
+		Oid			types[1] = {INT8OID};
+		Datum		values[1] = {Int64GetDatum(job_id)};
+		bool		isnull;
+
+		bulk_spi_exec("SELECT coalesce(effective_params, params) FROM bulkorder.bulk_jobs WHERE job_id = $1",
+					  1, types, values, NULL, true, SPI_OK_SELECT);
+		if (SPI_processed != 1)
+			elog(ERROR, "bulkorder: job %lld not found", (long long) job_id);
+		params = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	return bulk_lookup_revert(page, params);
 }

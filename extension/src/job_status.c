@@ -12,6 +12,7 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "lib/stringinfo.h"
 #include "utils/builtins.h"
 
 #include "bulkorder.h"
@@ -29,9 +30,46 @@ bulk_notify(int64 job_id, const char *message)
 				  2, types, values, NULL, false, SPI_OK_INSERT);
 }
 
+/* a count with thousands separators, as the notifications of reverts show it */
+static char *
+format_count(int64 n)
+{
+	char	   *digits = psprintf("%lld", (long long) (n < 0 ? -n : n));
+	int			len = strlen(digits);
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	if (n < 0)
+		appendStringInfoChar(&buf, '-');
+	for (int i = 0; i < len; i++)
+	{
+		if (i > 0 && (len - i) % 3 == 0)
+			appendStringInfoChar(&buf, ',');
+		appendStringInfoChar(&buf, digits[i]);
+	}
+	return buf.data;
+}
+
+/*
+ * A revert's notifications (op->reverts set) name the job it undoes:
+ * 「一括更新を取り消しました。注文一覧「キャンセル」(ジョブ #12) 成功 4,998 件 / 失敗 2 件 (ジョブ #31)」
+ */
+static char *
+revert_message(BulkOperation *op, int64 job_id, const char *ja, const char *en,
+			   int64 a, int64 b, const char *who)
+{
+	return psprintf(BULK_LANG_TEXT(ja, en), op->page_name, op->op_name, (long long) op->reverts,
+					format_count(a), format_count(b), who, (long long) job_id);
+}
+
 char *
 bulk_accepted_message(BulkOperation *op, int64 job_id, int ntargets)
 {
+	if (op->reverts > 0)
+		return psprintf(BULK_LANG_TEXT("一括更新の取り消しを受け付けました。%s「%s」(ジョブ #%lld) 対象 %s 件 (ジョブ #%lld)",
+									   "Undo accepted: %s, %s (job #%lld): %s targets (job #%lld)"),
+						op->page_name, op->op_name, (long long) op->reverts,
+						format_count(ntargets), (long long) job_id);
 	return psprintf(BULK_LANG_TEXT("一括更新を受け付けました。%s「%s」 対象 %d 件 (ジョブ #%lld)",
 								   "Bulk update accepted: %s, %s: %d targets (job #%lld)"),
 					op->page_name, op->op_name, ntargets, (long long) job_id);
@@ -40,6 +78,11 @@ bulk_accepted_message(BulkOperation *op, int64 job_id, int ntargets)
 char *
 bulk_completion_message(BulkOperation *op, int64 job_id, int64 succeeded, int64 failed)
 {
+	if (op->reverts > 0)
+		return revert_message(op, job_id,
+							  "一括更新を取り消しました。%s「%s」(ジョブ #%lld) 成功 %s 件 / 失敗 %s 件%s (ジョブ #%lld)",
+							  "Bulk update undone: %s, %s (job #%lld): %s succeeded / %s failed%s (job #%lld)",
+							  succeeded, failed, "");
 	return psprintf(BULK_LANG_TEXT("一括更新が完了しました。%s「%s」 成功 %lld 件 / 失敗 %lld 件 (ジョブ #%lld)",
 								   "Bulk update finished: %s, %s: %lld succeeded / %lld failed (job #%lld)"),
 					op->page_name, op->op_name, (long long) succeeded,
@@ -61,6 +104,11 @@ cancel_message(BulkOperation *op, int64 job_id, int64 succeeded, int64 failed,
 					   operator_name, role);
 	else if (role)
 		who = psprintf(BULK_LANG_TEXT(" 中止した人: ロール %s", ", cancelled by role %s"), role);
+	if (op->reverts > 0)
+		return revert_message(op, job_id,
+							  "一括更新の取り消しを中止しました。%s「%s」(ジョブ #%lld) 成功 %s 件 / 失敗 %s 件%s (ジョブ #%lld)",
+							  "Undo cancelled: %s, %s (job #%lld): %s succeeded / %s failed%s (job #%lld)",
+							  succeeded, failed, who);
 	return psprintf(BULK_LANG_TEXT("一括更新を中止しました。%s「%s」 成功 %lld 件 / 失敗 %lld 件%s (ジョブ #%lld)",
 								   "Bulk update cancelled: %s, %s: %lld succeeded / %lld failed%s (job #%lld)"),
 					op->page_name, op->op_name, (long long) succeeded,

@@ -291,7 +291,7 @@ chunk_txn(void *arg)
 						   psprintf("bulkorder: job %lld %s/%s: %lld of %lld",
 									(long long) a->job_id, page, operation,
 									(long long) processed, (long long) total));
-	op = bulk_lookup_operation(page, operation);
+	op = bulk_lookup_job_operation(page, operation, params, a->job_id);
 	if (cancel)
 	{
 		bulk_finish_job(op, a->job_id, BULK_STATUS_CANCELLED);

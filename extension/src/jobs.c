@@ -17,6 +17,7 @@
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "lib/stringinfo.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
@@ -503,6 +504,50 @@ bulkorder_run_bulk(PG_FUNCTION_ARGS)
 							 NULL, &existing);
 	SPI_finish();
 	PG_RETURN_INT64(job_id);
+}
+
+/* Reject bad job options (22023) before anything is read or changed. */
+void
+bulk_check_options(Jsonb *options)
+{
+	(void) parse_options(options);
+}
+
+/*
+ * Insert, announce and run (or queue) a job: run_bulk's, a retry's or a
+ * revert's.  params is stored as given; normalized is what runs.  Returns
+ * the job id (the first job's, for a request key already used).
+ */
+int64
+bulk_start_job(BulkOperation *op, Jsonb *params, Jsonb *normalized, Jsonb *options,
+			   BulkTargets *targets, int64 retry_of, int64 reverts)
+{
+	JobOptions	opts = parse_options(options);
+	int64		job_id;
+	bool		existing;
+	bytea	   *request_hash = NULL;
+
+	if (opts.request_key)
+		request_hash = bulk_request_hash(op->page, op->operation, targets->keys, targets->count,
+										 normalized);
+	job_id = insert_job(op, params, normalized, &opts, targets->count, request_hash, &existing);
+	if (existing)
+		return job_id;
+	if (retry_of > 0 || reverts > 0)
+	{
+		Oid			types[3] = {INT8OID, INT8OID, INT8OID};
+		Datum		values[3] = {Int64GetDatum(job_id), Int64GetDatum(retry_of), Int64GetDatum(reverts)};
+		char		nulls[3] = {' ', retry_of > 0 ? ' ' : 'n', reverts > 0 ? ' ' : 'n'};
+
+		bulk_spi_exec("UPDATE bulkorder.bulk_jobs SET retry_of = $2, reverts = $3 WHERE job_id = $1",
+					  3, types, values, nulls, false, SPI_OK_UPDATE);
+	}
+	bulk_notify(job_id, bulk_accepted_message(op, job_id, targets->count));
+	if (opts.async)
+		bulk_submit_async(op, job_id, normalized, targets);
+	else
+		run_sync(op, job_id, normalized, targets);
+	return job_id;
 }
 
 /*

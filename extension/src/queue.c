@@ -307,7 +307,7 @@ bulkorder_cancel_job(PG_FUNCTION_ARGS)
 
 		(void) set_config_option("bulkorder.language", language, PGC_USERSET, PGC_S_SESSION,
 								 GUC_ACTION_SAVE, true, 0, false);
-		op = bulk_lookup_operation(page, operation);
+		op = bulk_lookup_job_operation(page, operation, NULL, job_id);
 		bulk_finish_job(op, job_id, BULK_STATUS_CANCELLED);
 		AtEOXact_GUC(true, nest);
 	}

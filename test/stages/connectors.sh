@@ -43,8 +43,25 @@ q -d $db -c "SELECT bulkorder.bulk_reauthorize('{1006}')" >/dev/null
 claimed=$(q -d $db -U payment_connector -At <<< "$(readme_block "$section" 4)" | awk 'NR == 1')
 [ "$claimed" = "4|1006|np_atobarai|reauthorize" ] || { echo "FAILED: lease claim gave: $claimed"; exit 1; }
 
+# A revert withdraws what no connector has taken (SPEC §7): a reauthorize
+# request and a 代引き自動変更 mail, both reverted before any poll.  The
+# README's polls never take them.
+q -d $db -c "INSERT INTO bulkorder.orders (order_no, customer_id, status, payment_method, auth_status, delivery_method)
+             VALUES (1090, 1, 'awaiting_shipment', 'gmo_ps_atobarai', 'ng', 'yamato'),
+                    (1091, 1, 'awaiting_shipment', 'gmo_ps_atobarai', 'ng', 'yamato')" \
+         -c "SELECT bulkorder.revert_job(bulkorder.bulk_reauthorize('{1091}'))" \
+         -c "SELECT bulkorder.revert_job(bulkorder.bulk_payment_method('{1090}', 'cod'))" >/dev/null
+reclaimed=$(q -d $db -U payment_connector -At <<< "$(readme_block "$section" 4)")
+if grep -q '|1091|' <<< "$reclaimed"; then
+  echo "FAILED: the lease poll took a withdrawn request: $reclaimed"; exit 1
+fi
+
 # README: the mail connector
-q -d $db -U mail_connector <<< "$(readme_block "$section" 5)"
+polled=$(q -d $db -U mail_connector -At <<< "$(readme_block "$section" 5)")
+if grep -q '|1090|' <<< "$polled"; then
+  echo "FAILED: the mail poll took a withdrawn mail: $polled"; exit 1
+fi
+grep -q '|1007|' <<< "$polled" || { echo "FAILED: the mail poll missed mail 1: $polled"; exit 1; }
 
 # what the connectors may not do: settle a request by hand, read the shop
 for sql in "UPDATE bulkorder.payment_requests SET status = 'ok' WHERE request_id = 3" \
@@ -75,7 +92,9 @@ want="1 1006 ng 0 ok -
 2 1008 ok 0 ok -
 3 2003 pending 1 pending スコア後払い 与信NG
 4 1006 ok 1 ok -
-1 1007 t"
+5 1091 withdrawn 0 ng -
+1 1007 t
+2 1090 f"
 if [ "$got" != "$want" ]; then
   echo "FAILED: connectors outcome"; echo "--- want"; echo "$want"; echo "--- got"; echo "$got"; exit 1
 fi

@@ -25,6 +25,7 @@ BEGIN
         FROM pg_proc p
         WHERE p.pronamespace = 'bulkorder'::regnamespace
           AND (p.proname IN ('run_bulk', 'preview_bulk', 'cancel_job', 'upload_csv', 'upload_targets',
+                             'retry_failed', 'revert_job', 'preview_revert',
                              'upload_errors', 'import_shipments', 'mark_notifications_read')
                OR p.proname IN (SELECT wrapper FROM bulkorder_catalog.operations))
     LOOP

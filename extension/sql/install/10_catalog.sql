@@ -112,3 +112,31 @@ SELECT pg_catalog.pg_extension_config_dump('bulkorder_catalog.operation_rules',
     'WHERE (page, operation) IN (SELECT page, operation FROM bulkorder_catalog.operations WHERE NOT shipped)');
 SELECT pg_catalog.pg_extension_config_dump('bulkorder_catalog.operation_param_checks',
     'WHERE (page, operation) IN (SELECT page, operation FROM bulkorder_catalog.operations WHERE NOT shipped)');
+
+-- How a revert undoes the operation (code/operations/90_revert.sql; README,
+-- "Undoing a job").  NULL everywhere is the generic revert: the fields named
+-- in the original item's after image, where the row still holds them, are
+-- set back to its before image.  Fragments may use t (the target row),
+-- s (the original item: s.before, s.after), p (the original job's params),
+-- src ($2->>'job_id', the job being reverted) and eligible/applied as for
+-- apply_sql.
+ALTER TABLE bulkorder_catalog.operations
+    -- the condition that the target still holds what the job left
+    -- (NULL: every field of s.after equals the row's); false → changed_since
+    ADD COLUMN revert_condition text,
+    -- further per-target rules of the revert, checked after changed_since:
+    -- [{"code", "condition", "message_ja", "message_en"}]
+    ADD COLUMN revert_rules jsonb NOT NULL DEFAULT '[]',
+    -- the revert item's before image over t and s (NULL: the row's values
+    -- of the fields of s.after)
+    ADD COLUMN revert_before_sql text,
+    -- the change: CTEs reading eligible (target, before, after: the images),
+    -- defining applied(target, after) (NULL: the generic UPDATE from s.before)
+    ADD COLUMN revert_apply_sql text,
+    -- rows of other tables the revert updates, locked in their key order
+    -- before (revert_prelock_sql) or after (revert_lock_sql) the page's rows
+    ADD COLUMN revert_prelock_sql text,
+    ADD COLUMN revert_lock_sql text,
+    -- the rows a revert can see (NULL: the page's visible_condition); a
+    -- revert of 削除 sees the orders it deleted
+    ADD COLUMN revert_visible_condition text;

@@ -117,3 +117,96 @@ ALTER TABLE bulkorder.upload_lines
     ADD CONSTRAINT upload_lines_error_code_check
         CHECK (error_code IN ('not_a_number', 'not_found', 'duplicate_key', 'rounded_number')),
     ADD COLUMN cause text;
+
+-- ---------------------------------------------------------------------------
+-- retry_failed / revert_job (issue 11).  The same lines as shop/95_revert.sql,
+-- shop/10_domain.sql (payment_requests_status_check) and
+-- install/10_catalog.sql, in the same order.
+
+-- a retry names the job it retries, a revert the job it undoes
+ALTER TABLE bulkorder.bulk_jobs
+    ADD COLUMN retry_of bigint,
+    ADD COLUMN reverts bigint;
+CREATE INDEX bulk_jobs_reverts_idx ON bulkorder.bulk_jobs (reverts) WHERE reverts IS NOT NULL;
+-- a revert withdraws a pending request: a fourth status
+ALTER TABLE bulkorder.payment_requests DROP CONSTRAINT payment_requests_status_check;
+ALTER TABLE bulkorder.payment_requests ADD CONSTRAINT payment_requests_status_check
+    CHECK (status IN ('pending', 'ok', 'ng', 'withdrawn'));
+-- ... and an unsent mail
+ALTER TABLE bulkorder.mail_outbox ADD COLUMN withdrawn_at timestamptz;
+-- a revert finds the outbox rows of one job's targets by these
+CREATE INDEX payment_requests_job_idx ON bulkorder.payment_requests (job_id, order_no);
+CREATE INDEX mail_outbox_job_idx ON bulkorder.mail_outbox (job_id, order_no);
+
+-- the catalogue says how each operation is reverted (reversible and
+-- irreversible_reason are the catalog section's, above)
+ALTER TABLE bulkorder_catalog.operations
+    ADD COLUMN revert_condition text,
+    ADD COLUMN revert_rules jsonb NOT NULL DEFAULT '[]',
+    ADD COLUMN revert_before_sql text,
+    ADD COLUMN revert_apply_sql text,
+    ADD COLUMN revert_prelock_sql text,
+    ADD COLUMN revert_lock_sql text,
+    ADD COLUMN revert_visible_condition text;
+
+-- the history views show retry_of, reverts and reverted_by.  A released
+-- view cannot be replaced by an extension script: one that is not a member
+-- (any more) is taken back for the replacement; code/98_release.sql releases
+-- them all again at the end.
+DO $history$
+DECLARE
+    v record;
+BEGIN
+    FOR v IN SELECT * FROM (VALUES ('order_bulk_history', 'orders'),
+                                   ('subscription_bulk_history', 'subscriptions'),
+                                   ('shipment_bulk_history', 'shipments'),
+                                   ('customer_bulk_history', 'customers')) AS x(view, page)
+    LOOP
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_depend d
+                       WHERE d.classid = 'pg_catalog.pg_class'::regclass
+                         AND d.objid = format('bulkorder.%I', v.view)::regclass
+                         AND d.refclassid = 'pg_catalog.pg_extension'::regclass
+                         AND d.deptype = 'e') THEN
+            EXECUTE format('ALTER EXTENSION bulkorder ADD VIEW bulkorder.%I', v.view);
+        END IF;
+        EXECUTE format($v$CREATE OR REPLACE VIEW bulkorder.%I AS
+    SELECT j.job_id, j.page, j.operation, j.params, j.status, j.total_count, j.processed_count,
+           j.success_count, j.failure_count, j.requested_by, j.operator, j.source, j.request_key,
+           j.is_async, j.cancel_requested, j.last_target, j.error_message, j.requested_at,
+           j.started_at, j.finished_at, j.retry_of, j.reverts,
+           (SELECT min(r.job_id) FROM bulkorder.bulk_jobs r
+            WHERE r.reverts = j.job_id AND r.status IN ('queued', 'running', 'done')) AS reverted_by
+    FROM bulkorder.bulk_jobs j WHERE j.page = %L$v$, v.view, v.page);
+    END LOOP;
+END
+$history$;
+
+-- ---------------------------------------------------------------------------
+-- Citus-ready outboxes (issue 10): their keys lead with order_no, so that
+-- they can be distributed with the orders they hang off (Citus wants the
+-- distribution column in every unique key).  request_id and mail_id keep an
+-- index of their own.  A mail row always names its order in 1.0 (only the
+-- engine queues mails); a shop that inserted mails of its own without one
+-- is told so before anything changes.
+DO $outbox$
+DECLARE
+    n bigint;
+BEGIN
+    SELECT count(*) INTO n FROM bulkorder.mail_outbox WHERE order_no IS NULL;
+    IF n > 0 THEN
+        RAISE EXCEPTION '% rows of bulkorder.mail_outbox name no order', n
+            USING ERRCODE = '23502',
+                  DETAIL = '1.1 keys the mail outbox by (order_no, mail_id).',
+                  HINT = 'Give those rows their order_no, or delete the sent ones, then run ALTER EXTENSION bulkorder UPDATE again.';
+    END IF;
+END
+$outbox$;
+ALTER TABLE bulkorder.payment_requests
+    DROP CONSTRAINT payment_requests_pkey,
+    ADD CONSTRAINT payment_requests_pkey PRIMARY KEY (order_no, request_id);
+CREATE INDEX payment_requests_request_id_idx ON bulkorder.payment_requests (request_id);
+ALTER TABLE bulkorder.mail_outbox
+    ALTER COLUMN order_no SET NOT NULL,
+    DROP CONSTRAINT mail_outbox_pkey,
+    ADD CONSTRAINT mail_outbox_pkey PRIMARY KEY (order_no, mail_id);
+CREATE INDEX mail_outbox_mail_id_idx ON bulkorder.mail_outbox (mail_id);

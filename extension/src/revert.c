@@ -1,0 +1,343 @@
+/*-------------------------------------------------------------------------
+ *
+ * revert.c
+ *	  Retrying a job's failures and undoing a job (SPEC §7): retry_failed,
+ *	  revert_job and preview_revert.
+ *
+ * Both make an ordinary job that the one engine runs: a retry is a job of
+ * the same operation over the failed targets; a revert is a job with
+ * operation 'revert' whose statements (catalog.c, bulk_lookup_revert) read
+ * the reverted job's items.  Locking, chunks, items, counts, the worker,
+ * cancel and crash-resume are the engine's, as for any job.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/memutils.h"
+
+#include "bulkorder.h"
+
+PG_FUNCTION_INFO_V1(bulkorder_retry_failed);
+PG_FUNCTION_INFO_V1(bulkorder_revert_job);
+PG_FUNCTION_INFO_V1(bulkorder_preview_revert);
+
+typedef struct JobRow
+{
+	char	   *page;
+	char	   *operation;
+	Jsonb	   *params;			/* as given */
+	Jsonb	   *run_params;		/* what ran: effective_params, else params */
+	char	   *status;
+	int64		reverts;		/* 0 when not a revert */
+} JobRow;
+
+static int64
+job_id_arg(FunctionCallInfo fcinfo)
+{
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("job_id must not be NULL")));
+	return PG_GETARG_INT64(0);
+}
+
+/*
+ * Read the job row.  lock: take a row lock on it first (an UPDATE that
+ * changes nothing), so that two reverts of one job queue up behind each
+ * other and the second sees the first's revert job; under REPEATABLE READ
+ * the second gets a serialization failure instead of a second revert.
+ */
+static JobRow
+read_job(int64 job_id, bool lock)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(job_id)};
+	JobRow		row;
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+
+	if (lock)
+		bulk_spi_exec("UPDATE bulkorder.bulk_jobs SET status = status WHERE job_id = $1"
+					  " RETURNING page, operation, params, coalesce(effective_params, params), status, reverts",
+					  1, types, values, NULL, false, SPI_OK_UPDATE_RETURNING);
+	else
+		bulk_spi_exec("SELECT page, operation, params, coalesce(effective_params, params), status, reverts"
+					  " FROM bulkorder.bulk_jobs WHERE job_id = $1",
+					  1, types, values, NULL, false, SPI_OK_SELECT);
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("bulk job %lld does not exist", (long long) job_id)));
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	row.page = SPI_getvalue(tup, desc, 1);
+	row.operation = SPI_getvalue(tup, desc, 2);
+	row.params = DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 3, &isnull));
+	row.run_params = DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 4, &isnull));
+	row.status = SPI_getvalue(tup, desc, 5);
+	row.reverts = DatumGetInt64(SPI_getbinval(tup, desc, 6, &isnull));
+	if (isnull)
+		row.reverts = 0;
+	SPI_freetuptable(SPI_tuptable);
+
+	if (strcmp(row.status, "queued") == 0 || strcmp(row.status, "running") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("bulk job %lld is still %s", (long long) job_id, row.status),
+				 errhint("Wait until it ends, or cancel it with bulkorder.cancel_job(%lld).",
+						 (long long) job_id)));
+	return row;
+}
+
+/*
+ * The job's items (ok or failed, optionally with these codes), as targets.
+ * Not read-only: a new snapshot sees a job that the caller's own statement
+ * has just run (SELECT revert_job(run_bulk(...))).
+ */
+static BulkTargets
+job_targets(int64 job_id, bool ok, Datum codes, bool codes_null)
+{
+	Oid			types[3] = {INT8OID, BOOLOID, TEXTARRAYOID};
+	Datum		values[3] = {Int64GetDatum(job_id), BoolGetDatum(ok), codes};
+	char		nulls[3] = {' ', ' ', codes_null ? 'n' : ' '};
+	bool		isnull;
+	ArrayType  *arr;
+
+	bulk_spi_exec("SELECT coalesce(array_agg(target ORDER BY target), '{}')"
+				  " FROM bulkorder.bulk_job_items"
+				  " WHERE job_id = $1 AND ok = $2 AND ($3::text[] IS NULL OR error_code = ANY ($3))",
+				  3, types, values, nulls, false, SPI_OK_SELECT);
+	arr = DatumGetArrayTypePCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_freetuptable(SPI_tuptable);
+	return bulk_targets_from_array(arr);
+}
+
+/*
+ * retry_failed(job_id bigint, options jsonb DEFAULT '{}') RETURNS bigint
+ *
+ * A new job of the same page, operation and params over the failed targets
+ * (those with options.error_codes only, when given), checked and applied as
+ * run_bulk would today; bulk_jobs.retry_of names the old job.  A retry of a
+ * revert is a revert over its failed targets.
+ */
+Datum
+bulkorder_retry_failed(PG_FUNCTION_ARGS)
+{
+	int64		job_id = job_id_arg(fcinfo);
+	Jsonb	   *options = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
+	Oid			types[1] = {JSONBOID};
+	Datum		values[1];
+	Datum		codes = (Datum) 0;
+	bool		codes_null = true;
+	Jsonb	   *run_options = NULL;
+	JobRow		job;
+	BulkTargets targets;
+	BulkOperation *op;
+	Jsonb	   *normalized;
+	int64		new_job;
+	bool		isnull;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "bulkorder: SPI_connect failed");
+
+	/* error_codes is retry_failed's own option; the others are run_bulk's */
+	if (options != NULL)
+	{
+		(void) bulk_object_iterator(options, "options");
+		values[0] = JsonbPGetDatum(options);
+		bulk_spi_exec("SELECT $1 - 'error_codes', jsonb_typeof($1->'error_codes'),"
+					  " (SELECT bool_and(jsonb_typeof(e) = 'string')"
+					  "    FROM jsonb_array_elements(CASE jsonb_typeof($1->'error_codes')"
+					  "                              WHEN 'array' THEN $1->'error_codes' END) e),"
+					  " ARRAY(SELECT jsonb_array_elements_text(CASE jsonb_typeof($1->'error_codes')"
+					  "                                        WHEN 'array' THEN $1->'error_codes' END))",
+					  1, types, values, NULL, true, SPI_OK_SELECT);
+		{
+			HeapTuple	tup = SPI_tuptable->vals[0];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			char	   *kind = SPI_getvalue(tup, desc, 2);
+			bool		all_text;
+
+			run_options = DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 1, &isnull));
+			all_text = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull)) || isnull;
+			if (kind != NULL && strcmp(kind, "null") != 0)
+			{
+				if (strcmp(kind, "array") != 0 || !all_text)
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("option \"error_codes\" must be an array of error codes"),
+							 errhint("For example {\"error_codes\": [\"auth_ng\"]}.")));
+				codes = datumCopy(SPI_getbinval(tup, desc, 4, &isnull), false, -1);
+				codes_null = false;
+			}
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	bulk_check_options(run_options);
+
+	job = read_job(job_id, false);
+	targets = job_targets(job_id, false, codes, codes_null);
+	if (strcmp(job.operation, "revert") == 0)
+	{
+		op = bulk_lookup_revert(job.page, job.params);
+		normalized = job.params;
+	}
+	else
+	{
+		op = bulk_lookup_operation(job.page, job.operation);
+		normalized = bulk_check_params(op, job.params);
+	}
+	new_job = bulk_start_job(op, job.params, normalized, run_options, &targets,
+							 job_id, job.reverts);
+	SPI_finish();
+	PG_RETURN_INT64(new_job);
+}
+
+/*
+ * Everything revert_job and preview_revert refuse, in this order: unknown
+ * job (22023), an operation that cannot be reverted (0A000), a job that is
+ * queued or running (55000), a job already reverted (55000).  Returns the
+ * revert's operation and its params.
+ */
+static BulkOperation *
+prepare_revert(int64 job_id, bool lock, Jsonb **revert_params, BulkTargets *targets)
+{
+	JobRow		job;
+	Oid			types[4] = {INT8OID, TEXTOID, BOOLOID, JSONBOID};
+	Datum		values[4];
+	bool		isnull;
+	char	   *operation;
+	bool		reapply = false;
+	Jsonb	   *inner;
+
+	job = read_job(job_id, lock);
+	if (strcmp(job.operation, "revert") == 0)
+	{
+		/* undoing a revert applies the original operation again */
+		values[0] = JsonbPGetDatum(job.params);
+		bulk_spi_exec("SELECT $1->>'operation', coalesce(($1->>'reapply')::boolean, false), $1->'params'",
+					  1, &types[3], values, NULL, true, SPI_OK_SELECT);
+		operation = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		reapply = !DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+		inner = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+		SPI_freetuptable(SPI_tuptable);
+	}
+	else
+	{
+		operation = job.operation;
+		inner = job.run_params;
+	}
+	bulk_check_reversible(job.page, operation);
+
+	values[0] = Int64GetDatum(job_id);
+	bulk_spi_exec("SELECT min(job_id) FROM bulkorder.bulk_jobs"
+				  " WHERE reverts = $1 AND status IN ('queued', 'running', 'done')",
+				  1, types, values, NULL, false, SPI_OK_SELECT);
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("bulk job %lld has already been reverted", (long long) job_id),
+					 errdetail("Revert job %lld undoes it.", (long long) DatumGetInt64(d)),
+					 errhint("Revert job %lld to apply the change again.", (long long) DatumGetInt64(d))));
+	}
+	SPI_freetuptable(SPI_tuptable);
+
+	values[1] = CStringGetTextDatum(operation);
+	values[2] = BoolGetDatum(reapply);
+	values[3] = JsonbPGetDatum(inner);
+	bulk_spi_exec("SELECT jsonb_build_object('job_id', $1, 'operation', $2, 'reapply', $3, 'params', $4)",
+				  4, types, values, NULL, true, SPI_OK_SELECT);
+	*revert_params = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_freetuptable(SPI_tuptable);
+
+	*targets = job_targets(job_id, true, (Datum) 0, true);
+	return bulk_lookup_revert(job.page, *revert_params);
+}
+
+/*
+ * revert_job(job_id bigint, options jsonb DEFAULT '{}') RETURNS bigint
+ */
+Datum
+bulkorder_revert_job(PG_FUNCTION_ARGS)
+{
+	int64		job_id = job_id_arg(fcinfo);
+	Jsonb	   *options = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
+	Jsonb	   *revert_params;
+	BulkTargets targets;
+	BulkOperation *op;
+	int64		new_job;
+
+	bulk_check_options(options);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "bulkorder: SPI_connect failed");
+	op = prepare_revert(job_id, true, &revert_params, &targets);
+	new_job = bulk_start_job(op, revert_params, revert_params, options, &targets, 0, job_id);
+	SPI_finish();
+	PG_RETURN_INT64(new_job);
+}
+
+/*
+ * preview_revert(job_id bigint)
+ *	  RETURNS TABLE(target bigint, ok boolean, error_code text, message text)
+ *
+ * The confirmation step of an undo: revert_job's refusals and its checks per
+ * target, changing nothing.  Not read-only: whether a connector holds an
+ * outbox row is found by locking it without waiting (the locks go with the
+ * caller's transaction).
+ */
+Datum
+bulkorder_preview_revert(PG_FUNCTION_ARGS)
+{
+	int64		job_id = job_id_arg(fcinfo);
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Jsonb	   *revert_params;
+	BulkTargets targets;
+	BulkOperation *op;
+	MemoryContext chunk_ctx;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "bulkorder: SPI_connect failed");
+	op = prepare_revert(job_id, false, &revert_params, &targets);
+
+	chunk_ctx = AllocSetContextCreate(CurrentMemoryContext, "bulkorder preview chunk",
+									  ALLOCSET_DEFAULT_SIZES);
+	for (int start = 0; start < targets.count; start += bulkorder_chunk_size)
+	{
+		int			n = Min(bulkorder_chunk_size, targets.count - start);
+		Datum		values[2];
+		int			rc;
+		MemoryContext old;
+
+		CHECK_FOR_INTERRUPTS();
+		old = MemoryContextSwitchTo(chunk_ctx);
+		values[0] = PointerGetDatum(bulk_keys_array(targets.keys + start, n));
+		values[1] = JsonbPGetDatum(revert_params);
+		rc = SPI_execute_plan(op->preview_plan, values, NULL, false, 0);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "bulkorder: preview failed: %s", SPI_result_code_string(rc));
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			Datum		out[4];
+			bool		nulls[4];
+
+			heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, out, nulls);
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, nulls);
+		}
+		SPI_freetuptable(SPI_tuptable);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(chunk_ctx);
+	}
+	SPI_finish();
+	return (Datum) 0;
+}
