@@ -19,6 +19,7 @@
 #include "postgres.h"
 
 #include "executor/spi.h"
+#include "nodes/execnodes.h"
 #include "postmaster/bgworker.h"
 #include "storage/lock.h"
 #include "utils/array.h"
@@ -203,6 +204,9 @@ typedef bool (*BulkOptionFn) (void *arg, const char *name, JsonbValue *v);
 extern BulkJobOptions bulk_parse_options(Jsonb *options, bool job_options,
 										 BulkOptionFn extra, void *arg,
 										 BulkMsg unknown_msg);
+extern void bulk_preview_targets(BulkOperation *op, Jsonb *params,
+								 BulkTargets *targets, bool read_only,
+								 ReturnSetInfo *rsinfo);
 extern int64 bulk_submit_job(const char *page, const char *operation,
 							 BulkTargets *targets, Jsonb *params,
 							 BulkJobOptions *opts, bytea *request_hash,

@@ -454,12 +454,50 @@ job_call_args(FunctionCallInfo fcinfo)
 }
 
 /*
- * The job API in C: check params, record the job and run it (or queue it,
- * with opts->async); returns its id.  The caller is connected to SPI and
- * has checked the targets (bulk_targets_from_array).  With a request key,
- * request_hash is the request's fingerprint, or NULL for run_bulk's own
- * (page, operation, targets, params); a key the calling role already used
- * on the page returns its job without running anything, *existing set.
+ * Insert, announce and run (or queue) a job: run_bulk's, the import's, a
+ * retry's or a revert's.  params is stored as given; normalized is what
+ * runs.  With a request key, request_hash is the request's fingerprint, or
+ * NULL for the job's own (page, operation, targets, normalized params); a
+ * key the calling role already used on the page returns its job without
+ * running anything, *existing set.
+ */
+static int64
+start_job(BulkOperation *op, Jsonb *params, Jsonb *normalized, BulkJobOptions *opts,
+		  BulkTargets *targets, bytea *request_hash, int64 retry_of, int64 reverts,
+		  bool *existing)
+{
+	int64		job_id;
+
+	if (opts->request_key == NULL)
+		request_hash = NULL;
+	else if (request_hash == NULL)
+		request_hash = bulk_request_hash(op->page, op->operation, targets->keys, targets->count,
+										 normalized);
+	job_id = insert_job(op, params, normalized, opts, targets->count, request_hash, existing);
+	if (*existing)
+		return job_id;
+	if (retry_of > 0 || reverts > 0)
+	{
+		Oid			types[3] = {INT8OID, INT8OID, INT8OID};
+		Datum		values[3] = {Int64GetDatum(job_id), Int64GetDatum(retry_of), Int64GetDatum(reverts)};
+		char		nulls[3] = {' ', retry_of > 0 ? ' ' : 'n', reverts > 0 ? ' ' : 'n'};
+
+		bulk_spi_exec("UPDATE bulkorder.bulk_jobs SET retry_of = $2, reverts = $3 WHERE job_id = $1",
+					  3, types, values, nulls, false, SPI_OK_UPDATE);
+	}
+	bulk_notify(job_id, bulk_accepted_message(op, job_id, targets->count));
+	if (opts->async)
+		bulk_submit_async(op, job_id, normalized, targets);
+	else
+		run_sync(op, job_id, normalized, targets);
+	return job_id;
+}
+
+/*
+ * The job API in C, as run_bulk: look the operation up, check params, then
+ * start_job; returns the job id.  The caller is connected to SPI and has
+ * checked the targets (bulk_targets_from_array) and the options
+ * (bulk_parse_options).
  */
 int64
 bulk_submit_job(const char *page, const char *operation, BulkTargets *targets,
@@ -467,23 +505,8 @@ bulk_submit_job(const char *page, const char *operation, BulkTargets *targets,
 {
 	BulkOperation *op = bulk_lookup_operation(page, operation);
 	Jsonb	   *normalized = bulk_check_params(op, params);
-	int64		job_id;
 
-	if (opts->request_key && request_hash == NULL)
-		request_hash = bulk_request_hash(op->page, op->operation, targets->keys, targets->count,
-										 normalized);
-	else if (opts->request_key == NULL)
-		request_hash = NULL;
-	job_id = insert_job(op, params, normalized, opts, targets->count, request_hash, existing);
-	if (!*existing)
-	{
-		bulk_notify(job_id, bulk_accepted_message(op, job_id, targets->count));
-		if (opts->async)
-			bulk_submit_async(op, job_id, normalized, targets);
-		else
-			run_sync(op, job_id, normalized, targets);
-	}
-	return job_id;
+	return start_job(op, params, normalized, opts, targets, request_hash, 0, 0, existing);
 }
 
 /*
@@ -510,44 +533,64 @@ bulkorder_run_bulk(PG_FUNCTION_ARGS)
 void
 bulk_check_options(Jsonb *options)
 {
-	(void) parse_options(options);
+	(void) bulk_parse_options(options, true, NULL, NULL, BMSG_OPTION_UNKNOWN);
 }
 
 /*
- * Insert, announce and run (or queue) a job: run_bulk's, a retry's or a
- * revert's.  params is stored as given; normalized is what runs.  Returns
- * the job id (the first job's, for a request key already used).
+ * A retry's or a revert's job (revert.c): options as the call gave them.
+ * Returns the job id (the first job's, for a request key already used).
  */
 int64
 bulk_start_job(BulkOperation *op, Jsonb *params, Jsonb *normalized, Jsonb *options,
 			   BulkTargets *targets, int64 retry_of, int64 reverts)
 {
-	JobOptions	opts = parse_options(options);
-	int64		job_id;
+	BulkJobOptions opts = bulk_parse_options(options, true, NULL, NULL, BMSG_OPTION_UNKNOWN);
 	bool		existing;
-	bytea	   *request_hash = NULL;
 
-	if (opts.request_key)
-		request_hash = bulk_request_hash(op->page, op->operation, targets->keys, targets->count,
-										 normalized);
-	job_id = insert_job(op, params, normalized, &opts, targets->count, request_hash, &existing);
-	if (existing)
-		return job_id;
-	if (retry_of > 0 || reverts > 0)
+	return start_job(op, params, normalized, &opts, targets, NULL, retry_of, reverts, &existing);
+}
+
+/*
+ * The checks of a job per target, changing nothing, into the caller's
+ * materialized result (target, ok, error_code, message): preview_bulk's and
+ * preview_revert's.  read_only is false when the preview takes locks (a
+ * revert's connector outbox rows).
+ */
+void
+bulk_preview_targets(BulkOperation *op, Jsonb *params, BulkTargets *targets, bool read_only,
+					 ReturnSetInfo *rsinfo)
+{
+	MemoryContext chunk_ctx = AllocSetContextCreate(CurrentMemoryContext,
+													"bulkorder preview chunk",
+													ALLOCSET_DEFAULT_SIZES);
+
+	for (int start = 0; start < targets->count; start += bulkorder_chunk_size)
 	{
-		Oid			types[3] = {INT8OID, INT8OID, INT8OID};
-		Datum		values[3] = {Int64GetDatum(job_id), Int64GetDatum(retry_of), Int64GetDatum(reverts)};
-		char		nulls[3] = {' ', retry_of > 0 ? ' ' : 'n', reverts > 0 ? ' ' : 'n'};
+		int			n = Min(bulkorder_chunk_size, targets->count - start);
+		Datum		values[2];
+		int			rc;
+		MemoryContext old;
 
-		bulk_spi_exec("UPDATE bulkorder.bulk_jobs SET retry_of = $2, reverts = $3 WHERE job_id = $1",
-					  3, types, values, nulls, false, SPI_OK_UPDATE);
+		CHECK_FOR_INTERRUPTS();
+		old = MemoryContextSwitchTo(chunk_ctx);
+		values[0] = PointerGetDatum(bulk_keys_array(targets->keys + start, n));
+		values[1] = JsonbPGetDatum(params);
+		rc = SPI_execute_plan(op->preview_plan, values, NULL, read_only, 0);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "bulkorder: preview failed: %s", SPI_result_code_string(rc));
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			Datum		out[4];
+			bool		nulls[4];
+
+			heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, out, nulls);
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, nulls);
+		}
+		SPI_freetuptable(SPI_tuptable);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(chunk_ctx);
 	}
-	bulk_notify(job_id, bulk_accepted_message(op, job_id, targets->count));
-	if (opts.async)
-		bulk_submit_async(op, job_id, normalized, targets);
-	else
-		run_sync(op, job_id, normalized, targets);
-	return job_id;
+	MemoryContextDelete(chunk_ctx);
 }
 
 /*
@@ -565,7 +608,6 @@ bulkorder_preview_bulk(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	BulkOperation *op;
 	Jsonb	   *normalized;
-	MemoryContext chunk_ctx;
 
 	InitMaterializedSRF(fcinfo, 0);
 
@@ -574,34 +616,7 @@ bulkorder_preview_bulk(PG_FUNCTION_ARGS)
 	op = bulk_lookup_operation(call.page, call.operation);
 	normalized = bulk_check_params(op, call.params);
 
-	chunk_ctx = AllocSetContextCreate(CurrentMemoryContext, "bulkorder preview chunk",
-									  ALLOCSET_DEFAULT_SIZES);
-	for (int start = 0; start < targets.count; start += bulkorder_chunk_size)
-	{
-		int			n = Min(bulkorder_chunk_size, targets.count - start);
-		Datum		values[2];
-		int			rc;
-		MemoryContext old;
-
-		CHECK_FOR_INTERRUPTS();
-		old = MemoryContextSwitchTo(chunk_ctx);
-		values[0] = PointerGetDatum(bulk_keys_array(targets.keys + start, n));
-		values[1] = JsonbPGetDatum(normalized);
-		rc = SPI_execute_plan(op->preview_plan, values, NULL, true, 0);
-		if (rc != SPI_OK_SELECT)
-			elog(ERROR, "bulkorder: preview failed: %s", SPI_result_code_string(rc));
-		for (uint64 i = 0; i < SPI_processed; i++)
-		{
-			Datum		out[4];
-			bool		nulls[4];
-
-			heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, out, nulls);
-			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, nulls);
-		}
-		SPI_freetuptable(SPI_tuptable);
-		MemoryContextSwitchTo(old);
-		MemoryContextReset(chunk_ctx);
-	}
+	bulk_preview_targets(op, normalized, &targets, true, rsinfo);
 
 	SPI_finish();
 	return (Datum) 0;
