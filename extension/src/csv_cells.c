@@ -119,7 +119,7 @@ csv_field_is_blank(const char *field)
 }
 
 /* ------------------------------------------------------------------------
- * Cells as spreadsheets write them (SPEC §5 "Keys as spreadsheets write
+ * Cells as spreadsheets write them (README, "Numbers as spreadsheets write
  * them").  Pure functions of a cell's text.
  *
  * A cell is first folded: the spaces around it trimmed, the full-width
