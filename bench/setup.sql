@@ -1,11 +1,13 @@
--- Benchmark set-up (bench/run.sh): the keys and the two contenders written by
--- hand, in schema bench of the benchmark database, next to 1,000,000 demo
--- orders loaded by tools/demo-data.sql.
+-- Benchmark set-up (bench/run.sh): the keys and the set-based baselines
+-- written by hand, in schema bench of the benchmark database, next to the
+-- demo orders loaded by tools/demo-data.sql.
 \set ON_ERROR_STOP on
 CREATE SCHEMA bench;
 
--- 100,000 scattered keys: awaiting-shipment orders picked by a hash (the
--- same keys on every run), passed in that scattered order.
+-- :keys scattered keys: awaiting-shipment orders picked by a hash (the
+-- same keys on every run), passed in that scattered order.  Cancel, the
+-- shipment import and the preview use them; the runs that change them are
+-- reset (untimed) between runs.
 CREATE TABLE bench.keys AS
 SELECT array_agg(order_no ORDER BY h) AS keys, count(*) AS n
 FROM (SELECT order_no, hashint8(order_no * 7919) AS h
@@ -13,12 +15,33 @@ FROM (SELECT order_no, hashint8(order_no * 7919) AS h
       WHERE status = 'awaiting_shipment' AND deleted_at IS NULL
       ORDER BY h LIMIT :keys) k;
 
--- History tables shaped like bulkorder.bulk_job_items (same columns,
--- primary key and checks), one per hand-written contender.
-CREATE TABLE bench.history_a (LIKE bulkorder.bulk_job_items INCLUDING ALL);
-CREATE TABLE bench.history_b (LIKE bulkorder.bulk_job_items INCLUDING ALL);
+-- The tags job's targets: the first :tag_targets order numbers (all the
+-- orders, deleted ones included, for a million), in order.
+CREATE TABLE bench.tag_keys AS
+SELECT array_agg(order_no ORDER BY order_no) AS keys, count(*) AS n
+FROM (SELECT order_no FROM bulkorder.orders ORDER BY order_no LIMIT :tag_targets) o;
 
--- (b) A PL/pgSQL loop doing the same row by row, in key order (the order
+-- What the shipment import changes, as it was before the first import: the
+-- untimed reset between runs puts it back.
+CREATE TABLE bench.import_orig AS
+SELECT order_no, status, ship_report_status, tracking_no, ship_mail_sent
+FROM bulkorder.orders WHERE order_no = ANY ((SELECT keys FROM bench.keys)::bigint[]);
+ALTER TABLE bench.import_orig ADD PRIMARY KEY (order_no);
+
+-- History tables shaped like bulkorder.bulk_job_items (same columns,
+-- primary key and checks), one per hand-written contender; they grow across
+-- runs as bulk_job_items does.
+CREATE TABLE bench.history_a (LIKE bulkorder.bulk_job_items INCLUDING ALL);  -- cancel, set-based
+CREATE TABLE bench.history_b (LIKE bulkorder.bulk_job_items INCLUDING ALL);  -- cancel, PL/pgSQL loop
+CREATE TABLE bench.history_t (LIKE bulkorder.bulk_job_items INCLUDING ALL);  -- tags, set-based
+CREATE TABLE bench.history_i (LIKE bulkorder.bulk_job_items INCLUDING ALL);  -- import, set-based
+
+-- The set-based import's and upload's staging tables (COPY targets).
+CREATE TABLE bench.ship_stage (order_no text, tracking_no text);
+CREATE TABLE bench.csv_stage (a text, b text);
+CREATE TABLE bench.csv_resolved (key bigint, found boolean);
+
+-- (b) A PL/pgSQL loop doing the cancel row by row, in key order (the order
 -- that never deadlocks): lock, check, update, record.
 CREATE FUNCTION bench.cancel_b(keys bigint[], job bigint) RETURNS bigint
 LANGUAGE plpgsql AS $$
@@ -49,4 +72,23 @@ BEGIN
 END
 $$;
 
-CREATE TABLE bench.results (round integer, contender text, ms numeric, changed bigint);
+-- Wait for an asynchronous job to end (each loop takes a new snapshot).
+CREATE FUNCTION bench.wait_job(job bigint) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    st text;
+BEGIN
+    LOOP
+        SELECT status INTO st FROM bulkorder.bulk_jobs WHERE job_id = job;
+        EXIT WHEN st NOT IN ('queued', 'running');
+        PERFORM pg_sleep(0.02);
+    END LOOP;
+    IF st <> 'done' THEN
+        RAISE EXCEPTION 'job % ended %', job, st;
+    END IF;
+    RETURN (SELECT success_count FROM bulkorder.bulk_jobs WHERE job_id = job);
+END
+$$;
+
+CREATE TABLE bench.results (path text, round integer, contender text, ms numeric, changed bigint);
+CREATE TABLE bench.memory (what text, lines bigint, file_bytes bigint, before_kb bigint, peak_kb bigint, seconds numeric);

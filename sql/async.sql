@@ -47,7 +47,9 @@ SELECT jsonb_build_object('total', total_count, 'processed', processed_count, 'o
 FROM bulkorder.bulk_jobs WHERE job_id = :sync_job \gset
 ROLLBACK;
 
--- ... then the same job asynchronously, three targets per chunk
+-- ... then the same job asynchronously, three targets per chunk (looked at
+-- before the submission commits: its worker starts at the commit)
+BEGIN;
 SELECT bulkorder.run_bulk('orders', 'cancel', :'targets', '{"void_payment": true}',
                           '{"async": true, "operator": "tanaka", "source": "checkbox"}') AS job \gset
 -- queued at once, with what the worker needs: sorted distinct targets, the
@@ -55,6 +57,7 @@ SELECT bulkorder.run_bulk('orders', 'cancel', :'targets', '{"void_payment": true
 SELECT status, is_async, total_count, processed_count, params, effective_params, chunk_size, language
 FROM bulkorder.bulk_jobs WHERE job_id = :job;
 SELECT array_agg(target ORDER BY target) FROM bulkorder.bulk_job_targets WHERE job_id = :job;
+COMMIT;
 SELECT pg_temp.wait_job(:job);
 SELECT status, total_count, processed_count, success_count, failure_count, last_target,
        operator, source, started_at >= requested_at AS started, finished_at >= started_at AS finished,

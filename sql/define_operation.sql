@@ -120,6 +120,34 @@ SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 
     revert => '{"reversible": true, "how": "by hand"}')$sql$);
 SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
     revert => '{"reversible": false}')$sql$);
+-- revert keys: types, an irreversible operation declares nothing else, its
+-- rules as the operation's (the revert's own codes taken)
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+    revert => '{"reversible": "yes"}')$sql$);
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+    revert => '{"condition": true, "apply_sql": ""}')$sql$);
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+    revert => '{"reversible": false, "reason": "no", "condition": "true"}')$sql$);
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+    revert => '{"reason": "no"}')$sql$);
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+    revert => '{"rules": {"code": "x"}}')$sql$);
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+    revert => '{"rules": [{"code": "x_late", "condition": "true", "message_ja": "遅い"}]}')$sql$);
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+    revert => '{"rules": [{"code": "changed_since", "condition": "true", "message_ja": "a", "message_en": "a"}]}')$sql$);
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+    revert => '{"rules": [{"code": "x_late", "condition": "true", "message_ja": "a", "message_en": "a"},
+                          {"code": "x_late", "condition": "true", "message_ja": "b", "message_en": "b"}]}')$sql$);
+-- broken revert statements are rejected now, naming the revert's piece
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+    revert => '{"apply_sql": "applied AS (SELEKT target FROM eligible)"}')$sql$);
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+    revert => '{"condition": "t.no_such_column = 1"}')$sql$);
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+    revert => '{"lock_sql": "SELECT 1 FROM bulkorder.no_such_table"}')$sql$);
+-- revert is no operation code: a job named revert is an undo
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'revert', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks')$sql$);
 -- a wrapper name that is taken: another operation's, another function's
 SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_cancel', set_clause => 'remarks = t.remarks')$sql$);
 SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'run_bulk', set_clause => 'remarks = t.remarks')$sql$);
@@ -171,6 +199,11 @@ SELECT operation, rules, reversible, irreversible_reason FROM bulkorder.operatio
 SELECT * FROM bulkorder.preview_bulk('orders', 'gift_wrap', '{1001,1006}', '{"wrap": false}');
 SELECT bulkorder.bulk_gift_wrap('{1001}', true, note => 'リボン付き') AS job \gset
 SELECT target, ok, before, after FROM bulkorder.bulk_job_items WHERE job_id = :job;
+-- declared irreversible: undoing its job is refused (0A000), with the reason
+SELECT pg_temp.refused(format('SELECT bulkorder.revert_job(%s)', :job));
+SELECT pg_temp.refused(format('SELECT * FROM bulkorder.preview_revert(%s)', :job));
+SELECT bulkorder.revert_job(:job);
+SELECT count(*) AS revert_jobs FROM bulkorder.bulk_jobs WHERE reverts = :job;
 -- the new whole-call check
 SELECT bulkorder.bulk_gift_wrap('{1001}', false, note => 'リボン付き');
 -- a broken redefinition leaves the operation as it was
@@ -213,6 +246,80 @@ SELECT * FROM bulkorder.preview_bulk('orders', 'cancel', '{1003,1006,1007}', '{"
 -- still the shipped wrapper, a member of the extension
 SELECT count(*) AS member_of_extension FROM pg_depend
 WHERE objid = 'bulkorder.bulk_cancel(bigint[], boolean)'::regprocedure AND deptype = 'e';
+
+---------------------------------------------------------------------------
+-- A shop's operation that changes another row (the order's customer) and
+-- declares how it is undone: revert_job restores whole rows.
+\set VERBOSITY default
+SELECT bulkorder.define_operation('orders', 'customer_note',
+    name_ja => '顧客メモ', name_en => 'customer note',
+    wrapper => 'bulk_customer_note',
+    params => '{"note": {"type": "text", "max_length": 100, "position": 1}}',
+    changed_columns => '{customer_id}',
+    apply_sql => $$noted AS (
+        UPDATE bulkorder.customers c SET remarks = prm.p->>'note'
+          FROM prm
+         WHERE c.customer_id IN (SELECT o.customer_id FROM eligible e JOIN bulkorder.orders o ON o.order_no = e.target)
+     RETURNING c.customer_id),
+       applied AS (
+        SELECT e.target, jsonb_build_object('customer_id', o.customer_id, 'customer_remarks', prm.p->>'note') AS after
+          FROM eligible e JOIN bulkorder.orders o ON o.order_no = e.target CROSS JOIN prm)$$,
+    before_sql => $$jsonb_build_object('customer_id', t.customer_id,
+        'customer_remarks', (SELECT c.remarks FROM bulkorder.customers c WHERE c.customer_id = t.customer_id))$$,
+    prelock_sql => $$SELECT 1 FROM bulkorder.customers c
+        WHERE c.customer_id IN (SELECT o.customer_id FROM bulkorder.orders o WHERE o.order_no = ANY ($1))
+        ORDER BY c.customer_id FOR NO KEY UPDATE OF c$$,
+    revert => jsonb_build_object(
+        'condition', $$(SELECT c.remarks FROM bulkorder.customers c WHERE c.customer_id = t.customer_id)
+            IS NOT DISTINCT FROM s.after->>'customer_remarks'$$,
+        'rules', jsonb_build_array(jsonb_build_object('code', 'customer_gone',
+            'condition', $$EXISTS (SELECT 1 FROM bulkorder.customers c WHERE c.customer_id = t.customer_id)$$,
+            'message_ja', '顧客が見つかりません', 'message_en', 'the customer is gone')),
+        'before_sql', $$jsonb_build_object('customer_id', t.customer_id,
+            'customer_remarks', (SELECT c.remarks FROM bulkorder.customers c WHERE c.customer_id = t.customer_id))$$,
+        'apply_sql', $$restored AS (
+        UPDATE bulkorder.customers c SET remarks = x.remarks
+          FROM (SELECT DISTINCT ON (o.customer_id) o.customer_id, s.before->>'customer_remarks' AS remarks
+                  FROM eligible s JOIN bulkorder.orders o ON o.order_no = s.target
+                 ORDER BY o.customer_id) AS x
+         WHERE c.customer_id = x.customer_id
+     RETURNING c.customer_id),
+       applied AS (
+        SELECT s.target, jsonb_build_object('customer_id', o.customer_id,
+                                            'customer_remarks', s.before->>'customer_remarks') AS after
+          FROM eligible s JOIN bulkorder.orders o ON o.order_no = s.target)$$,
+        'prelock_sql', $$SELECT 1 FROM bulkorder.customers c
+        WHERE c.customer_id IN (SELECT o.customer_id FROM bulkorder.orders o WHERE o.order_no = ANY ($1))
+        ORDER BY c.customer_id FOR NO KEY UPDATE OF c$$));
+SELECT revert_condition IS NOT NULL AS condition, jsonb_array_length(revert_rules) AS rules,
+       revert_before_sql IS NOT NULL AS before_sql, revert_apply_sql IS NOT NULL AS apply_sql,
+       revert_prelock_sql IS NOT NULL AS prelock_sql, revert_lock_sql IS NULL AS no_lock_sql,
+       revert_visible_condition IS NULL AS no_visible_condition
+FROM bulkorder_catalog.operations WHERE page = 'orders' AND operation = 'customer_note';
+UPDATE bulkorder.customers SET remarks = '既存のメモ' WHERE customer_id = 2;
+CREATE TEMP TABLE customers_before AS SELECT * FROM bulkorder.customers;
+CREATE TEMP TABLE orders_before AS SELECT * FROM bulkorder.orders;
+SELECT bulkorder.bulk_customer_note('{1001,1003,1005}', 'VIP対応') AS note_job \gset
+SELECT customer_id, remarks FROM bulkorder.customers WHERE customer_id IN (1, 2, 3) ORDER BY 1;
+-- customer 3 is changed by hand since: its order fails changed_since, the others revert
+UPDATE bulkorder.customers SET remarks = '電話で確認済み' WHERE customer_id = 3;
+SELECT * FROM bulkorder.preview_revert(:note_job);
+SELECT bulkorder.revert_job(:note_job) AS undo_job \gset
+SELECT target, ok, error_code, before, after FROM bulkorder.bulk_job_items WHERE job_id = :undo_job ORDER BY target;
+-- whole rows: customers 1 and 2 as before the job, customer 3 as changed by hand, no order touched
+SELECT d.customer_id, d.remarks
+FROM ((SELECT * FROM bulkorder.customers EXCEPT SELECT * FROM customers_before)
+      UNION ALL
+      (SELECT * FROM customers_before EXCEPT SELECT * FROM bulkorder.customers)) d
+ORDER BY d.customer_id, d.remarks;
+SELECT count(*) AS orders_changed
+FROM ((SELECT * FROM bulkorder.orders EXCEPT SELECT * FROM orders_before)
+      UNION ALL (SELECT * FROM orders_before EXCEPT SELECT * FROM bulkorder.orders)) d;
+-- the revert of the revert applies the note again
+SELECT bulkorder.revert_job(:undo_job) AS redo_job \gset
+SELECT customer_id, remarks FROM bulkorder.customers WHERE customer_id IN (1, 2, 3) ORDER BY 1;
+SELECT operation, reverts = :note_job AS reverts_note_job, success_count, failure_count
+FROM bulkorder.order_bulk_history WHERE job_id = :undo_job;
 
 ---------------------------------------------------------------------------
 -- drop_operation: a shop's own only

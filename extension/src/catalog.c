@@ -51,6 +51,10 @@ typedef struct OperationStatements
 
 static HTAB *plan_cache = NULL;
 
+static const char *revert_query;
+static BulkOperation *compose_revert(const char *page, const char *operation, bool reapply,
+									 OperationStatements *st);
+
 PG_FUNCTION_INFO_V1(bulkorder_compile_operation);
 PG_FUNCTION_INFO_V1(bulkorder_in_extension_script);
 PG_FUNCTION_INFO_V1(bulkorder_page_list_hint);
@@ -141,17 +145,21 @@ prepare_kept(const char *sql, int nargs, Oid *argtypes)
 	return plan;
 }
 
-/* VALUES list mapping every error code of the operation to its message. */
+/*
+ * The message of an item's error code, as an expression over c.error_code:
+ * NULL at once for a target that passed (most of them), no join.
+ */
 static void
-append_messages(StringInfo buf, char **codes, char **messages, int nrules)
+append_message(StringInfo buf, char **codes, char **messages, int nrules)
 {
-	appendStringInfo(buf, "(VALUES ('not_found', %s)",
+	appendStringInfo(buf, "CASE WHEN c.error_code IS NULL THEN NULL"
+					 " WHEN c.error_code = 'not_found' THEN %s",
 					 quote_literal_cstr(BULK_LANG_TEXT("対象が見つかりません(存在しないか削除済みです)",
 													   "not found (unknown or deleted)")));
 	for (int i = 0; i < nrules; i++)
-		appendStringInfo(buf, ", (%s, %s)",
+		appendStringInfo(buf, " WHEN c.error_code = %s THEN %s",
 						 quote_literal_cstr(codes[i]), quote_literal_cstr(messages[i]));
-	appendStringInfoString(buf, ") AS m(code, message)");
+	appendStringInfoString(buf, " END");
 }
 
 /* jsonb_build_object('col', <alias>.col, ...) over the changed columns */
@@ -325,20 +333,31 @@ read_operation(const char *page, const char *operation, OperationStatements *st)
 		appendStringInfo(&check, "(%s)", before_sql);
 	else
 		append_image(&check, "t", cols, ncols);
+	/*
+	 * The row's ctid, for the run's UPDATE: the rows are locked by this
+	 * transaction before the run, so the version the run's snapshot sees is
+	 * the latest and its ctid cannot move; joining on it saves a second
+	 * probe of the key's index per changed row.
+	 */
 	appendStringInfo(&check,
-					 " END AS before"
+					 " END AS before, t.ctid AS tid"
 					 " FROM unnest($1::bigint[]) AS i(target) CROSS JOIN prm"
 					 " LEFT JOIN %s AS t ON t.%s = i.target AND (%s)",
 					 table, key, visible);
 
 	initStringInfo(&preview);
+	/*
+	 * prm is NOT MATERIALIZED: inlined where it is used, p is the parameter
+	 * itself, so what a rule or a set clause derives from p alone (e.g.
+	 * ARRAY(SELECT jsonb_array_elements_text(p->'add'))) is an InitPlan
+	 * computed once per statement, not a SubPlan run for every row.
+	 */
 	appendStringInfo(&preview,
-					 "WITH prm AS (SELECT $2::jsonb AS p), checked AS (%s)"
-					 " SELECT c.target, c.error_code IS NULL, c.error_code, m.message"
-					 " FROM checked c LEFT JOIN ",
+					 "WITH prm AS NOT MATERIALIZED (SELECT $2::jsonb AS p), checked AS (%s)"
+					 " SELECT c.target, c.error_code IS NULL, c.error_code, ",
 					 check.data);
-	append_messages(&preview, codes, messages, nrules);
-	appendStringInfoString(&preview, " ON m.code = c.error_code ORDER BY c.target");
+	append_message(&preview, codes, messages, nrules);
+	appendStringInfoString(&preview, " FROM checked c ORDER BY c.target");
 
 	/*
 	 * The run: check, change, side effects and items in one statement, so a
@@ -346,18 +365,25 @@ read_operation(const char *page, const char *operation, OperationStatements *st)
 	 */
 	initStringInfo(&run);
 	appendStringInfo(&run,
-					 "WITH prm AS (SELECT $2::jsonb AS p),"
+					 "WITH prm AS NOT MATERIALIZED (SELECT $2::jsonb AS p),"
 					 " checked AS MATERIALIZED (%s),"
-					 " eligible AS (SELECT target FROM checked WHERE error_code IS NULL), ",
+					 " eligible AS (SELECT target, tid FROM checked WHERE error_code IS NULL), ",
 					 check.data);
 	if (set_clause)
 	{
 		appendStringInfo(&run,
 						 "applied AS (UPDATE %s AS t SET %s FROM eligible e, prm"
-						 " WHERE t.%s = e.target RETURNING t.%s AS target, ",
+						 " WHERE t.ctid = e.tid AND t.%s = e.target RETURNING t.%s AS target, ",
 						 table, set_clause, key, key);
 		append_image(&run, "t", cols, ncols);
-		appendStringInfoString(&run, " AS after)");
+
+		/*
+		 * old_tid: where the row's version before the change is.  The
+		 * statement's snapshot still sees that version (its own changes are
+		 * invisible to it), so an effect can read the row as it was with a
+		 * Tid Scan (o.ctid = a.old_tid) instead of probing the key's index.
+		 */
+		appendStringInfoString(&run, " AS after, e.tid AS old_tid)");
 	}
 	else
 		appendStringInfoString(&run, apply_sql);
@@ -366,12 +392,12 @@ read_operation(const char *page, const char *operation, OperationStatements *st)
 	appendStringInfoString(&run,
 						   ", items AS (INSERT INTO bulkorder.bulk_job_items"
 						   " (job_id, target, ok, error_code, message, before, after)"
-						   " SELECT $3, c.target, c.error_code IS NULL, c.error_code, m.message,"
-						   " c.before, a.after FROM checked c"
-						   " LEFT JOIN applied a ON a.target = c.target LEFT JOIN ");
-	append_messages(&run, codes, messages, nrules);
+						   " SELECT $3, c.target, c.error_code IS NULL, c.error_code, ");
+	append_message(&run, codes, messages, nrules);
 	appendStringInfoString(&run,
-						   " ON m.code = c.error_code RETURNING ok, after IS NOT NULL AS done)"
+						   ", c.before, a.after FROM checked c"
+						   " LEFT JOIN applied a ON a.target = c.target"
+						   " RETURNING ok, after IS NOT NULL AS done)"
 						   " SELECT count(*) FILTER (WHERE ok), count(*) FILTER (WHERE NOT ok),"
 						   " count(*) FILTER (WHERE ok AND NOT done) FROM items");
 
@@ -510,6 +536,59 @@ compile_statement(const char *sql, int nargs, Oid *argtypes, const char *what)
 }
 
 /*
+ * Compile the statements of the operation's revert, both directions (the
+ * undo, which withdraws the job's outbox rows, and the revert of a revert,
+ * which applies the operation again with its effects), when revert_job would
+ * build them: a reversible operation whose change is its own fields
+ * (set_clause) or that declares its revert apply_sql.
+ */
+static void
+compile_revert(const char *page, const char *operation, const char *opname)
+{
+	Oid			argtypes[3] = {TEXTOID, TEXTOID, BOOLOID};
+	Datum		values[3];
+	Oid			types[3] = {INT8ARRAYOID, JSONBOID, INT8OID};
+	bool		isnull;
+	bool		reversible,
+				own_fields,
+				has_apply;
+
+	values[0] = CStringGetTextDatum(page);
+	values[1] = CStringGetTextDatum(operation);
+	values[2] = BoolGetDatum(bulkorder_language == BULK_LANG_EN);
+	bulk_spi_exec(revert_query, 3, argtypes, values, NULL, true, SPI_OK_SELECT);
+	reversible = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	own_fields = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+	has_apply = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6) != NULL;
+	if (!reversible || !(own_fields || has_apply))
+		return;
+
+	for (int reapply = 0; reapply <= 1; reapply++)
+	{
+		OperationStatements st;
+		const char *which = reapply ? "the revert of a revert" : "the revert";
+
+		compose_revert(page, operation, reapply, &st);
+		if (st.prelock)
+			compile_statement(st.prelock, 2, types,
+							  psprintf("the prelock statement (revert prelock_sql) of %s of operation %s",
+									   which, opname));
+		compile_statement(st.lock, 1, types,
+						  psprintf("the lock statement of %s of operation %s", which, opname));
+		if (st.extra_lock)
+			compile_statement(st.extra_lock, 2, types,
+							  psprintf("the lock statement (revert lock_sql) of %s of operation %s",
+									   which, opname));
+		compile_statement(st.preview, 2, types,
+						  psprintf("the check statement (revert condition, rules, before_sql, visible_condition) of %s of operation %s",
+								   which, opname));
+		compile_statement(st.run, 3, types,
+						  psprintf("the change statement (revert apply_sql) of %s of operation %s",
+								   which, opname));
+	}
+}
+
+/*
  * bulkorder_catalog.compile_operation(page, operation): compile every
  * statement the engine would build for the declaration as it is now in the
  * catalogue (lock statements, check/preview, run, whole-call checks).  A
@@ -546,6 +625,7 @@ bulkorder_compile_operation(PG_FUNCTION_ARGS)
 								   op->param_check_sql[i]),
 						  1, check_types,
 						  psprintf("whole-call check %d of operation %s", i + 1, opname));
+	compile_revert(page, operation, opname);
 	SPI_finish();
 	PG_RETURN_VOID();
 }
@@ -665,12 +745,17 @@ bulk_check_reversible(const char *page, const char *operation)
 				 errdetail("Its change is not confined to the target's own fields, and the catalogue has no revert_apply_sql for it.")));
 }
 
-BulkOperation *
-bulk_lookup_revert(const char *page, Jsonb *revert_params)
+/*
+ * Compose the statements of the revert of page/operation from its
+ * declaration (reapply: the revert of a revert, which applies the operation
+ * again).  The returned operation has no plans and no reverts yet.
+ * Composing checks nothing: bulk_check_reversible says whether a job may
+ * run these statements; define_operation compiles them (compile_revert).
+ */
+static BulkOperation *
+compose_revert(const char *page, const char *operation, bool reapply, OperationStatements *st)
 {
-	char	   *operation = revert_param_text(revert_params, "operation");
-	char	   *job_text = revert_param_text(revert_params, "job_id");
-	bool		reapply = revert_param_bool(revert_params, "reapply");
+	OperationStatements orig_st;
 	BulkOperation *orig;
 	BulkOperation *op;
 	Oid			argtypes[3] = {TEXTOID, TEXTOID, BOOLOID};
@@ -695,29 +780,17 @@ bulk_lookup_revert(const char *page, Jsonb *revert_params)
 				neffects,
 				nrules,
 				n;
-	bool		isnull,
-				withdraw,
+	bool		withdraw,
 				wreq = false,
 				wmail = false;
 	StringInfoData prefix,
 				check,
 				preview,
 				run,
-				lock,
-				source;
-	PlanCacheEntry *entry;
-	bool		found;
-	char		cache_key[2 * NAMEDATALEN + 8];
+				lock;
 
-	if (operation == NULL || job_text == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("malformed revert job parameters"),
-				 errdetail("A revert's params name the job (job_id) and its operation.")));
-
-	/* the original operation: its names, and that it can be reverted */
-	orig = bulk_lookup_operation(page, operation);
-	bulk_check_reversible(page, operation);
+	/* the original operation: its names */
+	orig = read_operation(page, operation, &orig_st);
 
 	values[0] = CStringGetTextDatum(page);
 	values[1] = CStringGetTextDatum(operation);
@@ -743,7 +816,6 @@ bulk_lookup_revert(const char *page, Jsonb *revert_params)
 	conditions = col_text_array(tup, desc, 10, &n);
 	messages = col_text_array(tup, desc, 11, &n);
 	revert_visible = col_text(tup, desc, 12);
-	(void) isnull;
 
 	op = palloc0(sizeof(BulkOperation));
 	op->page = pstrdup(page);
@@ -751,7 +823,6 @@ bulk_lookup_revert(const char *page, Jsonb *revert_params)
 	op->page_name = orig->page_name;
 	op->op_name = orig->op_name;
 	op->param_spec = NULL;
-	op->reverts = DatumGetInt64(DirectFunctionCall1(int8in, CStringGetDatum(job_text)));
 
 	/*
 	 * Undoing a job that queued outbox rows withdraws them (never un-sends):
@@ -835,7 +906,7 @@ bulk_lookup_revert(const char *page, Jsonb *revert_params)
 	else
 		append_image(&check, "t", cols, ncols);
 	appendStringInfo(&check,
-					 " END AS before, s.before AS src_before, s.after AS src_after"
+					 " END AS before, s.before AS src_before, s.after AS src_after, t.ctid AS tid"
 					 " FROM unnest($1::bigint[]) AS i(target) CROSS JOIN prm"
 					 " LEFT JOIN bulkorder.bulk_job_items s ON s.job_id = ($2::jsonb->>'job_id')::bigint"
 					 " AND s.target = i.target AND s.ok"
@@ -859,7 +930,7 @@ bulk_lookup_revert(const char *page, Jsonb *revert_params)
 	 */
 	appendStringInfo(&run,
 					 "%s, checked AS MATERIALIZED (%s),"
-					 " eligible AS (SELECT target, src_before AS before, src_after AS after"
+					 " eligible AS (SELECT target, src_before AS before, src_after AS after, tid"
 					 " FROM checked WHERE error_code IS NULL), ",
 					 prefix.data, check.data);
 	if (apply_sql)
@@ -877,7 +948,8 @@ bulk_lookup_revert(const char *page, Jsonb *revert_params)
 						 " WHERE t.%s = s.target RETURNING t.%s AS target, ",
 						 table, key, key);
 		append_image(&run, "t", cols, ncols);
-		appendStringInfoString(&run, " AS after)");
+		/* as for the operation's own run: effects re-applied may read it */
+		appendStringInfoString(&run, " AS after, s.tid AS old_tid)");
 	}
 	/*
 	 * The rows to withdraw are the ones held_requests / held_mails locked: a
@@ -923,9 +995,41 @@ bulk_lookup_revert(const char *page, Jsonb *revert_params)
 	if (lock_sql)
 		lock_sql = psprintf("SELECT count(*) FROM (%s) AS locked", lock_sql);
 
+	st->prelock = prelock_sql;
+	st->lock = lock.data;
+	st->extra_lock = lock_sql;
+	st->preview = preview.data;
+	st->run = run.data;
+	return op;
+}
+
+BulkOperation *
+bulk_lookup_revert(const char *page, Jsonb *revert_params)
+{
+	char	   *operation = revert_param_text(revert_params, "operation");
+	char	   *job_text = revert_param_text(revert_params, "job_id");
+	bool		reapply = revert_param_bool(revert_params, "reapply");
+	OperationStatements st;
+	BulkOperation *op;
+	StringInfoData source;
+	PlanCacheEntry *entry;
+	bool		found;
+	char		cache_key[2 * NAMEDATALEN + 8];
+
+	if (operation == NULL || job_text == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("malformed revert job parameters"),
+				 errdetail("A revert's params name the job (job_id) and its operation.")));
+
+	/* the original operation read (an unknown one refused) before its revert */
+	op = compose_revert(page, operation, reapply, &st);
+	bulk_check_reversible(page, operation);
+	op->reverts = DatumGetInt64(DirectFunctionCall1(int8in, CStringGetDatum(job_text)));
+
 	initStringInfo(&source);
-	appendStringInfo(&source, "%s\n%s\n%s\n%s\n%s", prelock_sql ? prelock_sql : "",
-					 lock.data, lock_sql ? lock_sql : "", preview.data, run.data);
+	appendStringInfo(&source, "%s\n%s\n%s\n%s\n%s", st.prelock ? st.prelock : "",
+					 st.lock, st.extra_lock ? st.extra_lock : "", st.preview, st.run);
 
 	ensure_plan_cache();
 	snprintf(cache_key, sizeof(cache_key), "%s/~%s/%d/%d", page, operation, reapply,
@@ -933,13 +1037,8 @@ bulk_lookup_revert(const char *page, Jsonb *revert_params)
 	entry = hash_search(plan_cache, cache_key, HASH_ENTER, &found);
 	if (found && strcmp(entry->source, source.data) != 0)
 	{
-		if (entry->pre_lock_plan)
-			SPI_freeplan(entry->pre_lock_plan);
-		SPI_freeplan(entry->lock_plan);
-		if (entry->extra_lock_plan)
-			SPI_freeplan(entry->extra_lock_plan);
-		SPI_freeplan(entry->preview_plan);
-		SPI_freeplan(entry->run_plan);
+		/* the catalogue changed under us: forget the old plans */
+		free_entry_plans(entry);
 		pfree(entry->source);
 		found = false;
 	}
@@ -952,16 +1051,18 @@ bulk_lookup_revert(const char *page, Jsonb *revert_params)
 		entry->preview_plan = entry->run_plan = NULL;
 		PG_TRY();
 		{
-			if (prelock_sql)
-				entry->pre_lock_plan = prepare_kept(prelock_sql, 2, types);
-			entry->lock_plan = prepare_kept(lock.data, 1, types);
-			if (lock_sql)
-				entry->extra_lock_plan = prepare_kept(lock_sql, 2, types);
-			entry->preview_plan = prepare_kept(preview.data, 2, types);
-			entry->run_plan = prepare_kept(run.data, 3, types);
+			if (st.prelock)
+				entry->pre_lock_plan = prepare_kept(st.prelock, 2, types);
+			entry->lock_plan = prepare_kept(st.lock, 1, types);
+			if (st.extra_lock)
+				entry->extra_lock_plan = prepare_kept(st.extra_lock, 2, types);
+			entry->preview_plan = prepare_kept(st.preview, 2, types);
+			entry->run_plan = prepare_kept(st.run, 3, types);
 		}
 		PG_CATCH();
 		{
+			/* the plans kept before the failing one live in CacheMemoryContext */
+			free_entry_plans(entry);
 			hash_search(plan_cache, cache_key, HASH_REMOVE, NULL);
 			PG_RE_THROW();
 		}

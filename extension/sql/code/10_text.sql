@@ -1,23 +1,25 @@
 -- Helpers of the operations' SQL: mail rendering, tags, free text.
 
 -- Render a template for one order: {{order_no}}, {{customer_name}},
--- {{tracking_no}}, {{payment_method}} (its name), {{course_order_no}}.
--- Scalar arguments, not the orders/customers row types: the engine's
--- functions must not depend on the shop's tables, which a restore creates
--- only after CREATE EXTENSION.  No SET clause, so that it is inlined into
--- the effect statements that call it once per order.
+-- {{tracking_no}}, {{payment_method}} (the method's name, which the caller
+-- joins from payment_methods), {{course_order_no}}.  Scalar arguments, not
+-- the orders/customers row types: the engine's functions must not depend on
+-- the shop's tables, which a restore creates only after CREATE EXTENSION.
+-- One expression, no SET clause and no sub-SELECT, so that the planner
+-- inlines it into the effect statements that call it once per order (a
+-- sub-SELECT, as the payment method's name lookup was, forbids inlining:
+-- every call then ran the function's own plan, 2 calls per mail).
 CREATE OR REPLACE FUNCTION bulkorder.render_mail(template text, order_no bigint, customer_name text,
-                                                 tracking_no text, payment_method text,
+                                                 tracking_no text, payment_method_name text,
                                                  course_order_no bigint)
 RETURNS text
-LANGUAGE sql STABLE
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
     SELECT pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(template,
         '{{order_no}}', coalesce(order_no::text, '')),
         '{{customer_name}}', coalesce(customer_name, '')),
         '{{tracking_no}}', coalesce(tracking_no, '')),
-        '{{payment_method}}', coalesce((SELECT pm.name FROM bulkorder.payment_methods pm
-                                         WHERE pm.code = payment_method), '')),
+        '{{payment_method}}', coalesce(payment_method_name, '')),
         '{{course_order_no}}', coalesce(course_order_no::text, ''))
 $$;
 

@@ -131,7 +131,10 @@ REVOKE ALL ON FUNCTION bulkorder_catalog.compile_operation(text, text),
 --           eligibility rules, in the order they are checked
 --   checks  [{"condition", "message", "hint"?, "sqlstate"? (22023)}, …]: the
 --           whole-call checks over p, in order
---   revert  {"reversible": bool (true), "reason": text (required when false)}
+--   revert  {"reversible": bool (true), "reason": text (required when false,
+--           and then the only other key), "condition", "rules", "before_sql",
+--           "apply_sql", "prelock_sql", "lock_sql", "visible_condition"}:
+--           how a revert undoes it (the revert_* columns; catalog.c)
 -- Returns the wrapper.
 CREATE OR REPLACE FUNCTION bulkorder.define_operation(
     page text,
@@ -191,6 +194,14 @@ BEGIN
     IF v_operation !~ '^[a-z][a-z0-9_]*$' OR pg_catalog.length(v_operation) > 63 THEN
         RAISE EXCEPTION 'operation code "%" is not a lowercase snake_case code', v_operation
             USING ERRCODE = '22023', HINT = 'A code matches ^[a-z][a-z0-9_]*$ (at most 63 characters).';
+    END IF;
+    IF v_operation = 'revert' THEN
+        -- a job named revert is an undo (revert_job): the engine reads its
+        -- params as the job it reverts, never as this operation's
+        RAISE EXCEPTION 'operation code "revert" is reserved'
+            USING ERRCODE = '22023',
+                  DETAIL = 'A job whose operation is revert is the undo of another job (bulkorder.revert_job).',
+                  HINT = 'Choose another code, e.g. revert_to_awaiting.';
     END IF;
     IF pg_catalog.btrim(define_operation.name_ja) = '' OR pg_catalog.btrim(define_operation.name_en) = '' THEN
         RAISE EXCEPTION '%: name_ja and name_en must not be empty', opname USING ERRCODE = '22023';
@@ -315,29 +326,85 @@ BEGIN
         END IF;
     END LOOP;
 
-    -- the revert declaration
+    -- the revert declaration (README, "Adding an operation": revert)
     IF define_operation.revert IS NOT NULL THEN
         IF pg_catalog.jsonb_typeof(define_operation.revert) <> 'object' THEN
             RAISE EXCEPTION '%: revert must be a JSON object', opname USING ERRCODE = '22023';
         END IF;
         SELECT pg_catalog.string_agg(k, ', ' ORDER BY k) INTO bad
-        FROM pg_catalog.jsonb_object_keys(define_operation.revert) k WHERE k NOT IN ('reversible', 'reason');
+        FROM pg_catalog.jsonb_object_keys(define_operation.revert) k
+        WHERE k NOT IN ('reversible', 'reason', 'condition', 'rules', 'before_sql', 'apply_sql',
+                        'prelock_sql', 'lock_sql', 'visible_condition');
         IF bad IS NOT NULL THEN
             RAISE EXCEPTION '%: unknown key % in revert', opname, bad
-                USING ERRCODE = '22023', HINT = 'revert takes reversible (boolean) and reason (text).';
+                USING ERRCODE = '22023',
+                      HINT = 'revert takes reversible, reason, condition, rules, before_sql, apply_sql, prelock_sql, lock_sql and visible_condition.';
         END IF;
-        IF define_operation.revert ? 'reversible' AND pg_catalog.jsonb_typeof(define_operation.revert->'reversible') <> 'boolean'
-           OR define_operation.revert ? 'reason' AND pg_catalog.jsonb_typeof(define_operation.revert->'reason') <> 'string' THEN
-            RAISE EXCEPTION '%: revert.reversible is a boolean and revert.reason a string', opname USING ERRCODE = '22023';
+        IF define_operation.revert ? 'reversible' AND pg_catalog.jsonb_typeof(define_operation.revert->'reversible') <> 'boolean' THEN
+            RAISE EXCEPTION '%: revert.reversible must be a boolean', opname USING ERRCODE = '22023';
+        END IF;
+        SELECT pg_catalog.string_agg(k, ', ' ORDER BY k) INTO bad
+        FROM pg_catalog.unnest(ARRAY['reason', 'condition', 'before_sql', 'apply_sql', 'prelock_sql',
+                                     'lock_sql', 'visible_condition']) k
+        WHERE define_operation.revert ? k
+          AND (pg_catalog.jsonb_typeof(define_operation.revert->k) <> 'string'
+               OR pg_catalog.btrim(define_operation.revert->>k) = '');
+        IF bad IS NOT NULL THEN
+            RAISE EXCEPTION '%: revert.% must be a non-empty string', opname, bad USING ERRCODE = '22023';
         END IF;
         v_reversible := coalesce((define_operation.revert->>'reversible')::boolean, true);
-        v_reason := NULLIF(pg_catalog.btrim(define_operation.revert->>'reason'), '');
+        v_reason := define_operation.revert->>'reason';
         IF NOT v_reversible AND v_reason IS NULL THEN
             RAISE EXCEPTION '%: an irreversible operation needs revert.reason', opname
                 USING ERRCODE = '22023', HINT = 'Say why a job of it cannot be undone; revert_job shows the reason.';
         ELSIF v_reversible AND v_reason IS NOT NULL THEN
             RAISE EXCEPTION '%: revert.reason is for an irreversible operation', opname
                 USING ERRCODE = '22023', HINT = 'Give "reversible": false with the reason, or no reason.';
+        END IF;
+        SELECT pg_catalog.string_agg(k, ', ' ORDER BY k) INTO bad
+        FROM pg_catalog.jsonb_object_keys(define_operation.revert) k WHERE k NOT IN ('reversible', 'reason');
+        IF NOT v_reversible AND bad IS NOT NULL THEN
+            RAISE EXCEPTION '%: an irreversible operation declares no revert statements (revert.% given)', opname, bad
+                USING ERRCODE = '22023', HINT = 'Give "reversible": false with only its reason.';
+        END IF;
+        -- the revert's own rules, checked after changed_since (catalog.c)
+        IF define_operation.revert ? 'rules' THEN
+            IF pg_catalog.jsonb_typeof(define_operation.revert->'rules') <> 'array' THEN
+                RAISE EXCEPTION '%: revert.rules must be a JSON array of objects', opname USING ERRCODE = '22023';
+            END IF;
+            FOR elem IN SELECT r.value AS rule, r.n
+                        FROM pg_catalog.jsonb_array_elements(define_operation.revert->'rules') WITH ORDINALITY r(value, n) LOOP
+                IF pg_catalog.jsonb_typeof(elem.rule) <> 'object' THEN
+                    RAISE EXCEPTION '%: revert rule % is not a JSON object', opname, elem.n USING ERRCODE = '22023';
+                END IF;
+                SELECT pg_catalog.string_agg(k, ', ' ORDER BY k) INTO bad
+                FROM pg_catalog.jsonb_object_keys(elem.rule) k
+                WHERE k NOT IN ('code', 'condition', 'message_ja', 'message_en');
+                IF bad IS NOT NULL THEN
+                    RAISE EXCEPTION '%: unknown key % in revert rule %', opname, bad, elem.n
+                        USING ERRCODE = '22023', HINT = 'A rule has code, condition, message_ja and message_en.';
+                END IF;
+                SELECT pg_catalog.string_agg(k, ', ' ORDER BY k) INTO bad
+                FROM pg_catalog.unnest(ARRAY['code', 'condition', 'message_ja', 'message_en']) k
+                WHERE pg_catalog.jsonb_typeof(elem.rule->k) IS DISTINCT FROM 'string' OR pg_catalog.btrim(elem.rule->>k) = '';
+                IF bad IS NOT NULL THEN
+                    RAISE EXCEPTION '%: revert rule % has no %', opname, elem.n, bad
+                        USING ERRCODE = '22023',
+                              HINT = 'Every rule needs its error code, its condition and both messages (Japanese and English), as non-empty strings.';
+                END IF;
+                IF elem.rule->>'code' !~ '^[a-z][a-z0-9_]*$'
+                   OR elem.rule->>'code' IN ('not_found', 'side_effect_done', 'changed_since') THEN
+                    RAISE EXCEPTION '%: revert rule % has error code "%"', opname, elem.n, elem.rule->>'code'
+                        USING ERRCODE = '22023',
+                              HINT = 'An error code matches ^[a-z][a-z0-9_]*$; not_found, side_effect_done and changed_since are the revert''s own.';
+                END IF;
+            END LOOP;
+            SELECT r.value->>'code' INTO bad
+            FROM pg_catalog.jsonb_array_elements(define_operation.revert->'rules') r
+            GROUP BY r.value->>'code' HAVING count(*) > 1 LIMIT 1;
+            IF bad IS NOT NULL THEN
+                RAISE EXCEPTION '%: revert rule code "%" is given twice', opname, bad USING ERRCODE = '22023';
+            END IF;
         END IF;
     END IF;
 
@@ -412,18 +479,28 @@ BEGIN
     DELETE FROM bulkorder_catalog.operation_param_checks c WHERE c.page = v_page AND c.operation = v_operation;
     INSERT INTO bulkorder_catalog.operations AS o
         (page, operation, name_ja, name_en, params, changed_columns, set_clause, apply_sql, before_sql,
-         effects, lock_sql, prelock_sql, wrapper, reversible, irreversible_reason, shipped)
+         effects, lock_sql, prelock_sql, wrapper, reversible, irreversible_reason, shipped,
+         revert_condition, revert_rules, revert_before_sql, revert_apply_sql, revert_prelock_sql,
+         revert_lock_sql, revert_visible_condition)
     VALUES (v_page, v_operation, define_operation.name_ja, define_operation.name_en, v_params,
             define_operation.changed_columns, define_operation.set_clause, define_operation.apply_sql,
             define_operation.before_sql, define_operation.effects, define_operation.lock_sql,
-            define_operation.prelock_sql, v_wrapper, v_reversible, v_reason, shipped_ctx)
+            define_operation.prelock_sql, v_wrapper, v_reversible, v_reason, shipped_ctx,
+            define_operation.revert->>'condition', coalesce(define_operation.revert->'rules', '[]'),
+            define_operation.revert->>'before_sql', define_operation.revert->>'apply_sql',
+            define_operation.revert->>'prelock_sql', define_operation.revert->>'lock_sql',
+            define_operation.revert->>'visible_condition')
     ON CONFLICT ON CONSTRAINT operations_pkey DO UPDATE
         SET name_ja = excluded.name_ja, name_en = excluded.name_en, params = excluded.params,
             changed_columns = excluded.changed_columns, set_clause = excluded.set_clause,
             apply_sql = excluded.apply_sql, before_sql = excluded.before_sql, effects = excluded.effects,
             lock_sql = excluded.lock_sql, prelock_sql = excluded.prelock_sql, wrapper = excluded.wrapper,
             reversible = excluded.reversible, irreversible_reason = excluded.irreversible_reason,
-            shipped = excluded.shipped;
+            shipped = excluded.shipped, revert_condition = excluded.revert_condition,
+            revert_rules = excluded.revert_rules, revert_before_sql = excluded.revert_before_sql,
+            revert_apply_sql = excluded.revert_apply_sql, revert_prelock_sql = excluded.revert_prelock_sql,
+            revert_lock_sql = excluded.revert_lock_sql,
+            revert_visible_condition = excluded.revert_visible_condition;
     INSERT INTO bulkorder_catalog.operation_rules
         (page, operation, position, error_code, condition, message_ja, message_en)
     SELECT v_page, v_operation, r.n, r.value->>'code', r.value->>'condition',

@@ -113,7 +113,7 @@ SELECT pg_catalog.pg_extension_config_dump('bulkorder_catalog.operation_rules',
 SELECT pg_catalog.pg_extension_config_dump('bulkorder_catalog.operation_param_checks',
     'WHERE (page, operation) IN (SELECT page, operation FROM bulkorder_catalog.operations WHERE NOT shipped)');
 
--- How a revert undoes the operation (code/operations/90_revert.sql; README,
+-- How a revert undoes the operation (define_operation's revert argument; README,
 -- "Undoing a job").  NULL everywhere is the generic revert: the fields named
 -- in the original item's after image, where the row still holds them, are
 -- set back to its before image.  Fragments may use t (the target row),

@@ -41,7 +41,21 @@ SELECT bulkorder.define_operation('orders', 'delete',
     rules => jsonb_build_array(
         jsonb_build_object('code', 'order_shipping', 'condition', $$t.status <> 'shipping'$$,
             'message_ja', '出荷作業中の注文は削除できません',
-            'message_en', 'an order being shipped cannot be deleted')));
+            'message_en', 'an order being shipped cannot be deleted')),
+    -- 削除: the revert sees the orders the job deleted.  An order whose
+    -- course_seq a later generated order of its subscription took again
+    -- (SPEC §3 delete) cannot come back: two orders would share one place.
+    revert => jsonb_build_object(
+        'visible_condition', 'true',
+        'rules', jsonb_build_array(jsonb_build_object(
+        'code', 'course_seq_reused',
+        'condition', $$s.before->>'deleted_at' IS NOT NULL
+            OR t.course_order_no IS NULL OR t.course_seq IS NULL
+            OR NOT EXISTS (SELECT 1 FROM bulkorder.orders o
+                           WHERE o.course_order_no = t.course_order_no AND o.course_seq = t.course_seq
+                             AND o.order_no <> t.order_no AND o.deleted_at IS NULL)$$,
+        'message_ja', '削除後に同じ回数の定期注文が生成されているため元に戻せません',
+        'message_en', 'a later generated order of the subscription took this order''s place (course_seq)'))));
 
 -- 出荷停止: hold an awaiting or shipping order; release any
 SELECT bulkorder.define_operation('orders', 'shipping_hold',
@@ -170,11 +184,12 @@ SELECT bulkorder.define_operation('orders', 'payment_method',
     effects => ARRAY[$$INSERT INTO bulkorder.mail_outbox
             (template_code, order_no, customer_id, to_address, subject, body, job_id)
         SELECT mt.code, o.order_no, c.customer_id, c.email,
-               bulkorder.render_mail(mt.subject, o.order_no, c.name, o.tracking_no, o.payment_method, o.course_order_no), bulkorder.render_mail(mt.body, o.order_no, c.name, o.tracking_no, o.payment_method, o.course_order_no), $3
+               bulkorder.render_mail(mt.subject, o.order_no, c.name, o.tracking_no, pm.name, o.course_order_no), bulkorder.render_mail(mt.body, o.order_no, c.name, o.tracking_no, pm.name, o.course_order_no), $3
         FROM applied a
         CROSS JOIN LATERAL jsonb_populate_record((SELECT x FROM bulkorder.orders x
                                                   WHERE x.order_no = a.target), a.after) AS o
         JOIN bulkorder.customers c ON c.customer_id = o.customer_id
+        JOIN bulkorder.payment_methods pm ON pm.code = o.payment_method
         JOIN bulkorder.mail_templates mt ON mt.code = 'cod_auto_change' AND mt.enabled$$],
     rules => jsonb_build_array(
         jsonb_build_object('code', 'not_awaiting_shipment', 'condition', $$t.status = 'awaiting_shipment'$$,
@@ -234,6 +249,45 @@ AS $fn$
 $fn$;
 REVOKE ALL ON FUNCTION bulkorder_catalog.order_line_before() FROM PUBLIC;
 
+-- How a revert undoes 商品を一括追加 / 商品を一括削除: the order's line of the
+-- product, as the image records it (quantity null: no line).
+CREATE OR REPLACE FUNCTION bulkorder_catalog.order_line_revert()
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE
+AS $fn$
+    SELECT jsonb_build_object(
+        'condition', $r$(SELECT i.quantity IS NOT DISTINCT FROM (s.after->>'quantity')::integer
+                                 AND i.unit_price IS NOT DISTINCT FROM (s.after->>'unit_price')::integer
+                          FROM (SELECT) AS one
+                          LEFT JOIN bulkorder.order_items i
+                                 ON i.order_no = t.order_no AND i.product_id = (s.after->>'product_id')::bigint)$r$,
+        'before_sql', $r$(SELECT jsonb_build_object('product_id', (s.after->>'product_id')::bigint,
+                                                     'quantity', i.quantity, 'unit_price', i.unit_price)
+                           FROM (SELECT) AS one
+                           LEFT JOIN bulkorder.order_items i
+                                  ON i.order_no = t.order_no AND i.product_id = (s.after->>'product_id')::bigint)$r$,
+        'apply_sql', $r$line_removed AS (
+        DELETE FROM bulkorder.order_items i
+         USING eligible s
+         WHERE s.before->>'quantity' IS NULL
+           AND i.order_no = s.target AND i.product_id = (s.before->>'product_id')::bigint
+     RETURNING i.order_no AS target, i.product_id),
+       line_added AS (
+        INSERT INTO bulkorder.order_items (order_no, product_id, quantity, unit_price)
+        SELECT s.target, (s.before->>'product_id')::bigint, (s.before->>'quantity')::integer,
+               (s.before->>'unit_price')::integer
+          FROM eligible s
+         WHERE s.before->>'quantity' IS NOT NULL
+     RETURNING order_no AS target, product_id, quantity, unit_price),
+       applied AS (
+        SELECT target, jsonb_build_object('product_id', product_id, 'quantity', NULL, 'unit_price', NULL) AS after
+          FROM line_removed
+        UNION ALL
+        SELECT target, jsonb_build_object('product_id', product_id, 'quantity', quantity, 'unit_price', unit_price)
+          FROM line_added)$r$)
+$fn$;
+REVOKE ALL ON FUNCTION bulkorder_catalog.order_line_revert() FROM PUBLIC;
+
 -- 商品を一括追加: a price-0 line; before/after are the line's columns
 SELECT bulkorder.define_operation('orders', 'add_products',
     name_ja => '商品を一括追加', name_en => 'add products',
@@ -278,7 +332,8 @@ SELECT bulkorder.define_operation('orders', 'add_products',
         jsonb_build_object('condition', $$EXISTS (SELECT 1 FROM bulkorder.products pr
                WHERE pr.product_id = (p->>'product_id')::bigint AND pr.price = 0)$$,
             'message', 'only products at price 0 can be added in bulk',
-            'hint', 'Choose a free item (販売価格0円の商品).')));
+            'hint', 'Choose a free item (販売価格0円の商品).')),
+    revert => bulkorder_catalog.order_line_revert());
 
 -- 商品を一括削除: the price-0 line is deleted
 SELECT bulkorder.define_operation('orders', 'remove_products',
@@ -312,7 +367,8 @@ SELECT bulkorder.define_operation('orders', 'remove_products',
     checks => jsonb_build_array(
         jsonb_build_object('condition', $$EXISTS (SELECT 1 FROM bulkorder.products pr WHERE pr.product_id = (p->>'product_id')::bigint)$$,
             'message', 'unknown product',
-            'hint', 'params.product_id must be a product_id of bulkorder.products.')));
+            'hint', 'params.product_id must be a product_id of bulkorder.products.')),
+    revert => bulkorder_catalog.order_line_revert());
 
 -- 定期注文自動生成エラー解除: the order's flag and its master's (with the
 -- master's reason).  Masters are locked after the orders, in key order.
@@ -340,6 +396,9 @@ SELECT bulkorder.define_operation('orders', 'clear_autogen_error',
                           'course_order_no', t.course_order_no,
                           'subscription_autogen_error',
                           (SELECT s.autogen_error FROM bulkorder.subscriptions s
+                           WHERE s.course_order_no = t.course_order_no),
+                          'subscription_autogen_error_reason',
+                          (SELECT s.autogen_error_reason FROM bulkorder.subscriptions s
                            WHERE s.course_order_no = t.course_order_no))$$,
     lock_sql => $$SELECT 1 FROM bulkorder.subscriptions s
        WHERE s.course_order_no IN (SELECT o.course_order_no FROM bulkorder.orders o
@@ -350,7 +409,58 @@ SELECT bulkorder.define_operation('orders', 'clear_autogen_error',
     rules => jsonb_build_array(
         jsonb_build_object('code', 'no_autogen_error', 'condition', $$t.autogen_error$$,
             'message_ja', '定期注文自動生成エラーがない注文です',
-            'message_en', 'the order has no autogeneration error')));
+            'message_en', 'the order has no autogeneration error')),
+    -- 定期注文自動生成エラー解除 (orders page): the order's flag and its
+    -- master's flag and reason.  1.1 records the master's reason in the before
+    -- image; an item recorded by 1.0 lacks it, and reverting it fails
+    -- (revert_image_incomplete) rather than bring the error back without its reason.
+    revert => jsonb_build_object(
+        'condition', $$t.autogen_error = (s.after->>'autogen_error')::boolean
+        AND (SELECT m.autogen_error FROM bulkorder.subscriptions m
+             WHERE m.course_order_no = t.course_order_no)
+            IS NOT DISTINCT FROM (s.after->>'subscription_autogen_error')::boolean$$,
+        'rules', jsonb_build_array(jsonb_build_object(
+        'code', 'revert_image_incomplete',
+        'condition', $$s.before ? 'subscription_autogen_error_reason'
+            OR NOT coalesce((s.before->>'subscription_autogen_error')::boolean, false)$$,
+        'message_ja', 'bulkorder 1.0 で記録された一括更新のため定期注文マスターのエラー理由がなく、元に戻せません',
+        'message_en', 'recorded by bulkorder 1.0 without the master''s error reason: it cannot be restored exactly')),
+        'before_sql', $$jsonb_build_object('autogen_error', t.autogen_error,
+                          'course_order_no', t.course_order_no,
+                          'subscription_autogen_error',
+                          (SELECT m.autogen_error FROM bulkorder.subscriptions m
+                           WHERE m.course_order_no = t.course_order_no),
+                          'subscription_autogen_error_reason',
+                          (SELECT m.autogen_error_reason FROM bulkorder.subscriptions m
+                           WHERE m.course_order_no = t.course_order_no))$$,
+        'apply_sql', $$flag_restored AS (
+        UPDATE bulkorder.orders o SET autogen_error = (s.before->>'autogen_error')::boolean
+          FROM eligible s
+         WHERE o.order_no = s.target
+     RETURNING o.order_no AS target, o.autogen_error, o.course_order_no, s.before AS src_before),
+       master_restored AS (
+        UPDATE bulkorder.subscriptions m
+           SET autogen_error = x.autogen_error, autogen_error_reason = x.reason
+          FROM (SELECT DISTINCT ON ((s.before->>'course_order_no')::bigint)
+                       (s.before->>'course_order_no')::bigint AS course_order_no,
+                       (s.before->>'subscription_autogen_error')::boolean AS autogen_error,
+                       s.before->>'subscription_autogen_error_reason' AS reason
+                  FROM eligible s
+                 WHERE s.before->>'subscription_autogen_error' IS NOT NULL
+                 ORDER BY 1) AS x
+         WHERE m.course_order_no = x.course_order_no
+     RETURNING m.course_order_no, m.autogen_error, m.autogen_error_reason),
+       applied AS (
+        SELECT f.target,
+               jsonb_build_object('autogen_error', f.autogen_error,
+                                  'course_order_no', f.course_order_no,
+                                  'subscription_autogen_error', (f.src_before->>'subscription_autogen_error')::boolean,
+                                  'subscription_autogen_error_reason', f.src_before->>'subscription_autogen_error_reason') AS after
+          FROM flag_restored f)$$,
+        'lock_sql', $$SELECT 1 FROM bulkorder.subscriptions m
+        WHERE m.course_order_no IN (SELECT o.course_order_no FROM bulkorder.orders o WHERE o.order_no = ANY ($1))
+        ORDER BY m.course_order_no
+          FOR NO KEY UPDATE OF m$$));
 
 -- ブラックリスト: the order's customer.  Several orders of one customer
 -- update it once; each order's item shows the customer's status.
@@ -391,4 +501,30 @@ SELECT bulkorder.define_operation('orders', 'blacklist',
        WHERE c.customer_id IN (SELECT o.customer_id FROM bulkorder.orders o
                                WHERE o.order_no = ANY ($1) AND o.deleted_at IS NULL)
        ORDER BY c.customer_id
-       FOR NO KEY UPDATE OF c$$);
+       FOR NO KEY UPDATE OF c$$,
+    -- ブラックリスト (orders page): the orders' customers, locked before the
+    -- orders as the operation does.
+    revert => jsonb_build_object(
+        'condition', $$(SELECT c.blacklist_status FROM bulkorder.customers c
+                          WHERE c.customer_id = t.customer_id) = s.after->>'blacklist_status'$$,
+        'before_sql', $$jsonb_build_object('customer_id', t.customer_id,
+                          'blacklist_status', (SELECT c.blacklist_status FROM bulkorder.customers c
+                                               WHERE c.customer_id = t.customer_id))$$,
+        'apply_sql', $$customers_restored AS (
+        UPDATE bulkorder.customers c SET blacklist_status = x.blacklist_status
+          FROM (SELECT DISTINCT ON (o.customer_id) o.customer_id, s.before->>'blacklist_status' AS blacklist_status
+                  FROM eligible s
+                  JOIN bulkorder.orders o ON o.order_no = s.target
+                 ORDER BY o.customer_id) AS x
+         WHERE c.customer_id = x.customer_id
+     RETURNING c.customer_id),
+       applied AS (
+        SELECT s.target,
+               jsonb_build_object('customer_id', o.customer_id,
+                                  'blacklist_status', s.before->>'blacklist_status') AS after
+          FROM eligible s
+          JOIN bulkorder.orders o ON o.order_no = s.target)$$,
+        'prelock_sql', $$SELECT 1 FROM bulkorder.customers c
+       WHERE c.customer_id IN (SELECT o.customer_id FROM bulkorder.orders o WHERE o.order_no = ANY ($1))
+       ORDER BY c.customer_id
+       FOR NO KEY UPDATE OF c$$));

@@ -153,7 +153,28 @@ SELECT bulkorder.define_operation('subscriptions', 'swap_product',
         jsonb_build_object('condition', $$EXISTS (SELECT 1 FROM bulkorder.products pr
                WHERE pr.product_id = (p->>'to_product_id')::bigint AND pr.is_public)$$,
             'message', 'the replacement product does not exist or is not public',
-            'hint', 'Only a public product can be delivered by a subscription.')));
+            'hint', 'Only a public product can be delivered by a subscription.')),
+    -- 定期商品 (swap_product): the master's line goes back to the other product,
+    -- quantity kept, where the line is as the job left it and the master has no
+    -- line of that product again.
+    revert => jsonb_build_object(
+        'condition', $$EXISTS (SELECT 1 FROM bulkorder.subscription_items si
+                 WHERE si.course_order_no = t.course_order_no
+                   AND si.product_id = (s.after->>'product_id')::bigint
+                   AND si.quantity = (s.after->>'quantity')::integer)
+        AND NOT EXISTS (SELECT 1 FROM bulkorder.subscription_items si
+                        WHERE si.course_order_no = t.course_order_no
+                          AND si.product_id = (s.before->>'product_id')::bigint)$$,
+        'before_sql', $$(SELECT jsonb_build_object('product_id', si.product_id, 'quantity', si.quantity)
+                           FROM bulkorder.subscription_items si
+                           WHERE si.course_order_no = t.course_order_no
+                             AND si.product_id = (s.after->>'product_id')::bigint)$$,
+        'apply_sql', $$applied AS (
+        UPDATE bulkorder.subscription_items si SET product_id = (s.before->>'product_id')::bigint
+          FROM eligible s
+         WHERE si.course_order_no = s.target AND si.product_id = (s.after->>'product_id')::bigint
+     RETURNING si.course_order_no AS target,
+               jsonb_build_object('product_id', si.product_id, 'quantity', si.quantity) AS after)$$));
 
 -- コース注文状況: 継続 / 停止.  終了 is not a bulk change: the enum leaves it
 -- out, so "ended" rejects the call.

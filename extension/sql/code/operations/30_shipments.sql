@@ -58,7 +58,9 @@ SELECT bulkorder.define_operation('shipments', 'delivery_dates',
                           'scheduled_delivery_date', t.scheduled_delivery_date)
        || CASE WHEN (p->>'update_subscription')::boolean
                THEN coalesce((SELECT jsonb_build_object('next_ship_date', s.next_ship_date,
-                                                        'next_delivery_date', s.next_delivery_date)
+                                                        'next_delivery_date', s.next_delivery_date,
+                                                        'course_order_no', s.course_order_no,
+                                                        'anchor_day', s.anchor_day)
                               FROM bulkorder.subscriptions s
                               WHERE s.course_order_no = t.course_order_no AND s.status <> 'ended'),
                              '{}'::jsonb)
@@ -87,7 +89,70 @@ SELECT bulkorder.define_operation('shipments', 'delivery_dates',
     checks => jsonb_build_array(
         jsonb_build_object('condition', $$(p->>'ship_date')::date <= (p->>'delivery_date')::date$$,
             'message', 'ship_date is after delivery_date',
-            'hint', 'The scheduled ship date must be on or before the delivery date.')));
+            'hint', 'The scheduled ship date must be on or before the delivery date.')),
+    -- 配送関連日程: the order's dates and, where the job moved them, its master's
+    -- next dates and month anchor.  1.1 records the master (course_order_no) and
+    -- its anchor_day in the before image; an item of 1.0 that moved a master
+    -- lacks them and fails revert_image_incomplete.
+    revert => jsonb_build_object(
+        'condition', $$t.scheduled_ship_date IS NOT DISTINCT FROM (s.after->>'scheduled_ship_date')::date
+        AND t.scheduled_delivery_date IS NOT DISTINCT FROM (s.after->>'scheduled_delivery_date')::date
+        AND (NOT s.after ? 'next_ship_date'
+             OR EXISTS (SELECT 1 FROM bulkorder.subscriptions m
+                        WHERE m.course_order_no = t.course_order_no
+                          AND m.next_ship_date IS NOT DISTINCT FROM (s.after->>'next_ship_date')::date
+                          AND m.next_delivery_date IS NOT DISTINCT FROM (s.after->>'next_delivery_date')::date))$$,
+        'rules', jsonb_build_array(jsonb_build_object(
+        'code', 'revert_image_incomplete',
+        'condition', $$NOT s.before ? 'next_ship_date' OR s.before ? 'anchor_day'$$,
+        'message_ja', 'bulkorder 1.0 で記録された一括更新のため定期注文マスターの基準日がなく、元に戻せません',
+        'message_en', 'recorded by bulkorder 1.0 without the master''s anchor day: it cannot be restored exactly')),
+        'before_sql', $$jsonb_build_object('scheduled_ship_date', t.scheduled_ship_date,
+                          'scheduled_delivery_date', t.scheduled_delivery_date)
+       || CASE WHEN s.after ? 'next_ship_date'
+               THEN coalesce((SELECT jsonb_build_object('next_ship_date', m.next_ship_date,
+                                                        'next_delivery_date', m.next_delivery_date,
+                                                        'course_order_no', m.course_order_no,
+                                                        'anchor_day', m.anchor_day)
+                              FROM bulkorder.subscriptions m
+                              WHERE m.course_order_no = t.course_order_no), '{}'::jsonb)
+               ELSE '{}'::jsonb END$$,
+        'apply_sql', $$dates_restored AS (
+        UPDATE bulkorder.orders AS t
+           SET scheduled_ship_date = (s.before->>'scheduled_ship_date')::date,
+               scheduled_delivery_date = (s.before->>'scheduled_delivery_date')::date
+          FROM eligible s
+         WHERE t.order_no = s.target
+     RETURNING t.order_no AS target, t.scheduled_ship_date, t.scheduled_delivery_date, s.before AS src_before),
+       master_restored AS (
+        UPDATE bulkorder.subscriptions m
+           SET next_ship_date = x.next_ship_date, next_delivery_date = x.next_delivery_date,
+               anchor_day = x.anchor_day
+          FROM (SELECT DISTINCT ON ((s.before->>'course_order_no')::bigint)
+                       (s.before->>'course_order_no')::bigint AS course_order_no,
+                       (s.before->>'next_ship_date')::date AS next_ship_date,
+                       (s.before->>'next_delivery_date')::date AS next_delivery_date,
+                       (s.before->>'anchor_day')::integer AS anchor_day
+                  FROM eligible s
+                 WHERE s.before ? 'course_order_no'
+                 ORDER BY 1) AS x
+         WHERE m.course_order_no = x.course_order_no
+     RETURNING m.course_order_no),
+       applied AS (
+        SELECT d.target,
+               jsonb_build_object('scheduled_ship_date', d.scheduled_ship_date,
+                                  'scheduled_delivery_date', d.scheduled_delivery_date)
+               || CASE WHEN d.src_before ? 'next_ship_date'
+                       THEN jsonb_build_object('next_ship_date', d.src_before->'next_ship_date',
+                                               'next_delivery_date', d.src_before->'next_delivery_date',
+                                               'course_order_no', d.src_before->'course_order_no',
+                                               'anchor_day', d.src_before->'anchor_day')
+                       ELSE '{}'::jsonb END AS after
+          FROM dates_restored d)$$,
+        'lock_sql', $$SELECT 1 FROM bulkorder.subscriptions m
+        WHERE m.course_order_no IN (SELECT o.course_order_no FROM bulkorder.orders o WHERE o.order_no = ANY ($1))
+        ORDER BY m.course_order_no
+          FOR NO KEY UPDATE OF m$$));
 
 -- 注文ステータス: shipped → awaiting_shipment, nothing else.  The tracking
 -- number, ship_mail_sent and ship_report_status stay as they are: the next

@@ -54,7 +54,55 @@ SELECT bulkorder.define_operation('customers', 'blacklist',
           AND o.status = 'awaiting_shipment'
           AND o.deleted_at IS NULL
         ORDER BY o.order_no
-          FOR NO KEY UPDATE OF o$$);
+          FOR NO KEY UPDATE OF o$$,
+    -- ブラックリスト (customers page): the status, and the orders it put on
+    -- hold (after.held_orders) released, where they are all still held.  The
+    -- revert's before image keeps held_orders, so its own revert holds them again.
+    revert => jsonb_build_object(
+        'condition', $$t.blacklist_status = s.after->>'blacklist_status'
+        AND NOT EXISTS (SELECT 1 FROM bulkorder.orders o
+                        WHERE o.order_no IN (SELECT h::bigint FROM jsonb_array_elements_text(coalesce(s.after->'held_orders', '[]')) h)
+                          AND NOT o.shipping_hold)
+        AND NOT EXISTS (SELECT 1 FROM bulkorder.orders o
+                        WHERE o.order_no IN (SELECT h::bigint FROM jsonb_array_elements_text(coalesce(s.before->'held_orders', '[]')) h)
+                          AND o.shipping_hold)
+        AND cardinality(ARRAY(SELECT jsonb_array_elements_text(coalesce(s.after->'held_orders', '[]'))))
+            = (SELECT count(*) FROM bulkorder.orders o
+               WHERE o.order_no IN (SELECT h::bigint FROM jsonb_array_elements_text(coalesce(s.after->'held_orders', '[]')) h)
+                 AND o.deleted_at IS NULL)$$,
+        'before_sql', $$jsonb_build_object('blacklist_status', t.blacklist_status)
+        || CASE WHEN s.after ? 'held_orders' THEN jsonb_build_object('held_orders', s.after->'held_orders')
+                ELSE '{}'::jsonb END$$,
+        'apply_sql', $$listed AS (
+        UPDATE bulkorder.customers AS t SET blacklist_status = s.before->>'blacklist_status'
+          FROM eligible s
+         WHERE t.customer_id = s.target
+     RETURNING t.customer_id AS target, t.blacklist_status, s.before AS src_before),
+       hold_restored AS (
+        UPDATE bulkorder.orders o SET shipping_hold = x.hold
+          FROM (SELECT h::bigint AS order_no, false AS hold
+                  FROM eligible s,
+                       jsonb_array_elements_text(coalesce(s.after->'held_orders', '[]')) h
+                UNION ALL
+                SELECT h::bigint, true
+                  FROM eligible s,
+                       jsonb_array_elements_text(coalesce(s.before->'held_orders', '[]')) h) AS x
+         WHERE o.order_no = x.order_no
+     RETURNING o.order_no),
+       applied AS (
+        SELECT l.target,
+               jsonb_build_object('blacklist_status', l.blacklist_status)
+               || CASE WHEN l.src_before ? 'held_orders' THEN jsonb_build_object('held_orders', l.src_before->'held_orders')
+                       ELSE '{}'::jsonb END AS after
+          FROM listed l)$$,
+        'lock_sql', $$SELECT 1 FROM bulkorder.orders o
+        WHERE o.order_no IN (SELECT h::bigint
+                               FROM bulkorder.bulk_job_items i,
+                                    jsonb_array_elements_text(coalesce(i.after->'held_orders', '[]')
+                                                              || coalesce(i.before->'held_orders', '[]')) h
+                              WHERE i.job_id = ($2->>'job_id')::bigint AND i.target = ANY ($1) AND i.ok)
+        ORDER BY o.order_no
+          FOR NO KEY UPDATE OF o$$));
 
 -- タグ設定: as on the orders page (10_orders.sql): the same parameters,
 -- bulkorder.merge_tags and the same whole-job checks.
@@ -128,4 +176,25 @@ SELECT bulkorder.define_operation('customers', 'points',
     checks => jsonb_build_array(
         jsonb_build_object('condition', $$(p->>'delta')::integer <> 0$$,
             'message', 'params.delta is zero',
-            'hint', 'Give a positive delta to add points or a negative one to take them.')));
+            'hint', 'Give a positive delta to add points or a negative one to take them.')),
+    -- ポイント: as the delta given (SPEC §7): the revert subtracts the job's
+    -- delta from today's balance, whatever happened to it since.
+    revert => jsonb_build_object(
+        'condition', 'true',
+        'rules', jsonb_build_array(
+        jsonb_build_object(
+            'code', 'points_below_zero',
+            'condition', $$t.points::bigint - ((s.after->>'points')::bigint - (s.before->>'points')::bigint) >= 0$$,
+            'message_ja', 'ポイント残高が不足するため取り消せません',
+            'message_en', 'the point balance would go below zero'),
+        jsonb_build_object(
+            'code', 'points_overflow',
+            'condition', $$t.points::bigint - ((s.after->>'points')::bigint - (s.before->>'points')::bigint) <= 2147483647$$,
+            'message_ja', 'ポイント残高が上限を超えるため取り消せません',
+            'message_en', 'the point balance would exceed its maximum')),
+        'apply_sql', $$applied AS (
+        UPDATE bulkorder.customers AS t
+           SET points = t.points - ((s.after->>'points')::integer - (s.before->>'points')::integer)
+          FROM eligible s
+         WHERE t.customer_id = s.target
+     RETURNING t.customer_id AS target, jsonb_build_object('points', t.points) AS after)$$));
