@@ -101,7 +101,7 @@ $(EXTENSION)--%--$(EXTVERSION).sql: extension/sql/upgrades/%--$(EXTVERSION).sql 
 	  $(call sql_cat,,$(CODE_SQL)); } > $@
 
 # PGXS tracks no header dependencies: every object depends on the shared header.
-$(OBJS): extension/include/bulkorder.h
+$(OBJS): extension/include/bulkorder.h extension/include/bulkorder_csv.h
 
 .PHONY: deps demo stop test bench check-asan
 

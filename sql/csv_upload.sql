@@ -8,14 +8,19 @@ CREATE EXTENSION bulkorder;
 
 -- an upload as the list shows it, without its varying id and time
 \set summary 'SELECT page, purpose, encoding, has_bom, has_header, line_count, blank_line_count, key_count, error_count, file_size, uploaded_by, operator, job_id FROM bulkorder.upload_list WHERE upload_id = '
--- what a call gives: accepted, or its SQLSTATE and message
+-- what a call gives: accepted, or its SQLSTATE and message, and the line
+-- of the file the error's context names ("CSV line N", in Japanese here)
 CREATE FUNCTION pg_temp.try_upload(page text, content bytea, options jsonb DEFAULT '{}')
 RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    context text;
 BEGIN
     PERFORM bulkorder.upload_csv(page, content, options);
     RETURN 'accepted';
 EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
+    GET STACKED DIAGNOSTICS context = PG_EXCEPTION_CONTEXT;
+    RETURN SQLSTATE || ': ' || SQLERRM
+        || coalesce(' (' || substring(context FROM '^CSV[^\n]*') || ')', '');
 END
 $$;
 
@@ -256,6 +261,18 @@ END
 $$;
 SELECT substring(pg_read_file('/proc/self/status') FROM 'VmHWM:\s+(\d+) kB')::bigint - :hwm_kb
        < 20000 + 32768 AS within_the_file_and_32_mb;
+
+-- whole-call errors follow bulkorder.language (messages.c): the errmsg is
+-- English either way, the hint and detail are English here
+SET bulkorder.language = 'en';
+SELECT bulkorder.upload_csv('invoices', '1001');
+SELECT bulkorder.upload_csv('orders', NULL);
+SELECT bulkorder.upload_csv('orders', '1001', '{"delimiter": ";"}');
+SELECT bulkorder.import_shipments('1001', '{"colour": "red"}');
+SELECT bulkorder.upload_csv('orders', '1001', '{"encoding": "EUC_JP"}');
+SELECT bulkorder.upload_csv('orders', '\x313030310aff0a');
+SELECT bulkorder.run_bulk('orders', 'explode', '{1001}', '{}');
+RESET bulkorder.language;
 
 -- the shop's tables outlive DROP EXTENSION: dropping the schema leaves nothing
 SET client_min_messages = warning;

@@ -19,6 +19,7 @@
 #include "postgres.h"
 
 #include "executor/spi.h"
+#include "nodes/execnodes.h"
 #include "postmaster/bgworker.h"
 #include "storage/lock.h"
 #include "utils/array.h"
@@ -89,6 +90,7 @@ extern BulkOperation *bulk_lookup_job_operation(const char *page, const char *op
 												Jsonb *params, int64 job_id);
 extern void bulk_check_reversible(const char *page, const char *operation);
 extern char *bulk_page_list_hint(void);
+extern void bulk_unknown_page(const char *page) pg_attribute_noreturn();
 
 /* params.c */
 extern Jsonb *bulk_check_params(BulkOperation *op, Jsonb *params);
@@ -121,7 +123,6 @@ extern bytea *bulk_request_hash_file(const char *page, const char *operation,
 									 const char *data, size_t len, Jsonb *read_options);
 extern int64 bulk_request_key_job(const char *page, const char *request_key,
 								  bytea *request_hash);
-extern bytea *bulk_request_hash_override;
 
 /*
  * messages.c: whole-call error texts in bulkorder.language.  Use as
@@ -161,6 +162,19 @@ typedef enum BulkMsg
 	BMSG_TARGETS_DIMENSIONS,
 	BMSG_TARGETS_NULL_ELEMENT,
 	BMSG_TARGETS_TOO_MANY,
+	BMSG_PAGE_UNKNOWN,
+	BMSG_OPERATION_UNKNOWN,
+	BMSG_UPLOAD_OPTION_UNKNOWN,
+	BMSG_IMPORT_OPTION_UNKNOWN,
+	BMSG_CSV_ENCODING,
+	BMSG_CSV_ENCODING_TEXT,
+	BMSG_CSV_CONTENT_NULL,
+	BMSG_CSV_REJECTED,
+	BMSG_CSV_NOT_UTF8,
+	BMSG_CSV_NOT_SJIS,
+	BMSG_CSV_UTF16,
+	BMSG_CSV_END_MARKER,
+	BMSG_CSV_LINE,
 	BMSG_COUNT
 } BulkMsg;
 
@@ -173,6 +187,30 @@ extern char *bulk_message_args(BulkMsg id, int nargs, const char *const *args);
 #define bulk_errdetail(id, ...) bulk_errdetail_args((id), BULK_MSG_ARGS(__VA_ARGS__))
 #define bulk_errhint(id, ...) bulk_errhint_args((id), BULK_MSG_ARGS(__VA_ARGS__))
 #define bulk_message(id, ...) bulk_message_args((id), BULK_MSG_ARGS(__VA_ARGS__))
+
+/* jobs.c: the options of a call, and the job API in C */
+typedef struct BulkJobOptions
+{
+	bool		async;
+	char	   *request_key;
+	char	   *operator_name;
+	char	   *source;			/* "api" unless given */
+	bool		source_given;	/* the call named a source (even null) */
+} BulkJobOptions;
+
+/* an option bulk_parse_options does not know: read it, or false */
+typedef bool (*BulkOptionFn) (void *arg, const char *name, JsonbValue *v);
+
+extern BulkJobOptions bulk_parse_options(Jsonb *options, bool job_options,
+										 BulkOptionFn extra, void *arg,
+										 BulkMsg unknown_msg);
+extern void bulk_preview_targets(BulkOperation *op, Jsonb *params,
+								 BulkTargets *targets, bool read_only,
+								 ReturnSetInfo *rsinfo);
+extern int64 bulk_submit_job(const char *page, const char *operation,
+							 BulkTargets *targets, Jsonb *params,
+							 BulkJobOptions *opts, bytea *request_hash,
+							 bool *existing);
 
 /* version.c */
 extern char *bulk_installed_version(void);

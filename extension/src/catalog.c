@@ -179,17 +179,39 @@ append_image(StringInfo buf, const char *alias, char **cols, int ncols)
 }
 
 /*
- * The hint of an unknown page: the pages of the catalogue, read from
- * bulkorder_catalog.pages so that the list is never out of date.
+ * The pages of the catalogue, read from bulkorder_catalog.pages so that the
+ * list is never out of date: "a, b and c" in English, "a、b、c" in Japanese.
  */
+static char *
+page_list(bool english)
+{
+	bulk_spi_exec(english ?
+				  "SELECT regexp_replace(string_agg(page, ', ' ORDER BY page), ', ([^,]*)$', ' and \\1')"
+				  " FROM bulkorder_catalog.pages" :
+				  "SELECT string_agg(page, '、' ORDER BY page) FROM bulkorder_catalog.pages",
+				  0, NULL, NULL, NULL, true, SPI_OK_SELECT);
+	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+}
+
+/* The English hint of an unknown page (define_operation's SQL reads it) */
 char *
 bulk_page_list_hint(void)
 {
-	bulk_spi_exec("SELECT regexp_replace(string_agg(page, ', ' ORDER BY page), ', ([^,]*)$', ' and \\1')"
-				  " FROM bulkorder_catalog.pages",
-				  0, NULL, NULL, NULL, true, SPI_OK_SELECT);
-	return psprintf("The pages are %s.",
-					SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+	return psprintf("The pages are %s.", page_list(true));
+}
+
+/*
+ * Reject a call naming an unknown page (22023), listing the pages: the one
+ * place for run_bulk, preview_bulk and the CSV uploads.
+ */
+void
+bulk_unknown_page(const char *page)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unknown page \"%s\"", page),
+			 bulk_errhint(BMSG_PAGE_UNKNOWN, page,
+						  page_list(bulkorder_language == BULK_LANG_EN))));
 }
 
 /* bulkorder_catalog.page_list_hint(): the same hint, for define_operation */
@@ -204,6 +226,36 @@ bulkorder_page_list_hint(PG_FUNCTION_ARGS)
 	hint = MemoryContextStrdup(caller, hint);
 	SPI_finish();
 	PG_RETURN_TEXT_P(cstring_to_text(hint));
+}
+
+/* The eligibility rules in their order: the first a target fails is its error. */
+static void
+append_rule_cases(StringInfo buf, char **codes, char **conditions, int nrules)
+{
+	for (int i = 0; i < nrules; i++)
+		appendStringInfo(buf, " WHEN NOT coalesce((%s), false) THEN %s",
+						 conditions[i], quote_literal_cstr(codes[i]));
+}
+
+/*
+ * The statements of a job: the page's rows locked in key order (two jobs
+ * over the same keys can never deadlock), the declared locks of rows before
+ * and beside them, the preview and the run.  Every lock statement only
+ * counts what it locked, so locking a whole job's rows at once materializes
+ * nothing.
+ */
+static void
+set_statements(OperationStatements *st, const char *table, const char *key,
+			   const char *prelock_sql, const char *lock_sql,
+			   char *preview, char *run)
+{
+	st->lock = psprintf("SELECT count(*) FROM (SELECT 1 FROM %s AS t WHERE t.%s = ANY ($1)"
+						" ORDER BY t.%s FOR NO KEY UPDATE OF t) AS locked",
+						table, key, key);
+	st->prelock = prelock_sql ? psprintf("SELECT count(*) FROM (%s) AS locked", prelock_sql) : NULL;
+	st->extra_lock = lock_sql ? psprintf("SELECT count(*) FROM (%s) AS locked", lock_sql) : NULL;
+	st->preview = preview;
+	st->run = run;
 }
 
 /*
@@ -238,8 +290,7 @@ read_operation(const char *page, const char *operation, OperationStatements *st)
 	bool		isnull;
 	StringInfoData check,
 				preview,
-				run,
-				lock;
+				run;
 
 	/* every job, preview and import starts here */
 	bulk_check_installed_version();
@@ -257,18 +308,16 @@ read_operation(const char *page, const char *operation, OperationStatements *st)
 					  values, NULL, true, SPI_OK_SELECT);
 		page_known = SPI_processed > 0;
 		if (!page_known)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("unknown page \"%s\"", page),
-					 errhint("%s", bulk_page_list_hint())));
+			bulk_unknown_page(page);
 		bulk_spi_exec("SELECT string_agg(operation, ', ' ORDER BY operation) "
 					  "FROM bulkorder_catalog.operations WHERE page = $1",
 					  1, argtypes, values, NULL, true, SPI_OK_SELECT);
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unknown operation \"%s\" for page \"%s\"", operation, page),
-				 errhint("The operations of page \"%s\" are: %s.", page,
-						 SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1))));
+				 bulk_errhint(BMSG_OPERATION_UNKNOWN, page,
+							  SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
+							  operation)));
 	}
 
 	tup = SPI_tuptable->vals[0];
@@ -305,9 +354,7 @@ read_operation(const char *page, const char *operation, OperationStatements *st)
 	initStringInfo(&check);
 	appendStringInfo(&check,
 					 "SELECT i.target, CASE WHEN t.%s IS NULL THEN 'not_found'", key);
-	for (int i = 0; i < nrules; i++)
-		appendStringInfo(&check, " WHEN NOT coalesce((%s), false) THEN %s",
-						 conditions[i], quote_literal_cstr(codes[i]));
+	append_rule_cases(&check, codes, conditions, nrules);
 	appendStringInfo(&check, " END AS error_code, CASE WHEN t.%s IS NOT NULL THEN ", key);
 	if (before_sql)
 		appendStringInfo(&check, "(%s)", before_sql);
@@ -381,26 +428,7 @@ read_operation(const char *page, const char *operation, OperationStatements *st)
 						   " SELECT count(*) FILTER (WHERE ok), count(*) FILTER (WHERE NOT ok),"
 						   " count(*) FILTER (WHERE ok AND NOT done) FROM items");
 
-	/*
-	 * Lock in key order: two jobs over the same keys can never deadlock.
-	 * Every lock statement only counts what it locked, so locking a whole
-	 * job's rows at once materializes nothing.
-	 */
-	initStringInfo(&lock);
-	appendStringInfo(&lock,
-					 "SELECT count(*) FROM (SELECT 1 FROM %s AS t WHERE t.%s = ANY ($1)"
-					 " ORDER BY t.%s FOR NO KEY UPDATE OF t) AS locked",
-					 table, key, key);
-	if (prelock_sql)
-		prelock_sql = psprintf("SELECT count(*) FROM (%s) AS locked", prelock_sql);
-	if (lock_sql)
-		lock_sql = psprintf("SELECT count(*) FROM (%s) AS locked", lock_sql);
-
-	st->prelock = prelock_sql;
-	st->lock = lock.data;
-	st->extra_lock = lock_sql;
-	st->preview = preview.data;
-	st->run = run.data;
+	set_statements(st, table, key, prelock_sql, lock_sql, preview.data, run.data);
 	return op;
 }
 
@@ -419,22 +447,22 @@ free_entry_plans(PlanCacheEntry *entry)
 	}
 }
 
-BulkOperation *
-bulk_lookup_operation(const char *page, const char *operation)
+/*
+ * Give op the kept plans of statements st, under cache_key: prepared once
+ * per backend, again only when the catalogue's text for them changed.
+ */
+static BulkOperation *
+attach_kept_plans(BulkOperation *op, OperationStatements *st, const char *cache_key)
 {
-	OperationStatements st;
-	BulkOperation *op = read_operation(page, operation, &st);
 	StringInfoData source;
 	PlanCacheEntry *entry;
 	bool		found;
-	char		cache_key[2 * NAMEDATALEN + 8];
 
 	initStringInfo(&source);
-	appendStringInfo(&source, "%s\n%s\n%s\n%s\n%s", st.prelock ? st.prelock : "",
-					 st.lock, st.extra_lock ? st.extra_lock : "", st.preview, st.run);
+	appendStringInfo(&source, "%s\n%s\n%s\n%s\n%s", st->prelock ? st->prelock : "",
+					 st->lock, st->extra_lock ? st->extra_lock : "", st->preview, st->run);
 
 	ensure_plan_cache();
-	snprintf(cache_key, sizeof(cache_key), "%s/%s/%d", page, operation, bulkorder_language);
 	entry = hash_search(plan_cache, cache_key, HASH_ENTER, &found);
 	if (found && strcmp(entry->source, source.data) != 0)
 	{
@@ -453,13 +481,13 @@ bulk_lookup_operation(const char *page, const char *operation)
 		entry->preview_plan = entry->run_plan = NULL;
 		PG_TRY();
 		{
-			if (st.prelock)
-				entry->pre_lock_plan = prepare_kept(st.prelock, 2, types);
-			entry->lock_plan = prepare_kept(st.lock, 1, types);
-			if (st.extra_lock)
-				entry->extra_lock_plan = prepare_kept(st.extra_lock, 2, types);
-			entry->preview_plan = prepare_kept(st.preview, 2, types);
-			entry->run_plan = prepare_kept(st.run, 3, types);
+			if (st->prelock)
+				entry->pre_lock_plan = prepare_kept(st->prelock, 2, types);
+			entry->lock_plan = prepare_kept(st->lock, 1, types);
+			if (st->extra_lock)
+				entry->extra_lock_plan = prepare_kept(st->extra_lock, 2, types);
+			entry->preview_plan = prepare_kept(st->preview, 2, types);
+			entry->run_plan = prepare_kept(st->run, 3, types);
 		}
 		PG_CATCH();
 		{
@@ -478,6 +506,17 @@ bulk_lookup_operation(const char *page, const char *operation)
 	op->preview_plan = entry->preview_plan;
 	op->run_plan = entry->run_plan;
 	return op;
+}
+
+BulkOperation *
+bulk_lookup_operation(const char *page, const char *operation)
+{
+	OperationStatements st;
+	BulkOperation *op = read_operation(page, operation, &st);
+	char		cache_key[2 * NAMEDATALEN + 8];
+
+	snprintf(cache_key, sizeof(cache_key), "%s/%s/%d", page, operation, bulkorder_language);
+	return attach_kept_plans(op, &st, cache_key);
 }
 
 /* Names the statement being compiled in the error of a broken one. */
@@ -766,8 +805,7 @@ compose_revert(const char *page, const char *operation, bool reapply, OperationS
 	StringInfoData prefix,
 				check,
 				preview,
-				run,
-				lock;
+				run;
 
 	/* the original operation: its names */
 	orig = read_operation(page, operation, &orig_st);
@@ -876,9 +914,7 @@ compose_revert(const char *page, const char *operation, bool reapply, OperationS
 							 quote_identifier(cols[i]), quote_identifier(cols[i]));
 	}
 	appendStringInfoString(&check, "), false) THEN 'changed_since'");
-	for (int i = 0; i < nrules; i++)
-		appendStringInfo(&check, " WHEN NOT coalesce((%s), false) THEN %s",
-						 conditions[i], quote_literal_cstr(codes[i]));
+	append_rule_cases(&check, codes, conditions, nrules);
 	appendStringInfo(&check, " END AS error_code, CASE WHEN t.%s IS NOT NULL AND s.target IS NOT NULL THEN ",
 					 key);
 	if (before_sql)
@@ -965,21 +1001,7 @@ compose_revert(const char *page, const char *operation, bool reapply, OperationS
 						   " count(*) FILTER (WHERE ok AND NOT done) FROM items");
 
 	/* the page's rows in key order, as for any job of the page */
-	initStringInfo(&lock);
-	appendStringInfo(&lock,
-					 "SELECT count(*) FROM (SELECT 1 FROM %s AS t WHERE t.%s = ANY ($1)"
-					 " ORDER BY t.%s FOR NO KEY UPDATE OF t) AS locked",
-					 table, key, key);
-	if (prelock_sql)
-		prelock_sql = psprintf("SELECT count(*) FROM (%s) AS locked", prelock_sql);
-	if (lock_sql)
-		lock_sql = psprintf("SELECT count(*) FROM (%s) AS locked", lock_sql);
-
-	st->prelock = prelock_sql;
-	st->lock = lock.data;
-	st->extra_lock = lock_sql;
-	st->preview = preview.data;
-	st->run = run.data;
+	set_statements(st, table, key, prelock_sql, lock_sql, preview.data, run.data);
 	return op;
 }
 
@@ -991,9 +1013,6 @@ bulk_lookup_revert(const char *page, Jsonb *revert_params)
 	bool		reapply = revert_param_bool(revert_params, "reapply");
 	OperationStatements st;
 	BulkOperation *op;
-	StringInfoData source;
-	PlanCacheEntry *entry;
-	bool		found;
 	char		cache_key[2 * NAMEDATALEN + 8];
 
 	if (operation == NULL || job_text == NULL)
@@ -1007,55 +1026,9 @@ bulk_lookup_revert(const char *page, Jsonb *revert_params)
 	bulk_check_reversible(page, operation);
 	op->reverts = DatumGetInt64(DirectFunctionCall1(int8in, CStringGetDatum(job_text)));
 
-	initStringInfo(&source);
-	appendStringInfo(&source, "%s\n%s\n%s\n%s\n%s", st.prelock ? st.prelock : "",
-					 st.lock, st.extra_lock ? st.extra_lock : "", st.preview, st.run);
-
-	ensure_plan_cache();
 	snprintf(cache_key, sizeof(cache_key), "%s/~%s/%d/%d", page, operation, reapply,
 			 bulkorder_language);
-	entry = hash_search(plan_cache, cache_key, HASH_ENTER, &found);
-	if (found && strcmp(entry->source, source.data) != 0)
-	{
-		/* the catalogue changed under us: forget the old plans */
-		free_entry_plans(entry);
-		pfree(entry->source);
-		found = false;
-	}
-	if (!found)
-	{
-		Oid			types[3] = {INT8ARRAYOID, JSONBOID, INT8OID};
-
-		entry->source = NULL;
-		entry->pre_lock_plan = entry->lock_plan = entry->extra_lock_plan = NULL;
-		entry->preview_plan = entry->run_plan = NULL;
-		PG_TRY();
-		{
-			if (st.prelock)
-				entry->pre_lock_plan = prepare_kept(st.prelock, 2, types);
-			entry->lock_plan = prepare_kept(st.lock, 1, types);
-			if (st.extra_lock)
-				entry->extra_lock_plan = prepare_kept(st.extra_lock, 2, types);
-			entry->preview_plan = prepare_kept(st.preview, 2, types);
-			entry->run_plan = prepare_kept(st.run, 3, types);
-		}
-		PG_CATCH();
-		{
-			/* the plans kept before the failing one live in CacheMemoryContext */
-			free_entry_plans(entry);
-			hash_search(plan_cache, cache_key, HASH_REMOVE, NULL);
-			PG_RE_THROW();
-		}
-		PG_END_TRY();
-		entry->source = MemoryContextStrdup(CacheMemoryContext, source.data);
-	}
-
-	op->pre_lock_plan = entry->pre_lock_plan;
-	op->lock_plan = entry->lock_plan;
-	op->extra_lock_plan = entry->extra_lock_plan;
-	op->preview_plan = entry->preview_plan;
-	op->run_plan = entry->run_plan;
-	return op;
+	return attach_kept_plans(op, &st, cache_key);
 }
 
 /*

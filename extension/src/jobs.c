@@ -27,14 +27,6 @@
 PG_FUNCTION_INFO_V1(bulkorder_run_bulk);
 PG_FUNCTION_INFO_V1(bulkorder_preview_bulk);
 
-typedef struct JobOptions
-{
-	bool		async;
-	char	   *request_key;
-	char	   *operator_name;
-	char	   *source;
-} JobOptions;
-
 /*
  * A text option: NULL for JSON null, else 1 to 200 characters (characters,
  * not bytes: an operator's name in kana is three bytes a character).
@@ -60,10 +52,18 @@ bulk_option_text(const char *name, JsonbValue *v)
 	return pnstrdup(v->val.string.val, v->val.string.len);
 }
 
-static JobOptions
-parse_options(Jsonb *options)
+/*
+ * The options of a call: the job options (async, request_key, operator,
+ * source) when job_options, else operator alone; a name neither knows goes
+ * to extra (when given), which reads it and returns true, or returns false
+ * for an unknown option: rejected with the hint unknown_msg.  One loop for
+ * run_bulk and the CSV uploads (csv.c).
+ */
+BulkJobOptions
+bulk_parse_options(Jsonb *options, bool job_options, BulkOptionFn extra, void *arg,
+				   BulkMsg unknown_msg)
 {
-	JobOptions	opts = {false, NULL, NULL, "api"};
+	BulkJobOptions opts = {false, NULL, NULL, "api", false};
 	JsonbIterator *it;
 	JsonbValue	v;
 	char	   *name;
@@ -73,7 +73,17 @@ parse_options(Jsonb *options)
 	it = bulk_object_iterator(options, "options");
 	while (bulk_object_next(&it, &name, &v))
 	{
-		if (strcmp(name, "async") == 0)
+		if (strcmp(name, "operator") == 0)
+			opts.operator_name = bulk_option_text(name, &v);
+		else if (!job_options)
+		{
+			if (extra == NULL || !extra(arg, name, &v))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("unknown option \"%s\"", name),
+						 bulk_errhint(unknown_msg, name)));
+		}
+		else if (strcmp(name, "async") == 0)
 		{
 			if (v.type != jbvBool)
 				ereport(ERROR,
@@ -84,19 +94,18 @@ parse_options(Jsonb *options)
 		}
 		else if (strcmp(name, "request_key") == 0)
 			opts.request_key = bulk_option_text(name, &v);
-		else if (strcmp(name, "operator") == 0)
-			opts.operator_name = bulk_option_text(name, &v);
 		else if (strcmp(name, "source") == 0)
 		{
 			char	   *source = bulk_option_text(name, &v);
 
 			opts.source = source ? source : "api";
+			opts.source_given = true;
 		}
-		else
+		else if (extra == NULL || !extra(arg, name, &v))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unknown option \"%s\"", name),
-					 bulk_errhint(BMSG_OPTION_UNKNOWN, name)));
+					 bulk_errhint(unknown_msg, name)));
 	}
 	return opts;
 }
@@ -115,9 +124,6 @@ parse_options(Jsonb *options)
  * eight bytes a key in network byte order: a million targets cost one
  * SHA-256 over 8 MB, done only when a key is given.
  */
-
-/* set by import_shipments around its run_bulk call: the file's fingerprint */
-bytea	   *bulk_request_hash_override = NULL;
 
 static pg_cryptohash_ctx *
 request_hash_begin(const char *kind, const char *page, const char *operation)
@@ -285,7 +291,7 @@ bulk_request_key_job(const char *page, const char *request_key, bytea *request_h
  * never runs a job twice), and another request is refused.
  */
 static int64
-insert_job(BulkOperation *op, Jsonb *params, Jsonb *effective, JobOptions *opts,
+insert_job(BulkOperation *op, Jsonb *params, Jsonb *effective, BulkJobOptions *opts,
 		   int64 total, bytea *request_hash, bool *existing)
 {
 	Oid			types[11] = {TEXTOID, TEXTOID, JSONBOID, INT8OID, TEXTOID, TEXTOID,
@@ -448,69 +454,27 @@ job_call_args(FunctionCallInfo fcinfo)
 }
 
 /*
- * run_bulk(page, operation, targets, params, options) RETURNS bigint
+ * Insert, announce and run (or queue) a job: run_bulk's, the import's, a
+ * retry's or a revert's.  params is stored as given; normalized is what
+ * runs.  With a request key, request_hash is the request's fingerprint, or
+ * NULL for the job's own (page, operation, targets, normalized params); a
+ * key the calling role already used on the page returns its job without
+ * running anything, *existing set.
  */
-Datum
-bulkorder_run_bulk(PG_FUNCTION_ARGS)
+static int64
+start_job(BulkOperation *op, Jsonb *params, Jsonb *normalized, BulkJobOptions *opts,
+		  BulkTargets *targets, bytea *request_hash, int64 retry_of, int64 reverts,
+		  bool *existing)
 {
-	JobCall		call = job_call_args(fcinfo);
-	JobOptions	opts = parse_options(PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4));
-	BulkOperation *op;
-	Jsonb	   *normalized;
 	int64		job_id;
-	bool		existing;
-	bytea	   *request_hash = NULL;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "bulkorder: SPI_connect failed");
-
-	op = bulk_lookup_operation(call.page, call.operation);
-	normalized = bulk_check_params(op, call.params);
-	if (opts.request_key)
-		request_hash = bulk_request_hash_override ? bulk_request_hash_override :
-			bulk_request_hash(op->page, op->operation, call.targets.keys, call.targets.count,
-							  normalized);
-	job_id = insert_job(op, call.params, normalized, &opts, call.targets.count, request_hash,
-						&existing);
-	if (!existing)
-	{
-		bulk_notify(job_id, bulk_accepted_message(op, job_id, call.targets.count));
-		if (opts.async)
-			bulk_submit_async(op, job_id, normalized, &call.targets);
-		else
-			run_sync(op, job_id, normalized, &call.targets);
-	}
-
-	SPI_finish();
-	PG_RETURN_INT64(job_id);
-}
-
-/* Reject bad job options (22023) before anything is read or changed. */
-void
-bulk_check_options(Jsonb *options)
-{
-	(void) parse_options(options);
-}
-
-/*
- * Insert, announce and run (or queue) a job: run_bulk's, a retry's or a
- * revert's.  params is stored as given; normalized is what runs.  Returns
- * the job id (the first job's, for a request key already used).
- */
-int64
-bulk_start_job(BulkOperation *op, Jsonb *params, Jsonb *normalized, Jsonb *options,
-			   BulkTargets *targets, int64 retry_of, int64 reverts)
-{
-	JobOptions	opts = parse_options(options);
-	int64		job_id;
-	bool		existing;
-	bytea	   *request_hash = NULL;
-
-	if (opts.request_key)
+	if (opts->request_key == NULL)
+		request_hash = NULL;
+	else if (request_hash == NULL)
 		request_hash = bulk_request_hash(op->page, op->operation, targets->keys, targets->count,
 										 normalized);
-	job_id = insert_job(op, params, normalized, &opts, targets->count, request_hash, &existing);
-	if (existing)
+	job_id = insert_job(op, params, normalized, opts, targets->count, request_hash, existing);
+	if (*existing)
 		return job_id;
 	if (retry_of > 0 || reverts > 0)
 	{
@@ -522,11 +486,111 @@ bulk_start_job(BulkOperation *op, Jsonb *params, Jsonb *normalized, Jsonb *optio
 					  3, types, values, nulls, false, SPI_OK_UPDATE);
 	}
 	bulk_notify(job_id, bulk_accepted_message(op, job_id, targets->count));
-	if (opts.async)
+	if (opts->async)
 		bulk_submit_async(op, job_id, normalized, targets);
 	else
 		run_sync(op, job_id, normalized, targets);
 	return job_id;
+}
+
+/*
+ * The job API in C, as run_bulk: look the operation up, check params, then
+ * start_job; returns the job id.  The caller is connected to SPI and has
+ * checked the targets (bulk_targets_from_array) and the options
+ * (bulk_parse_options).
+ */
+int64
+bulk_submit_job(const char *page, const char *operation, BulkTargets *targets,
+				Jsonb *params, BulkJobOptions *opts, bytea *request_hash, bool *existing)
+{
+	BulkOperation *op = bulk_lookup_operation(page, operation);
+	Jsonb	   *normalized = bulk_check_params(op, params);
+
+	return start_job(op, params, normalized, opts, targets, request_hash, 0, 0, existing);
+}
+
+/*
+ * run_bulk(page, operation, targets, params, options) RETURNS bigint
+ */
+Datum
+bulkorder_run_bulk(PG_FUNCTION_ARGS)
+{
+	JobCall		call = job_call_args(fcinfo);
+	BulkJobOptions opts = bulk_parse_options(PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4),
+											 true, NULL, NULL, BMSG_OPTION_UNKNOWN);
+	int64		job_id;
+	bool		existing;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "bulkorder: SPI_connect failed");
+	job_id = bulk_submit_job(call.page, call.operation, &call.targets, call.params, &opts,
+							 NULL, &existing);
+	SPI_finish();
+	PG_RETURN_INT64(job_id);
+}
+
+/* Reject bad job options (22023) before anything is read or changed. */
+void
+bulk_check_options(Jsonb *options)
+{
+	(void) bulk_parse_options(options, true, NULL, NULL, BMSG_OPTION_UNKNOWN);
+}
+
+/*
+ * A retry's or a revert's job (revert.c): options as the call gave them.
+ * Returns the job id (the first job's, for a request key already used).
+ */
+int64
+bulk_start_job(BulkOperation *op, Jsonb *params, Jsonb *normalized, Jsonb *options,
+			   BulkTargets *targets, int64 retry_of, int64 reverts)
+{
+	BulkJobOptions opts = bulk_parse_options(options, true, NULL, NULL, BMSG_OPTION_UNKNOWN);
+	bool		existing;
+
+	return start_job(op, params, normalized, &opts, targets, NULL, retry_of, reverts, &existing);
+}
+
+/*
+ * The checks of a job per target, changing nothing, into the caller's
+ * materialized result (target, ok, error_code, message): preview_bulk's and
+ * preview_revert's.  read_only is false when the preview takes locks (a
+ * revert's connector outbox rows).
+ */
+void
+bulk_preview_targets(BulkOperation *op, Jsonb *params, BulkTargets *targets, bool read_only,
+					 ReturnSetInfo *rsinfo)
+{
+	MemoryContext chunk_ctx = AllocSetContextCreate(CurrentMemoryContext,
+													"bulkorder preview chunk",
+													ALLOCSET_DEFAULT_SIZES);
+
+	for (int start = 0; start < targets->count; start += bulkorder_chunk_size)
+	{
+		int			n = Min(bulkorder_chunk_size, targets->count - start);
+		Datum		values[2];
+		int			rc;
+		MemoryContext old;
+
+		CHECK_FOR_INTERRUPTS();
+		old = MemoryContextSwitchTo(chunk_ctx);
+		values[0] = PointerGetDatum(bulk_keys_array(targets->keys + start, n));
+		values[1] = JsonbPGetDatum(params);
+		rc = SPI_execute_plan(op->preview_plan, values, NULL, read_only, 0);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "bulkorder: preview failed: %s", SPI_result_code_string(rc));
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			Datum		out[4];
+			bool		nulls[4];
+
+			heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, out, nulls);
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, nulls);
+		}
+		SPI_freetuptable(SPI_tuptable);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(chunk_ctx);
+	}
+	MemoryContextDelete(chunk_ctx);
 }
 
 /*
@@ -544,7 +608,6 @@ bulkorder_preview_bulk(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	BulkOperation *op;
 	Jsonb	   *normalized;
-	MemoryContext chunk_ctx;
 
 	InitMaterializedSRF(fcinfo, 0);
 
@@ -553,34 +616,7 @@ bulkorder_preview_bulk(PG_FUNCTION_ARGS)
 	op = bulk_lookup_operation(call.page, call.operation);
 	normalized = bulk_check_params(op, call.params);
 
-	chunk_ctx = AllocSetContextCreate(CurrentMemoryContext, "bulkorder preview chunk",
-									  ALLOCSET_DEFAULT_SIZES);
-	for (int start = 0; start < targets.count; start += bulkorder_chunk_size)
-	{
-		int			n = Min(bulkorder_chunk_size, targets.count - start);
-		Datum		values[2];
-		int			rc;
-		MemoryContext old;
-
-		CHECK_FOR_INTERRUPTS();
-		old = MemoryContextSwitchTo(chunk_ctx);
-		values[0] = PointerGetDatum(bulk_keys_array(targets.keys + start, n));
-		values[1] = JsonbPGetDatum(normalized);
-		rc = SPI_execute_plan(op->preview_plan, values, NULL, true, 0);
-		if (rc != SPI_OK_SELECT)
-			elog(ERROR, "bulkorder: preview failed: %s", SPI_result_code_string(rc));
-		for (uint64 i = 0; i < SPI_processed; i++)
-		{
-			Datum		out[4];
-			bool		nulls[4];
-
-			heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, out, nulls);
-			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, nulls);
-		}
-		SPI_freetuptable(SPI_tuptable);
-		MemoryContextSwitchTo(old);
-		MemoryContextReset(chunk_ctx);
-	}
+	bulk_preview_targets(op, normalized, &targets, true, rsinfo);
 
 	SPI_finish();
 	return (Datum) 0;

@@ -107,6 +107,50 @@ static const BulkMessage messages[BMSG_COUNT] = {
 		"1 つのジョブの対象は %1$s 件までです (bulkorder.max_targets)。複数のジョブに分けてください。",
 		"One job takes at most %1$s targets (bulkorder.max_targets); split the keys into several jobs, or raise bulkorder.max_targets."},
 
+	/* catalog.c: %1$s the page, %2$s the list of its operations or of pages */
+	[BMSG_PAGE_UNKNOWN] = {
+		"ページ %1$s はありません。ページは %2$s です。",
+		"The pages are %2$s."},
+	[BMSG_OPERATION_UNKNOWN] = {
+		"ページ %1$s に操作 %3$s はありません。操作は %2$s です。",
+		"The operations of page \"%1$s\" are: %2$s."},
+
+	/* csv.c, csv_read.c */
+	[BMSG_UPLOAD_OPTION_UNKNOWN] = {
+		"オプション %1$s はありません。指定できるオプションは encoding、operator です。",
+		"The options are encoding and operator."},
+	[BMSG_IMPORT_OPTION_UNKNOWN] = {
+		"オプション %1$s はありません。指定できるオプションは encoding、operator、request_key、source、async です。",
+		"The options are encoding, operator, request_key, source and async."},
+	[BMSG_CSV_ENCODING] = {
+		"文字コード %1$s には対応していません。UTF8 (既定) または SJIS (Shift_JIS / CP932、Excel の「CSV (コンマ区切り)」の文字コード) を指定してください。",
+		"Use \"UTF8\" (the default) or \"SJIS\" (Shift_JIS / CP932, what Excel saves as \"CSV (コンマ区切り)\")."},
+	[BMSG_CSV_ENCODING_TEXT] = {
+		"オプション encoding は文字列 (\"UTF8\" または \"SJIS\") で指定してください。",
+		"Use \"UTF8\" (the default) or \"SJIS\"."},
+	[BMSG_CSV_CONTENT_NULL] = {
+		"content に NULL は指定できません。ファイルの内容 (bytea) を渡してください (psql では decode(:'content', 'base64') など)。",
+		"Pass the file's bytes, e.g. decode(:'content', 'base64') in psql."},
+	[BMSG_CSV_REJECTED] = {
+		"ファイルは取り込まれていません (何も保存されていません)。",
+		"The file was rejected and nothing of it was kept."},
+	[BMSG_CSV_NOT_UTF8] = {
+		"ファイルは UTF-8 として正しくありません。Excel で「CSV (コンマ区切り)」として保存したファイルは Shift_JIS です。options に {\"encoding\": \"SJIS\"} を指定してアップロードしてください。",
+		"The file is not valid UTF-8: a file saved by Excel as \"CSV (コンマ区切り)\" is Shift_JIS; upload it with options {\"encoding\": \"SJIS\"}."},
+	[BMSG_CSV_NOT_SJIS] = {
+		"ファイルは Shift_JIS (CP932) として正しくありません。UTF-8 で保存したファイルなら、options に {\"encoding\": \"UTF8\"} を指定してアップロードしてください。",
+		"The file is not valid Shift_JIS (CP932): if it was saved as UTF-8, upload it with options {\"encoding\": \"UTF8\"}."},
+	[BMSG_CSV_UTF16] = {
+		"ファイルは UTF-16 です。Excel で「CSV UTF-8 (コンマ区切り)」または「CSV (コンマ区切り)」として保存し直してください。",
+		"Save it from Excel as \"CSV UTF-8 (コンマ区切り)\" or \"CSV (コンマ区切り)\"."},
+	[BMSG_CSV_END_MARKER] = {
+		"\\. だけの行は取り込めません。その行を削除するか、引用符で囲んでください (\"\\.\")。",
+		"Remove that line, or quote it (\"\\.\")."},
+	/* the context of an error raised while a line of the file is read */
+	[BMSG_CSV_LINE] = {
+		"CSV ファイルの %1$s 行目",
+		"CSV line %1$s"},
+
 };
 
 /*

@@ -303,41 +303,13 @@ bulkorder_preview_revert(PG_FUNCTION_ARGS)
 	Jsonb	   *revert_params;
 	BulkTargets targets;
 	BulkOperation *op;
-	MemoryContext chunk_ctx;
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "bulkorder: SPI_connect failed");
 	op = prepare_revert(job_id, false, &revert_params, &targets);
 
-	chunk_ctx = AllocSetContextCreate(CurrentMemoryContext, "bulkorder preview chunk",
-									  ALLOCSET_DEFAULT_SIZES);
-	for (int start = 0; start < targets.count; start += bulkorder_chunk_size)
-	{
-		int			n = Min(bulkorder_chunk_size, targets.count - start);
-		Datum		values[2];
-		int			rc;
-		MemoryContext old;
-
-		CHECK_FOR_INTERRUPTS();
-		old = MemoryContextSwitchTo(chunk_ctx);
-		values[0] = PointerGetDatum(bulk_keys_array(targets.keys + start, n));
-		values[1] = JsonbPGetDatum(revert_params);
-		rc = SPI_execute_plan(op->preview_plan, values, NULL, false, 0);
-		if (rc != SPI_OK_SELECT)
-			elog(ERROR, "bulkorder: preview failed: %s", SPI_result_code_string(rc));
-		for (uint64 i = 0; i < SPI_processed; i++)
-		{
-			Datum		out[4];
-			bool		nulls[4];
-
-			heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, out, nulls);
-			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, nulls);
-		}
-		SPI_freetuptable(SPI_tuptable);
-		MemoryContextSwitchTo(old);
-		MemoryContextReset(chunk_ctx);
-	}
+	bulk_preview_targets(op, revert_params, &targets, false, rsinfo);
 	SPI_finish();
 	return (Datum) 0;
 }

@@ -1,0 +1,71 @@
+/*-------------------------------------------------------------------------
+ *
+ * bulkorder_csv.h
+ *	  Declarations private to the CSV upload (csv_*.c and csv.c).
+ *
+ * The upload is four files, each of one concern, called in one direction:
+ *
+ *	csv.c		the two SQL entry points (upload_csv, import_shipments) and
+ *				their options; calls staging, and the job API (jobs.c)
+ *	csv_stage.c	staging: the tuplesort by key, batches into
+ *				bulkorder.upload_lines / upload_shipments, the counts;
+ *				calls the reader and the cells
+ *	csv_read.c	the COPY data source over the uploaded bytes: the only file
+ *				that includes PostgreSQL internals (copyfrom_internal.h)
+ *	csv_cells.c	pure functions of a cell's text: trimming, full-width and
+ *				spreadsheet forms of keys and tracking numbers
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef BULKORDER_CSV_H
+#define BULKORDER_CSV_H
+
+#include "bulkorder.h"
+
+/* csv_cells.c: what column A of a line is */
+typedef enum SheetKind
+{
+	SHEET_INTEGER,				/* an integer; its digits are the output */
+	SHEET_ROUNDED,				/* scientific notation that lost digits */
+	SHEET_FRACTION,				/* a number whose fraction is not zero */
+	SHEET_BAD_GROUPING,			/* digits and commas not in groups of 3 */
+	SHEET_FORMULA_ERROR,		/* #N/A, #VALUE!, ... */
+	SHEET_TEXT					/* anything else */
+} SheetKind;
+
+extern bool csv_field_is_blank(const char *field);
+extern SheetKind csv_parse_key(const char *field, int64 *key);
+extern char *csv_field_display(const char *field);
+extern char *csv_tracking_no(const char *field, bool *rounded);
+extern const char *csv_sheet_cause(SheetKind kind);
+
+/* csv_read.c */
+
+/*
+ * Called for each record COPY reads: its raw fields, and the physical line
+ * (1-based) where it starts.
+ */
+typedef void (*CsvRecordFn) (void *arg, char **fields, int nfields, int line_no);
+
+extern void csv_content_bytes(bytea *content, const char **data, size_t *len,
+							  int *encoding, bool *bom);
+extern int	csv_read_records(const char *data, size_t len, int encoding,
+							 CsvRecordFn fn, void *arg);
+
+/* csv_stage.c */
+
+/* The page a key must exist on (bulkorder_catalog.pages) */
+typedef struct CsvPage
+{
+	char	   *table;
+	char	   *key;
+	char	   *visible;
+} CsvPage;
+
+extern int64 csv_stage_upload(const char *page, const char *purpose, bytea *content,
+							  int encoding, const char *operator_name,
+							  CsvPage *check_page, bool with_tracking);
+extern void csv_stage_shipments(int64 upload_id);
+extern void csv_settle_upload(int64 upload_id, int64 job_id, bool own_job);
+
+#endif							/* BULKORDER_CSV_H */

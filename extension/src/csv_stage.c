@@ -1,0 +1,508 @@
+/*-------------------------------------------------------------------------
+ *
+ * csv_stage.c
+ *	  Staging an uploaded CSV file: its lines into bulkorder.upload_lines
+ *	  (and, for the shipment import, bulkorder.upload_shipments), through a
+ *	  tuplesort by key, a batch at a time, and the upload's counts.
+ *
+ * Column A of each record is normalised (csv_cells.c).  Lines with a key go
+ * through a tuplesort by key, and are then checked against the page's table
+ * and staged in bulkorder.upload_lines a batch at a time, one set-based
+ * statement per batch: memory stays bounded (work_mem and one batch)
+ * whatever the file's length.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/detoast.h"
+#include "access/tupdesc.h"
+#include "catalog/pg_operator_d.h"
+#include "catalog/pg_type.h"
+#include "executor/tuptable.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/tuplesort.h"
+
+#include "bulkorder_csv.h"
+
+/* records staged per INSERT: bounds memory whatever the file's size */
+#define CSV_BATCH_LINES 10000
+
+/* ------------------------------------------------------------------------
+ * Staging.  Memory is bounded whatever the file's length:
+ *
+ *  - while COPY reads the file, a line whose column A is not a number is
+ *    staged at once (a batch at a time); a line with a key goes into a
+ *    tuplesort by (key, line), which spills to disk beyond work_mem;
+ *  - then the sorted stream is read a batch at a time: within a run of one
+ *    key the first line is the key's, the later ones are duplicate_key; and
+ *    one statement per batch checks the batch's keys against the page's
+ *    table and stages its lines.  The batch's keys are passed as constants,
+ *    so the planner knows their number and range and picks index probes for
+ *    a few keys and a range scan for a dense million.
+ * ------------------------------------------------------------------------
+ */
+typedef struct CsvBatch
+{
+	int			n;
+	Datum		line_nos[CSV_BATCH_LINES];
+	Datum		keys[CSV_BATCH_LINES];
+	Datum		first_lines[CSV_BATCH_LINES];
+	bool		first_line_nulls[CSV_BATCH_LINES];
+	Datum		values[CSV_BATCH_LINES];
+	bool		value_nulls[CSV_BATCH_LINES];
+	Datum		trackings[CSV_BATCH_LINES];
+	bool		tracking_nulls[CSV_BATCH_LINES];
+	Datum		codes[CSV_BATCH_LINES];	/* lines without a key: their error_code */
+	Datum		causes[CSV_BATCH_LINES];	/* ... and its likely spreadsheet cause */
+	bool		cause_nulls[CSV_BATCH_LINES];
+	Datum		rounded[CSV_BATCH_LINES];	/* lines with a key: column B is rounded */
+} CsvBatch;
+
+typedef struct CsvParse
+{
+	int64		upload_id;
+	bool		with_tracking;	/* the import: keep column B */
+	CsvPage    *page;			/* check keys against it; NULL: do not */
+
+	/* what the file held */
+	int			line_count;
+	int			blank_count;
+	int			key_lines;		/* lines whose column A is a number */
+	int			keyless;		/* lines whose column A is not */
+	int			valid_keys;		/* lines that gave a usable key */
+	bool		header;
+
+	MemoryContext batch_ctx;	/* the batch's values; reset after every batch */
+	MemoryContext record_ctx;	/* one record's work; reset for every record */
+	CsvBatch   *batch;			/* one allocation, about 680 kB */
+
+	/* the lines with a key, sorted by (key, line) */
+	TupleDesc	sort_desc;
+	TupleTableSlot *put_slot;
+	TupleTableSlot *get_slot;
+	Tuplesortstate *sort;
+} CsvParse;
+
+static Datum
+int4_array(Datum *elems, int n)
+{
+	return PointerGetDatum(construct_array(elems, n, INT4OID, sizeof(int32), true, TYPALIGN_INT));
+}
+
+static Datum
+nullable_array(Datum *elems, bool *nulls, int n, Oid type)
+{
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+
+	get_typlenbyvalalign(type, &typlen, &typbyval, &typalign);
+	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs, type,
+											  typlen, typbyval, typalign));
+}
+
+/*
+ * A batch's statement runs in batch_ctx: batch_begin switches to it and
+ * fills the arguments every statement has ($1 the upload, $2 the lines),
+ * false when the batch is empty; batch_end empties the batch.
+ */
+static bool
+batch_begin(CsvParse *st, Datum *args, MemoryContext *old)
+{
+	if (st->batch->n == 0)
+		return false;
+	*old = MemoryContextSwitchTo(st->batch_ctx);
+	args[0] = Int64GetDatum(st->upload_id);
+	args[1] = int4_array(st->batch->line_nos, st->batch->n);
+	return true;
+}
+
+static void
+batch_end(CsvParse *st, MemoryContext old)
+{
+	MemoryContextSwitchTo(old);
+	st->batch->n = 0;
+	MemoryContextReset(st->batch_ctx);
+}
+
+/*
+ * Stage the batch of lines whose column A gave no key: not_a_number (with
+ * the likely spreadsheet cause, when there is one) or rounded_number.
+ */
+static void
+flush_keyless(CsvParse *st)
+{
+	CsvBatch   *b = st->batch;
+	Oid			types[6] = {INT8OID, INT4ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+	TEXTARRAYOID};
+	Datum		args[6];
+	MemoryContext old;
+
+	if (!batch_begin(st, args, &old))
+		return;
+	args[2] = nullable_array(b->values, b->value_nulls, b->n, TEXTOID);
+	args[3] = nullable_array(b->trackings, b->tracking_nulls, b->n, TEXTOID);
+	args[4] = nullable_array(b->codes, NULL, b->n, TEXTOID);
+	args[5] = nullable_array(b->causes, b->cause_nulls, b->n, TEXTOID);
+	bulk_spi_exec("INSERT INTO bulkorder.upload_lines"
+				  " (upload_id, line_no, value, tracking_no, error_code, cause)"
+				  " SELECT $1, u.line_no, u.value, u.tracking_no, u.error_code, u.cause"
+				  " FROM unnest($2, $3, $4, $5, $6) AS u(line_no, value, tracking_no, error_code, cause)",
+				  6, types, args, NULL, false, SPI_OK_INSERT);
+	batch_end(st, old);
+}
+
+/*
+ * Stage a batch of lines with a key, sorted by key: check the batch's
+ * distinct keys against the page in the same statement.  A key unknown to
+ * the page is not_found on every line giving it; a line of the import whose
+ * tracking number is rounded is rounded_number (the import's rule of that
+ * name then fails its order); a repeat of a known key is duplicate_key with
+ * the key's first line.
+ */
+static void
+flush_keys(CsvParse *st)
+{
+	CsvBatch   *b = st->batch;
+	Oid			types[8] = {INT8OID, INT4ARRAYOID, INT8ARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
+	INT8OID, INT8OID, BOOLARRAYOID};
+	Datum		args[8];
+	char	   *found;
+	char	   *join;
+	char	   *sql;
+	bool		isnull;
+	MemoryContext old;
+
+	if (!batch_begin(st, args, &old))
+		return;
+	args[2] = nullable_array(b->keys, NULL, b->n, INT8OID);
+	args[3] = nullable_array(b->first_lines, b->first_line_nulls, b->n, INT4OID);
+	args[4] = nullable_array(b->trackings, b->tracking_nulls, b->n, TEXTOID);
+	args[5] = b->keys[0];		/* sorted: the batch's range */
+	args[6] = b->keys[b->n - 1];
+	args[7] = nullable_array(b->rounded, NULL, b->n, BOOLOID);
+	if (st->page)
+	{
+		const char *key = quote_identifier(st->page->key);
+
+		found = psprintf("t.%s IS NOT NULL", key);
+		join = psprintf(" LEFT JOIN %s AS t ON t.%s = u.key AND t.%s BETWEEN $6 AND $7 AND (%s)",
+						st->page->table, key, key, st->page->visible);
+	}
+	else
+	{
+		found = "true";
+		join = "";
+	}
+	sql = psprintf("WITH staged AS ("
+				   " INSERT INTO bulkorder.upload_lines"
+				   " (upload_id, line_no, key, tracking_no, error_code, first_line)"
+				   " SELECT $1, u.line_no, u.key, u.tracking_no, e.code,"
+				   "  CASE WHEN e.code = 'duplicate_key' THEN u.first_line END"
+				   " FROM unnest($2, $3, $4, $5, $8)"
+				   "  AS u(line_no, key, first_line, tracking_no, rounded)%s"
+				   " CROSS JOIN LATERAL (SELECT CASE WHEN NOT (%s) THEN 'not_found'"
+				   "  WHEN u.rounded THEN 'rounded_number'"
+				   "  WHEN u.first_line IS NOT NULL THEN 'duplicate_key' END AS code) e"
+				   " RETURNING error_code)"
+				   " SELECT count(*) FILTER (WHERE error_code IS NULL) FROM staged",
+				   join, found);
+	/* one-shot plan: the arrays are constants to the planner */
+	bulk_spi_exec(sql, 8, types, args, NULL, false, SPI_OK_SELECT);
+	st->valid_keys += DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+												  SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_freetuptable(SPI_tuptable);
+	batch_end(st, old);
+}
+
+/*
+ * One record of the file, COPY's raw fields.  Runs in the SPI procedure
+ * context and leaves it current.
+ */
+static void
+stage_record(void *arg, char **fields, int nfields, int line_no)
+{
+	CsvParse   *st = (CsvParse *) arg;
+	CsvBatch   *b = st->batch;
+	bool		blank = true;
+	int64		key = 0;
+	SheetKind	kind;
+	char	   *tracking = NULL;
+	bool		rounded_tracking = false;
+	char	   *shown;
+	const char *cause;
+	MemoryContext proc = CurrentMemoryContext;
+
+	MemoryContextReset(st->record_ctx);
+	MemoryContextSwitchTo(st->record_ctx);
+
+	for (int i = 0; i < nfields && blank; i++)
+		blank = csv_field_is_blank(fields[i]);
+
+	/* blank lines (also Excel's ",,,") are skipped, and still counted */
+	if (blank)
+	{
+		st->blank_count++;
+		MemoryContextSwitchTo(proc);
+		return;
+	}
+
+	kind = csv_parse_key(fields[0], &key);
+
+	/*
+	 * The first line with content is a header when its column A is text: not
+	 * a number in any form a spreadsheet writes, nor a broken one (10.5,
+	 * 1,23, 1.19E+05, #N/A), which is a data line that needs fixing.
+	 */
+	if (!st->header && st->key_lines == 0 && st->keyless == 0 && kind == SHEET_TEXT)
+	{
+		st->header = true;
+		MemoryContextSwitchTo(proc);
+		return;
+	}
+
+	if (st->with_tracking && nfields > 1)
+		tracking = csv_tracking_no(fields[1], &rounded_tracking);
+
+	if (kind == SHEET_INTEGER)
+	{
+		/* into the sort, which copies the tuple */
+		TupleTableSlot *slot = st->put_slot;
+
+		st->key_lines++;
+		ExecClearTuple(slot);
+		slot->tts_values[0] = Int64GetDatum(key);
+		slot->tts_isnull[0] = false;
+		slot->tts_values[1] = Int32GetDatum(line_no);
+		slot->tts_isnull[1] = false;
+		slot->tts_values[2] = tracking ? CStringGetTextDatum(tracking) : (Datum) 0;
+		slot->tts_isnull[2] = (tracking == NULL);
+		slot->tts_values[3] = BoolGetDatum(rounded_tracking);
+		slot->tts_isnull[3] = false;
+		ExecStoreVirtualTuple(slot);
+		tuplesort_puttupleslot(st->sort, slot);
+		MemoryContextSwitchTo(proc);
+		return;
+	}
+
+	/* no key: staged at once, a batch at a time */
+	shown = csv_field_display(fields[0]);
+	cause = csv_sheet_cause(kind);
+	st->keyless++;
+	MemoryContextSwitchTo(st->batch_ctx);
+	b->line_nos[b->n] = Int32GetDatum(line_no);
+	b->codes[b->n] = CStringGetTextDatum(kind == SHEET_ROUNDED ? "rounded_number" : "not_a_number");
+	b->cause_nulls[b->n] = (cause == NULL);
+	b->causes[b->n] = cause ? CStringGetTextDatum(cause) : (Datum) 0;
+	b->value_nulls[b->n] = (shown == NULL);
+	b->values[b->n] = shown ? CStringGetTextDatum(shown) : (Datum) 0;
+	b->tracking_nulls[b->n] = (tracking == NULL);
+	b->trackings[b->n] = tracking ? CStringGetTextDatum(tracking) : (Datum) 0;
+	b->n++;
+	MemoryContextSwitchTo(proc);
+	if (b->n == CSV_BATCH_LINES)
+		flush_keyless(st);
+}
+
+/* Parse the whole file into bulkorder.upload_lines for st->upload_id. */
+static void
+stage_file(CsvParse *st, const char *data, size_t len, int encoding)
+{
+	CsvBatch   *b = palloc(sizeof(CsvBatch));
+	AttrNumber	sort_cols[2] = {1, 2};
+	Oid			sort_ops[2] = {Int8LessOperator, Int4LessOperator};
+	Oid			sort_colls[2] = {InvalidOid, InvalidOid};
+	bool		nulls_first[2] = {false, false};
+	bool		have_prev = false;
+	int64		prev_key = 0;
+	int			first_line = 0;
+
+	b->n = 0;
+	st->batch = b;
+	st->batch_ctx = AllocSetContextCreate(CurrentMemoryContext, "bulkorder CSV batch",
+										  ALLOCSET_DEFAULT_SIZES);
+	st->record_ctx = AllocSetContextCreate(CurrentMemoryContext, "bulkorder CSV record",
+										   ALLOCSET_DEFAULT_SIZES);
+	st->sort_desc = CreateTemplateTupleDesc(4);
+	TupleDescInitEntry(st->sort_desc, 1, "key", INT8OID, -1, 0);
+	TupleDescInitEntry(st->sort_desc, 2, "line_no", INT4OID, -1, 0);
+	TupleDescInitEntry(st->sort_desc, 3, "tracking_no", TEXTOID, -1, 0);
+	TupleDescInitEntry(st->sort_desc, 4, "rounded", BOOLOID, -1, 0);
+	st->put_slot = MakeSingleTupleTableSlot(st->sort_desc, &TTSOpsVirtual);
+	st->get_slot = MakeSingleTupleTableSlot(st->sort_desc, &TTSOpsMinimalTuple);
+	st->sort = tuplesort_begin_heap(st->sort_desc, 2, sort_cols, sort_ops, sort_colls,
+									nulls_first, work_mem, NULL, TUPLESORT_NONE);
+
+	st->line_count = csv_read_records(data, len, encoding, stage_record, st);
+	flush_keyless(st);
+
+	tuplesort_performsort(st->sort);
+	for (;;)
+	{
+		TupleTableSlot *slot = st->get_slot;
+		int64		key;
+		int			line_no;
+		bool		isnull;
+		MemoryContext old;
+
+		CHECK_FOR_INTERRUPTS();
+		old = MemoryContextSwitchTo(st->batch_ctx);
+		if (!tuplesort_gettupleslot(st->sort, true, false, slot, NULL))
+		{
+			MemoryContextSwitchTo(old);
+			break;
+		}
+		key = DatumGetInt64(slot_getattr(slot, 1, &isnull));
+		line_no = DatumGetInt32(slot_getattr(slot, 2, &isnull));
+		b->line_nos[b->n] = Int32GetDatum(line_no);
+		b->keys[b->n] = Int64GetDatum(key);
+		if (have_prev && key == prev_key)
+		{
+			b->first_lines[b->n] = Int32GetDatum(first_line);
+			b->first_line_nulls[b->n] = false;
+		}
+		else
+		{
+			first_line = line_no;
+			b->first_line_nulls[b->n] = true;
+		}
+		b->trackings[b->n] = slot_getattr(slot, 3, &b->tracking_nulls[b->n]);
+		if (!b->tracking_nulls[b->n])
+			b->trackings[b->n] = PointerGetDatum(PG_DETOAST_DATUM_COPY(b->trackings[b->n]));
+		b->rounded[b->n] = slot_getattr(slot, 4, &isnull);
+		b->n++;
+		have_prev = true;
+		prev_key = key;
+		ExecClearTuple(slot);
+		MemoryContextSwitchTo(old);
+		if (b->n == CSV_BATCH_LINES)
+			flush_keys(st);
+	}
+	flush_keys(st);
+
+	tuplesort_end(st->sort);
+	ExecDropSingleTupleTableSlot(st->put_slot);
+	ExecDropSingleTupleTableSlot(st->get_slot);
+	MemoryContextDelete(st->batch_ctx);
+	MemoryContextDelete(st->record_ctx);
+}
+
+static int64
+insert_upload(const char *page, const char *purpose, const char *operator_name, int64 file_size,
+			  int encoding, bool bom)
+{
+	Oid			types[7] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, TEXTOID, BOOLOID};
+	Datum		values[7];
+	char		nulls[7] = "       ";
+	bool		isnull;
+
+	values[0] = CStringGetTextDatum(page);
+	values[1] = CStringGetTextDatum(purpose);
+	values[2] = CStringGetTextDatum(GetUserNameFromId(GetOuterUserId(), false));
+	/* the operator is optional */
+	values[3] = operator_name ? CStringGetTextDatum(operator_name) : (Datum) 0;
+	nulls[3] = operator_name ? ' ' : 'n';
+	values[4] = Int64GetDatum(file_size);
+	values[5] = CStringGetTextDatum(pg_encoding_to_char(encoding));
+	values[6] = BoolGetDatum(bom);
+	bulk_spi_exec("INSERT INTO bulkorder.uploads"
+				  " (page, purpose, uploaded_by, operator, file_size, encoding, has_bom)"
+				  " VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING upload_id",
+				  7, types, values, nulls, false, SPI_OK_INSERT_RETURNING);
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+static void
+record_counts(CsvParse *st)
+{
+	Oid			types[6] = {INT8OID, INT4OID, INT4OID, INT4OID, INT4OID, BOOLOID};
+	Datum		values[6];
+
+	values[0] = Int64GetDatum(st->upload_id);
+	values[1] = Int32GetDatum(st->line_count);
+	values[2] = Int32GetDatum(st->blank_count);
+	values[3] = Int32GetDatum(st->valid_keys);
+	values[4] = Int32GetDatum(st->keyless + st->key_lines - st->valid_keys);
+	values[5] = BoolGetDatum(st->header);
+	bulk_spi_exec("UPDATE bulkorder.uploads SET line_count = $2, blank_line_count = $3,"
+				  " key_count = $4, error_count = $5, has_header = $6"
+				  " WHERE upload_id = $1",
+				  6, types, values, NULL, false, SPI_OK_UPDATE);
+}
+
+/*
+ * Parse content into a new upload of page; returns its id.  With
+ * check_page, every key is checked against the page's table; with
+ * with_tracking, column B is kept as the line's tracking number.
+ */
+int64
+csv_stage_upload(const char *page, const char *purpose, bytea *content, int encoding,
+				 const char *operator_name, CsvPage *check_page, bool with_tracking)
+{
+	CsvParse	st;
+	const char *data;
+	size_t		len;
+	bool		bom;
+
+	memset(&st, 0, sizeof(st));
+	csv_content_bytes(content, &data, &len, &encoding, &bom);
+	st.upload_id = insert_upload(page, purpose, operator_name, VARSIZE_ANY_EXHDR(content),
+								 encoding, bom);
+	st.with_tracking = with_tracking;
+	st.page = check_page;
+	stage_file(&st, data, len, encoding);
+	record_counts(&st);
+	return st.upload_id;
+}
+
+/*
+ * The shipment import's rows: one per order number, its first line and its
+ * tracking numbers.  A rounded tracking number is never one of them: the
+ * order fails with rounded_number (the operation's rule reads its line's
+ * error_code).
+ */
+void
+csv_stage_shipments(int64 upload_id)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(upload_id)};
+
+	bulk_spi_exec("INSERT INTO bulkorder.upload_shipments (upload_id, order_no, line_no, tracking_nos)"
+				  " SELECT $1, l.key, min(l.line_no),"
+				  "  coalesce(array_agg(DISTINCT l.tracking_no ORDER BY l.tracking_no)"
+				  "           FILTER (WHERE l.tracking_no IS NOT NULL"
+				  "                   AND l.error_code IS DISTINCT FROM 'rounded_number'), '{}')"
+				  " FROM bulkorder.upload_lines l"
+				  " WHERE l.upload_id = $1 AND l.key IS NOT NULL"
+				  " GROUP BY l.key",
+				  1, types, values, NULL, false, SPI_OK_INSERT);
+}
+
+/*
+ * The import's job, on its upload; or, when the job is an earlier call's
+ * (the same request key, committed first), no job reads this upload: its
+ * rows are dropped.
+ */
+void
+csv_settle_upload(int64 upload_id, int64 job_id, bool own_job)
+{
+	Oid			types[2] = {INT8OID, INT8OID};
+	Datum		values[2] = {Int64GetDatum(upload_id), Int64GetDatum(job_id)};
+
+	if (own_job)
+		bulk_spi_exec("UPDATE bulkorder.uploads SET job_id = $2 WHERE upload_id = $1",
+					  2, types, values, NULL, false, SPI_OK_UPDATE);
+	else
+		bulk_spi_exec("WITH u AS (DELETE FROM bulkorder.uploads WHERE upload_id = $1),"
+					  " l AS (DELETE FROM bulkorder.upload_lines WHERE upload_id = $1)"
+					  " DELETE FROM bulkorder.upload_shipments WHERE upload_id = $1",
+					  1, types, values, NULL, false, SPI_OK_DELETE);
+}
