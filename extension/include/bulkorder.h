@@ -61,6 +61,7 @@ typedef struct BulkOperation
 	SPIPlanPtr	extra_lock_plan;	/* $1 keys, $2 params: other rows the change updates */
 	SPIPlanPtr	preview_plan;	/* $1 keys, $2 params */
 	SPIPlanPtr	run_plan;		/* $1 keys, $2 params, $3 job id */
+	SPIPlanPtr	fail_plan;		/* NULL, or $1 the keys run_plan did not change */
 	int64		reverts;		/* a revert (operation 'revert'): the job it undoes */
 } BulkOperation;
 

@@ -37,6 +37,7 @@ typedef struct PlanCacheEntry
 	SPIPlanPtr	extra_lock_plan;
 	SPIPlanPtr	preview_plan;
 	SPIPlanPtr	run_plan;
+	SPIPlanPtr	fail_plan;
 } PlanCacheEntry;
 
 /* The statements composed from one declaration (NULL: none declared). */
@@ -47,6 +48,7 @@ typedef struct OperationStatements
 	char	   *extra_lock;
 	char	   *preview;
 	char	   *run;
+	char	   *fail;			/* the run's failures, when it records only changes */
 } OperationStatements;
 
 static HTAB *plan_cache = NULL;
@@ -178,6 +180,16 @@ append_image(StringInfo buf, const char *alias, char **cols, int ncols)
 	appendStringInfoChar(buf, ')');
 }
 
+/* The before image of a target's row t: before_sql, or its changed columns */
+static void
+append_before(StringInfo buf, const char *before_sql, char **cols, int ncols)
+{
+	if (before_sql)
+		appendStringInfo(buf, "(%s)", before_sql);
+	else
+		append_image(buf, "t", cols, ncols);
+}
+
 /*
  * The pages of the catalogue, read from bulkorder_catalog.pages so that the
  * list is never out of date: "a, b and c" in English, "a、b、c" in Japanese.
@@ -247,7 +259,7 @@ append_rule_cases(StringInfo buf, char **codes, char **conditions, int nrules)
 static void
 set_statements(OperationStatements *st, const char *table, const char *key,
 			   const char *prelock_sql, const char *lock_sql,
-			   char *preview, char *run)
+			   char *preview, char *run, char *fail)
 {
 	st->lock = psprintf("SELECT count(*) FROM (SELECT 1 FROM %s AS t WHERE t.%s = ANY ($1)"
 						" ORDER BY t.%s FOR NO KEY UPDATE OF t) AS locked",
@@ -256,6 +268,7 @@ set_statements(OperationStatements *st, const char *table, const char *key,
 	st->extra_lock = lock_sql ? psprintf("SELECT count(*) FROM (%s) AS locked", lock_sql) : NULL;
 	st->preview = preview;
 	st->run = run;
+	st->fail = fail;
 }
 
 /*
@@ -290,7 +303,9 @@ read_operation(const char *page, const char *operation, OperationStatements *st)
 	bool		isnull;
 	StringInfoData check,
 				preview,
-				run;
+				run,
+				failed;
+	char	   *fail;
 
 	/* every job, preview and import starts here */
 	bulk_check_installed_version();
@@ -356,10 +371,7 @@ read_operation(const char *page, const char *operation, OperationStatements *st)
 					 "SELECT i.target, CASE WHEN t.%s IS NULL THEN 'not_found'", key);
 	append_rule_cases(&check, codes, conditions, nrules);
 	appendStringInfo(&check, " END AS error_code, CASE WHEN t.%s IS NOT NULL THEN ", key);
-	if (before_sql)
-		appendStringInfo(&check, "(%s)", before_sql);
-	else
-		append_image(&check, "t", cols, ncols);
+	append_before(&check, before_sql, cols, ncols);
 	/*
 	 * The row's ctid, for the run's UPDATE: the rows are locked by this
 	 * transaction before the run, so the version the run's snapshot sees is
@@ -391,17 +403,35 @@ read_operation(const char *page, const char *operation, OperationStatements *st)
 	 * chunk's changes and their history can never part.
 	 */
 	initStringInfo(&run);
-	appendStringInfo(&run,
-					 "WITH prm AS NOT MATERIALIZED (SELECT $2::jsonb AS p),"
-					 " checked AS MATERIALIZED (%s),"
-					 " eligible AS (SELECT target, tid FROM checked WHERE error_code IS NULL), ",
-					 check.data);
+	fail = NULL;
 	if (set_clause)
 	{
+		/*
+		 * A change of the target's own fields is one pipeline, like the
+		 * UPDATE a DBA would write: the key's index feeds the UPDATE, the
+		 * rules filter it (in their declared order, inside one CASE), and
+		 * RETURNING feeds the items; nothing is materialized per target.
+		 * The row before the change, for its before image and the effects'
+		 * old_tid, is the same row read again by its ctid (bulkorder_old):
+		 * the rows are locked before this statement, so its snapshot sees
+		 * their latest versions and the ctid cannot move.  RETURNING
+		 * cannot give old values in PostgreSQL 15.
+		 */
 		appendStringInfo(&run,
-						 "applied AS (UPDATE %s AS t SET %s FROM eligible e, prm"
-						 " WHERE t.ctid = e.tid AND t.%s = e.target RETURNING t.%s AS target, ",
-						 table, set_clause, key, key);
+						 "WITH prm AS NOT MATERIALIZED (SELECT $2::jsonb AS p),"
+						 " applied AS (UPDATE %s AS t SET %s"
+						 " FROM (SELECT t.ctid AS old_tid, ",
+						 table, set_clause);
+		append_before(&run, before_sql, cols, ncols);
+		appendStringInfo(&run,
+						 " AS old_image FROM %s AS t CROSS JOIN prm) AS bulkorder_old, prm"
+						 " WHERE t.%s = ANY ($1) AND bulkorder_old.old_tid = t.ctid"
+						 " AND CASE WHEN NOT coalesce((%s), false) THEN false",
+						 table, key, visible);
+		for (int i = 0; i < nrules; i++)
+			appendStringInfo(&run, " WHEN NOT coalesce((%s), false) THEN false", conditions[i]);
+		appendStringInfo(&run, " ELSE true END RETURNING t.%s AS target,"
+						 " bulkorder_old.old_image AS before, ", key);
 		append_image(&run, "t", cols, ncols);
 
 		/*
@@ -410,25 +440,62 @@ read_operation(const char *page, const char *operation, OperationStatements *st)
 		 * invisible to it), so an effect can read the row as it was with a
 		 * Tid Scan (o.ctid = a.old_tid) instead of probing the key's index.
 		 */
-		appendStringInfoString(&run, " AS after, e.tid AS old_tid)");
+		appendStringInfoString(&run, " AS after, bulkorder_old.old_tid)");
+		for (int i = 0; i < neffects; i++)
+			appendStringInfo(&run, ", effect_%d AS (%s)", i + 1, effects[i]);
+		appendStringInfoString(&run,
+							   ", items AS (INSERT INTO bulkorder.bulk_job_items"
+							   " (job_id, target, ok, before, after)"
+							   " SELECT $3, a.target, true, a.before, a.after FROM applied a"
+							   " RETURNING target)"
+							   " SELECT count(*), array_agg(target) FROM items");
+
+		/*
+		 * The targets the run did not change (engine.c gives only those):
+		 * their items, with the first rule each fails.  The rows are still
+		 * locked by this transaction, so this statement's new snapshot sees
+		 * them as the run did.  One that passes every rule here, the run
+		 * should have changed: the third count, an error.
+		 */
+		initStringInfo(&failed);
+		appendStringInfo(&failed,
+						 "WITH prm AS NOT MATERIALIZED (SELECT $2::jsonb AS p),"
+						 " checked AS MATERIALIZED (%s),"
+						 " items AS (INSERT INTO bulkorder.bulk_job_items"
+						 " (job_id, target, ok, error_code, message, before)"
+						 " SELECT $3, c.target, false, c.error_code, ",
+						 check.data);
+		append_message(&failed, codes, messages, nrules);
+		appendStringInfoString(&failed,
+							   ", c.before FROM checked c WHERE c.error_code IS NOT NULL RETURNING 1)"
+							   " SELECT 0::bigint, (SELECT count(*) FROM items),"
+							   " (SELECT count(*) FROM checked WHERE error_code IS NULL)");
+		fail = failed.data;
 	}
 	else
-		appendStringInfoString(&run, apply_sql);
-	for (int i = 0; i < neffects; i++)
-		appendStringInfo(&run, ", effect_%d AS (%s)", i + 1, effects[i]);
-	appendStringInfoString(&run,
-						   ", items AS (INSERT INTO bulkorder.bulk_job_items"
-						   " (job_id, target, ok, error_code, message, before, after)"
-						   " SELECT $3, c.target, c.error_code IS NULL, c.error_code, ");
-	append_message(&run, codes, messages, nrules);
-	appendStringInfoString(&run,
-						   ", c.before, a.after FROM checked c"
-						   " LEFT JOIN applied a ON a.target = c.target"
-						   " RETURNING ok, after IS NOT NULL AS done)"
-						   " SELECT count(*) FILTER (WHERE ok), count(*) FILTER (WHERE NOT ok),"
-						   " count(*) FILTER (WHERE ok AND NOT done) FROM items");
+	{
+		/* apply_sql: the declared change reads the eligible targets */
+		appendStringInfo(&run,
+						 "WITH prm AS NOT MATERIALIZED (SELECT $2::jsonb AS p),"
+						 " checked AS MATERIALIZED (%s),"
+						 " eligible AS (SELECT target, tid FROM checked WHERE error_code IS NULL), %s",
+						 check.data, apply_sql);
+		for (int i = 0; i < neffects; i++)
+			appendStringInfo(&run, ", effect_%d AS (%s)", i + 1, effects[i]);
+		appendStringInfoString(&run,
+							   ", items AS (INSERT INTO bulkorder.bulk_job_items"
+							   " (job_id, target, ok, error_code, message, before, after)"
+							   " SELECT $3, c.target, c.error_code IS NULL, c.error_code, ");
+		append_message(&run, codes, messages, nrules);
+		appendStringInfoString(&run,
+							   ", c.before, a.after FROM checked c"
+							   " LEFT JOIN applied a ON a.target = c.target"
+							   " RETURNING ok, after IS NOT NULL AS done)"
+							   " SELECT count(*) FILTER (WHERE ok), count(*) FILTER (WHERE NOT ok),"
+							   " count(*) FILTER (WHERE ok AND NOT done) FROM items");
+	}
 
-	set_statements(st, table, key, prelock_sql, lock_sql, preview.data, run.data);
+	set_statements(st, table, key, prelock_sql, lock_sql, preview.data, run.data, fail);
 	return op;
 }
 
@@ -437,7 +504,7 @@ static void
 free_entry_plans(PlanCacheEntry *entry)
 {
 	SPIPlanPtr *plans[] = {&entry->pre_lock_plan, &entry->lock_plan, &entry->extra_lock_plan,
-	&entry->preview_plan, &entry->run_plan};
+	&entry->preview_plan, &entry->run_plan, &entry->fail_plan};
 
 	for (int i = 0; i < lengthof(plans); i++)
 	{
@@ -459,8 +526,9 @@ attach_kept_plans(BulkOperation *op, OperationStatements *st, const char *cache_
 	bool		found;
 
 	initStringInfo(&source);
-	appendStringInfo(&source, "%s\n%s\n%s\n%s\n%s", st->prelock ? st->prelock : "",
-					 st->lock, st->extra_lock ? st->extra_lock : "", st->preview, st->run);
+	appendStringInfo(&source, "%s\n%s\n%s\n%s\n%s\n%s", st->prelock ? st->prelock : "",
+					 st->lock, st->extra_lock ? st->extra_lock : "", st->preview, st->run,
+					 st->fail ? st->fail : "");
 
 	ensure_plan_cache();
 	entry = hash_search(plan_cache, cache_key, HASH_ENTER, &found);
@@ -478,7 +546,7 @@ attach_kept_plans(BulkOperation *op, OperationStatements *st, const char *cache_
 		/* leave the entry consistent if a prepare fails */
 		entry->source = NULL;
 		entry->pre_lock_plan = entry->lock_plan = entry->extra_lock_plan = NULL;
-		entry->preview_plan = entry->run_plan = NULL;
+		entry->preview_plan = entry->run_plan = entry->fail_plan = NULL;
 		PG_TRY();
 		{
 			if (st->prelock)
@@ -488,6 +556,8 @@ attach_kept_plans(BulkOperation *op, OperationStatements *st, const char *cache_
 				entry->extra_lock_plan = prepare_kept(st->extra_lock, 2, types);
 			entry->preview_plan = prepare_kept(st->preview, 2, types);
 			entry->run_plan = prepare_kept(st->run, 3, types);
+			if (st->fail)
+				entry->fail_plan = prepare_kept(st->fail, 3, types);
 		}
 		PG_CATCH();
 		{
@@ -505,6 +575,7 @@ attach_kept_plans(BulkOperation *op, OperationStatements *st, const char *cache_
 	op->extra_lock_plan = entry->extra_lock_plan;
 	op->preview_plan = entry->preview_plan;
 	op->run_plan = entry->run_plan;
+	op->fail_plan = entry->fail_plan;
 	return op;
 }
 
@@ -638,6 +709,9 @@ bulkorder_compile_operation(PG_FUNCTION_ARGS)
 					  psprintf("the check statement (rules, before image) of operation %s", opname));
 	compile_statement(st.run, 3, types,
 					  psprintf("the change statement (set_clause or apply_sql, effects) of operation %s", opname));
+	if (st.fail)
+		compile_statement(st.fail, 3, types,
+						  psprintf("the statement recording the failures (rules, before image) of operation %s", opname));
 	/* as params.c runs them */
 	for (int i = 0; i < op->nparam_checks; i++)
 		compile_statement(psprintf("SELECT coalesce((%s), false) FROM (SELECT $1::jsonb AS p) AS prm",
@@ -1001,7 +1075,7 @@ compose_revert(const char *page, const char *operation, bool reapply, OperationS
 						   " count(*) FILTER (WHERE ok AND NOT done) FROM items");
 
 	/* the page's rows in key order, as for any job of the page */
-	set_statements(st, table, key, prelock_sql, lock_sql, preview.data, run.data);
+	set_statements(st, table, key, prelock_sql, lock_sql, preview.data, run.data, NULL);
 	return op;
 }
 

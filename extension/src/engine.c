@@ -9,6 +9,7 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "utils/array.h"
 
 #include "bulkorder.h"
 
@@ -61,12 +62,62 @@ bulk_lock_targets(BulkOperation *op, Jsonb *params, const int64 *keys, int count
 	pfree(DatumGetPointer(values[0]));
 }
 
+static int
+cmp_int64(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * The keys of a chunk the run did not change: keys (sorted, distinct) less
+ * the run's changed targets (column col of its result, in any order).
+ */
+static ArrayType *
+keys_not_changed(const int64 *keys, int count, int col, int nchanged)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col, &isnull);
+	int64	   *changed = NULL;
+	int64	   *rest = palloc(sizeof(int64) * count);
+	int			nrest = 0,
+				j = 0;
+
+	if (!isnull)
+	{
+		ArrayType  *arr = DatumGetArrayTypeP(d);
+
+		if (ARR_NDIM(arr) != 1 || ARR_HASNULL(arr) || ARR_ELEMTYPE(arr) != INT8OID ||
+			ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr)) != nchanged)
+			elog(ERROR, "bulkorder: the run returned a malformed list of changed targets");
+		changed = (int64 *) ARR_DATA_PTR(arr);
+		qsort(changed, nchanged, sizeof(int64), cmp_int64);
+	}
+	for (int i = 0; i < count; i++)
+	{
+		while (j < nchanged && changed[j] < keys[i])
+			j++;
+		if (j < nchanged && changed[j] == keys[i])
+			j++;
+		else
+			rest[nrest++] = keys[i];
+	}
+	if (count - nrest != nchanged)
+		elog(ERROR, "bulkorder: the run changed %d targets, %d of them of its chunk",
+			 nchanged, count - nrest);
+	return bulk_keys_array(rest, nrest);
+}
+
 /*
  * Apply the operation to one chunk of sorted, distinct keys and record an
  * item per key.  Runs in the current transaction; the caller decides when
  * to commit.  Unless the caller has already locked them (locked), the
  * chunk's rows are locked first; the run statement then takes a new
- * snapshot and so sees the committed state of every row it changes.
+ * snapshot and so sees the committed state of every row it changes.  An
+ * operation with a fail_plan changes and records in the run only the
+ * targets that pass; the fail_plan records the others, when there are any.
  */
 void
 bulk_apply_chunk(BulkOperation *op, int64 job_id, Jsonb *params,
@@ -75,7 +126,7 @@ bulk_apply_chunk(BulkOperation *op, int64 job_id, Jsonb *params,
 {
 	Datum		values[3];
 	int			rc;
-	int64		not_applied;
+	int64		not_applied = 0;
 
 	values[0] = PointerGetDatum(bulk_keys_array(keys, count));
 	values[1] = JsonbPGetDatum(params);
@@ -88,9 +139,31 @@ bulk_apply_chunk(BulkOperation *op, int64 job_id, Jsonb *params,
 		elog(ERROR, "bulkorder: run of %s/%s failed: %s", op->page, op->operation,
 			 SPI_result_code_string(rc));
 	*succeeded = result_int8(1);
-	*failed = result_int8(2);
-	not_applied = result_int8(3);
-	SPI_freetuptable(SPI_tuptable);
+	if (op->fail_plan == NULL)
+	{
+		*failed = result_int8(2);
+		not_applied = result_int8(3);
+		SPI_freetuptable(SPI_tuptable);
+	}
+	else if (*succeeded < count)
+	{
+		ArrayType  *rest = keys_not_changed(keys, count, 2, (int) *succeeded);
+
+		SPI_freetuptable(SPI_tuptable);
+		values[0] = PointerGetDatum(rest);
+		rc = SPI_execute_plan(op->fail_plan, values, NULL, false, 0);
+		if (rc != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "bulkorder: recording the failures of %s/%s failed: %s",
+				 op->page, op->operation, SPI_result_code_string(rc));
+		*failed = result_int8(2);
+		not_applied = result_int8(3);
+		SPI_freetuptable(SPI_tuptable);
+	}
+	else
+	{
+		*failed = 0;
+		SPI_freetuptable(SPI_tuptable);
+	}
 
 	if (not_applied > 0)
 		ereport(ERROR,
@@ -101,6 +174,4 @@ bulk_apply_chunk(BulkOperation *op, int64 job_id, Jsonb *params,
 	if (*succeeded + *failed != count)
 		elog(ERROR, "bulkorder: %s/%s recorded %lld items for %d targets",
 			 op->page, op->operation, (long long) (*succeeded + *failed), count);
-
-	pfree(DatumGetPointer(values[0]));
 }
