@@ -109,6 +109,36 @@ SELECT total_count, success_count, failure_count FROM bulkorder.bulk_jobs WHERE 
 RESET bulkorder.chunk_size;
 SELECT count(*) FROM bulkorder.orders WHERE 'chunked' = ANY (tags);
 
+-- chunks mixing changes, failures and unknown keys: the run records each
+-- target once, as the preview said, whichever chunk it falls in
+BEGIN;
+SET LOCAL bulkorder.chunk_size = 3;
+CREATE TEMP TABLE said ON COMMIT DROP AS
+SELECT * FROM bulkorder.preview_bulk('orders', 'shipping_hold', '{1010,1001,1003,424242,1002,1005,1001,1006,1008}',
+                                     '{"hold": true}');
+SELECT bulkorder.run_bulk('orders', 'shipping_hold', '{1010,1001,1003,424242,1002,1005,1001,1006,1008}',
+                          '{"hold": true}') AS mixed \gset
+SELECT i.target, i.ok, i.error_code, i.before, i.after,
+       (i.ok, i.error_code, i.message) IS NOT DISTINCT FROM (s.ok, s.error_code, s.message) AS as_said
+FROM bulkorder.bulk_job_items i FULL JOIN said s ON s.target = i.target
+WHERE i.job_id = :mixed OR i.job_id IS NULL ORDER BY coalesce(i.target, s.target);
+SELECT total_count, success_count, failure_count FROM bulkorder.bulk_jobs WHERE job_id = :mixed;
+ROLLBACK;
+
+-- a target that passes every rule but is not changed (here a shop's trigger
+-- skips the UPDATE) is the engine's error, and the job leaves no trace
+CREATE FUNCTION pg_temp.skip_1002() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN CASE WHEN OLD.order_no = 1002 THEN NULL ELSE NEW END;
+END
+$$;
+CREATE TRIGGER skip_1002 BEFORE UPDATE ON bulkorder.orders
+    FOR EACH ROW EXECUTE FUNCTION pg_temp.skip_1002();
+SELECT max(job_id) AS last_job FROM bulkorder.bulk_jobs \gset
+SELECT bulkorder.bulk_shipping_hold('{1001,1002,1003}', true);
+SELECT count(*) AS new_jobs FROM bulkorder.bulk_jobs WHERE job_id > :last_job;
+DROP TRIGGER skip_1002 ON bulkorder.orders;
+
 -- deleting a job (a DBA's clean-up) deletes its items too
 SELECT count(*) AS items_before FROM bulkorder.bulk_job_items WHERE job_id = :job;
 DELETE FROM bulkorder.bulk_jobs WHERE job_id = :job;

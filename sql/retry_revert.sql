@@ -20,14 +20,14 @@ $$;
 -- A job's outbox rows: kind/template and state, in order.
 CREATE FUNCTION pg_temp.outbox(job bigint) RETURNS text LANGUAGE sql AS $$
     SELECT coalesce(string_agg(x, ' '), '-') FROM (
-        SELECT r.kind || ':' || r.order_no || ':' || r.status AS x, 1 AS k, r.request_id AS id
+        SELECT r.kind || ':' || r.order_no || ':' || r.status AS x, 1 AS k, r.order_no, r.request_id AS id
           FROM bulkorder.payment_requests r WHERE r.job_id = job
         UNION ALL
         SELECT m.template_code || ':' || m.order_no || ':'
                || CASE WHEN m.withdrawn_at IS NOT NULL THEN 'withdrawn'
-                       WHEN m.sent_at IS NOT NULL THEN 'sent' ELSE 'pending' END, 2, m.mail_id
+                       WHEN m.sent_at IS NOT NULL THEN 'sent' ELSE 'pending' END, 2, m.order_no, m.mail_id
           FROM bulkorder.mail_outbox m WHERE m.job_id = job
-        ORDER BY 2, 3) o
+        ORDER BY 2, 3, 4) o
 $$;
 -- Run a job, revert it, revert the revert, revert that: the shop must be
 -- back as it was before the job (whole rows), then as the job left it, then

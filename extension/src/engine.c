@@ -168,8 +168,12 @@ bulk_apply_chunk(BulkOperation *op, int64 job_id, Jsonb *params,
 	if (not_applied > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("operation %s/%s passed its checks for %lld targets it did not change",
-						op->page, op->operation, (long long) not_applied),
+				 errmsg_plural("operation %s/%s passed its checks for %lld target it did not change",
+							   "operation %s/%s passed its checks for %lld targets it did not change",
+							   (unsigned long) not_applied,
+							   op->page, op->operation, (long long) not_applied),
+				 op->fail_plan ?
+				 errhint("A BEFORE UPDATE trigger returning NULL, or a rule on the page's table, skipped the change of a row that passed every rule.") :
 				 errhint("The catalogue's apply_sql must return a row for every eligible target.")));
 	if (*succeeded + *failed != count)
 		elog(ERROR, "bulkorder: %s/%s recorded %lld items for %d targets",
