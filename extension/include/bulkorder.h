@@ -57,7 +57,7 @@ typedef struct BulkOperation
 	char	  **param_check_message;
 	char	  **param_check_hint;
 	SPIPlanPtr	pre_lock_plan;	/* $1 keys, $2 params: rows locked before the page's */
-	SPIPlanPtr	lock_plan;		/* $1 keys: lock the page's rows in key order */
+	SPIPlanPtr	lock_plan;		/* $1 keys: lock the page's rows in key order (NULL: the run does) */
 	SPIPlanPtr	extra_lock_plan;	/* $1 keys, $2 params: other rows the change updates */
 	SPIPlanPtr	preview_plan;	/* $1 keys, $2 params */
 	SPIPlanPtr	run_plan;		/* $1 keys, $2 params, $3 job id */

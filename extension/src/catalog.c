@@ -259,9 +259,13 @@ append_rule_cases(StringInfo buf, char **codes, char **conditions, int nrules)
 static void
 set_statements(OperationStatements *st, const char *table, const char *key,
 			   const char *prelock_sql, const char *lock_sql,
-			   char *preview, char *run, char *fail)
+			   char *preview, char *run, char *fail, bool run_locks)
 {
-	st->lock = psprintf("SELECT count(*) FROM (SELECT 1 FROM %s AS t WHERE t.%s = ANY ($1)"
+	/*
+	 * A run that locks the page's rows itself, and no row of another table
+	 * is locked before or after them: no separate lock statement.
+	 */
+	st->lock = run_locks && !prelock_sql && !lock_sql ? NULL : psprintf("SELECT count(*) FROM (SELECT 1 FROM %s AS t WHERE t.%s = ANY ($1)"
 						" ORDER BY t.%s FOR NO KEY UPDATE OF t) AS locked",
 						table, key, key);
 	st->prelock = prelock_sql ? psprintf("SELECT count(*) FROM (%s) AS locked", prelock_sql) : NULL;
@@ -411,11 +415,16 @@ read_operation(const char *page, const char *operation, OperationStatements *st)
 		 * UPDATE a DBA would write: the key's index feeds the UPDATE, the
 		 * rules filter it (in their declared order, inside one CASE), and
 		 * RETURNING feeds the items; nothing is materialized per target.
-		 * The row before the change, for its before image and the effects'
-		 * old_tid, is the same row read again by its ctid (bulkorder_old):
-		 * the rows are locked before this statement, so its snapshot sees
-		 * their latest versions and the ctid cannot move.  RETURNING
-		 * cannot give old values in PostgreSQL 15.
+		 *
+		 * bulkorder_old locks every target's row in key order (two jobs
+		 * never deadlock) and gives the row as locked: its latest version,
+		 * for the before image (RETURNING has no old values in PostgreSQL
+		 * 15) and the effects' old_tid.  The UPDATE takes that version by
+		 * its ctid.  A row another transaction changed after this
+		 * statement's snapshot was taken is invisible to it there, so it
+		 * is left unchanged rather than changed from a stale check;
+		 * engine.c runs the statement again for such rows, which this
+		 * transaction then holds, under a new snapshot.
 		 */
 		appendStringInfo(&run,
 						 "WITH prm AS NOT MATERIALIZED (SELECT $2::jsonb AS p),"
@@ -424,10 +433,11 @@ read_operation(const char *page, const char *operation, OperationStatements *st)
 						 table, set_clause);
 		append_before(&run, before_sql, cols, ncols);
 		appendStringInfo(&run,
-						 " AS old_image FROM %s AS t CROSS JOIN prm) AS bulkorder_old, prm"
-						 " WHERE t.%s = ANY ($1) AND bulkorder_old.old_tid = t.ctid"
+						 " AS old_image FROM %s AS t CROSS JOIN prm WHERE t.%s = ANY ($1)"
+						 " ORDER BY t.%s FOR NO KEY UPDATE OF t) AS bulkorder_old, prm"
+						 " WHERE t.ctid = bulkorder_old.old_tid"
 						 " AND CASE WHEN NOT coalesce((%s), false) THEN false",
-						 table, key, visible);
+						 table, key, key, visible);
 		for (int i = 0; i < nrules; i++)
 			appendStringInfo(&run, " WHEN NOT coalesce((%s), false) THEN false", conditions[i]);
 		appendStringInfo(&run, " ELSE true END RETURNING t.%s AS target,"
@@ -452,10 +462,11 @@ read_operation(const char *page, const char *operation, OperationStatements *st)
 
 		/*
 		 * The targets the run did not change (engine.c gives only those):
-		 * their items, with the first rule each fails.  The rows are still
+		 * their items, with the first rule each fails.  The rows are
 		 * locked by this transaction, so this statement's new snapshot sees
-		 * them as the run did.  One that passes every rule here, the run
-		 * should have changed: the third count, an error.
+		 * their latest versions.  Those passing every rule here (changed by
+		 * another transaction since the run's snapshot) are returned for
+		 * engine.c to run again.
 		 */
 		initStringInfo(&failed);
 		appendStringInfo(&failed,
@@ -469,7 +480,7 @@ read_operation(const char *page, const char *operation, OperationStatements *st)
 		appendStringInfoString(&failed,
 							   ", c.before FROM checked c WHERE c.error_code IS NOT NULL RETURNING 1)"
 							   " SELECT 0::bigint, (SELECT count(*) FROM items),"
-							   " (SELECT count(*) FROM checked WHERE error_code IS NULL)");
+							   " (SELECT array_agg(target) FROM checked WHERE error_code IS NULL)");
 		fail = failed.data;
 	}
 	else
@@ -495,7 +506,8 @@ read_operation(const char *page, const char *operation, OperationStatements *st)
 							   " count(*) FILTER (WHERE ok AND NOT done) FROM items");
 	}
 
-	set_statements(st, table, key, prelock_sql, lock_sql, preview.data, run.data, fail);
+	set_statements(st, table, key, prelock_sql, lock_sql, preview.data, run.data, fail,
+				   fail != NULL);
 	return op;
 }
 
@@ -527,7 +539,7 @@ attach_kept_plans(BulkOperation *op, OperationStatements *st, const char *cache_
 
 	initStringInfo(&source);
 	appendStringInfo(&source, "%s\n%s\n%s\n%s\n%s\n%s", st->prelock ? st->prelock : "",
-					 st->lock, st->extra_lock ? st->extra_lock : "", st->preview, st->run,
+					 st->lock ? st->lock : "", st->extra_lock ? st->extra_lock : "", st->preview, st->run,
 					 st->fail ? st->fail : "");
 
 	ensure_plan_cache();
@@ -551,7 +563,8 @@ attach_kept_plans(BulkOperation *op, OperationStatements *st, const char *cache_
 		{
 			if (st->prelock)
 				entry->pre_lock_plan = prepare_kept(st->prelock, 2, types);
-			entry->lock_plan = prepare_kept(st->lock, 1, types);
+			if (st->lock)
+				entry->lock_plan = prepare_kept(st->lock, 1, types);
 			if (st->extra_lock)
 				entry->extra_lock_plan = prepare_kept(st->extra_lock, 2, types);
 			entry->preview_plan = prepare_kept(st->preview, 2, types);
@@ -700,8 +713,9 @@ bulkorder_compile_operation(PG_FUNCTION_ARGS)
 	if (st.prelock)
 		compile_statement(st.prelock, 2, types,
 						  psprintf("the prelock statement of operation %s", opname));
-	compile_statement(st.lock, 1, types,
-					  psprintf("the lock statement of operation %s", opname));
+	if (st.lock)
+		compile_statement(st.lock, 1, types,
+						  psprintf("the lock statement of operation %s", opname));
 	if (st.extra_lock)
 		compile_statement(st.extra_lock, 2, types,
 						  psprintf("the lock statement (lock_sql) of operation %s", opname));
@@ -1075,7 +1089,7 @@ compose_revert(const char *page, const char *operation, bool reapply, OperationS
 						   " count(*) FILTER (WHERE ok AND NOT done) FROM items");
 
 	/* the page's rows in key order, as for any job of the page */
-	set_statements(st, table, key, prelock_sql, lock_sql, preview.data, run.data, NULL);
+	set_statements(st, table, key, prelock_sql, lock_sql, preview.data, run.data, NULL, false);
 	return op;
 }
 

@@ -2,7 +2,8 @@
  *
  * engine.c
  *	  The set-based engine: one chunk of targets at a time, lock the rows in
- *	  key order, then check, change and record them in one statement.
+ *	  key order, check, change and record them in one statement, then
+ *	  record the targets that failed, when there are any.
  *
  *-------------------------------------------------------------------------
  */
@@ -42,6 +43,9 @@ run_lock(SPIPlanPtr plan, Datum *values)
  * locks this way, in one go, can never deadlock with another that does: a
  * synchronous job calls this once with all its keys before its first chunk;
  * an asynchronous job's chunk is its own transaction and locks its chunk.
+ * An operation whose run locks the page's rows itself, and locks no other
+ * table's, has no lock statement (lock_plan NULL): its chunks, taken in key
+ * order, lock in key order.
  */
 static void
 lock_phases(BulkOperation *op, Datum *values)
@@ -110,6 +114,59 @@ keys_not_changed(const int64 *keys, int count, int col, int nchanged)
 	return bulk_keys_array(rest, nrest);
 }
 
+/* Run a statement of a chunk; its one result row is in SPI_tuptable. */
+static void
+run_chunk_statement(BulkOperation *op, SPIPlanPtr plan, Datum *values, const char *what)
+{
+	int			rc = SPI_execute_plan(plan, values, NULL, false, 0);
+
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "bulkorder: %s of %s/%s failed: %s", what, op->page, op->operation,
+			 SPI_result_code_string(rc));
+}
+
+/*
+ * The run of an operation with a fail_plan: change the targets that pass,
+ * then record the others.  A target passing every rule in the fail_plan's
+ * newer snapshot was changed by another transaction after the run's
+ * snapshot (the run left it alone); this transaction holds its row now, so
+ * the run goes again for those.  One still not changed is *not_applied.
+ */
+static void
+apply_pipeline(BulkOperation *op, Datum *values, const int64 *keys, int count,
+			   int64 *succeeded, int64 *failed, int64 *not_applied)
+{
+	bool		isnull;
+	Datum		passing;
+	ArrayType  *again = NULL;
+
+	run_chunk_statement(op, op->run_plan, values, "run");
+	*succeeded = result_int8(1);
+	*failed = 0;
+	*not_applied = 0;
+	if (*succeeded < count)
+		values[0] = PointerGetDatum(keys_not_changed(keys, count, 2, (int) *succeeded));
+	SPI_freetuptable(SPI_tuptable);
+	if (*succeeded == count)
+		return;
+
+	run_chunk_statement(op, op->fail_plan, values, "recording the failures");
+	*failed = result_int8(2);
+	passing = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
+	if (!isnull)
+		again = DatumGetArrayTypePCopy(passing);
+	SPI_freetuptable(SPI_tuptable);
+	if (again == NULL)
+		return;
+
+	values[0] = PointerGetDatum(again);
+	*not_applied = ArrayGetNItems(ARR_NDIM(again), ARR_DIMS(again));
+	run_chunk_statement(op, op->run_plan, values, "second run");
+	*succeeded += result_int8(1);
+	*not_applied -= result_int8(1);
+	SPI_freetuptable(SPI_tuptable);
+}
+
 /*
  * Apply the operation to one chunk of sorted, distinct keys and record an
  * item per key.  Runs in the current transaction; the caller decides when
@@ -125,7 +182,6 @@ bulk_apply_chunk(BulkOperation *op, int64 job_id, Jsonb *params,
 				 int64 *succeeded, int64 *failed)
 {
 	Datum		values[3];
-	int			rc;
 	int64		not_applied = 0;
 
 	values[0] = PointerGetDatum(bulk_keys_array(keys, count));
@@ -134,34 +190,14 @@ bulk_apply_chunk(BulkOperation *op, int64 job_id, Jsonb *params,
 	if (!locked)
 		lock_phases(op, values);
 
-	rc = SPI_execute_plan(op->run_plan, values, NULL, false, 0);
-	if (rc != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "bulkorder: run of %s/%s failed: %s", op->page, op->operation,
-			 SPI_result_code_string(rc));
-	*succeeded = result_int8(1);
-	if (op->fail_plan == NULL)
-	{
-		*failed = result_int8(2);
-		not_applied = result_int8(3);
-		SPI_freetuptable(SPI_tuptable);
-	}
-	else if (*succeeded < count)
-	{
-		ArrayType  *rest = keys_not_changed(keys, count, 2, (int) *succeeded);
-
-		SPI_freetuptable(SPI_tuptable);
-		values[0] = PointerGetDatum(rest);
-		rc = SPI_execute_plan(op->fail_plan, values, NULL, false, 0);
-		if (rc != SPI_OK_SELECT || SPI_processed != 1)
-			elog(ERROR, "bulkorder: recording the failures of %s/%s failed: %s",
-				 op->page, op->operation, SPI_result_code_string(rc));
-		*failed = result_int8(2);
-		not_applied = result_int8(3);
-		SPI_freetuptable(SPI_tuptable);
-	}
+	if (op->fail_plan)
+		apply_pipeline(op, values, keys, count, succeeded, failed, &not_applied);
 	else
 	{
-		*failed = 0;
+		run_chunk_statement(op, op->run_plan, values, "run");
+		*succeeded = result_int8(1);
+		*failed = result_int8(2);
+		not_applied = result_int8(3);
 		SPI_freetuptable(SPI_tuptable);
 	}
 
