@@ -1046,10 +1046,14 @@ compose_revert(const char *page, const char *operation, bool reapply, OperationS
 		for (int i = 0; i < ncols; i++)
 			appendStringInfo(&run, "%s%s = b.%s", i > 0 ? ", " : "",
 							 quote_identifier(cols[i]), quote_identifier(cols[i]));
+		/*
+		 * By the checked row's ctid: the rows are locked before this
+		 * statement, so the version it read is the latest and cannot move.
+		 */
 		appendStringInfo(&run,
 						 " FROM eligible s"
 						 " CROSS JOIN LATERAL jsonb_populate_record(NULL::%s, s.before) AS b"
-						 " WHERE t.%s = s.target RETURNING t.%s AS target, ",
+						 " WHERE t.ctid = s.tid AND t.%s = s.target RETURNING t.%s AS target, ",
 						 table, key, key);
 		append_image(&run, "t", cols, ncols);
 		/* as for the operation's own run: effects re-applied may read it */
