@@ -14,8 +14,7 @@
 # Paths (engine vs baseline):
 #   cancel   bulk_cancel of 100,000 scattered keys vs one UPDATE … = ANY
 #            with its jsonb history rows in the same statement; and the
-#            PL/pgSQL row loop (the old way) for comparison; and (L) the
-#            key-order row locks the engine takes, as a statement alone
+#            PL/pgSQL row loop (the old way) for comparison
 #   tags     a 1,000,000-target tags job, synchronous and asynchronous, vs
 #            one UPDATE … SET tags = merge_tags(…) of the same rows, locked
 #            in key order FOR NO KEY UPDATE, history rows in the statement
@@ -151,7 +150,7 @@ bench_cancel() {
   {
     echo '\set ON_ERROR_STOP on'
     for r in $(seq 0 "$rounds"); do
-      for c in $(order "$r" E a b L); do
+      for c in $(order "$r" E a b); do
         case $c in
           E) timed cancel "$r" E "SELECT bulkorder.bulk_cancel((SELECT keys FROM bench.keys), false) AS job \\gset
 SELECT success_count AS changed FROM bulkorder.bulk_jobs WHERE job_id = :job \\gset" ;;
@@ -165,9 +164,6 @@ SELECT $r * 10 + 1, order_no, true, jsonb_build_object('status', 'awaiting_shipm
 FROM changed;
 SELECT count(*) AS changed FROM bench.history_a WHERE job_id = $r * 10 + 1 \\gset" ;;
           b) timed cancel "$r" b "SELECT bench.cancel_b((SELECT keys FROM bench.keys), $r * 10 + 2) AS changed \\gset" ;;
-          L) timed cancel "$r" L "SELECT count(*) AS changed FROM (SELECT 1 FROM bulkorder.orders t
-    WHERE t.order_no = ANY ((SELECT keys FROM bench.keys)::bigint[])
-    ORDER BY t.order_no FOR NO KEY UPDATE OF t) l \\gset" ;;
         esac
         echo "UPDATE bulkorder.orders SET status = 'awaiting_shipment'
               WHERE order_no = ANY ((SELECT keys FROM bench.keys)::bigint[]) AND status = 'cancelled';"
@@ -175,7 +171,7 @@ SELECT count(*) AS changed FROM bench.history_a WHERE job_id = $r * 10 + 1 \\gse
       done
     done
   } > "$script"
-  echo "bench: cancel of $nkeys scattered keys, $rounds rounds (+1 warm-up) of E, a, b, L"
+  echo "bench: cancel of $nkeys scattered keys, $rounds rounds (+1 warm-up) of E, a, b"
   psql -f "$script"
 }
 
@@ -468,7 +464,6 @@ WITH m AS (
 pairs (path, engine, baseline, what, goal, size, ord) AS (VALUES
     ('cancel', 'E', 'a', 'cancel: bulk_cancel vs one UPDATE + history', 1.10, $nkeys, 1),
     ('cancel', 'E', 'b', 'cancel: bulk_cancel vs PL/pgSQL row loop', 1.00, $nkeys, 2),
-    ('cancel', 'L', 'a', '  its key-order row locks, taken alone, vs the UPDATE', NULL, $nkeys, 2.1),
     ('tags', 'S', 'T', 'tags: run_bulk sync vs UPDATE in key order + history', 1.15, $ntags, 3),
     ('tags', 'A', 'T', 'tags: run_bulk async (submit to done) vs the same', 1.15, $ntags, 4),
     ('import', 'I', 'J', 'import_shipments vs COPY + set-based changes', 1.30, $nkeys, 5),
