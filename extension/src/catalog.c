@@ -53,6 +53,9 @@ typedef struct OperationStatements
 
 static HTAB *plan_cache = NULL;
 
+/* The parameters as p (NOT MATERIALIZED: see the preview in read_operation) */
+#define PRM_CTE "WITH prm AS NOT MATERIALIZED (SELECT $2::jsonb AS p)"
+
 static const char *revert_query;
 static BulkOperation *compose_revert(const char *page, const char *operation, bool reapply,
 									 OperationStatements *st);
@@ -240,13 +243,24 @@ bulkorder_page_list_hint(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(cstring_to_text(hint));
 }
 
-/* The eligibility rules in their order: the first a target fails is its error. */
+/*
+ * The eligibility rules in their order, as WHEN branches of a CASE: the
+ * first a target fails gives its error code (codes NULL: gives false).
+ */
 static void
 append_rule_cases(StringInfo buf, char **codes, char **conditions, int nrules)
 {
 	for (int i = 0; i < nrules; i++)
 		appendStringInfo(buf, " WHEN NOT coalesce((%s), false) THEN %s",
-						 conditions[i], quote_literal_cstr(codes[i]));
+						 conditions[i], codes ? quote_literal_cstr(codes[i]) : "false");
+}
+
+/* The side effects, as CTEs effect_1, effect_2, ... of a run statement */
+static void
+append_effects(StringInfo buf, char **effects, int neffects)
+{
+	for (int i = 0; i < neffects; i++)
+		appendStringInfo(buf, ", effect_%d AS (%s)", i + 1, effects[i]);
 }
 
 /*
@@ -259,15 +273,19 @@ append_rule_cases(StringInfo buf, char **codes, char **conditions, int nrules)
 static void
 set_statements(OperationStatements *st, const char *table, const char *key,
 			   const char *prelock_sql, const char *lock_sql,
-			   char *preview, char *run, char *fail, bool run_locks)
+			   char *preview, char *run, char *fail)
 {
 	/*
-	 * A run that locks the page's rows itself, and no row of another table
-	 * is locked before or after them: no separate lock statement.
+	 * A run with a fail statement (the pipeline) locks the page's rows
+	 * itself: when no row of another table is locked before or after them,
+	 * there is no separate lock statement.
 	 */
-	st->lock = run_locks && !prelock_sql && !lock_sql ? NULL : psprintf("SELECT count(*) FROM (SELECT 1 FROM %s AS t WHERE t.%s = ANY ($1)"
-						" ORDER BY t.%s FOR NO KEY UPDATE OF t) AS locked",
-						table, key, key);
+	if (fail && !prelock_sql && !lock_sql)
+		st->lock = NULL;
+	else
+		st->lock = psprintf("SELECT count(*) FROM (SELECT 1 FROM %s AS t WHERE t.%s = ANY ($1)"
+							" ORDER BY t.%s FOR NO KEY UPDATE OF t) AS locked",
+							table, key, key);
 	st->prelock = prelock_sql ? psprintf("SELECT count(*) FROM (%s) AS locked", prelock_sql) : NULL;
 	st->extra_lock = lock_sql ? psprintf("SELECT count(*) FROM (%s) AS locked", lock_sql) : NULL;
 	st->preview = preview;
@@ -376,14 +394,8 @@ read_operation(const char *page, const char *operation, OperationStatements *st)
 	append_rule_cases(&check, codes, conditions, nrules);
 	appendStringInfo(&check, " END AS error_code, CASE WHEN t.%s IS NOT NULL THEN ", key);
 	append_before(&check, before_sql, cols, ncols);
-	/*
-	 * The row's ctid, for the run's UPDATE: the rows are locked by this
-	 * transaction before the run, so the version the run's snapshot sees is
-	 * the latest and its ctid cannot move; joining on it saves a second
-	 * probe of the key's index per changed row.
-	 */
 	appendStringInfo(&check,
-					 " END AS before, t.ctid AS tid"
+					 " END AS before"
 					 " FROM unnest($1::bigint[]) AS i(target) CROSS JOIN prm"
 					 " LEFT JOIN %s AS t ON t.%s = i.target AND (%s)",
 					 table, key, visible);
@@ -396,7 +408,7 @@ read_operation(const char *page, const char *operation, OperationStatements *st)
 	 * computed once per statement, not a SubPlan run for every row.
 	 */
 	appendStringInfo(&preview,
-					 "WITH prm AS NOT MATERIALIZED (SELECT $2::jsonb AS p), checked AS (%s)"
+					 PRM_CTE ", checked AS (%s)"
 					 " SELECT c.target, c.error_code IS NULL, c.error_code, ",
 					 check.data);
 	append_message(&preview, codes, messages, nrules);
@@ -427,7 +439,7 @@ read_operation(const char *page, const char *operation, OperationStatements *st)
 		 * transaction then holds, under a new snapshot.
 		 */
 		appendStringInfo(&run,
-						 "WITH prm AS NOT MATERIALIZED (SELECT $2::jsonb AS p),"
+						 PRM_CTE ","
 						 " applied AS (UPDATE %s AS t SET %s"
 						 " FROM (SELECT t.ctid AS old_tid, ",
 						 table, set_clause);
@@ -438,8 +450,7 @@ read_operation(const char *page, const char *operation, OperationStatements *st)
 						 " WHERE t.ctid = bulkorder_old.old_tid"
 						 " AND CASE WHEN NOT coalesce((%s), false) THEN false",
 						 table, key, key, visible);
-		for (int i = 0; i < nrules; i++)
-			appendStringInfo(&run, " WHEN NOT coalesce((%s), false) THEN false", conditions[i]);
+		append_rule_cases(&run, NULL, conditions, nrules);
 		appendStringInfo(&run, " ELSE true END RETURNING t.%s AS target,"
 						 " bulkorder_old.old_image AS before, ", key);
 		append_image(&run, "t", cols, ncols);
@@ -451,8 +462,7 @@ read_operation(const char *page, const char *operation, OperationStatements *st)
 		 * Tid Scan (o.ctid = a.old_tid) instead of probing the key's index.
 		 */
 		appendStringInfoString(&run, " AS after, bulkorder_old.old_tid)");
-		for (int i = 0; i < neffects; i++)
-			appendStringInfo(&run, ", effect_%d AS (%s)", i + 1, effects[i]);
+		append_effects(&run, effects, neffects);
 		appendStringInfoString(&run,
 							   ", items AS (INSERT INTO bulkorder.bulk_job_items"
 							   " (job_id, target, ok, before, after)"
@@ -470,7 +480,7 @@ read_operation(const char *page, const char *operation, OperationStatements *st)
 		 */
 		initStringInfo(&failed);
 		appendStringInfo(&failed,
-						 "WITH prm AS NOT MATERIALIZED (SELECT $2::jsonb AS p),"
+						 PRM_CTE ","
 						 " checked AS MATERIALIZED (%s),"
 						 " items AS (INSERT INTO bulkorder.bulk_job_items"
 						 " (job_id, target, ok, error_code, message, before)"
@@ -487,12 +497,11 @@ read_operation(const char *page, const char *operation, OperationStatements *st)
 	{
 		/* apply_sql: the declared change reads the eligible targets */
 		appendStringInfo(&run,
-						 "WITH prm AS NOT MATERIALIZED (SELECT $2::jsonb AS p),"
+						 PRM_CTE ","
 						 " checked AS MATERIALIZED (%s),"
-						 " eligible AS (SELECT target, tid FROM checked WHERE error_code IS NULL), %s",
+						 " eligible AS (SELECT target FROM checked WHERE error_code IS NULL), %s",
 						 check.data, apply_sql);
-		for (int i = 0; i < neffects; i++)
-			appendStringInfo(&run, ", effect_%d AS (%s)", i + 1, effects[i]);
+		append_effects(&run, effects, neffects);
 		appendStringInfoString(&run,
 							   ", items AS (INSERT INTO bulkorder.bulk_job_items"
 							   " (job_id, target, ok, error_code, message, before, after)"
@@ -506,8 +515,7 @@ read_operation(const char *page, const char *operation, OperationStatements *st)
 							   " count(*) FILTER (WHERE ok AND NOT done) FROM items");
 	}
 
-	set_statements(st, table, key, prelock_sql, lock_sql, preview.data, run.data, fail,
-				   fail != NULL);
+	set_statements(st, table, key, prelock_sql, lock_sql, preview.data, run.data, fail);
 	return op;
 }
 
@@ -1078,8 +1086,7 @@ compose_revert(const char *page, const char *operation, bool reapply, OperationS
 							   " WHERE m.job_id = ($2::jsonb->>'job_id')::bigint AND m.order_no = a.target"
 							   " AND m.sent_at IS NULL AND m.withdrawn_at IS NULL RETURNING 1)");
 	if (reapply)
-		for (int i = 0; i < neffects; i++)
-			appendStringInfo(&run, ", effect_%d AS (%s)", i + 1, effects[i]);
+		append_effects(&run, effects, neffects);
 	appendStringInfoString(&run,
 						   ", items AS (INSERT INTO bulkorder.bulk_job_items"
 						   " (job_id, target, ok, error_code, message, before, after)"
@@ -1093,7 +1100,7 @@ compose_revert(const char *page, const char *operation, bool reapply, OperationS
 						   " count(*) FILTER (WHERE ok AND NOT done) FROM items");
 
 	/* the page's rows in key order, as for any job of the page */
-	set_statements(st, table, key, prelock_sql, lock_sql, preview.data, run.data, NULL, false);
+	set_statements(st, table, key, prelock_sql, lock_sql, preview.data, run.data, NULL);
 	return op;
 }
 

@@ -23,16 +23,24 @@ result_int8(int col)
 	return isnull ? 0 : DatumGetInt64(d);
 }
 
+/* Run one of the operation's statements; its one result row is in SPI_tuptable. */
 static void
-run_lock(SPIPlanPtr plan, Datum *values)
+run_statement(BulkOperation *op, SPIPlanPtr plan, Datum *values, const char *what)
 {
-	int			rc;
+	int			rc = SPI_execute_plan(plan, values, NULL, false, 0);
 
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "bulkorder: %s of %s/%s failed: %s", what, op->page, op->operation,
+			 SPI_result_code_string(rc));
+}
+
+/* Run a lock statement, if the operation has one (it counts what it locked) */
+static void
+run_lock(BulkOperation *op, SPIPlanPtr plan, Datum *values)
+{
 	if (plan == NULL)
 		return;
-	rc = SPI_execute_plan(plan, values, NULL, false, 0);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "bulkorder: lock failed: %s", SPI_result_code_string(rc));
+	run_statement(op, plan, values, "lock");
 	SPI_freetuptable(SPI_tuptable);
 }
 
@@ -50,9 +58,9 @@ run_lock(SPIPlanPtr plan, Datum *values)
 static void
 lock_phases(BulkOperation *op, Datum *values)
 {
-	run_lock(op->pre_lock_plan, values);
-	run_lock(op->lock_plan, values);
-	run_lock(op->extra_lock_plan, values);
+	run_lock(op, op->pre_lock_plan, values);
+	run_lock(op, op->lock_plan, values);
+	run_lock(op, op->extra_lock_plan, values);
 }
 
 void
@@ -64,15 +72,6 @@ bulk_lock_targets(BulkOperation *op, Jsonb *params, const int64 *keys, int count
 	values[1] = JsonbPGetDatum(params);
 	lock_phases(op, values);
 	pfree(DatumGetPointer(values[0]));
-}
-
-static int
-cmp_int64(const void *a, const void *b)
-{
-	int64		x = *(const int64 *) a;
-	int64		y = *(const int64 *) b;
-
-	return (x > y) - (x < y);
 }
 
 /*
@@ -97,7 +96,7 @@ keys_not_changed(const int64 *keys, int count, int col, int nchanged)
 			ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr)) != nchanged)
 			elog(ERROR, "bulkorder: the run returned a malformed list of changed targets");
 		changed = (int64 *) ARR_DATA_PTR(arr);
-		qsort(changed, nchanged, sizeof(int64), cmp_int64);
+		qsort(changed, nchanged, sizeof(int64), bulk_compare_int64);
 	}
 	for (int i = 0; i < count; i++)
 	{
@@ -112,17 +111,6 @@ keys_not_changed(const int64 *keys, int count, int col, int nchanged)
 		elog(ERROR, "bulkorder: the run changed %d targets, %d of them of its chunk",
 			 nchanged, count - nrest);
 	return bulk_keys_array(rest, nrest);
-}
-
-/* Run a statement of a chunk; its one result row is in SPI_tuptable. */
-static void
-run_chunk_statement(BulkOperation *op, SPIPlanPtr plan, Datum *values, const char *what)
-{
-	int			rc = SPI_execute_plan(plan, values, NULL, false, 0);
-
-	if (rc != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "bulkorder: %s of %s/%s failed: %s", what, op->page, op->operation,
-			 SPI_result_code_string(rc));
 }
 
 /*
@@ -140,7 +128,7 @@ apply_pipeline(BulkOperation *op, Datum *values, const int64 *keys, int count,
 	Datum		passing;
 	ArrayType  *again = NULL;
 
-	run_chunk_statement(op, op->run_plan, values, "run");
+	run_statement(op, op->run_plan, values, "run");
 	*succeeded = result_int8(1);
 	*failed = 0;
 	*not_applied = 0;
@@ -150,7 +138,7 @@ apply_pipeline(BulkOperation *op, Datum *values, const int64 *keys, int count,
 	if (*succeeded == count)
 		return;
 
-	run_chunk_statement(op, op->fail_plan, values, "recording the failures");
+	run_statement(op, op->fail_plan, values, "recording the failures");
 	*failed = result_int8(2);
 	passing = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
 	if (!isnull)
@@ -161,7 +149,7 @@ apply_pipeline(BulkOperation *op, Datum *values, const int64 *keys, int count,
 
 	values[0] = PointerGetDatum(again);
 	*not_applied = ArrayGetNItems(ARR_NDIM(again), ARR_DIMS(again));
-	run_chunk_statement(op, op->run_plan, values, "second run");
+	run_statement(op, op->run_plan, values, "second run");
 	*succeeded += result_int8(1);
 	*not_applied -= result_int8(1);
 	SPI_freetuptable(SPI_tuptable);
@@ -194,7 +182,7 @@ bulk_apply_chunk(BulkOperation *op, int64 job_id, Jsonb *params,
 		apply_pipeline(op, values, keys, count, succeeded, failed, &not_applied);
 	else
 	{
-		run_chunk_statement(op, op->run_plan, values, "run");
+		run_statement(op, op->run_plan, values, "run");
 		*succeeded = result_int8(1);
 		*failed = result_int8(2);
 		not_applied = result_int8(3);

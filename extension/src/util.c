@@ -60,8 +60,9 @@ bulk_object_next(JsonbIterator **it, char **key, JsonbValue *value)
 	return false;
 }
 
-static int
-compare_int64(const void *a, const void *b)
+/* qsort's comparison of int64 values, ascending */
+int
+bulk_compare_int64(const void *a, const void *b)
 {
 	int64		x = *(const int64 *) a;
 	int64		y = *(const int64 *) b;
@@ -110,7 +111,7 @@ bulk_targets_from_array(ArrayType *targets)
 	pfree(elems);
 	pfree(nulls);
 
-	qsort(result.keys, n, sizeof(int64), compare_int64);
+	qsort(result.keys, n, sizeof(int64), bulk_compare_int64);
 	for (int i = 0; i < n; i++)
 		if (out == 0 || result.keys[out - 1] != result.keys[i])
 			result.keys[out++] = result.keys[i];

@@ -117,13 +117,59 @@ CREATE OR REPLACE TRIGGER displace_shipped
 BEFORE INSERT ON bulkorder_catalog.operations
 FOR EACH ROW EXECUTE FUNCTION bulkorder_catalog.displace_shipped();
 
+-- The eligibility rules of a declaration (define_operation's rules, and its
+-- revert's): a JSON array of objects, each with exactly code, condition,
+-- message_ja and message_en as non-empty strings, and a code of the form
+-- ^[a-z][a-z0-9_]*$ that is not one of the engine's own (reserved).
+-- list_name and rule_name name them in the errors ('rules' / 'rule').
+CREATE OR REPLACE FUNCTION bulkorder_catalog.check_rules(opname text, rules jsonb, list_name text,
+                                                         rule_name text, reserved text[], code_hint text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    elem record;
+    bad text;
+BEGIN
+    IF pg_catalog.jsonb_typeof(rules) <> 'array' THEN
+        RAISE EXCEPTION '%: % must be a JSON array of objects', opname, list_name USING ERRCODE = '22023';
+    END IF;
+    FOR elem IN SELECT r.value AS rule, r.n FROM pg_catalog.jsonb_array_elements(rules) WITH ORDINALITY r(value, n) LOOP
+        IF pg_catalog.jsonb_typeof(elem.rule) <> 'object' THEN
+            RAISE EXCEPTION '%: % % is not a JSON object', opname, rule_name, elem.n USING ERRCODE = '22023';
+        END IF;
+        SELECT pg_catalog.string_agg(k, ', ' ORDER BY k) INTO bad
+        FROM pg_catalog.jsonb_object_keys(elem.rule) k
+        WHERE k NOT IN ('code', 'condition', 'message_ja', 'message_en');
+        IF bad IS NOT NULL THEN
+            RAISE EXCEPTION '%: unknown key % in % %', opname, bad, rule_name, elem.n
+                USING ERRCODE = '22023', HINT = 'A rule has code, condition, message_ja and message_en.';
+        END IF;
+        SELECT pg_catalog.string_agg(k, ', ' ORDER BY k) INTO bad
+        FROM pg_catalog.unnest(ARRAY['code', 'condition', 'message_ja', 'message_en']) k
+        WHERE pg_catalog.jsonb_typeof(elem.rule->k) IS DISTINCT FROM 'string' OR pg_catalog.btrim(elem.rule->>k) = '';
+        IF bad IS NOT NULL THEN
+            RAISE EXCEPTION '%: % % has no %', opname, rule_name, elem.n, bad
+                USING ERRCODE = '22023',
+                      HINT = 'Every rule needs its error code, its condition and both messages (Japanese and English), as non-empty strings.';
+        END IF;
+        IF elem.rule->>'code' !~ '^[a-z][a-z0-9_]*$' OR elem.rule->>'code' = ANY (reserved) THEN
+            RAISE EXCEPTION '%: % % has error code "%"', opname, rule_name, elem.n, elem.rule->>'code'
+                USING ERRCODE = '22023', HINT = code_hint;
+        END IF;
+    END LOOP;
+END
+$fn$;
+
 REVOKE ALL ON FUNCTION bulkorder_catalog.compile_operation(text, text),
                        bulkorder_catalog.in_extension_script(),
                        bulkorder_catalog.page_list_hint(),
                        bulkorder_catalog.wrapper_sql(text, text, jsonb, text),
                        bulkorder_catalog.is_wrapper_of(regprocedure, text, text),
                        bulkorder_catalog.is_extension_member(regprocedure),
-                       bulkorder_catalog.displace_shipped()
+                       bulkorder_catalog.displace_shipped(),
+                       bulkorder_catalog.check_rules(text, jsonb, text, text, text[], text)
     FROM PUBLIC;
 
 -- Declare an operation whole (README, "Adding an operation").
@@ -268,33 +314,8 @@ BEGIN
     END IF;
 
     -- the eligibility rules
-    IF pg_catalog.jsonb_typeof(v_rules) <> 'array' THEN
-        RAISE EXCEPTION '%: rules must be a JSON array of objects', opname USING ERRCODE = '22023';
-    END IF;
-    FOR elem IN SELECT r.value AS rule, r.n FROM pg_catalog.jsonb_array_elements(v_rules) WITH ORDINALITY r(value, n) LOOP
-        IF pg_catalog.jsonb_typeof(elem.rule) <> 'object' THEN
-            RAISE EXCEPTION '%: rule % is not a JSON object', opname, elem.n USING ERRCODE = '22023';
-        END IF;
-        SELECT pg_catalog.string_agg(k, ', ' ORDER BY k) INTO bad
-        FROM pg_catalog.jsonb_object_keys(elem.rule) k
-        WHERE k NOT IN ('code', 'condition', 'message_ja', 'message_en');
-        IF bad IS NOT NULL THEN
-            RAISE EXCEPTION '%: unknown key % in rule %', opname, bad, elem.n
-                USING ERRCODE = '22023', HINT = 'A rule has code, condition, message_ja and message_en.';
-        END IF;
-        SELECT pg_catalog.string_agg(k, ', ' ORDER BY k) INTO bad
-        FROM pg_catalog.unnest(ARRAY['code', 'condition', 'message_ja', 'message_en']) k
-        WHERE pg_catalog.jsonb_typeof(elem.rule->k) IS DISTINCT FROM 'string' OR pg_catalog.btrim(elem.rule->>k) = '';
-        IF bad IS NOT NULL THEN
-            RAISE EXCEPTION '%: rule % has no %', opname, elem.n, bad
-                USING ERRCODE = '22023',
-                      HINT = 'Every rule needs its error code, its condition and both messages (Japanese and English), as non-empty strings.';
-        END IF;
-        IF elem.rule->>'code' !~ '^[a-z][a-z0-9_]*$' OR elem.rule->>'code' = 'not_found' THEN
-            RAISE EXCEPTION '%: rule % has error code "%"', opname, elem.n, elem.rule->>'code'
-                USING ERRCODE = '22023', HINT = 'An error code matches ^[a-z][a-z0-9_]*$; not_found is the engine''s own.';
-        END IF;
-    END LOOP;
+    PERFORM bulkorder_catalog.check_rules(opname, v_rules, 'rules', 'rule', ARRAY['not_found'],
+        'An error code matches ^[a-z][a-z0-9_]*$; not_found is the engine''s own.');
     SELECT r->>'code' INTO bad FROM pg_catalog.jsonb_array_elements(v_rules) r
     GROUP BY r->>'code' HAVING pg_catalog.count(*) > 1 LIMIT 1;
     IF bad IS NOT NULL THEN
@@ -369,36 +390,9 @@ BEGIN
         END IF;
         -- the revert's own rules, checked after changed_since (catalog.c)
         IF define_operation.revert ? 'rules' THEN
-            IF pg_catalog.jsonb_typeof(define_operation.revert->'rules') <> 'array' THEN
-                RAISE EXCEPTION '%: revert.rules must be a JSON array of objects', opname USING ERRCODE = '22023';
-            END IF;
-            FOR elem IN SELECT r.value AS rule, r.n
-                        FROM pg_catalog.jsonb_array_elements(define_operation.revert->'rules') WITH ORDINALITY r(value, n) LOOP
-                IF pg_catalog.jsonb_typeof(elem.rule) <> 'object' THEN
-                    RAISE EXCEPTION '%: revert rule % is not a JSON object', opname, elem.n USING ERRCODE = '22023';
-                END IF;
-                SELECT pg_catalog.string_agg(k, ', ' ORDER BY k) INTO bad
-                FROM pg_catalog.jsonb_object_keys(elem.rule) k
-                WHERE k NOT IN ('code', 'condition', 'message_ja', 'message_en');
-                IF bad IS NOT NULL THEN
-                    RAISE EXCEPTION '%: unknown key % in revert rule %', opname, bad, elem.n
-                        USING ERRCODE = '22023', HINT = 'A rule has code, condition, message_ja and message_en.';
-                END IF;
-                SELECT pg_catalog.string_agg(k, ', ' ORDER BY k) INTO bad
-                FROM pg_catalog.unnest(ARRAY['code', 'condition', 'message_ja', 'message_en']) k
-                WHERE pg_catalog.jsonb_typeof(elem.rule->k) IS DISTINCT FROM 'string' OR pg_catalog.btrim(elem.rule->>k) = '';
-                IF bad IS NOT NULL THEN
-                    RAISE EXCEPTION '%: revert rule % has no %', opname, elem.n, bad
-                        USING ERRCODE = '22023',
-                              HINT = 'Every rule needs its error code, its condition and both messages (Japanese and English), as non-empty strings.';
-                END IF;
-                IF elem.rule->>'code' !~ '^[a-z][a-z0-9_]*$'
-                   OR elem.rule->>'code' IN ('not_found', 'side_effect_done', 'changed_since') THEN
-                    RAISE EXCEPTION '%: revert rule % has error code "%"', opname, elem.n, elem.rule->>'code'
-                        USING ERRCODE = '22023',
-                              HINT = 'An error code matches ^[a-z][a-z0-9_]*$; not_found, side_effect_done and changed_since are the revert''s own.';
-                END IF;
-            END LOOP;
+            PERFORM bulkorder_catalog.check_rules(opname, define_operation.revert->'rules', 'revert.rules',
+                'revert rule', ARRAY['not_found', 'side_effect_done', 'changed_since'],
+                'An error code matches ^[a-z][a-z0-9_]*$; not_found, side_effect_done and changed_since are the revert''s own.');
             SELECT r.value->>'code' INTO bad
             FROM pg_catalog.jsonb_array_elements(define_operation.revert->'rules') r
             GROUP BY r.value->>'code' HAVING count(*) > 1 LIMIT 1;

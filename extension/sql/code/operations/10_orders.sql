@@ -370,6 +370,24 @@ SELECT bulkorder.define_operation('orders', 'remove_products',
             'hint', 'params.product_id must be a product_id of bulkorder.products.')),
     revert => bulkorder_catalog.order_line_revert());
 
+-- 定期注文自動生成エラー解除 and its revert record the same before image: the
+-- order's flag and its master's, with the master's reason.  (m, not s: in a
+-- revert's statements s is the reverted item.)
+CREATE OR REPLACE FUNCTION bulkorder_catalog.autogen_error_before()
+RETURNS text
+LANGUAGE sql IMMUTABLE
+AS $fn$
+    SELECT $$jsonb_build_object('autogen_error', t.autogen_error,
+                          'course_order_no', t.course_order_no,
+                          'subscription_autogen_error',
+                          (SELECT m.autogen_error FROM bulkorder.subscriptions m
+                           WHERE m.course_order_no = t.course_order_no),
+                          'subscription_autogen_error_reason',
+                          (SELECT m.autogen_error_reason FROM bulkorder.subscriptions m
+                           WHERE m.course_order_no = t.course_order_no))$$
+$fn$;
+REVOKE ALL ON FUNCTION bulkorder_catalog.autogen_error_before() FROM PUBLIC;
+
 -- 定期注文自動生成エラー解除: the order's flag and its master's (with the
 -- master's reason).  Masters are locked after the orders, in key order.
 SELECT bulkorder.define_operation('orders', 'clear_autogen_error',
@@ -392,14 +410,7 @@ SELECT bulkorder.define_operation('orders', 'clear_autogen_error',
                                   'subscription_autogen_error',
                                   CASE WHEN c.course_order_no IS NOT NULL THEN false END) AS after
         FROM cleared c)$$,
-    before_sql => $$jsonb_build_object('autogen_error', t.autogen_error,
-                          'course_order_no', t.course_order_no,
-                          'subscription_autogen_error',
-                          (SELECT s.autogen_error FROM bulkorder.subscriptions s
-                           WHERE s.course_order_no = t.course_order_no),
-                          'subscription_autogen_error_reason',
-                          (SELECT s.autogen_error_reason FROM bulkorder.subscriptions s
-                           WHERE s.course_order_no = t.course_order_no))$$,
+    before_sql => bulkorder_catalog.autogen_error_before(),
     lock_sql => $$SELECT 1 FROM bulkorder.subscriptions s
        WHERE s.course_order_no IN (SELECT o.course_order_no FROM bulkorder.orders o
                                    WHERE o.order_no = ANY ($1) AND o.autogen_error
@@ -425,14 +436,7 @@ SELECT bulkorder.define_operation('orders', 'clear_autogen_error',
             OR NOT coalesce((s.before->>'subscription_autogen_error')::boolean, false)$$,
         'message_ja', 'bulkorder 1.0 で記録された一括更新のため定期注文マスターのエラー理由がなく、元に戻せません',
         'message_en', 'recorded by bulkorder 1.0 without the master''s error reason: it cannot be restored exactly')),
-        'before_sql', $$jsonb_build_object('autogen_error', t.autogen_error,
-                          'course_order_no', t.course_order_no,
-                          'subscription_autogen_error',
-                          (SELECT m.autogen_error FROM bulkorder.subscriptions m
-                           WHERE m.course_order_no = t.course_order_no),
-                          'subscription_autogen_error_reason',
-                          (SELECT m.autogen_error_reason FROM bulkorder.subscriptions m
-                           WHERE m.course_order_no = t.course_order_no))$$,
+        'before_sql', bulkorder_catalog.autogen_error_before(),
         'apply_sql', $$flag_restored AS (
         UPDATE bulkorder.orders o SET autogen_error = (s.before->>'autogen_error')::boolean
           FROM eligible s
