@@ -115,6 +115,21 @@ SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 
     checks => '[{"condition": "true"}]')$sql$);
 SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
     checks => '[{"condition": "true", "message": "m", "sqlstate": "bad"}]')$sql$);
+-- target_join: an object of known keys, table, alias and key given, an
+-- alias that is none of the statements' own; on reads the joined row and p
+-- only (an UPDATE's FROM cannot read its target), said by the compilation
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+    target_join => '["bulkorder.customers"]')$sql$);
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+    target_join => '{"table": "bulkorder.order_items", "alias": "x", "key": "order_no", "using": "x"}')$sql$);
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+    target_join => '{"table": "bulkorder.order_items", "alias": "x", "on": ""}')$sql$);
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+    target_join => '{"table": "bulkorder.order_items", "alias": "prm", "key": "order_no"}')$sql$);
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+    target_join => '{"table": "bulkorder.customers", "alias": "c", "key": "customer_id", "on": "c.customer_id = t.customer_id"}')$sql$);
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+    target_join => '{"table": "bulkorder.no_such_table", "alias": "x", "key": "order_no"}')$sql$);
 -- the revert declaration: known keys; an irreversible operation says why
 SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
     revert => '{"reversible": true, "how": "by hand"}')$sql$);
@@ -320,6 +335,46 @@ SELECT bulkorder.revert_job(:undo_job) AS redo_job \gset
 SELECT customer_id, remarks FROM bulkorder.customers WHERE customer_id IN (1, 2, 3) ORDER BY 1;
 SELECT operation, reverts = :note_job AS reverts_note_job, success_count, failure_count
 FROM bulkorder.order_bulk_history WHERE job_id = :undo_job;
+
+---------------------------------------------------------------------------
+-- target_join: a row of other data per target, read by the rules and the
+-- change through one join (the shipment import's staged file is one).  The
+-- shop stages gift messages per campaign; the operation copies the
+-- campaign's message of each order into its remarks.
+CREATE TABLE bulkorder.gift_messages (
+    campaign text NOT NULL,
+    order_no bigint NOT NULL,
+    message text,
+    PRIMARY KEY (campaign, order_no));
+INSERT INTO bulkorder.gift_messages VALUES
+    ('xmas', 1001, 'メリークリスマス'), ('xmas', 1002, NULL), ('newyear', 1003, '謹賀新年');
+SELECT bulkorder.define_operation('orders', 'gift_message',
+    name_ja => 'ギフトメッセージ', name_en => 'gift message',
+    wrapper => 'bulk_gift_message',
+    params => '{"campaign": {"type": "text", "position": 1}}',
+    changed_columns => '{remarks}',
+    set_clause => $$remarks = m.message$$,
+    target_join => jsonb_build_object('table', 'bulkorder.gift_messages', 'alias', 'm', 'key', 'order_no',
+                                      'on', $$m.campaign = p->>'campaign'$$),
+    rules => jsonb_build_array(
+        jsonb_build_object('code', 'no_gift_message', 'condition', 'm.order_no IS NOT NULL',
+            'message_ja', 'このキャンペーンのギフトメッセージがありません',
+            'message_en', 'the campaign has no gift message for this order'),
+        jsonb_build_object('code', 'empty_gift_message', 'condition', 'm.message IS NOT NULL',
+            'message_ja', 'ギフトメッセージが空です', 'message_en', 'the gift message is empty')));
+SELECT target_join FROM bulkorder_catalog.operations WHERE operation = 'gift_message';
+-- 1001 has the campaign's message, 1002 an empty one, 1003 another
+-- campaign's only, 1099 is no order: the preview and the job agree
+SELECT * FROM bulkorder.preview_bulk('orders', 'gift_message', '{1001,1002,1003,1099}', '{"campaign": "xmas"}');
+SELECT bulkorder.bulk_gift_message('{1001,1002,1003,1099}', 'xmas') AS gift_job \gset
+SELECT target, ok, error_code, before, after FROM bulkorder.bulk_job_items
+WHERE job_id = :gift_job ORDER BY target;
+SELECT order_no, remarks FROM bulkorder.orders WHERE order_no IN (1001, 1002, 1003) ORDER BY 1;
+-- another campaign: the same kept statements, the join follows p
+SELECT bulkorder.bulk_gift_message('{1003}', 'newyear') AS gift_job \gset
+SELECT target, ok, error_code, after FROM bulkorder.bulk_job_items WHERE job_id = :gift_job;
+SELECT bulkorder.drop_operation('orders', 'gift_message');
+DROP TABLE bulkorder.gift_messages;
 
 ---------------------------------------------------------------------------
 -- drop_operation: a shop's own only

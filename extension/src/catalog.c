@@ -72,7 +72,9 @@ static const char *catalog_query =
 "       o.effects, o.lock_sql,"
 "       coalesce(r.codes, '{}'), coalesce(r.conditions, '{}'), coalesce(r.messages, '{}'),"
 "       coalesce(c.conditions, '{}'), coalesce(c.sqlstates, '{}'),"
-"       coalesce(c.messages, '{}'), coalesce(c.hints, '{}'), o.prelock_sql"
+"       coalesce(c.messages, '{}'), coalesce(c.hints, '{}'), o.prelock_sql,"
+"       o.target_join->>'table', o.target_join->>'alias', o.target_join->>'key',"
+"       coalesce(o.target_join->>'on', 'true')"
 "  FROM bulkorder_catalog.operations o"
 "  JOIN bulkorder_catalog.pages pg ON pg.page = o.page"
 "  LEFT JOIN LATERAL ("
@@ -255,6 +257,21 @@ append_rule_cases(StringInfo buf, char **codes, char **conditions, int nrules)
 						 conditions[i], codes ? quote_literal_cstr(codes[i]) : "false");
 }
 
+/*
+ * The declared row of other data per target (target_join), LEFT JOINed on
+ * the target's key, given as target: each statement names the key its own
+ * way (i.target, bulkorder_old.old_key).  Nothing when none is declared.
+ */
+static void
+append_target_join(StringInfo buf, char **join, const char *target)
+{
+	if (join[0] == NULL)
+		return;
+	appendStringInfo(buf, " LEFT JOIN %s AS %s ON (%s) AND %s.%s = %s",
+					 join[0], quote_identifier(join[1]), join[3],
+					 quote_identifier(join[1]), quote_identifier(join[2]), target);
+}
+
 /* The side effects, as CTEs effect_1, effect_2, ... of a run statement */
 static void
 append_effects(StringInfo buf, char **effects, int neffects)
@@ -318,6 +335,7 @@ read_operation(const char *page, const char *operation, OperationStatements *st)
 			  **codes,
 			  **conditions,
 			  **messages;
+	char	   *join[4];		/* target_join: table, alias, key, on */
 	int			ncols,
 				neffects,
 				nrules,
@@ -383,6 +401,8 @@ read_operation(const char *page, const char *operation, OperationStatements *st)
 	op->param_check_message = col_text_array(tup, desc, 18, &n);
 	op->param_check_hint = col_text_array(tup, desc, 19, &n);
 	prelock_sql = col_text(tup, desc, 20);
+	for (int i = 0; i < lengthof(join); i++)
+		join[i] = col_text(tup, desc, 21 + i);
 
 	/*
 	 * The check: the first failing rule of each target, in declared order,
@@ -399,6 +419,7 @@ read_operation(const char *page, const char *operation, OperationStatements *st)
 					 " FROM unnest($1::bigint[]) AS i(target) CROSS JOIN prm"
 					 " LEFT JOIN %s AS t ON t.%s = i.target AND (%s)",
 					 table, key, visible);
+	append_target_join(&check, join, "i.target");
 
 	initStringInfo(&preview);
 	/*
@@ -444,12 +465,24 @@ read_operation(const char *page, const char *operation, OperationStatements *st)
 						 " FROM (SELECT t.ctid AS old_tid, ",
 						 table, set_clause);
 		append_before(&run, before_sql, cols, ncols);
+		if (join[0])
+			appendStringInfo(&run, " AS old_image, t.%s AS old_key", key);
+		else
+			appendStringInfoString(&run, " AS old_image");
+
+		/*
+		 * The declared join meets the row by the key it had when locked: an
+		 * UPDATE's FROM cannot refer to its target t.
+		 */
 		appendStringInfo(&run,
-						 " AS old_image FROM %s AS t CROSS JOIN prm WHERE t.%s = ANY ($1)"
-						 " ORDER BY t.%s FOR NO KEY UPDATE OF t) AS bulkorder_old, prm"
+						 " FROM %s AS t CROSS JOIN prm WHERE t.%s = ANY ($1)"
+						 " ORDER BY t.%s FOR NO KEY UPDATE OF t) AS bulkorder_old CROSS JOIN prm",
+						 table, key, key);
+		append_target_join(&run, join, "bulkorder_old.old_key");
+		appendStringInfo(&run,
 						 " WHERE t.ctid = bulkorder_old.old_tid"
 						 " AND CASE WHEN NOT coalesce((%s), false) THEN false",
-						 table, key, key, visible);
+						 visible);
 		append_rule_cases(&run, NULL, conditions, nrules);
 		appendStringInfo(&run, " ELSE true END RETURNING t.%s AS target,"
 						 " bulkorder_old.old_image AS before, ", key);

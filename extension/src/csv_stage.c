@@ -466,8 +466,8 @@ csv_stage_upload(const char *page, const char *purpose, bytea *content, int enco
 /*
  * The shipment import's rows: one per order number, its first line and its
  * tracking numbers.  A rounded tracking number is never one of them: the
- * order fails with rounded_number (the operation's rule reads its line's
- * error_code).
+ * order is marked rounded and fails with rounded_number (the operation's
+ * rule reads the mark).
  */
 void
 csv_stage_shipments(int64 upload_id)
@@ -475,11 +475,13 @@ csv_stage_shipments(int64 upload_id)
 	Oid			types[1] = {INT8OID};
 	Datum		values[1] = {Int64GetDatum(upload_id)};
 
-	bulk_spi_exec("INSERT INTO bulkorder.upload_shipments (upload_id, order_no, line_no, tracking_nos)"
+	bulk_spi_exec("INSERT INTO bulkorder.upload_shipments (upload_id, order_no, line_no, tracking_nos,"
+				  "  rounded)"
 				  " SELECT $1, l.key, min(l.line_no),"
 				  "  coalesce(array_agg(DISTINCT l.tracking_no ORDER BY l.tracking_no)"
 				  "           FILTER (WHERE l.tracking_no IS NOT NULL"
-				  "                   AND l.error_code IS DISTINCT FROM 'rounded_number'), '{}')"
+				  "                   AND l.error_code IS DISTINCT FROM 'rounded_number'), '{}'),"
+				  "  coalesce(bool_or(l.error_code = 'rounded_number'), false)"
 				  " FROM bulkorder.upload_lines l"
 				  " WHERE l.upload_id = $1 AND l.key IS NOT NULL"
 				  " GROUP BY l.key",

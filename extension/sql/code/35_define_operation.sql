@@ -199,7 +199,8 @@ CREATE OR REPLACE FUNCTION bulkorder.define_operation(
     rules jsonb DEFAULT '[]',
     checks jsonb DEFAULT '[]',
     revert jsonb DEFAULT NULL,
-    replace_shipped boolean DEFAULT false)
+    replace_shipped boolean DEFAULT false,
+    target_join jsonb DEFAULT NULL)
 RETURNS regprocedure
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -320,6 +321,36 @@ BEGIN
     GROUP BY r->>'code' HAVING pg_catalog.count(*) > 1 LIMIT 1;
     IF bad IS NOT NULL THEN
         RAISE EXCEPTION '%: error code "%" is given to more than one rule', opname, bad USING ERRCODE = '22023';
+    END IF;
+
+    -- the row of other data joined to each target (README, "Adding an
+    -- operation": target_join); the compilation below checks the SQL
+    IF define_operation.target_join IS NOT NULL THEN
+        IF pg_catalog.jsonb_typeof(define_operation.target_join) <> 'object' THEN
+            RAISE EXCEPTION '%: target_join must be a JSON object', opname USING ERRCODE = '22023';
+        END IF;
+        SELECT pg_catalog.string_agg(k, ', ' ORDER BY k) INTO bad
+        FROM pg_catalog.jsonb_object_keys(define_operation.target_join) k
+        WHERE k NOT IN ('table', 'alias', 'key', 'on');
+        IF bad IS NOT NULL THEN
+            RAISE EXCEPTION '%: unknown key % in target_join', opname, bad
+                USING ERRCODE = '22023', HINT = 'target_join takes table, alias, key and on.';
+        END IF;
+        SELECT pg_catalog.string_agg(k, ', ' ORDER BY k) INTO bad
+        FROM pg_catalog.unnest(ARRAY['table', 'alias', 'key', 'on']) k
+        WHERE (k <> 'on' OR define_operation.target_join ? k)
+          AND (pg_catalog.jsonb_typeof(define_operation.target_join->k) IS DISTINCT FROM 'string'
+               OR pg_catalog.btrim(define_operation.target_join->>k) = '');
+        IF bad IS NOT NULL THEN
+            RAISE EXCEPTION '%: target_join.% must be a non-empty string', opname, bad
+                USING ERRCODE = '22023', HINT = 'table, alias and key are required; on is optional.';
+        END IF;
+        IF define_operation.target_join->>'alias' !~ '^[a-z_][a-z0-9_]*$'
+           OR define_operation.target_join->>'alias' IN ('t', 'i', 'p', 'prm', 'bulkorder_old') THEN
+            RAISE EXCEPTION '%: target_join.alias "%" is not usable', opname, define_operation.target_join->>'alias'
+                USING ERRCODE = '22023',
+                      HINT = 'An alias matches ^[a-z_][a-z0-9_]*$ and is none of the statements'' own names t, i, p, prm and bulkorder_old.';
+        END IF;
     END IF;
 
     -- the whole-call checks
@@ -475,7 +506,7 @@ BEGIN
         (page, operation, name_ja, name_en, params, changed_columns, set_clause, apply_sql, before_sql,
          effects, lock_sql, prelock_sql, wrapper, reversible, irreversible_reason, shipped,
          revert_condition, revert_rules, revert_before_sql, revert_apply_sql, revert_prelock_sql,
-         revert_lock_sql, revert_visible_condition)
+         revert_lock_sql, revert_visible_condition, target_join)
     VALUES (v_page, v_operation, define_operation.name_ja, define_operation.name_en, v_params,
             define_operation.changed_columns, define_operation.set_clause, define_operation.apply_sql,
             define_operation.before_sql, define_operation.effects, define_operation.lock_sql,
@@ -483,7 +514,7 @@ BEGIN
             define_operation.revert->>'condition', coalesce(define_operation.revert->'rules', '[]'),
             define_operation.revert->>'before_sql', define_operation.revert->>'apply_sql',
             define_operation.revert->>'prelock_sql', define_operation.revert->>'lock_sql',
-            define_operation.revert->>'visible_condition')
+            define_operation.revert->>'visible_condition', define_operation.target_join)
     ON CONFLICT ON CONSTRAINT operations_pkey DO UPDATE
         SET name_ja = excluded.name_ja, name_en = excluded.name_en, params = excluded.params,
             changed_columns = excluded.changed_columns, set_clause = excluded.set_clause,
@@ -494,7 +525,8 @@ BEGIN
             revert_rules = excluded.revert_rules, revert_before_sql = excluded.revert_before_sql,
             revert_apply_sql = excluded.revert_apply_sql, revert_prelock_sql = excluded.revert_prelock_sql,
             revert_lock_sql = excluded.revert_lock_sql,
-            revert_visible_condition = excluded.revert_visible_condition;
+            revert_visible_condition = excluded.revert_visible_condition,
+            target_join = excluded.target_join;
     INSERT INTO bulkorder_catalog.operation_rules
         (page, operation, position, error_code, condition, message_ja, message_en)
     SELECT v_page, v_operation, r.n, r.value->>'code', r.value->>'condition',
@@ -557,7 +589,7 @@ END
 $fn$;
 
 COMMENT ON FUNCTION bulkorder.define_operation(text, text, text, text, text, jsonb, text[], text, text, text,
-                                               text[], text, text, jsonb, jsonb, jsonb, boolean) IS
+                                               text[], text, text, jsonb, jsonb, jsonb, boolean, jsonb) IS
 'Declare a bulk operation whole and create its typed wrapper (README, "Adding an operation")';
 
 -- Remove a shop's own operation and its wrapper.  Shipped operations (and

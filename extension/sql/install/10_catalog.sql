@@ -140,3 +140,11 @@ ALTER TABLE bulkorder_catalog.operations
     -- the rows a revert can see (NULL: the page's visible_condition); a
     -- revert of 削除 sees the orders it deleted
     ADD COLUMN revert_visible_condition text;
+
+-- A row of other data per target (define_operation's target_join): one row
+-- of table, as alias, whose column key is the target's key (and which meets
+-- on, over alias and p), LEFT JOINed to every statement that reads t, so
+-- rules and the set clause read it with one probe, not one per fragment.
+-- {"table", "alias", "key", "on"}; NULL: none.
+ALTER TABLE bulkorder_catalog.operations
+    ADD COLUMN target_join jsonb;

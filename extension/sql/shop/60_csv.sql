@@ -62,7 +62,10 @@ CREATE TABLE bulkorder.upload_shipments (
     order_no bigint NOT NULL,
     line_no integer NOT NULL,          -- the first line giving the order
     tracking_nos text[] NOT NULL DEFAULT '{}',
-    PRIMARY KEY (upload_id, order_no)
+    PRIMARY KEY (upload_id, order_no),
+    -- added in 1.1 (upgrades/1.0--1.1.sql, last column there too): a line
+    -- of the order whose tracking number a spreadsheet rounded
+    rounded boolean NOT NULL DEFAULT false
 );
 
 -- The upload list (who, when, page, size, counts).

@@ -117,6 +117,11 @@ ALTER TABLE bulkorder.upload_lines
     ADD CONSTRAINT upload_lines_error_code_check
         CHECK (error_code IN ('not_a_number', 'not_found', 'duplicate_key', 'rounded_number')),
     ADD COLUMN cause text;
+-- the shipment import's orders with a rounded line (issue 14: its rule
+-- reads this flag with the order's other staged data, in one probe).  1.0
+-- had no rounded_number, so false is right for every staged order.
+ALTER TABLE bulkorder.upload_shipments
+    ADD COLUMN rounded boolean NOT NULL DEFAULT false;
 
 -- ---------------------------------------------------------------------------
 -- retry_failed / revert_job (issue 11).  The same lines as shop/95_revert.sql,
@@ -148,6 +153,11 @@ ALTER TABLE bulkorder_catalog.operations
     ADD COLUMN revert_prelock_sql text,
     ADD COLUMN revert_lock_sql text,
     ADD COLUMN revert_visible_condition text;
+
+-- define_operation's target_join (issue 14): the same line as
+-- install/10_catalog.sql, after the revert's columns
+ALTER TABLE bulkorder_catalog.operations
+    ADD COLUMN target_join jsonb;
 
 -- the history views show retry_of, reverts and reverted_by.  A released
 -- view cannot be replaced by an extension script: one that is not a member

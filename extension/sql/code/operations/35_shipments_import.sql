@@ -5,9 +5,10 @@
 -- the file as an upload (bulkorder.uploads, upload_lines, upload_shipments:
 -- 60_csv.sql) and runs this operation through run_bulk over the file's
 -- order numbers with params {"upload_id": N}.  The tracking numbers are
--- data, read per target from bulkorder.upload_shipments, so the one engine
--- checks, locks, applies and records the import like any other job, and it
--- shows in shipment_bulk_history.
+-- data, the order's row of bulkorder.upload_shipments joined to it as s
+-- (target_join: one index probe per order for every rule and the change),
+-- so the one engine checks, locks, applies and records the import like any
+-- other job, and it shows in shipment_bulk_history.
 --
 -- An order needing a shipment report (payment_methods.needs_ship_report)
 -- goes to shipping with ship_report_status pending and a ship_report
@@ -24,8 +25,7 @@ SELECT bulkorder.define_operation('shipments', 'import_shipments',
        ship_report_status = CASE WHEN (SELECT pm.needs_ship_report FROM bulkorder.payment_methods pm
                                        WHERE pm.code = t.payment_method)
                                  THEN 'pending' ELSE t.ship_report_status END,
-       tracking_no = (SELECT s.tracking_nos[1] FROM bulkorder.upload_shipments s
-                      WHERE s.upload_id = (p->>'upload_id')::bigint AND s.order_no = t.order_no),
+       tracking_no = s.tracking_nos[1],
        ship_mail_sent = t.ship_mail_sent
                         OR EXISTS (SELECT 1 FROM bulkorder.mail_templates mt
                                    WHERE mt.code = 'ship_complete' AND mt.enabled)$$,
@@ -59,27 +59,23 @@ SELECT bulkorder.define_operation('shipments', 'import_shipments',
             'message_ja', '出荷停止中の注文のため出荷データを取り込めません(出荷停止を解除してから再度取り込んでください)',
             'message_en', 'the order is on shipping hold: release the hold, then import it again'),
         -- a tracking number a spreadsheet rounded (2.34568E+11): csv.c marks
-        -- its line and keeps it out of tracking_nos, so this comes before the
-        -- other tracking-number rules; nothing is stored, mailed or reported
+        -- its line and the order (s.rounded) and keeps it out of
+        -- tracking_nos, so this comes before the other tracking-number rules;
+        -- nothing is stored, mailed or reported
         jsonb_build_object('code', 'rounded_number',
-            'condition', $$NOT EXISTS (SELECT 1 FROM bulkorder.upload_lines l
-                 WHERE l.upload_id = (p->>'upload_id')::bigint AND l.key = t.order_no
-                   AND l.error_code = 'rounded_number')$$,
+            'condition', $$NOT coalesce(s.rounded, false)$$,
             'message_ja', 'B列の送り状番号が表計算ソフトで指数表記(2.34568E+11 など)に丸められていて、元の番号が分かりません。B列の書式を「文字列」にして送り状番号を入力し直し、保存し直してから取り込んでください',
             'message_en', 'the spreadsheet rounded the tracking number in column B into scientific notation (such as 2.34568E+11): the real number is unknown. Format column B as text, enter the full tracking number, save the file and import it again'),
         jsonb_build_object('code', 'missing_tracking_no',
-            'condition', $$coalesce((SELECT cardinality(s.tracking_nos) FROM bulkorder.upload_shipments s
-                 WHERE s.upload_id = (p->>'upload_id')::bigint AND s.order_no = t.order_no), 0) > 0$$,
+            'condition', $$coalesce(cardinality(s.tracking_nos), 0) > 0$$,
             'message_ja', 'B列に送り状番号がありません',
             'message_en', 'column B holds no tracking number'),
         jsonb_build_object('code', 'tracking_no_conflict',
-            'condition', $$(SELECT cardinality(s.tracking_nos) FROM bulkorder.upload_shipments s
-        WHERE s.upload_id = (p->>'upload_id')::bigint AND s.order_no = t.order_no) = 1$$,
+            'condition', $$cardinality(s.tracking_nos) = 1$$,
             'message_ja', 'ファイル内で同じ注文番号に異なる送り状番号が指定されています',
             'message_en', 'the file gives this order more than one tracking number'),
         jsonb_build_object('code', 'tracking_no_too_long',
-            'condition', $$(SELECT length(s.tracking_nos[1]) FROM bulkorder.upload_shipments s
-        WHERE s.upload_id = (p->>'upload_id')::bigint AND s.order_no = t.order_no) <= 100$$,
+            'condition', $$length(s.tracking_nos[1]) <= 100$$,
             'message_ja', '送り状番号が100文字を超えています',
             'message_en', 'the tracking number is longer than 100 characters')),
     -- params.upload_id must name a staged shipment file (run_bulk and the
@@ -88,4 +84,6 @@ SELECT bulkorder.define_operation('shipments', 'import_shipments',
         jsonb_build_object('condition', $$EXISTS (SELECT 1 FROM bulkorder.uploads u
                WHERE u.upload_id = (p->>'upload_id')::bigint AND u.purpose = 'import_shipments')$$,
             'message', 'params.upload_id does not name a shipment file upload',
-            'hint', 'Upload the file with bulkorder.import_shipments(content, options).')));
+            'hint', 'Upload the file with bulkorder.import_shipments(content, options).')),
+    target_join => jsonb_build_object('table', 'bulkorder.upload_shipments', 'alias', 's', 'key', 'order_no',
+        'on', $$s.upload_id = (p->>'upload_id')::bigint$$));
