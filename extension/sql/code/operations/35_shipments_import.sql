@@ -31,7 +31,8 @@ SELECT bulkorder.define_operation('shipments', 'import_shipments',
                                    WHERE mt.code = 'ship_complete' AND mt.enabled)$$,
     -- every effect reads bulkorder.orders as it was before the change (one
     -- statement, one snapshot), found by applied.old_tid (no second probe
-    -- of the key's index), and the new values from applied.after
+    -- of the key's index), and the new tracking number from applied.after
+    -- (the only field the mail shows that the import changes)
     effects => ARRAY[
      $$INSERT INTO bulkorder.payment_requests (order_no, payment_method, kind, job_id)
         SELECT a.target, o.payment_method, 'ship_report', $3
@@ -41,12 +42,12 @@ SELECT bulkorder.define_operation('shipments', 'import_shipments',
      $$INSERT INTO bulkorder.mail_outbox
             (template_code, order_no, customer_id, to_address, subject, body, job_id)
         SELECT mt.code, o.order_no, o.customer_id, c.email,
-               bulkorder.render_mail(mt.subject, n.order_no, c.name, n.tracking_no, pm.name, n.course_order_no), bulkorder.render_mail(mt.body, n.order_no, c.name, n.tracking_no, pm.name, n.course_order_no), $3
+               bulkorder.render_mail(mt.subject, o.order_no, c.name, a.after->>'tracking_no', pm.name, o.course_order_no),
+               bulkorder.render_mail(mt.body, o.order_no, c.name, a.after->>'tracking_no', pm.name, o.course_order_no), $3
         FROM applied a
         JOIN bulkorder.orders o ON o.ctid = a.old_tid AND o.order_no = a.target
-        CROSS JOIN LATERAL jsonb_populate_record(o, a.after) AS n
         JOIN bulkorder.customers c ON c.customer_id = o.customer_id
-        JOIN bulkorder.payment_methods pm ON pm.code = n.payment_method
+        JOIN bulkorder.payment_methods pm ON pm.code = o.payment_method
         JOIN bulkorder.mail_templates mt ON mt.code = 'ship_complete' AND mt.enabled
         WHERE NOT o.ship_mail_sent$$],
     rules => jsonb_build_array(
