@@ -20,11 +20,12 @@ SELECT bulkorder.define_operation('shipments', 'import_shipments',
     wrapper => 'bulk_shipment_import_shipments',
     params => '{"upload_id": {"type": "bigint", "min": 1, "position": 1}}',
     changed_columns => '{status,ship_report_status,tracking_no,ship_mail_sent}',
-    set_clause => $$status = CASE WHEN (SELECT pm.needs_ship_report FROM bulkorder.payment_methods pm
-                           WHERE pm.code = t.payment_method) THEN 'shipping' ELSE 'shipped' END,
-       ship_report_status = CASE WHEN (SELECT pm.needs_ship_report FROM bulkorder.payment_methods pm
-                                       WHERE pm.code = t.payment_method)
-                                 THEN 'pending' ELSE t.ship_report_status END,
+    -- the payment method read once per order for both fields (one row
+    -- always, as the CASEs over a missing one would give)
+    set_clause => $$(status, ship_report_status) =
+           (SELECT CASE WHEN pm.needs_ship_report THEN 'shipping' ELSE 'shipped' END,
+                   CASE WHEN pm.needs_ship_report THEN 'pending' ELSE t.ship_report_status END
+              FROM (VALUES (1)) AS one LEFT JOIN bulkorder.payment_methods pm ON pm.code = t.payment_method),
        tracking_no = s.tracking_nos[1],
        ship_mail_sent = t.ship_mail_sent
                         OR EXISTS (SELECT 1 FROM bulkorder.mail_templates mt
@@ -34,11 +35,13 @@ SELECT bulkorder.define_operation('shipments', 'import_shipments',
     -- of the key's index), and the new tracking number from applied.after
     -- (the only field the mail shows that the import changes)
     effects => ARRAY[
+     -- a ship_report request where the method needs one: where the change
+     -- set shipping (the set clause's own test of needs_ship_report)
      $$INSERT INTO bulkorder.payment_requests (order_no, payment_method, kind, job_id)
         SELECT a.target, o.payment_method, 'ship_report', $3
         FROM applied a
         JOIN bulkorder.orders o ON o.ctid = a.old_tid AND o.order_no = a.target
-        JOIN bulkorder.payment_methods pm ON pm.code = o.payment_method AND pm.needs_ship_report$$,
+        WHERE a.after->>'status' = 'shipping'$$,
      $$INSERT INTO bulkorder.mail_outbox
             (template_code, order_no, customer_id, to_address, subject, body, job_id)
         SELECT mt.code, o.order_no, o.customer_id, c.email,
