@@ -162,6 +162,29 @@ BEGIN
 END
 $fn$;
 
+-- A declaration's JSON object (a parameter's spec, revert, target_join):
+-- an object with no key but the allowed ones; what names it in the errors.
+CREATE OR REPLACE FUNCTION bulkorder_catalog.check_object(opname text, value jsonb, what text,
+                                                          allowed text[], hint text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    bad text;
+BEGIN
+    IF pg_catalog.jsonb_typeof(value) <> 'object' THEN
+        RAISE EXCEPTION '%: % must be a JSON object', opname, what USING ERRCODE = '22023';
+    END IF;
+    SELECT pg_catalog.string_agg(k, ', ' ORDER BY k) INTO bad
+    FROM pg_catalog.jsonb_object_keys(value) k
+    WHERE k <> ALL (allowed);
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION '%: unknown key % in %', opname, bad, what USING ERRCODE = '22023', HINT = hint;
+    END IF;
+END
+$fn$;
+
 REVOKE ALL ON FUNCTION bulkorder_catalog.compile_operation(text, text),
                        bulkorder_catalog.in_extension_script(),
                        bulkorder_catalog.page_list_hint(),
@@ -169,7 +192,8 @@ REVOKE ALL ON FUNCTION bulkorder_catalog.compile_operation(text, text),
                        bulkorder_catalog.is_wrapper_of(regprocedure, text, text),
                        bulkorder_catalog.is_extension_member(regprocedure),
                        bulkorder_catalog.displace_shipped(),
-                       bulkorder_catalog.check_rules(text, jsonb, text, text, text[], text)
+                       bulkorder_catalog.check_rules(text, jsonb, text, text, text[], text),
+                       bulkorder_catalog.check_object(text, jsonb, text, text[], text)
     FROM PUBLIC;
 
 -- Declare an operation whole (README, "Adding an operation").
@@ -268,17 +292,9 @@ BEGIN
                 USING ERRCODE = '22023',
                       HINT = pg_catalog.format('A parameter name matches ^[a-z][a-z0-9_]*$ and is not %s (the wrapper''s keys).', keys_arg);
         END IF;
-        IF pg_catalog.jsonb_typeof(prm.spec) <> 'object' THEN
-            RAISE EXCEPTION '%: the spec of parameter "%" must be a JSON object', opname, prm.name USING ERRCODE = '22023';
-        END IF;
-        SELECT pg_catalog.string_agg(k, ', ' ORDER BY k) INTO bad
-        FROM pg_catalog.jsonb_object_keys(prm.spec) k
-        WHERE k NOT IN ('type', 'default', 'nullable', 'enum', 'max_length', 'min', 'max', 'position');
-        IF bad IS NOT NULL THEN
-            RAISE EXCEPTION '%: unknown key % in the spec of parameter "%"', opname, bad, prm.name
-                USING ERRCODE = '22023',
-                      HINT = 'A parameter spec takes type, default, nullable, enum, max_length, min, max and position.';
-        END IF;
+        PERFORM bulkorder_catalog.check_object(opname, prm.spec, pg_catalog.format('the spec of parameter "%s"', prm.name),
+            ARRAY['type', 'default', 'nullable', 'enum', 'max_length', 'min', 'max', 'position'],
+            'A parameter spec takes type, default, nullable, enum, max_length, min, max and position.');
         IF prm.spec->>'type' IS NULL
            OR prm.spec->>'type' NOT IN ('boolean', 'text', 'integer', 'bigint', 'date', 'text[]') THEN
             RAISE EXCEPTION '%: parameter "%" has unknown type %', opname, prm.name, coalesce(prm.spec->'type', 'null')
@@ -326,16 +342,8 @@ BEGIN
     -- the row of other data joined to each target (README, "Adding an
     -- operation": target_join); the compilation below checks the SQL
     IF define_operation.target_join IS NOT NULL THEN
-        IF pg_catalog.jsonb_typeof(define_operation.target_join) <> 'object' THEN
-            RAISE EXCEPTION '%: target_join must be a JSON object', opname USING ERRCODE = '22023';
-        END IF;
-        SELECT pg_catalog.string_agg(k, ', ' ORDER BY k) INTO bad
-        FROM pg_catalog.jsonb_object_keys(define_operation.target_join) k
-        WHERE k NOT IN ('table', 'alias', 'key', 'on');
-        IF bad IS NOT NULL THEN
-            RAISE EXCEPTION '%: unknown key % in target_join', opname, bad
-                USING ERRCODE = '22023', HINT = 'target_join takes table, alias, key and on.';
-        END IF;
+        PERFORM bulkorder_catalog.check_object(opname, define_operation.target_join, 'target_join',
+            ARRAY['table', 'alias', 'key', 'on'], 'target_join takes table, alias, key and on.');
         SELECT pg_catalog.string_agg(k, ', ' ORDER BY k) INTO bad
         FROM pg_catalog.unnest(ARRAY['table', 'alias', 'key', 'on']) k
         WHERE (k <> 'on' OR define_operation.target_join ? k)
@@ -380,18 +388,10 @@ BEGIN
 
     -- the revert declaration (README, "Adding an operation": revert)
     IF define_operation.revert IS NOT NULL THEN
-        IF pg_catalog.jsonb_typeof(define_operation.revert) <> 'object' THEN
-            RAISE EXCEPTION '%: revert must be a JSON object', opname USING ERRCODE = '22023';
-        END IF;
-        SELECT pg_catalog.string_agg(k, ', ' ORDER BY k) INTO bad
-        FROM pg_catalog.jsonb_object_keys(define_operation.revert) k
-        WHERE k NOT IN ('reversible', 'reason', 'condition', 'rules', 'before_sql', 'apply_sql',
-                        'prelock_sql', 'lock_sql', 'visible_condition');
-        IF bad IS NOT NULL THEN
-            RAISE EXCEPTION '%: unknown key % in revert', opname, bad
-                USING ERRCODE = '22023',
-                      HINT = 'revert takes reversible, reason, condition, rules, before_sql, apply_sql, prelock_sql, lock_sql and visible_condition.';
-        END IF;
+        PERFORM bulkorder_catalog.check_object(opname, define_operation.revert, 'revert',
+            ARRAY['reversible', 'reason', 'condition', 'rules', 'before_sql', 'apply_sql',
+                  'prelock_sql', 'lock_sql', 'visible_condition'],
+            'revert takes reversible, reason, condition, rules, before_sql, apply_sql, prelock_sql, lock_sql and visible_condition.');
         IF define_operation.revert ? 'reversible' AND pg_catalog.jsonb_typeof(define_operation.revert->'reversible') <> 'boolean' THEN
             RAISE EXCEPTION '%: revert.reversible must be a boolean', opname USING ERRCODE = '22023';
         END IF;
