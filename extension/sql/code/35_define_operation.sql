@@ -185,6 +185,29 @@ BEGIN
 END
 $fn$;
 
+-- The keys of a declaration's JSON object that hold text: each required
+-- one, and each optional one given, a non-empty string.
+CREATE OR REPLACE FUNCTION bulkorder_catalog.check_strings(opname text, value jsonb, what text,
+                                                           required text[], optional text[], hint text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    bad text;
+BEGIN
+    SELECT pg_catalog.string_agg(k, ', ' ORDER BY k) INTO bad
+    FROM pg_catalog.unnest(required || optional) k
+    WHERE (k = ANY (required) OR value ? k)
+      AND (pg_catalog.jsonb_typeof(value->k) IS DISTINCT FROM 'string'
+           OR pg_catalog.btrim(value->>k) = '');
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION '%: %.% must be a non-empty string', opname, what, bad
+            USING ERRCODE = '22023', HINT = hint;
+    END IF;
+END
+$fn$;
+
 REVOKE ALL ON FUNCTION bulkorder_catalog.compile_operation(text, text),
                        bulkorder_catalog.in_extension_script(),
                        bulkorder_catalog.page_list_hint(),
@@ -193,7 +216,8 @@ REVOKE ALL ON FUNCTION bulkorder_catalog.compile_operation(text, text),
                        bulkorder_catalog.is_extension_member(regprocedure),
                        bulkorder_catalog.displace_shipped(),
                        bulkorder_catalog.check_rules(text, jsonb, text, text, text[], text),
-                       bulkorder_catalog.check_object(text, jsonb, text, text[], text)
+                       bulkorder_catalog.check_object(text, jsonb, text, text[], text),
+                       bulkorder_catalog.check_strings(text, jsonb, text, text[], text[], text)
     FROM PUBLIC;
 
 -- Declare an operation whole (README, "Adding an operation").
@@ -344,15 +368,8 @@ BEGIN
     IF define_operation.target_join IS NOT NULL THEN
         PERFORM bulkorder_catalog.check_object(opname, define_operation.target_join, 'target_join',
             ARRAY['table', 'alias', 'key', 'on'], 'target_join takes table, alias, key and on.');
-        SELECT pg_catalog.string_agg(k, ', ' ORDER BY k) INTO bad
-        FROM pg_catalog.unnest(ARRAY['table', 'alias', 'key', 'on']) k
-        WHERE (k <> 'on' OR define_operation.target_join ? k)
-          AND (pg_catalog.jsonb_typeof(define_operation.target_join->k) IS DISTINCT FROM 'string'
-               OR pg_catalog.btrim(define_operation.target_join->>k) = '');
-        IF bad IS NOT NULL THEN
-            RAISE EXCEPTION '%: target_join.% must be a non-empty string', opname, bad
-                USING ERRCODE = '22023', HINT = 'table, alias and key are required; on is optional.';
-        END IF;
+        PERFORM bulkorder_catalog.check_strings(opname, define_operation.target_join, 'target_join',
+            ARRAY['table', 'alias', 'key'], ARRAY['on'], 'table, alias and key are required; on is optional.');
         IF define_operation.target_join->>'alias' !~ '^[a-z_][a-z0-9_]*$'
            OR define_operation.target_join->>'alias' IN ('t', 'i', 'p', 'prm', 'bulkorder_old') THEN
             RAISE EXCEPTION '%: target_join.alias "%" is not usable', opname, define_operation.target_join->>'alias'
@@ -395,15 +412,9 @@ BEGIN
         IF define_operation.revert ? 'reversible' AND pg_catalog.jsonb_typeof(define_operation.revert->'reversible') <> 'boolean' THEN
             RAISE EXCEPTION '%: revert.reversible must be a boolean', opname USING ERRCODE = '22023';
         END IF;
-        SELECT pg_catalog.string_agg(k, ', ' ORDER BY k) INTO bad
-        FROM pg_catalog.unnest(ARRAY['reason', 'condition', 'before_sql', 'apply_sql', 'prelock_sql',
-                                     'lock_sql', 'visible_condition']) k
-        WHERE define_operation.revert ? k
-          AND (pg_catalog.jsonb_typeof(define_operation.revert->k) <> 'string'
-               OR pg_catalog.btrim(define_operation.revert->>k) = '');
-        IF bad IS NOT NULL THEN
-            RAISE EXCEPTION '%: revert.% must be a non-empty string', opname, bad USING ERRCODE = '22023';
-        END IF;
+        PERFORM bulkorder_catalog.check_strings(opname, define_operation.revert, 'revert', '{}',
+            ARRAY['reason', 'condition', 'before_sql', 'apply_sql', 'prelock_sql', 'lock_sql', 'visible_condition'],
+            'Its reason, condition and statements are optional; each one given is a non-empty string.');
         v_reversible := coalesce((define_operation.revert->>'reversible')::boolean, true);
         v_reason := define_operation.revert->>'reason';
         IF NOT v_reversible AND v_reason IS NULL THEN
