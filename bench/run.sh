@@ -32,7 +32,7 @@
 #
 # Environment: BENCH_ORDERS (1000000 demo orders), BENCH_SCALE (1: scales
 # every path's size, e.g. 0.1 for a quick look), BENCH_ROUNDS (9 counted
-# rounds of the 100,000-key paths), BENCH_BIG_ROUNDS (3 counted rounds of
+# rounds of the 100,000-key paths), BENCH_BIG_ROUNDS (5 counted rounds of
 # the million-line paths), BENCH_PATHS (all: a space-separated subset of
 # cancel tags import upload preview revert).
 set -euo pipefail
@@ -41,7 +41,7 @@ cd "$top"
 orders=${BENCH_ORDERS:-1000000}
 scale=${BENCH_SCALE:-1}
 rounds=${BENCH_ROUNDS:-9}
-big_rounds=${BENCH_BIG_ROUNDS:-3}
+big_rounds=${BENCH_BIG_ROUNDS:-5}
 paths=${BENCH_PATHS:-cancel tags import upload preview revert}
 case "$orders$rounds$big_rounds" in
   *[!0-9]*) echo "bench: BENCH_ORDERS, BENCH_ROUNDS and BENCH_BIG_ROUNDS must be whole numbers" >&2; exit 2 ;;
