@@ -10,6 +10,10 @@
 # contender comes next.  The contenders take turns (the order rotates every
 # round), so load on the machine falls on both alike; the figures are
 # medians of the counted rounds, after a warm-up round that is not counted.
+# Each pair gets two ratios: of the two contenders' medians, and the median
+# of the rounds' own ratios (the two contenders of one round paired: every
+# round is slower than the one before as history piles up, and pairing
+# cancels that drift).
 #
 # Paths (engine vs baseline):
 #   cancel   bulk_cancel of 100,000 scattered keys vs one UPDATE … = ANY
@@ -32,7 +36,7 @@
 #
 # Environment: BENCH_ORDERS (1000000 demo orders), BENCH_SCALE (1: scales
 # every path's size, e.g. 0.1 for a quick look), BENCH_ROUNDS (9 counted
-# rounds of the 100,000-key paths), BENCH_BIG_ROUNDS (5 counted rounds of
+# rounds of the 100,000-key paths), BENCH_BIG_ROUNDS (3 counted rounds of
 # the million-line paths), BENCH_PATHS (all: a space-separated subset of
 # cancel tags import upload preview revert).
 set -euo pipefail
@@ -41,7 +45,7 @@ cd "$top"
 orders=${BENCH_ORDERS:-1000000}
 scale=${BENCH_SCALE:-1}
 rounds=${BENCH_ROUNDS:-9}
-big_rounds=${BENCH_BIG_ROUNDS:-5}
+big_rounds=${BENCH_BIG_ROUNDS:-3}
 paths=${BENCH_PATHS:-cancel tags import upload preview revert}
 case "$orders$rounds$big_rounds" in
   *[!0-9]*) echo "bench: BENCH_ORDERS, BENCH_ROUNDS and BENCH_BIG_ROUNDS must be whole numbers" >&2; exit 2 ;;
@@ -455,7 +459,7 @@ psql -P footer=off -f - > "$report" <<SQL
 \\echo 'bulkorder bench, $(date -u +%Y-%m-%dT%H:%MZ): $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(awk '/MemTotal/ {printf "%.1f GB", $2/1048576}' /proc/meminfo) RAM'
 \\echo 'PostgreSQL $(psql -At -c 'SHOW server_version'): $pgsettings'
 \\echo 'load average at start: $load_start; at end: $load_end; $elapsed s in all'
-\\echo '$orders demo orders (loaded in $load_ms ms); runs commit, history piles up; medians of the counted rounds'
+\\echo '$orders demo orders (loaded in $load_ms ms); runs commit, history piles up; ratio: of the medians of the counted rounds; round ratios: of the two contenders of each round'
 \\echo
 WITH m AS (
     SELECT path, contender, percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS median,
@@ -478,10 +482,21 @@ SELECT p.what AS path, p.size AS "size",
             WHEN e.median / b.median <= p.goal THEN 'PASS' ELSE 'MISS' END AS result,
        round(p.size / (e.median / 1000)) AS "engine items/s",
        round(p.size / (b.median / 1000)) AS "baseline items/s",
-       e.runs AS rounds
+       e.runs AS rounds,
+       round(r.median::numeric, 2) AS "round ratios: median",
+       CASE WHEN r.median IS NULL THEN 'not measured'
+            WHEN r.median <= p.goal THEN 'PASS' ELSE 'MISS' END AS "paired result",
+       round(r.lo::numeric, 2) || '–' || round(r.hi::numeric, 2) AS "round ratios: range"
 FROM pairs p
 LEFT JOIN m e ON e.path = p.path AND e.contender = p.engine
 LEFT JOIN m b ON b.path = p.path AND b.contender = p.baseline
+-- the two contenders of each round, paired: a drift across rounds (history
+-- piling up slows every later round) cancels out of each round's ratio
+LEFT JOIN LATERAL (
+    SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x.ms / y.ms) AS median,
+           min(x.ms / y.ms) AS lo, max(x.ms / y.ms) AS hi
+    FROM bench.results x JOIN bench.results y ON y.path = x.path AND y.round = x.round
+    WHERE x.path = p.path AND x.round > 0 AND x.contender = p.engine AND y.contender = p.baseline) r ON true
 ORDER BY p.ord;
 \\echo
 \\echo 'every contender (ms over the counted rounds; rows changed per run)'
