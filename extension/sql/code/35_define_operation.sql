@@ -117,53 +117,9 @@ CREATE OR REPLACE TRIGGER displace_shipped
 BEFORE INSERT ON bulkorder_catalog.operations
 FOR EACH ROW EXECUTE FUNCTION bulkorder_catalog.displace_shipped();
 
--- The eligibility rules of a declaration (define_operation's rules, and its
--- revert's): a JSON array of objects, each with exactly code, condition,
--- message_ja and message_en as non-empty strings, and a code of the form
--- ^[a-z][a-z0-9_]*$ that is not one of the engine's own (reserved).
--- list_name and rule_name name them in the errors ('rules' / 'rule').
-CREATE OR REPLACE FUNCTION bulkorder_catalog.check_rules(opname text, rules jsonb, list_name text,
-                                                         rule_name text, reserved text[], code_hint text)
-RETURNS void
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $fn$
-DECLARE
-    elem record;
-    bad text;
-BEGIN
-    IF pg_catalog.jsonb_typeof(rules) <> 'array' THEN
-        RAISE EXCEPTION '%: % must be a JSON array of objects', opname, list_name USING ERRCODE = '22023';
-    END IF;
-    FOR elem IN SELECT r.value AS rule, r.n FROM pg_catalog.jsonb_array_elements(rules) WITH ORDINALITY r(value, n) LOOP
-        IF pg_catalog.jsonb_typeof(elem.rule) <> 'object' THEN
-            RAISE EXCEPTION '%: % % is not a JSON object', opname, rule_name, elem.n USING ERRCODE = '22023';
-        END IF;
-        SELECT pg_catalog.string_agg(k, ', ' ORDER BY k) INTO bad
-        FROM pg_catalog.jsonb_object_keys(elem.rule) k
-        WHERE k NOT IN ('code', 'condition', 'message_ja', 'message_en');
-        IF bad IS NOT NULL THEN
-            RAISE EXCEPTION '%: unknown key % in % %', opname, bad, rule_name, elem.n
-                USING ERRCODE = '22023', HINT = 'A rule has code, condition, message_ja and message_en.';
-        END IF;
-        SELECT pg_catalog.string_agg(k, ', ' ORDER BY k) INTO bad
-        FROM pg_catalog.unnest(ARRAY['code', 'condition', 'message_ja', 'message_en']) k
-        WHERE pg_catalog.jsonb_typeof(elem.rule->k) IS DISTINCT FROM 'string' OR pg_catalog.btrim(elem.rule->>k) = '';
-        IF bad IS NOT NULL THEN
-            RAISE EXCEPTION '%: % % has no %', opname, rule_name, elem.n, bad
-                USING ERRCODE = '22023',
-                      HINT = 'Every rule needs its error code, its condition and both messages (Japanese and English), as non-empty strings.';
-        END IF;
-        IF elem.rule->>'code' !~ '^[a-z][a-z0-9_]*$' OR elem.rule->>'code' = ANY (reserved) THEN
-            RAISE EXCEPTION '%: % % has error code "%"', opname, rule_name, elem.n, elem.rule->>'code'
-                USING ERRCODE = '22023', HINT = code_hint;
-        END IF;
-    END LOOP;
-END
-$fn$;
-
--- A declaration's JSON object (a parameter's spec, revert, target_join):
--- an object with no key but the allowed ones; what names it in the errors.
+-- A declaration's JSON object (a parameter's spec, revert, target_join, a
+-- rule, a check): an object with no key but the allowed ones; what names it
+-- in the errors.
 CREATE OR REPLACE FUNCTION bulkorder_catalog.check_object(opname text, value jsonb, what text,
                                                           allowed text[], hint text)
 RETURNS void
@@ -205,6 +161,46 @@ BEGIN
         RAISE EXCEPTION '%: %.% must be a non-empty string', opname, what, bad
             USING ERRCODE = '22023', HINT = hint;
     END IF;
+END
+$fn$;
+
+-- The eligibility rules of a declaration (define_operation's rules, and its
+-- revert's): a JSON array of objects, each with exactly code, condition,
+-- message_ja and message_en as non-empty strings, and a code of the form
+-- ^[a-z][a-z0-9_]*$ that is not one of the engine's own (reserved).
+-- list_name and rule_name name them in the errors ('rules' / 'rule').
+CREATE OR REPLACE FUNCTION bulkorder_catalog.check_rules(opname text, rules jsonb, list_name text,
+                                                         rule_name text, reserved text[], code_hint text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    elem record;
+    bad text;
+BEGIN
+    IF pg_catalog.jsonb_typeof(rules) <> 'array' THEN
+        RAISE EXCEPTION '%: % must be a JSON array of objects', opname, list_name USING ERRCODE = '22023';
+    END IF;
+    FOR elem IN SELECT r.value AS rule, r.n FROM pg_catalog.jsonb_array_elements(rules) WITH ORDINALITY r(value, n) LOOP
+        IF pg_catalog.jsonb_typeof(elem.rule) <> 'object' THEN
+            RAISE EXCEPTION '%: % % is not a JSON object', opname, rule_name, elem.n USING ERRCODE = '22023';
+        END IF;
+        PERFORM bulkorder_catalog.check_object(opname, elem.rule, pg_catalog.format('%s %s', rule_name, elem.n),
+            ARRAY['code', 'condition', 'message_ja', 'message_en'], 'A rule has code, condition, message_ja and message_en.');
+        SELECT pg_catalog.string_agg(k, ', ' ORDER BY k) INTO bad
+        FROM pg_catalog.unnest(ARRAY['code', 'condition', 'message_ja', 'message_en']) k
+        WHERE pg_catalog.jsonb_typeof(elem.rule->k) IS DISTINCT FROM 'string' OR pg_catalog.btrim(elem.rule->>k) = '';
+        IF bad IS NOT NULL THEN
+            RAISE EXCEPTION '%: % % has no %', opname, rule_name, elem.n, bad
+                USING ERRCODE = '22023',
+                      HINT = 'Every rule needs its error code, its condition and both messages (Japanese and English), as non-empty strings.';
+        END IF;
+        IF elem.rule->>'code' !~ '^[a-z][a-z0-9_]*$' OR elem.rule->>'code' = ANY (reserved) THEN
+            RAISE EXCEPTION '%: % % has error code "%"', opname, rule_name, elem.n, elem.rule->>'code'
+                USING ERRCODE = '22023', HINT = code_hint;
+        END IF;
+    END LOOP;
 END
 $fn$;
 
@@ -386,13 +382,8 @@ BEGIN
         IF pg_catalog.jsonb_typeof(elem.chk) <> 'object' THEN
             RAISE EXCEPTION '%: check % is not a JSON object', opname, elem.n USING ERRCODE = '22023';
         END IF;
-        SELECT pg_catalog.string_agg(k, ', ' ORDER BY k) INTO bad
-        FROM pg_catalog.jsonb_object_keys(elem.chk) k
-        WHERE k NOT IN ('condition', 'message', 'hint', 'sqlstate');
-        IF bad IS NOT NULL THEN
-            RAISE EXCEPTION '%: unknown key % in check %', opname, bad, elem.n
-                USING ERRCODE = '22023', HINT = 'A check has condition, message, and optionally hint and sqlstate.';
-        END IF;
+        PERFORM bulkorder_catalog.check_object(opname, elem.chk, pg_catalog.format('check %s', elem.n),
+            ARRAY['condition', 'message', 'hint', 'sqlstate'], 'A check has condition, message, and optionally hint and sqlstate.');
         IF pg_catalog.jsonb_typeof(elem.chk->'condition') IS DISTINCT FROM 'string'
            OR pg_catalog.jsonb_typeof(elem.chk->'message') IS DISTINCT FROM 'string'
            OR pg_catalog.btrim(elem.chk->>'condition') = '' OR pg_catalog.btrim(elem.chk->>'message') = ''
