@@ -102,6 +102,8 @@ $(EXTENSION)--%--$(EXTVERSION).sql: extension/sql/upgrades/%--$(EXTVERSION).sql 
 
 # PGXS tracks no header dependencies: every object depends on the shared header.
 $(OBJS): extension/include/bulkorder.h extension/include/bulkorder_csv.h
+# the library's version (BULKORDER_VERSION) is the control file's
+extension/src/version.o: $(EXTENSION).control
 
 .PHONY: deps demo stop test bench check-asan
 

@@ -79,7 +79,7 @@ CREATE TABLE bulkorder_catalog.operation_rules (
     FOREIGN KEY (page, operation) REFERENCES bulkorder_catalog.operations ON DELETE CASCADE
 );
 
--- Added in 1.1 (upgrades/1.0--1.1.sql adds them in the same order):
+-- Added in 1.1 (releases/bulkorder--1.0--1.1.sql adds them in the same order):
 -- whether a job of the operation can be undone by revert_job, and why not.
 ALTER TABLE bulkorder_catalog.operations
     ADD COLUMN reversible boolean NOT NULL DEFAULT true,

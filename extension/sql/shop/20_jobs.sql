@@ -65,7 +65,7 @@ CREATE TABLE bulkorder.notifications (
 );
 CREATE INDEX ON bulkorder.notifications (job_id);
 -- 1.1: who marked it read, the role and mark_notifications_read's operator
--- option (the same columns, in the same order, as upgrades/1.0--1.1.sql adds)
+-- option (the same columns, in the same order, as releases/bulkorder--1.0--1.1.sql adds)
 ALTER TABLE bulkorder.notifications
     ADD COLUMN read_by text,
     ADD COLUMN read_by_operator text;

@@ -63,7 +63,7 @@ CREATE TABLE bulkorder.upload_shipments (
     line_no integer NOT NULL,          -- the first line giving the order
     tracking_nos text[] NOT NULL DEFAULT '{}',
     PRIMARY KEY (upload_id, order_no),
-    -- added in 1.1 (upgrades/1.0--1.1.sql, last column there too): a line
+    -- added in 1.1 (releases/bulkorder--1.0--1.1.sql, last column there too): a line
     -- of the order whose tracking number a spreadsheet rounded
     rounded boolean NOT NULL DEFAULT false
 );

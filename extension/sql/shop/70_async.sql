@@ -11,7 +11,7 @@ ALTER TABLE bulkorder.bulk_jobs
     ADD COLUMN chunk_size integer CHECK (chunk_size > 0),
     ADD COLUMN language text CHECK (language IN ('ja', 'en'));
 
--- 1.1 (the same columns, in the same order, as upgrades/1.0--1.1.sql adds)
+-- 1.1 (the same columns, in the same order, as releases/bulkorder--1.0--1.1.sql adds)
 ALTER TABLE bulkorder.bulk_jobs
     -- when the job's last chunk committed: jobs take turns by chunk, a
     -- worker runs the open job served least recently (never served first)

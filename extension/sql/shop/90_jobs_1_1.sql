@@ -1,6 +1,6 @@
 -- Columns 1.1 adds to bulk_jobs.  They come after every column of 1.0
 -- (20_jobs.sql, 70_async.sql) so that a fresh install has the column order
--- of an upgraded 1.0 (upgrades/1.0--1.1.sql adds them in the same order).
+-- of an upgraded 1.0 (releases/bulkorder--1.0--1.1.sql adds them in the same order).
 
 ALTER TABLE bulkorder.bulk_jobs
     -- with a request key: SHA-256 of the request (page, operation, sorted

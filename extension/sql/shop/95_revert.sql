@@ -1,5 +1,5 @@
 -- Retrying the failures and undoing a job (SPEC §7, issue 11).  The same
--- lines are in upgrades/1.0--1.1.sql ("retry_failed / revert_job"), so a
+-- lines are in releases/bulkorder--1.0--1.1.sql ("retry_failed / revert_job"), so a
 -- fresh 1.1 and an upgraded 1.0 end up identical.
 
 -- A retry names the job whose failures it retries; a revert the job it undoes.

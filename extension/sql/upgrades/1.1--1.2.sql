@@ -1,0 +1,5 @@
+-- bulkorder 1.1 → 1.2: what only an upgrade does.  The build appends
+-- extension/sql/code (every function, view, operation and grant of 1.2,
+-- each written to be run again), so this file holds the changes that
+-- re-running the code cannot make: the shop's tables, the catalogue's
+-- tables, and objects whose signature changed or that are gone.
