@@ -26,6 +26,10 @@ CODE_SQL = $(sort $(wildcard extension/sql/code/[0-5]*.sql)) \
 # only the step into the version being built is generated; earlier steps
 # are frozen under releases/ when their version ships
 UPGRADE_SQL = $(wildcard extension/sql/upgrades/*--$(EXTVERSION).sql)
+# the shop/ files this version added: a fresh install runs them after the
+# older ones, the update runs them after upgrades/A--B.sql (the same
+# statements on both paths, so both end with the same schema)
+UPGRADE_SHOP_SQL = extension/sql/shop/99_shops.sql
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql \
              $(patsubst extension/sql/upgrades/%.sql,$(EXTENSION)--%.sql,$(UPGRADE_SQL))
 DATA = $(wildcard extension/sql/releases/$(EXTENSION)--*.sql)
@@ -94,10 +98,11 @@ $(EXTENSION)--$(EXTVERSION).sql: $(INSTALL_SQL) $(SHOP_SQL) $(CODE_SQL) $(EXTENS
 	  echo 'END IF;'; echo 'END'; echo '$$bulkorder_shop$$;'; \
 	  $(call sql_cat,,$(CODE_SQL)); } > $@
 
-$(EXTENSION)--%--$(EXTVERSION).sql: extension/sql/upgrades/%--$(EXTVERSION).sql $(CODE_SQL) $(EXTENSION).control Makefile
+$(EXTENSION)--%--$(EXTVERSION).sql: extension/sql/upgrades/%--$(EXTVERSION).sql $(UPGRADE_SHOP_SQL) $(CODE_SQL) $(EXTENSION).control Makefile
 	{ echo '-- Generated from extension/sql by make: edit the sources, not this file.'; \
 	  printf '%s\n' '\echo Use "ALTER EXTENSION $(EXTENSION) UPDATE TO '"'"'$(EXTVERSION)'"'"'" to load this file. \quit'; \
 	  $(call sql_cat,,$<); \
+	  $(call sql_cat,,$(UPGRADE_SHOP_SQL)); \
 	  $(call sql_cat,,$(CODE_SQL)); } > $@
 
 # PGXS tracks no header dependencies: every object depends on the shared header.

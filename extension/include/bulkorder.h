@@ -96,10 +96,12 @@ extern void bulk_unknown_page(const char *page) pg_attribute_noreturn();
 /* params.c */
 extern Jsonb *bulk_check_params(BulkOperation *op, Jsonb *params);
 
-/* util.c */
+/* util.c: SPI for the engine's statements (confined to the job's shop) */
 extern int	bulk_spi_exec(const char *sql, int nargs, Oid *argtypes,
 						  Datum *values, const char *nulls, bool read_only,
 						  int expected);
+extern int	bulk_spi_execute_plan(SPIPlanPtr plan, Datum *values, const char *nulls,
+								  bool read_only);
 extern JsonbIterator *bulk_object_iterator(Jsonb *obj, const char *what);
 extern bool bulk_object_next(JsonbIterator **it, char **key, JsonbValue *value);
 extern BulkTargets bulk_targets_from_array(ArrayType *targets);
@@ -115,7 +117,6 @@ extern void bulk_apply_chunk(BulkOperation *op, int64 job_id, Jsonb *params,
 
 /* jobs.c */
 extern char *bulk_option_text(const char *name, JsonbValue *v);
-extern void bulk_check_options(Jsonb *options);
 extern int64 bulk_start_job(BulkOperation *op, Jsonb *params, Jsonb *normalized,
 							Jsonb *options, BulkTargets *targets,
 							int64 retry_of, int64 reverts);
@@ -177,6 +178,13 @@ typedef enum BulkMsg
 	BMSG_CSV_UTF16,
 	BMSG_CSV_END_MARKER,
 	BMSG_CSV_LINE,
+	BMSG_SHOP_CODE,
+	BMSG_SHOP_DIFFERS,
+	BMSG_SHOP_UNKNOWN,
+	BMSG_SHOP_AMBIGUOUS,
+	BMSG_SHOP_NAME_IT,
+	BMSG_SHOP_DENIED,
+	BMSG_CANCEL_OPTION_UNKNOWN,
 	BMSG_COUNT
 } BulkMsg;
 
@@ -198,6 +206,7 @@ typedef struct BulkJobOptions
 	char	   *operator_name;
 	char	   *source;			/* "api" unless given */
 	bool		source_given;	/* the call named a source (even null) */
+	char	   *shop;			/* options.shop: the code of the shop, or NULL */
 } BulkJobOptions;
 
 /* an option bulk_parse_options does not know: read it, or false */
@@ -206,6 +215,7 @@ typedef bool (*BulkOptionFn) (void *arg, const char *name, JsonbValue *v);
 extern BulkJobOptions bulk_parse_options(Jsonb *options, bool job_options,
 										 BulkOptionFn extra, void *arg,
 										 BulkMsg unknown_msg);
+extern BulkJobOptions bulk_check_options(Jsonb *options);
 extern void bulk_preview_targets(BulkOperation *op, Jsonb *params,
 								 BulkTargets *targets, bool read_only,
 								 ReturnSetInfo *rsinfo);
@@ -213,6 +223,15 @@ extern int64 bulk_submit_job(const char *page, const char *operation,
 							 BulkTargets *targets, Jsonb *params,
 							 BulkJobOptions *opts, bytea *request_hash,
 							 bool *existing);
+
+/* shop.c: many shops in one database */
+extern char *bulkorder_shop;
+extern void bulk_shop_init(void);
+extern int64 bulk_resolve_shop(const char *option_code);
+extern int64 bulk_confine(int64 shop);
+extern int64 bulk_confined_shop(void);
+extern void bulk_arm_confinement(void);
+extern void bulk_disarm_confinement(void);
 
 /* version.c */
 extern char *bulk_installed_version(void);

@@ -76,6 +76,8 @@ _PG_init(void)
 							PGC_SIGHUP, GUC_UNIT_S,
 							NULL, NULL, NULL);
 
+	/* bulkorder.shop, and the confinement of the engine's statements */
+	bulk_shop_init();
 	/* the launcher, when preloaded */
 	bulk_launcher_init();
 	MarkGUCPrefixReserved("bulkorder");

@@ -28,9 +28,15 @@
 
 #include "bulkorder.h"
 
+/*
+ * The kept plans are the job's shop's: the shop is a constant in them
+ * (shop.c), so they are kept per shop.
+ */
+#define BULK_PLAN_KEY_SIZE (2 * NAMEDATALEN + 48)
+
 typedef struct PlanCacheEntry
 {
-	char		key[2 * NAMEDATALEN + 8];	/* page/operation/language */
+	char		key[BULK_PLAN_KEY_SIZE];	/* page/operation/language/shop */
 	char	   *source;			/* all statements' text, in CacheMemoryContext */
 	SPIPlanPtr	pre_lock_plan;
 	SPIPlanPtr	lock_plan;
@@ -52,6 +58,17 @@ typedef struct OperationStatements
 } OperationStatements;
 
 static HTAB *plan_cache = NULL;
+
+/* the shop the plans are for: the caller has confined the engine to it */
+static int64
+confined_shop(void)
+{
+	int64		shop = bulk_confined_shop();
+
+	if (shop == 0)
+		elog(ERROR, "bulkorder: an operation was looked up outside of a shop");
+	return shop;
+}
 
 /* The parameters as p (NOT MATERIALIZED: see the preview in read_operation) */
 #define PRM_CTE "WITH prm AS NOT MATERIALIZED (SELECT $2::jsonb AS p)"
@@ -638,9 +655,10 @@ bulk_lookup_operation(const char *page, const char *operation)
 {
 	OperationStatements st;
 	BulkOperation *op = read_operation(page, operation, &st);
-	char		cache_key[2 * NAMEDATALEN + 8];
+	char		cache_key[BULK_PLAN_KEY_SIZE];
 
-	snprintf(cache_key, sizeof(cache_key), "%s/%s/%d", page, operation, bulkorder_language);
+	snprintf(cache_key, sizeof(cache_key), "%s/%s/%d/%lld", page, operation, bulkorder_language,
+			 (long long) confined_shop());
 	return attach_kept_plans(op, &st, cache_key);
 }
 
@@ -671,7 +689,10 @@ compile_statement(const char *sql, int nargs, Oid *argtypes, const char *what)
 	if (plan == NULL)
 		elog(ERROR, "bulkorder: could not prepare statement (%s): %s",
 			 SPI_result_code_string(SPI_result), sql);
+	/* planned as a job's statement is: confined to a shop (shop.c) */
+	bulk_arm_confinement();
 	cplan = SPI_plan_get_cached_plan(plan);
+	bulk_disarm_confinement();
 	if (cplan)
 		ReleaseCachedPlan(cplan, NULL);
 	SPI_freeplan(plan);
@@ -748,6 +769,8 @@ bulkorder_compile_operation(PG_FUNCTION_ARGS)
 	OperationStatements st;
 	BulkOperation *op;
 	char	   *opname = psprintf("%s/%s", page, operation);
+	/* compiled as for a job of shop 1: the catalogue is every shop's */
+	int64		previous = bulk_confine(1);
 
 	SPI_connect();
 	op = read_operation(page, operation, &st);
@@ -775,6 +798,7 @@ bulkorder_compile_operation(PG_FUNCTION_ARGS)
 						  psprintf("whole-call check %d of operation %s", i + 1, opname));
 	compile_revert(page, operation, opname);
 	SPI_finish();
+	bulk_confine(previous);
 	PG_RETURN_VOID();
 }
 
@@ -1145,7 +1169,7 @@ bulk_lookup_revert(const char *page, Jsonb *revert_params)
 	bool		reapply = revert_param_bool(revert_params, "reapply");
 	OperationStatements st;
 	BulkOperation *op;
-	char		cache_key[2 * NAMEDATALEN + 8];
+	char		cache_key[BULK_PLAN_KEY_SIZE];
 
 	if (operation == NULL || job_text == NULL)
 		ereport(ERROR,
@@ -1158,8 +1182,8 @@ bulk_lookup_revert(const char *page, Jsonb *revert_params)
 	bulk_check_reversible(page, operation);
 	op->reverts = DatumGetInt64(DirectFunctionCall1(int8in, CStringGetDatum(job_text)));
 
-	snprintf(cache_key, sizeof(cache_key), "%s/~%s/%d/%d", page, operation, reapply,
-			 bulkorder_language);
+	snprintf(cache_key, sizeof(cache_key), "%s/~%s/%d/%d/%lld", page, operation, reapply,
+			 bulkorder_language, (long long) confined_shop());
 	return attach_kept_plans(op, &st, cache_key);
 }
 

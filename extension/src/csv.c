@@ -135,6 +135,7 @@ bulkorder_upload_csv(PG_FUNCTION_ARGS)
 	BulkJobOptions opts;
 	CsvPage		info;
 	int64		upload_id;
+	int64		previous;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -145,6 +146,8 @@ bulkorder_upload_csv(PG_FUNCTION_ARGS)
 	content = content_arg(fcinfo, 1);
 	opts = bulk_parse_options(PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2), false,
 							  encoding_option, &encoding, BMSG_UPLOAD_OPTION_UNKNOWN);
+	/* keys are resolved in the call's shop: every statement is confined to it */
+	previous = bulk_confine(bulk_resolve_shop(opts.shop));
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "bulkorder: SPI_connect failed");
@@ -153,6 +156,7 @@ bulkorder_upload_csv(PG_FUNCTION_ARGS)
 	upload_id = csv_stage_upload(page, "targets", content, encoding, opts.operator_name,
 								 &info, false);
 	SPI_finish();
+	bulk_confine(previous);
 	PG_RETURN_INT64(upload_id);
 }
 
@@ -186,6 +190,8 @@ bulkorder_import_shipments(PG_FUNCTION_ARGS)
 	BulkTargets targets;
 	Jsonb	   *params;
 
+	int64		previous = bulk_confine(bulk_resolve_shop(opts.shop));
+
 	if (!opts.source_given)
 		opts.source = "csv";
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -202,6 +208,7 @@ bulkorder_import_shipments(PG_FUNCTION_ARGS)
 		if (job_id != 0)
 		{
 			SPI_finish();
+			bulk_confine(previous);
 			PG_RETURN_INT64(job_id);
 		}
 	}
@@ -239,5 +246,6 @@ bulkorder_import_shipments(PG_FUNCTION_ARGS)
 	csv_settle_upload(upload_id, job_id, !existing);
 
 	SPI_finish();
+	bulk_confine(previous);
 	PG_RETURN_INT64(job_id);
 }

@@ -27,7 +27,7 @@ result_int8(int col)
 static void
 run_statement(BulkOperation *op, SPIPlanPtr plan, Datum *values, const char *what)
 {
-	int			rc = SPI_execute_plan(plan, values, NULL, false, 0);
+	int			rc = bulk_spi_execute_plan(plan, values, NULL, false);
 
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "bulkorder: %s of %s/%s failed: %s", what, op->page, op->operation,

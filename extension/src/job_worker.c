@@ -142,6 +142,7 @@ typedef struct ClaimArgs
 {
 	bool		keep;			/* false: only tell whether one is claimable */
 	int64		job_id;			/* out: 0 when none */
+	int64		shop_id;		/* out: its shop */
 } ClaimArgs;
 
 /*
@@ -153,30 +154,34 @@ static void
 claim_txn(void *arg)
 {
 	ClaimArgs  *a = (ClaimArgs *) arg;
-	Oid			types[1] = {INT8OID};
+	Oid			types[2] = {INT8OID, INT8OID};
 	int64	   *ids;
+	int64	   *shops;
 	uint64		n;
 
 	a->job_id = 0;
 	begin_txn("bulkorder: looking for jobs");
-	bulk_spi_exec("SELECT job_id FROM bulkorder.bulk_jobs"
+	/* every shop's jobs: they take turns as those of different roles do */
+	bulk_spi_exec("SELECT job_id, shop_id FROM bulkorder.bulk_jobs"
 				  " WHERE status IN " BULK_SQL_OPEN_STATUSES " AND is_async"
 				  " ORDER BY last_chunk_at NULLS FIRST, job_id LIMIT 1000",
 				  0, NULL, NULL, NULL, true, SPI_OK_SELECT);
 	n = SPI_processed;
 	ids = palloc(sizeof(int64) * Max(n, 1));
+	shops = palloc(sizeof(int64) * Max(n, 1));
 	for (uint64 i = 0; i < n; i++)
 	{
 		bool		isnull;
 
 		ids[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		shops[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
 	}
 	SPI_freetuptable(SPI_tuptable);
 
 	for (uint64 i = 0; i < n && a->job_id == 0; i++)
 	{
 		LOCKTAG		tag;
-		Datum		values[1] = {Int64GetDatum(ids[i])};
+		Datum		values[2] = {Int64GetDatum(ids[i]), Int64GetDatum(shops[i])};
 
 		bulk_job_locktag(&tag, ids[i]);
 		if (!bulk_try_lock(&tag, true))
@@ -193,9 +198,10 @@ claim_txn(void *arg)
 		 */
 		bulk_spi_exec("UPDATE bulkorder.bulk_jobs SET status = '" BULK_STATUS_RUNNING "',"
 					  " started_at = coalesce(started_at, clock_timestamp())"
-					  " WHERE job_id = $1 AND status = '" BULK_STATUS_QUEUED "'",
-					  1, types, values, NULL, false, SPI_OK_UPDATE);
+					  " WHERE shop_id = $2 AND job_id = $1 AND status = '" BULK_STATUS_QUEUED "'",
+					  2, types, values, NULL, false, SPI_OK_UPDATE);
 		a->job_id = ids[i];
+		a->shop_id = shops[i];
 	}
 	end_txn();
 }
@@ -203,6 +209,7 @@ claim_txn(void *arg)
 typedef struct ChunkArgs
 {
 	int64		job_id;
+	int64		shop_id;
 } ChunkArgs;
 
 static int64
@@ -248,6 +255,8 @@ chunk_txn(void *arg)
 
 	begin_txn("bulkorder: running a job");
 	oldcxt = MemoryContextSwitchTo(chunk_ctx);
+	/* every statement of the chunk in the job's shop (shop.c) */
+	bulk_confine(a->shop_id);
 
 	/* run as the extension's owner, as run_bulk (SECURITY DEFINER) does */
 	bulk_spi_exec("SELECT extowner FROM pg_catalog.pg_extension WHERE extname = 'bulkorder'",
@@ -341,11 +350,13 @@ out:
 	SetUserIdAndSecContext(save_userid, save_sec);
 	MemoryContextSwitchTo(oldcxt);
 	end_txn();
+	bulk_confine(0);
 }
 
 typedef struct FailArgs
 {
 	int64		job_id;
+	int64		shop_id;
 	ErrorData  *err;
 } FailArgs;
 
@@ -363,6 +374,7 @@ fail_txn(void *arg)
 	char	   *message = a->err->message ? a->err->message : "unknown error";
 
 	begin_txn("bulkorder: recording a failed job");
+	bulk_confine(a->shop_id);
 	values[0] = Int64GetDatum(a->job_id);
 	values[1] = CStringGetTextDatum(message);
 	bulk_spi_exec("UPDATE bulkorder.bulk_jobs SET status = '" BULK_STATUS_FAILED "', error_message = $2,"
@@ -403,6 +415,7 @@ fail_txn(void *arg)
 												   message));
 	}
 	end_txn();
+	bulk_confine(0);
 }
 
 static bool
@@ -425,13 +438,13 @@ nap(long ms)
  * deadlock or serialization failure, or the job failed.
  */
 static void
-run_turn(int64 job_id)
+run_turn(int64 job_id, int64 shop_id)
 {
 	int			attempt = 0;
 
 	for (;;)
 	{
-		ChunkArgs	args = {job_id};
+		ChunkArgs	args = {job_id, shop_id};
 		ErrorData  *err;
 
 		CHECK_FOR_INTERRUPTS();
@@ -448,7 +461,7 @@ run_turn(int64 job_id)
 			continue;
 		}
 		{
-			FailArgs	fa = {job_id, err};
+			FailArgs	fa = {job_id, shop_id, err};
 			ErrorData  *err2 = guarded(fail_txn, &fa);
 
 			if (err2)
@@ -497,7 +510,7 @@ bulkorder_worker_main(Datum main_arg)
 				proc_exit(0);
 			if (claim.job_id == 0)
 				break;
-			run_turn(claim.job_id);
+			run_turn(claim.job_id, claim.shop_id);
 			release_job(claim.job_id);
 		}
 		bulk_slot_release();

@@ -54,7 +54,7 @@ bulk_option_text(const char *name, JsonbValue *v)
 
 /*
  * The options of a call: the job options (async, request_key, operator,
- * source) when job_options, else operator alone; a name neither knows goes
+ * source, shop) when job_options, else operator and shop; a name neither knows goes
  * to extra (when given), which reads it and returns true, or returns false
  * for an unknown option: rejected with the hint unknown_msg.  One loop for
  * run_bulk and the CSV uploads (csv.c).
@@ -63,7 +63,7 @@ BulkJobOptions
 bulk_parse_options(Jsonb *options, bool job_options, BulkOptionFn extra, void *arg,
 				   BulkMsg unknown_msg)
 {
-	BulkJobOptions opts = {false, NULL, NULL, "api", false};
+	BulkJobOptions opts = {false, NULL, NULL, "api", false, NULL};
 	JsonbIterator *it;
 	JsonbValue	v;
 	char	   *name;
@@ -75,6 +75,8 @@ bulk_parse_options(Jsonb *options, bool job_options, BulkOptionFn extra, void *a
 	{
 		if (strcmp(name, "operator") == 0)
 			opts.operator_name = bulk_option_text(name, &v);
+		else if (strcmp(name, "shop") == 0)
+			opts.shop = bulk_option_text(name, &v);
 		else if (!job_options)
 		{
 			if (extra == NULL || !extra(arg, name, &v))
@@ -222,7 +224,8 @@ bulk_request_hash_file(const char *page, const char *operation,
 		JsonbValue	key;
 
 		if (strcmp(name, "request_key") == 0 || strcmp(name, "operator") == 0 ||
-			strcmp(name, "source") == 0 || strcmp(name, "async") == 0)
+			strcmp(name, "source") == 0 || strcmp(name, "async") == 0 ||
+			strcmp(name, "shop") == 0)
 			continue;
 		key.type = jbvString;
 		key.val.string.val = name;
@@ -329,7 +332,7 @@ insert_job(BulkOperation *op, Jsonb *params, Jsonb *effective, BulkJobOptions *o
 				  " VALUES ($1, $2, $3, CASE WHEN $9 THEN '" BULK_STATUS_QUEUED "' ELSE '" BULK_STATUS_RUNNING "' END, $4,"
 				  " $5, $6, $7, $8, $9, CASE WHEN $9 THEN NULL ELSE clock_timestamp() END,"
 				  " $10, $11)"
-				  " ON CONFLICT (page, requested_by, request_key) WHERE request_key IS NOT NULL"
+				  " ON CONFLICT (shop_id, page, requested_by, request_key) WHERE request_key IS NOT NULL"
 				  " DO NOTHING"
 				  " RETURNING job_id",
 				  11, types, values, nulls, false, SPI_OK_INSERT_RETURNING);
@@ -518,6 +521,7 @@ bulkorder_run_bulk(PG_FUNCTION_ARGS)
 	JobCall		call = job_call_args(fcinfo);
 	BulkJobOptions opts = bulk_parse_options(PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4),
 											 true, NULL, NULL, BMSG_OPTION_UNKNOWN);
+	int64		previous = bulk_confine(bulk_resolve_shop(opts.shop));
 	int64		job_id;
 	bool		existing;
 
@@ -526,14 +530,15 @@ bulkorder_run_bulk(PG_FUNCTION_ARGS)
 	job_id = bulk_submit_job(call.page, call.operation, &call.targets, call.params, &opts,
 							 NULL, &existing);
 	SPI_finish();
+	bulk_confine(previous);
 	PG_RETURN_INT64(job_id);
 }
 
 /* Reject bad job options (22023) before anything is read or changed. */
-void
+BulkJobOptions
 bulk_check_options(Jsonb *options)
 {
-	(void) bulk_parse_options(options, true, NULL, NULL, BMSG_OPTION_UNKNOWN);
+	return bulk_parse_options(options, true, NULL, NULL, BMSG_OPTION_UNKNOWN);
 }
 
 /*
@@ -575,7 +580,7 @@ bulk_preview_targets(BulkOperation *op, Jsonb *params, BulkTargets *targets, boo
 		old = MemoryContextSwitchTo(chunk_ctx);
 		values[0] = PointerGetDatum(bulk_keys_array(targets->keys + start, n));
 		values[1] = JsonbPGetDatum(params);
-		rc = SPI_execute_plan(op->preview_plan, values, NULL, read_only, 0);
+		rc = bulk_spi_execute_plan(op->preview_plan, values, NULL, read_only);
 		if (rc != SPI_OK_SELECT)
 			elog(ERROR, "bulkorder: preview failed: %s", SPI_result_code_string(rc));
 		for (uint64 i = 0; i < SPI_processed; i++)
@@ -608,9 +613,11 @@ bulkorder_preview_bulk(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	BulkOperation *op;
 	Jsonb	   *normalized;
+	int64		previous;
 
 	InitMaterializedSRF(fcinfo, 0);
 
+	previous = bulk_confine(bulk_resolve_shop(NULL));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "bulkorder: SPI_connect failed");
 	op = bulk_lookup_operation(call.page, call.operation);
@@ -619,5 +626,6 @@ bulkorder_preview_bulk(PG_FUNCTION_ARGS)
 	bulk_preview_targets(op, normalized, &targets, true, rsinfo);
 
 	SPI_finish();
+	bulk_confine(previous);
 	return (Datum) 0;
 }

@@ -151,6 +151,29 @@ static const BulkMessage messages[BMSG_COUNT] = {
 		"CSV ファイルの %1$s 行目",
 		"CSV line %1$s"},
 
+	/* shop.c: the shop of a call */
+	[BMSG_SHOP_CODE] = {
+		"%1$s にはショップのコード(英小文字・数字・-・_ の 1〜63 文字)を指定してください。",
+		"A shop code is 1 to 63 lower-case letters, digits, - or _."},
+	[BMSG_SHOP_DIFFERS] = {
+		"options.shop(%1$s)と bulkorder.shop(%2$s)が異なります。どちらか一方だけを指定するか、同じショップを指定してください。",
+		"Name one shop: leave options.shop out, or give the same code as bulkorder.shop."},
+	[BMSG_SHOP_UNKNOWN] = {
+		"ショップ %1$s はありません。権限のあるショップのコードを指定してください。",
+		"Name a shop you are granted, by its code."},
+	[BMSG_SHOP_AMBIGUOUS] = {
+		"このデータベースには複数のショップがあり、ロールにも複数(または 0)のショップが許可されています。",
+		"This database has several shops, and the role is granted more than one (or none)."},
+	[BMSG_SHOP_NAME_IT] = {
+		"options.shop にショップのコードを指定するか、トランザクション内で SET LOCAL bulkorder.shop = 'コード' を実行してください(コネクションプーラー経由ではセッション単位の SET は使わないでください)。",
+		"Give options.shop, or run SET LOCAL bulkorder.shop = 'code' in the transaction (behind a connection pooler, never a session-level SET)."},
+	[BMSG_SHOP_DENIED] = {
+		"このロールはこのショップの操作を許可されていません。管理者に bulkorder.grant_operator(ロール, ショップ) を依頼してください。",
+		"Ask the DBA for bulkorder.grant_operator(role, shop)."},
+	[BMSG_CANCEL_OPTION_UNKNOWN] = {
+		"オプション %1$s はありません。cancel_job のオプションは operator と shop です。",
+		"The options of cancel_job are operator and shop."},
+
 };
 
 /*

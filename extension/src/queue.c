@@ -183,7 +183,7 @@ bulk_submit_async(BulkOperation *op, int64 job_id, Jsonb *params, BulkTargets *t
 		cvalues[2] = Int64GetDatum(targets->keys[start]);
 		cvalues[3] = Int64GetDatum(targets->keys[start + n - 1]);
 		cvalues[4] = PointerGetDatum(bulk_keys_array(targets->keys + start, n));
-		rc = SPI_execute_plan(plan, cvalues, NULL, false, 0);
+		rc = bulk_spi_execute_plan(plan, cvalues, NULL, false);
 		if (rc != SPI_OK_INSERT)
 			elog(ERROR, "bulkorder: chunk insert failed: %s", SPI_result_code_string(rc));
 		pfree(DatumGetPointer(cvalues[4]));
@@ -203,30 +203,6 @@ bulk_submit_async(BulkOperation *op, int64 job_id, Jsonb *params, BulkTargets *t
  * SQL functions
  * ----------------------------------------------------------------
  */
-
-/* cancel_job's options: only operator, the person a pooled role acts for */
-static char *
-cancel_operator(Jsonb *options)
-{
-	JsonbIterator *it;
-	JsonbValue	v;
-	char	   *name;
-	char	   *operator_name = NULL;
-
-	if (options == NULL)
-		return NULL;
-	it = bulk_object_iterator(options, "options");
-	while (bulk_object_next(&it, &name, &v))
-	{
-		if (strcmp(name, "operator") != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("unknown option \"%s\"", name),
-					 errhint("The only option of cancel_job is operator.")));
-		operator_name = bulk_option_text(name, &v);
-	}
-	return operator_name;
-}
 
 /*
  * cancel_job(job_id bigint, options jsonb DEFAULT '{}') RETURNS boolean
@@ -255,13 +231,19 @@ bulkorder_cancel_job(PG_FUNCTION_ARGS)
 	char	   *status;
 	bool		is_async;
 	LOCKTAG		tag;
+	BulkJobOptions opts;
+	int64		previous;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	/* 1.0's cancel_job(bigint) calls this until ALTER EXTENSION UPDATE */
 	bulk_check_installed_version();
 	job_id = PG_GETARG_INT64(0);
-	operator_name = cancel_operator(PG_NARGS() < 2 || PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1));
+	/* operator (the person a pooled role acts for) and shop */
+	opts = bulk_parse_options(PG_NARGS() < 2 || PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1),
+							  false, NULL, NULL, BMSG_CANCEL_OPTION_UNKNOWN);
+	operator_name = opts.operator_name;
+	previous = bulk_confine(bulk_resolve_shop(opts.shop));
 	values[0] = Int64GetDatum(job_id);
 	values[1] = CStringGetTextDatum(GetUserNameFromId(GetOuterUserId(), false));
 	if (operator_name)
@@ -275,9 +257,10 @@ bulkorder_cancel_job(PG_FUNCTION_ARGS)
 	bulk_spi_exec("SELECT status, is_async, page, operation, coalesce(language, 'ja')"
 				  " FROM bulkorder.bulk_jobs WHERE job_id = $1 FOR UPDATE",
 				  1, types, values, NULL, false, SPI_OK_SELECT);
+	/* a job of another shop is one this call cannot know */
 	if (SPI_processed != 1)
 		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("bulk job %lld does not exist", (long long) job_id)));
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
@@ -286,6 +269,7 @@ bulkorder_cancel_job(PG_FUNCTION_ARGS)
 	if (!is_async || (strcmp(status, BULK_STATUS_QUEUED) != 0 && strcmp(status, BULK_STATUS_RUNNING) != 0))
 	{
 		SPI_finish();
+		bulk_confine(previous);
 		PG_RETURN_BOOL(false);
 	}
 
@@ -312,6 +296,7 @@ bulkorder_cancel_job(PG_FUNCTION_ARGS)
 		AtEOXact_GUC(true, nest);
 	}
 	SPI_finish();
+	bulk_confine(previous);
 	PG_RETURN_BOOL(true);
 }
 

@@ -142,6 +142,7 @@ bulkorder_retry_failed(PG_FUNCTION_ARGS)
 	BulkOperation *op;
 	Jsonb	   *normalized;
 	int64		new_job;
+	int64		previous;
 	bool		isnull;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -180,7 +181,7 @@ bulkorder_retry_failed(PG_FUNCTION_ARGS)
 		}
 		SPI_freetuptable(SPI_tuptable);
 	}
-	bulk_check_options(run_options);
+	previous = bulk_confine(bulk_resolve_shop(bulk_check_options(run_options).shop));
 
 	job = read_job(job_id, false);
 	targets = job_targets(job_id, false, codes, codes_null);
@@ -197,6 +198,7 @@ bulkorder_retry_failed(PG_FUNCTION_ARGS)
 	new_job = bulk_start_job(op, job.params, normalized, run_options, &targets,
 							 job_id, job.reverts);
 	SPI_finish();
+	bulk_confine(previous);
 	PG_RETURN_INT64(new_job);
 }
 
@@ -276,13 +278,14 @@ bulkorder_revert_job(PG_FUNCTION_ARGS)
 	BulkTargets targets;
 	BulkOperation *op;
 	int64		new_job;
+	int64		previous = bulk_confine(bulk_resolve_shop(bulk_check_options(options).shop));
 
-	bulk_check_options(options);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "bulkorder: SPI_connect failed");
 	op = prepare_revert(job_id, true, &revert_params, &targets);
 	new_job = bulk_start_job(op, revert_params, revert_params, options, &targets, 0, job_id);
 	SPI_finish();
+	bulk_confine(previous);
 	PG_RETURN_INT64(new_job);
 }
 
@@ -303,13 +306,16 @@ bulkorder_preview_revert(PG_FUNCTION_ARGS)
 	Jsonb	   *revert_params;
 	BulkTargets targets;
 	BulkOperation *op;
+	int64		previous;
 
 	InitMaterializedSRF(fcinfo, 0);
+	previous = bulk_confine(bulk_resolve_shop(NULL));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "bulkorder: SPI_connect failed");
 	op = prepare_revert(job_id, false, &revert_params, &targets);
 
 	bulk_preview_targets(op, revert_params, &targets, false, rsinfo);
 	SPI_finish();
+	bulk_confine(previous);
 	return (Datum) 0;
 }

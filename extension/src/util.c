@@ -14,15 +14,34 @@
 
 #include "bulkorder.h"
 
+/*
+ * Every statement the engine runs goes through one of these two, which
+ * confine it to the job's shop when one is set (shop.c).
+ */
 int
 bulk_spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *values,
 			  const char *nulls, bool read_only, int expected)
 {
-	int			rc = SPI_execute_with_args(sql, nargs, argtypes, values, nulls, read_only, 0);
+	int			rc;
 
+	bulk_arm_confinement();
+	rc = SPI_execute_with_args(sql, nargs, argtypes, values, nulls, read_only, 0);
+	bulk_disarm_confinement();
 	if (rc != expected)
 		elog(ERROR, "bulkorder: SPI_execute_with_args returned %s for: %s",
 			 SPI_result_code_string(rc), sql);
+	return rc;
+}
+
+/* A kept or prepared plan; the caller checks the result code. */
+int
+bulk_spi_execute_plan(SPIPlanPtr plan, Datum *values, const char *nulls, bool read_only)
+{
+	int			rc;
+
+	bulk_arm_confinement();
+	rc = SPI_execute_plan(plan, values, nulls, read_only, 0);
+	bulk_disarm_confinement();
 	return rc;
 }
 

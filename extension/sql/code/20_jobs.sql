@@ -6,7 +6,8 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    DELETE FROM bulkorder.bulk_job_items i USING deleted_jobs d WHERE i.job_id = d.job_id;
+    DELETE FROM bulkorder.bulk_job_items i USING deleted_jobs d
+    WHERE i.shop_id = d.shop_id AND i.job_id = d.job_id;
     RETURN NULL;
 END
 $$;
@@ -30,7 +31,7 @@ $$;
 -- read_by is the calling role (SET ROLE counts, as for run_bulk's
 -- requested_by), read_by_operator options.operator, the person a pooled role
 -- acts for (1 to 200 characters).  A notification already read keeps who
--- read it first.
+-- read it first.  Only the call's shop's notifications (options.shop).
 CREATE OR REPLACE FUNCTION bulkorder.mark_notifications_read(notification_ids bigint[],
                                                              options jsonb DEFAULT '{}')
 RETURNS integer
@@ -41,16 +42,17 @@ DECLARE
     who text := coalesce(nullif(current_setting('role'), 'none'), session_user);
     operator_name text;
     bad text;
+    shop bigint;
     n integer;
 BEGIN
     IF options IS NOT NULL THEN
         IF jsonb_typeof(options) <> 'object' THEN
             RAISE EXCEPTION 'options must be a JSON object' USING ERRCODE = '22023';
         END IF;
-        SELECT k INTO bad FROM jsonb_object_keys(options) k WHERE k <> 'operator' LIMIT 1;
+        SELECT k INTO bad FROM jsonb_object_keys(options) k WHERE k NOT IN ('operator', 'shop') LIMIT 1;
         IF bad IS NOT NULL THEN
             RAISE EXCEPTION 'unknown option "%"', bad USING ERRCODE = '22023',
-                HINT = 'The only option of mark_notifications_read is operator.';
+                HINT = 'The options of mark_notifications_read are operator and shop.';
         END IF;
         IF jsonb_typeof(options -> 'operator') NOT IN ('string', 'null') THEN
             RAISE EXCEPTION 'option "operator" must be text' USING ERRCODE = '22023';
@@ -60,9 +62,11 @@ BEGIN
             RAISE EXCEPTION 'option "operator" must be 1 to 200 characters long' USING ERRCODE = '22023';
         END IF;
     END IF;
+    -- the call's shop: another shop's notifications are none of its own
+    shop := bulkorder_catalog.call_shop(options);
     UPDATE bulkorder.notifications
        SET read_at = now(), read_by = who, read_by_operator = operator_name
-     WHERE notification_id = ANY (notification_ids) AND read_at IS NULL;
+     WHERE shop_id = shop AND notification_id = ANY (notification_ids) AND read_at IS NULL;
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;
 END

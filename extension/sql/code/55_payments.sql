@@ -18,7 +18,8 @@
 --   Returns true when this call settled the request, false when the request
 --   was already settled with exactly this answer (a connector retrying after
 --   a lost COMMIT acknowledgement): the call is idempotent.
---   Errors: NULL request_id or ok (22004); unknown request_id (P0002); a
+--   Errors: NULL request_id or ok (22004); an unknown request_id, or one of a
+--   shop the calling role is not granted (22023); a
 --   different answer for a request already settled (55000).
 CREATE OR REPLACE FUNCTION bulkorder.complete_payment_request(request_id bigint, ok boolean,
                                                    result_code text, message text)
@@ -36,14 +37,16 @@ BEGIN
     END IF;
     new_status := CASE WHEN complete_payment_request.ok THEN 'ok' ELSE 'ng' END;
 
-    -- the request first, then its order: the same order every caller takes
+    -- the request first, then its order: the same order every caller takes.
+    -- A request of a shop the connector is not granted is one it cannot
+    -- know: the same answer as an unknown id.
     SELECT r.* INTO req
     FROM bulkorder.payment_requests r
     WHERE r.request_id = complete_payment_request.request_id
     FOR UPDATE;
-    IF NOT FOUND THEN
+    IF NOT FOUND OR NOT bulkorder_catalog.shop_granted(req.shop_id) THEN
         RAISE EXCEPTION 'payment request % does not exist', complete_payment_request.request_id
-            USING ERRCODE = 'no_data_found';
+            USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
     IF req.status <> 'pending' THEN
@@ -65,19 +68,19 @@ BEGIN
         result_code = complete_payment_request.result_code,
         message = complete_payment_request.message,
         completed_at = now()
-    WHERE r.request_id = req.request_id;
+    WHERE r.shop_id = req.shop_id AND r.order_no = req.order_no AND r.request_id = req.request_id;
 
     IF req.kind = 'reauthorize' THEN
         UPDATE bulkorder.orders o
         SET auth_status = new_status,
             auth_message = complete_payment_request.message
-        WHERE o.order_no = req.order_no;
+        WHERE o.shop_id = req.shop_id AND o.order_no = req.order_no;
     ELSIF req.kind = 'ship_report' THEN
         UPDATE bulkorder.orders o
         SET ship_report_status = new_status,
             status = CASE WHEN complete_payment_request.ok AND o.status = 'shipping'
                           THEN 'shipped' ELSE o.status END
-        WHERE o.order_no = req.order_no;
+        WHERE o.shop_id = req.shop_id AND o.order_no = req.order_no;
     END IF;
     RETURN true;
 END
@@ -93,20 +96,13 @@ COMMENT ON FUNCTION bulkorder.complete_payment_request(bigint, boolean, text, te
 -- try without an answer) and reports through complete_payment_request.  A
 -- mail connector reads the outbox and sets sent_at.  Neither reads the
 -- shop's tables nor runs jobs.
-CREATE OR REPLACE FUNCTION bulkorder.grant_payment_connector(role_name name)
+CREATE OR REPLACE FUNCTION bulkorder.grant_payment_connector(role_name name, shop text DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
-    -- a role of pg_roles: '' would be broken SQL, and GRANT … TO "public"
-    -- would grant to PUBLIC
-    IF role_name IS NULL THEN
-        RAISE EXCEPTION 'role_name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
-    ELSIF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = role_name) THEN
-        RAISE EXCEPTION 'role "%" does not exist', role_name USING ERRCODE = 'undefined_object';
-    END IF;
-    EXECUTE format('GRANT USAGE ON SCHEMA bulkorder TO %I', role_name);
+    PERFORM bulkorder_catalog.grant_shop_role(role_name, shop, 'payment_connector');
     EXECUTE format('GRANT SELECT, UPDATE (attempts, last_attempt_at) ON bulkorder.payment_requests TO %I',
                    role_name);
     EXECUTE format('GRANT EXECUTE ON FUNCTION bulkorder.complete_payment_request(bigint, boolean, text, text) TO %I',
@@ -114,20 +110,13 @@ BEGIN
 END
 $fn$;
 
-CREATE OR REPLACE FUNCTION bulkorder.grant_mail_connector(role_name name)
+CREATE OR REPLACE FUNCTION bulkorder.grant_mail_connector(role_name name, shop text DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
-    -- a role of pg_roles: '' would be broken SQL, and GRANT … TO "public"
-    -- would grant to PUBLIC
-    IF role_name IS NULL THEN
-        RAISE EXCEPTION 'role_name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
-    ELSIF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = role_name) THEN
-        RAISE EXCEPTION 'role "%" does not exist', role_name USING ERRCODE = 'undefined_object';
-    END IF;
-    EXECUTE format('GRANT USAGE ON SCHEMA bulkorder TO %I', role_name);
+    PERFORM bulkorder_catalog.grant_shop_role(role_name, shop, 'mail_connector');
     EXECUTE format('GRANT SELECT, UPDATE (sent_at) ON bulkorder.mail_outbox TO %I', role_name);
 END
 $fn$;

@@ -26,7 +26,8 @@ SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION bulkorder.import_shipments(bytea, jsonb) IS
 'Shipment data import (出荷データ取り込み): column A order number, column B tracking number; returns the job id';
 
--- Raises 22023 for an unknown (or purged) upload.
+-- Raises 22023 for an unknown (or purged) upload, or one of another shop
+-- than the call's.
 CREATE OR REPLACE FUNCTION bulkorder.check_upload(upload_id bigint)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
@@ -36,7 +37,9 @@ BEGIN
     IF $1 IS NULL THEN
         RAISE EXCEPTION 'upload_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    IF NOT EXISTS (SELECT 1 FROM bulkorder.uploads u WHERE u.upload_id = $1) THEN
+    -- an upload of another shop is one the caller cannot know
+    IF NOT EXISTS (SELECT 1 FROM bulkorder.uploads u
+                   WHERE u.shop_id = bulkorder_catalog.call_shop(NULL) AND u.upload_id = $1) THEN
         RAISE EXCEPTION 'upload % does not exist', $1
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'It may have been purged by bulkorder.purge_uploads(); upload the file again.';
@@ -59,7 +62,7 @@ BEGIN
     PERFORM bulkorder.check_upload($1);
     SELECT coalesce(array_agg(l.key ORDER BY l.line_no), '{}') INTO result
     FROM bulkorder.upload_lines l
-    WHERE l.upload_id = $1 AND l.error_code IS NULL;
+    WHERE l.shop_id = bulkorder_catalog.call_shop(NULL) AND l.upload_id = $1 AND l.error_code IS NULL;
     RETURN result;
 END
 $$;
@@ -125,8 +128,9 @@ BEGIN
                                                   WHEN 'course_order_no' THEN 'course order number'
                                                   WHEN 'customer_id' THEN 'customer ID'
                                                   ELSE pg.key_column END AS name_en) k
-    JOIN bulkorder.upload_lines l ON l.upload_id = u.upload_id AND l.error_code IS NOT NULL
-    WHERE u.upload_id = $1
+    JOIN bulkorder.upload_lines l ON l.shop_id = u.shop_id AND l.upload_id = u.upload_id
+                                 AND l.error_code IS NOT NULL
+    WHERE u.shop_id = bulkorder_catalog.call_shop(NULL) AND u.upload_id = $1
     ORDER BY l.line_no;
 END
 $$;
@@ -134,8 +138,8 @@ $$;
 COMMENT ON FUNCTION bulkorder.upload_errors(bigint) IS
 'Every line of the upload that gave no key: not_a_number, rounded_number, not_found, duplicate_key';
 
--- Delete uploads older than the given age, with their lines; an import
--- whose job is still queued or running is kept.  Returns how many uploads
+-- Delete uploads older than the given age, with their lines, in every
+-- shop; an import whose job is still queued or running is kept.  Returns how many uploads
 -- went.  Meant for pg_cron:
 --   SELECT cron.schedule('bulkorder-purge-uploads', '30 3 * * *',
 --                        $$SELECT bulkorder.purge_uploads('30 days')$$);
@@ -156,12 +160,15 @@ BEGIN
         DELETE FROM bulkorder.uploads u
         WHERE u.uploaded_at < now() - older_than
           AND NOT EXISTS (SELECT 1 FROM bulkorder.bulk_jobs j
-                          WHERE j.job_id = u.job_id AND j.status IN ('queued', 'running'))
-        RETURNING u.upload_id),
+                          WHERE j.shop_id = u.shop_id AND j.job_id = u.job_id
+                            AND j.status IN ('queued', 'running'))
+        RETURNING u.shop_id, u.upload_id),
     lines AS (
-        DELETE FROM bulkorder.upload_lines l USING gone WHERE l.upload_id = gone.upload_id),
+        DELETE FROM bulkorder.upload_lines l USING gone
+        WHERE l.shop_id = gone.shop_id AND l.upload_id = gone.upload_id),
     shipments AS (
-        DELETE FROM bulkorder.upload_shipments s USING gone WHERE s.upload_id = gone.upload_id)
+        DELETE FROM bulkorder.upload_shipments s USING gone
+        WHERE s.shop_id = gone.shop_id AND s.upload_id = gone.upload_id)
     SELECT count(*) INTO purged FROM gone;
     RETURN purged;
 END

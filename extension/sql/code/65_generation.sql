@@ -1,9 +1,11 @@
 -- Subscription order generation (定期注文の自動生成), SPEC §6.
 --
--- bulkorder.generate_subscription_orders(as_of) creates the next order of
--- every due master — `active`, no autogen_error, next_ship_date <= as_of —
--- and advances the master to its following delivery.  Meant to run every
--- morning from pg_cron (README).
+-- bulkorder.generate_subscription_orders(as_of, shop) creates the next order
+-- of every due master — `active`, no autogen_error, next_ship_date <= as_of
+-- — and advances the master to its following delivery.  Meant to run every
+-- morning from pg_cron (README).  shop NULL: every shop, each on its own
+-- (bulkorder_catalog.generate_shop_orders, in a subtransaction of its own:
+-- one shop's failure never stops another's).
 --
 -- One order per master per call: the order of the master's current next
 -- dates.  The master then moves one cycle on; a master more than one cycle
@@ -46,9 +48,9 @@
 -- A run that made or refused anything leaves a notification (job_id NULL)
 -- with its counts.
 
-CREATE OR REPLACE FUNCTION bulkorder.generate_subscription_orders(as_of date)
+CREATE OR REPLACE FUNCTION bulkorder_catalog.generate_shop_orders(shop bigint, as_of date)
 RETURNS bulkorder.generation_result
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
@@ -61,19 +63,6 @@ DECLARE
     err text;
     result bulkorder.generation_result := ROW(0, 0);
 BEGIN
-    IF as_of IS NULL THEN
-        RAISE EXCEPTION 'as_of must not be null'
-            USING ERRCODE = 'null_value_not_allowed',
-                  HINT = 'Pass the date up to which due subscriptions get their order, e.g. current_date.';
-    END IF;
-    IF NOT (as_of BETWEEN '1900-01-01' AND '2199-12-31') THEN
-        RAISE EXCEPTION 'as_of is out of range: "%"', as_of
-            USING ERRCODE = 'datetime_field_overflow',
-                  DETAIL = CASE WHEN pg_catalog.current_setting('bulkorder.language', true) = 'en'
-                                THEN 'A date argument takes a date from 1900-01-01 to 2199-12-31; infinity is not a date.'
-                                ELSE 'as_of は 1900-01-01 から 2199-12-31 までの日付で指定してください。' END;
-    END IF;
-
     -- Lock the due masters in key order (two generations, or a generation
     -- and a bulk job, never deadlock).  A row another transaction has
     -- changed meanwhile is re-checked on its newest version.
@@ -81,7 +70,7 @@ BEGIN
     INTO keys
     FROM (SELECT s.course_order_no
           FROM bulkorder.subscriptions s
-          WHERE s.status = 'active' AND NOT s.autogen_error
+          WHERE s.shop_id = shop AND s.status = 'active' AND NOT s.autogen_error
             AND (s.next_ship_date <= as_of
                  OR NOT (s.next_ship_date BETWEEN '1900-01-01' AND '2199-12-31')
                  OR NOT (s.next_delivery_date BETWEEN '1900-01-01' AND '2199-12-31'))
@@ -93,7 +82,7 @@ BEGIN
     -- the highest order number first, never back.
     PERFORM pg_catalog.setval(seq.name, m.max_no)
     FROM (SELECT pg_catalog.pg_get_serial_sequence('bulkorder.orders', 'order_no')::regclass AS name) seq,
-         (SELECT max(o.order_no) AS max_no FROM bulkorder.orders o) m
+         (SELECT max(o.order_no) AS max_no FROM bulkorder.orders o) m   -- every shop's: one sequence
     WHERE cardinality(keys) > 0
       AND m.max_no > coalesce(pg_catalog.pg_sequence_last_value(seq.name), 0);
 
@@ -114,8 +103,8 @@ BEGIN
                 SELECT s.*, f.kind, f.every, f.day_of_month,
                        coalesce(s.next_delivery_date, s.next_ship_date) AS cycle_date
                 FROM bulkorder.subscriptions s
-                LEFT JOIN bulkorder.frequencies f ON f.frequency_id = s.frequency_id
-                WHERE s.course_order_no = ANY (batch)
+                LEFT JOIN bulkorder.frequencies f ON f.shop_id = s.shop_id AND f.frequency_id = s.frequency_id
+                WHERE s.shop_id = shop AND s.course_order_no = ANY (batch)
                   AND s.status = 'active' AND NOT s.autogen_error
                   AND (s.next_ship_date <= as_of
                        OR NOT (s.next_ship_date BETWEEN '1900-01-01' AND '2199-12-31')
@@ -131,14 +120,14 @@ BEGIN
                        d.frequency_id IS NULL OR pf.product_id IS NOT NULL AS frequency_ok,
                        d.payment_method, d.delivery_method, d.frequency_id
                 FROM due d
-                JOIN bulkorder.subscription_items si ON si.course_order_no = d.course_order_no
-                JOIN bulkorder.products pr ON pr.product_id = si.product_id
+                JOIN bulkorder.subscription_items si ON si.shop_id = shop AND si.course_order_no = d.course_order_no
+                JOIN bulkorder.products pr ON pr.shop_id = shop AND pr.product_id = si.product_id
                 LEFT JOIN bulkorder.product_payment_methods pp
-                       ON pp.product_id = si.product_id AND pp.payment_method = d.payment_method
+                       ON pp.shop_id = shop AND pp.product_id = si.product_id AND pp.payment_method = d.payment_method
                 LEFT JOIN bulkorder.product_delivery_methods pd
-                       ON pd.product_id = si.product_id AND pd.delivery_method = d.delivery_method
+                       ON pd.shop_id = shop AND pd.product_id = si.product_id AND pd.delivery_method = d.delivery_method
                 LEFT JOIN bulkorder.product_frequencies pf
-                       ON pf.product_id = si.product_id AND pf.frequency_id = d.frequency_id
+                       ON pf.shop_id = shop AND pf.product_id = si.product_id AND pf.frequency_id = d.frequency_id
             ),
             -- why a master cannot get its order, in readable Japanese
             reasons AS (
@@ -153,7 +142,7 @@ BEGIN
                 SELECT d.course_order_no, 1, NULL,
                        'お客様がブラックリストに登録されています。'
                 FROM due d
-                JOIN bulkorder.customers c ON c.customer_id = d.customer_id
+                JOIN bulkorder.customers c ON c.shop_id = shop AND c.customer_id = d.customer_id
                 WHERE c.blacklist_status = 'blacklisted'
                 UNION ALL
                 SELECT d.course_order_no, 2, NULL, 'お届け頻度が設定されていません。'
@@ -168,19 +157,19 @@ BEGIN
                 SELECT l.course_order_no, 5, l.product_id,
                        format('%sは決済方法「%s」に対応していません。', l.product,
                               coalesce(nullif(pm.name, ''), l.payment_method))
-                FROM lines l JOIN bulkorder.payment_methods pm ON pm.code = l.payment_method
+                FROM lines l JOIN bulkorder.payment_methods pm ON pm.shop_id = shop AND pm.code = l.payment_method
                 WHERE NOT l.payment_ok
                 UNION ALL
                 SELECT l.course_order_no, 6, l.product_id,
                        format('%sは配送方法「%s」に対応していません。', l.product,
                               coalesce(nullif(dm.name, ''), l.delivery_method))
-                FROM lines l JOIN bulkorder.delivery_methods dm ON dm.code = l.delivery_method
+                FROM lines l JOIN bulkorder.delivery_methods dm ON dm.shop_id = shop AND dm.code = l.delivery_method
                 WHERE NOT l.delivery_ok
                 UNION ALL
                 SELECT l.course_order_no, 7, l.product_id,
                        format('%sはお届け頻度「%s」に対応していません。', l.product,
                               coalesce(f.name, f.frequency_id::text))
-                FROM lines l JOIN bulkorder.frequencies f ON f.frequency_id = l.frequency_id
+                FROM lines l JOIN bulkorder.frequencies f ON f.shop_id = shop AND f.frequency_id = l.frequency_id
                 WHERE NOT l.frequency_ok
             ),
             checked AS MATERIALIZED (
@@ -194,30 +183,31 @@ BEGIN
                 SELECT d.*,
                        bulkorder.effective_anchor_day(d.cycle_date, d.anchor_day) AS anchor,
                        (SELECT count(*) FROM bulkorder.orders o
-                        WHERE o.course_order_no = d.course_order_no AND o.deleted_at IS NULL) + 1 AS seq
+                        WHERE o.shop_id = shop AND o.course_order_no = d.course_order_no
+                          AND o.deleted_at IS NULL) + 1 AS seq
                 FROM due d
                 JOIN checked c ON c.course_order_no = d.course_order_no AND c.reason IS NULL
             ),
             new_orders AS (
                 INSERT INTO bulkorder.orders
-                    (customer_id, course_order_no, course_seq, status, payment_method, auth_status,
+                    (shop_id, customer_id, course_order_no, course_seq, status, payment_method, auth_status,
                      delivery_method, delivery_time_slot, scheduled_ship_date, scheduled_delivery_date,
                      customer_message, remarks, integration_text)
-                SELECT ok.customer_id, ok.course_order_no, ok.seq, 'awaiting_shipment', ok.payment_method,
+                SELECT shop, ok.customer_id, ok.course_order_no, ok.seq, 'awaiting_shipment', ok.payment_method,
                        CASE WHEN pm.has_gateway THEN 'pending' ELSE 'not_required' END,
                        ok.delivery_method, ok.delivery_time_slot, ok.next_ship_date, ok.next_delivery_date,
                        ok.customer_message, ok.remarks, ok.integration_text
                 FROM ok
-                JOIN bulkorder.payment_methods pm ON pm.code = ok.payment_method
+                JOIN bulkorder.payment_methods pm ON pm.shop_id = shop AND pm.code = ok.payment_method
                 ORDER BY ok.course_order_no
                 RETURNING order_no, course_order_no
             ),
             new_items AS (
-                INSERT INTO bulkorder.order_items (order_no, product_id, quantity, unit_price)
-                SELECT n.order_no, si.product_id, si.quantity, pr.price
+                INSERT INTO bulkorder.order_items (shop_id, order_no, product_id, quantity, unit_price)
+                SELECT shop, n.order_no, si.product_id, si.quantity, pr.price
                 FROM new_orders n
-                JOIN bulkorder.subscription_items si ON si.course_order_no = n.course_order_no
-                JOIN bulkorder.products pr ON pr.product_id = si.product_id
+                JOIN bulkorder.subscription_items si ON si.shop_id = shop AND si.course_order_no = n.course_order_no
+                JOIN bulkorder.products pr ON pr.shop_id = shop AND pr.product_id = si.product_id
                 RETURNING 1
             ),
             advanced AS (
@@ -228,7 +218,7 @@ BEGIN
                 FROM ok
                 CROSS JOIN LATERAL (SELECT bulkorder.frequency_next_date(ok.cycle_date, ok.kind, ok.every,
                                                                          ok.day_of_month, ok.anchor) AS cycle) nx
-                WHERE s.course_order_no = ok.course_order_no
+                WHERE s.shop_id = shop AND s.course_order_no = ok.course_order_no
                 RETURNING 1
             ),
             flagged AS (
@@ -236,7 +226,7 @@ BEGIN
                 SET autogen_error = true,
                     autogen_error_reason = '定期注文を自動生成できませんでした: ' || c.reason
                 FROM checked c
-                WHERE c.reason IS NOT NULL AND s.course_order_no = c.course_order_no
+                WHERE c.reason IS NOT NULL AND s.shop_id = shop AND s.course_order_no = c.course_order_no
                 RETURNING 1
             )
             SELECT (SELECT count(*) FROM new_orders)::integer,
@@ -258,7 +248,7 @@ BEGIN
             SET autogen_error = true,
                 autogen_error_reason = '定期注文を自動生成できませんでした: '
                     || 'マスターのデータから注文を作成できません (' || err || ')'
-            WHERE s.course_order_no = batch[1];
+            WHERE s.shop_id = shop AND s.course_order_no = batch[1];
             result.failed := result.failed + 1;
         END;
         EXIT WHEN NOT one_by_one;
@@ -266,8 +256,8 @@ BEGIN
 
     -- tell the operators (the bell of the admin tool), when anything happened
     IF result.created + result.failed > 0 THEN
-        INSERT INTO bulkorder.notifications (job_id, recipient, message)
-        VALUES (NULL, NULL,
+        INSERT INTO bulkorder.notifications (shop_id, job_id, recipient, message)
+        VALUES (shop, NULL, NULL,
                 format('定期注文を自動生成しました(%s 発送分まで): 作成 %s件、エラー %s件',
                        to_char(as_of, 'YYYY-MM-DD'), result.created, result.failed)
                 || CASE WHEN result.failed > 0
@@ -279,5 +269,71 @@ BEGIN
 END
 $fn$;
 
-COMMENT ON FUNCTION bulkorder.generate_subscription_orders(date) IS
-'定期注文の自動生成: the next order of every active master due by as_of (next_ship_date <= as_of); returns (created, failed)';
+-- Every shop (shop NULL) or the one named, each in a subtransaction of its
+-- own: one shop's failure never stops another's (it is reported as a
+-- WARNING and a notification of that shop).  A role that is not a
+-- superuser generates for the shops it is granted only.
+CREATE OR REPLACE FUNCTION bulkorder.generate_subscription_orders(as_of date, shop text DEFAULT NULL)
+RETURNS bulkorder.generation_result
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    one record;
+    part bulkorder.generation_result;
+    err text;
+    result bulkorder.generation_result := ROW(0, 0);
+BEGIN
+    IF as_of IS NULL THEN
+        RAISE EXCEPTION 'as_of must not be null'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'Pass the date up to which due subscriptions get their order, e.g. current_date.';
+    END IF;
+    IF NOT (as_of BETWEEN '1900-01-01' AND '2199-12-31') THEN
+        RAISE EXCEPTION 'as_of is out of range: "%"', as_of
+            USING ERRCODE = 'datetime_field_overflow',
+                  DETAIL = CASE WHEN pg_catalog.current_setting('bulkorder.language', true) = 'en'
+                                THEN 'A date argument takes a date from 1900-01-01 to 2199-12-31; infinity is not a date.'
+                                ELSE 'as_of は 1900-01-01 から 2199-12-31 までの日付で指定してください。' END;
+    END IF;
+
+    IF generate_subscription_orders.shop IS NOT NULL
+       AND NOT EXISTS (SELECT FROM bulkorder.shops s WHERE s.code = generate_subscription_orders.shop) THEN
+        RAISE EXCEPTION 'unknown shop "%"', generate_subscription_orders.shop
+            USING ERRCODE = '22023', HINT = 'Name a shop of bulkorder.shops, or NULL for every shop.';
+    END IF;
+    FOR one IN
+        SELECT s.shop_id, s.code FROM bulkorder.shops s
+        WHERE generate_subscription_orders.shop IS NULL OR s.code = generate_subscription_orders.shop
+        ORDER BY s.shop_id
+    LOOP
+        IF NOT bulkorder_catalog.shop_granted(one.shop_id) THEN
+            IF generate_subscription_orders.shop IS NULL THEN
+                CONTINUE;
+            END IF;
+            RAISE EXCEPTION 'permission denied for shop "%"', one.code USING ERRCODE = '42501';
+        END IF;
+        BEGIN
+            part := bulkorder_catalog.generate_shop_orders(one.shop_id, as_of);
+            result.created := result.created + part.created;
+            result.failed := result.failed + part.failed;
+        EXCEPTION WHEN OTHERS THEN
+            -- one shop named, or the only one: the run fails, as in 1.1
+            IF generate_subscription_orders.shop IS NOT NULL OR (SELECT count(*) FROM bulkorder.shops) = 1 THEN
+                RAISE;
+            END IF;
+            GET STACKED DIAGNOSTICS err = MESSAGE_TEXT;
+            RAISE WARNING 'bulkorder: order generation of shop "%" failed: %', one.code, err;
+            INSERT INTO bulkorder.notifications (shop_id, job_id, recipient, message)
+            VALUES (one.shop_id, NULL, NULL,
+                    format('定期注文の自動生成がエラーで中断しました(%s 発送分まで): %s',
+                           to_char(as_of, 'YYYY-MM-DD'), err));
+        END;
+    END LOOP;
+    RETURN result;
+END
+$fn$;
+
+COMMENT ON FUNCTION bulkorder.generate_subscription_orders(date, text) IS
+'定期注文の自動生成: the next order of every active master due by as_of (next_ship_date <= as_of), in one shop or every shop (NULL); returns (created, failed)';
+REVOKE ALL ON FUNCTION bulkorder_catalog.generate_shop_orders(bigint, date) FROM PUBLIC;
