@@ -98,6 +98,11 @@ BEGIN
 END
 $shop_keys$;
 
+-- A job's items by its id alone (a job id names one job in every shop):
+-- items are written job after job, so a BRIN index finds them, at almost
+-- no cost to the engine's inserts.
+CREATE INDEX bulk_job_items_job_id_idx ON bulkorder.bulk_job_items USING brin (job_id);
+
 -- Tables no other key ties to a shop refer to the shop itself.  The tables
 -- a large job writes per target (items, upload lines and staging, outbox
 -- rows) do not: their rows come from the engine, confined to one shop, and
@@ -144,8 +149,10 @@ BEGIN
         ORDER BY c.relname
     LOOP
         EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', t);
+        -- = ANY (ARRAY(…)): the role's shops are computed once per query
+        -- and the key's index is searched with them (shop_id leads it)
         EXECUTE pg_catalog.format('CREATE POLICY shop_visible ON %s'
-                                  ' USING (shop_id IN (SELECT g.shop_id FROM bulkorder.shop_roles g))', t);
+                                  ' USING (shop_id = ANY (ARRAY(SELECT g.shop_id FROM bulkorder.shop_roles g)))', t);
     END LOOP;
 END
 $shop_policies$;
@@ -157,9 +164,13 @@ $shop_policies$;
 -- columns 1.1 showed keep their places.
 DO $shop_views$
 DECLARE
-    visible constant text := '%1$s.shop_id IN (SELECT g.shop_id FROM bulkorder.shop_roles g'
-        ' WHERE pg_catalog.pg_has_role(g.role::oid, ''USAGE''))'
-        ' OR (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = CURRENT_USER)';
+    -- the querying role's shops, computed once per query; = ANY lets the
+    -- index of the view's key (shop_id first) find a row by its key
+    visible constant text := '%1$s.shop_id = ANY (ARRAY('
+        'SELECT s.shop_id FROM bulkorder.shops s'
+        ' WHERE (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = CURRENT_USER)'
+        ' OR EXISTS (SELECT FROM bulkorder.shop_roles g WHERE g.shop_id = s.shop_id'
+        ' AND pg_catalog.pg_has_role(g.role::oid, ''USAGE''))))';
     order_cols text;
     subscription_cols text;
     customer_cols text;
