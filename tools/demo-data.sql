@@ -56,8 +56,19 @@ SET LOCAL jit = off;   -- compiling these big expressions costs more than it sav
 -- the load several times faster.  Needs a superuser, as `make demo` is.
 SET LOCAL session_replication_role = replica;
 
-SELECT (EXISTS (SELECT FROM bulkorder.customers) OR EXISTS (SELECT FROM bulkorder.orders)
-        OR EXISTS (SELECT FROM bulkorder.products)) AS demo_not_empty \gset
+-- The shop the script loads: the session's (bulkorder.shop, or the only
+-- one) when the tables have a shop column (bulkorder 1.2 and later).  What
+-- the script reads back of the tables, it reads through these views of that
+-- shop's rows; what it inserts goes to that shop (the default of shop_id).
+SELECT EXISTS (SELECT FROM pg_catalog.pg_attribute
+               WHERE attrelid = 'bulkorder.orders'::regclass AND attname = 'shop_id') AS demo_has_shops \gset
+SELECT format('CREATE TEMP VIEW demo_shop_%s AS SELECT * FROM bulkorder.%I%s', t, t,
+              CASE WHEN :demo_has_shops THEN ' WHERE shop_id = bulkorder.session_shop_id()' ELSE '' END)
+FROM unnest(ARRAY['customers', 'orders', 'order_items', 'products', 'payment_methods', 'delivery_methods',
+                  'delivery_time_slots', 'frequencies', 'subscriptions']) AS t \gexec
+
+SELECT (EXISTS (SELECT FROM demo_shop_customers) OR EXISTS (SELECT FROM demo_shop_orders)
+        OR EXISTS (SELECT FROM demo_shop_products)) AS demo_not_empty \gset
 \if :demo_not_empty
   \echo 'demo-data: the shop already has data; load demo data into a database where CREATE EXTENSION bulkorder has just been done'
   SELECT 1 / 0 AS demo_data_needs_an_empty_shop;
@@ -135,7 +146,7 @@ SELECT * FROM (VALUES
                 ARRAY[1, 2, 3, 4, 5, 6]::bigint[]),
     ('gift_parcel', ARRAY['yamato', 'sagawa', 'yupack'], NULL, ARRAY[1, 2, 3, 4, 5, 6]::bigint[])
 ) AS c(class, deliveries, payments, freqs);
-UPDATE demo_class SET payments = (SELECT array_agg(code ORDER BY code) FROM bulkorder.payment_methods)
+UPDATE demo_class SET payments = (SELECT array_agg(code ORDER BY code) FROM demo_shop_payment_methods)
 WHERE payments IS NULL;
 
 CREATE TEMP TABLE demo_product ON COMMIT DROP AS
@@ -187,9 +198,9 @@ SELECT c.class, c.deliveries, c.payments, c.freqs,
 FROM demo_class c;
 CREATE TEMP TABLE demo_slots ON COMMIT DROP AS
 SELECT m.code AS delivery_method,
-       coalesce((SELECT array_agg(s.code ORDER BY s.code) FROM bulkorder.delivery_time_slots s
+       coalesce((SELECT array_agg(s.code ORDER BY s.code) FROM demo_shop_delivery_time_slots s
                  WHERE s.delivery_method = m.code), '{}') AS slots
-FROM bulkorder.delivery_methods m;
+FROM demo_shop_delivery_methods m;
 
 ------------------------------------------------------------------------------
 -- Customers
@@ -347,7 +358,7 @@ WITH s0 AS (
                        ELSE :'today'::date - 40 - pg_temp.ri(s, 109, 500) END AS last0
     FROM s1
     JOIN demo_slots sl USING (delivery_method)
-    JOIN bulkorder.frequencies f USING (frequency_id)
+    JOIN demo_shop_frequencies f USING (frequency_id)
 )
 SELECT s AS course_order_no, k, customer_id, status, class, payment_method, delivery_method,
        CASE WHEN pg_temp.r(s, 110) < 0.4 OR cardinality(slots) = 0 THEN NULL
@@ -477,8 +488,8 @@ WITH sub_o AS (
            END AS status,
            (a.cd + make_interval(secs => pg_temp.ri(a.u, 302, 86400))) AT TIME ZONE 'Asia/Tokyo' AS created_at
     FROM all_o a
-    JOIN bulkorder.customers c USING (customer_id)
-    JOIN bulkorder.payment_methods pm ON pm.code = a.payment_method
+    JOIN demo_shop_customers c USING (customer_id)
+    JOIN demo_shop_payment_methods pm ON pm.code = a.payment_method
 ), st2 AS (
     SELECT s.*,
            CASE WHEN s.payment_method IN ('cod', 'bank_transfer') THEN 'not_required'
@@ -559,7 +570,7 @@ INSERT INTO bulkorder.order_items (order_no, product_id, quantity, unit_price)
 SELECT n.order_no, x.product_id, x.quantity, p.price
 FROM numbered n
 CROSS JOIN LATERAL unnest(n.prods, n.qtys[1:cardinality(n.prods)]) AS x(product_id, quantity)
-JOIN bulkorder.products p ON p.product_id = x.product_id;
+JOIN demo_shop_products p ON p.product_id = x.product_id;
 
 -- The identity sequences continue after the demo's keys.
 SELECT setval(pg_get_serial_sequence('bulkorder.customers', 'customer_id'),
@@ -577,23 +588,23 @@ SELECT setval(pg_get_serial_sequence('bulkorder.customers', 'customer_id'),
 -- The foreign keys the load did not check row by row, checked set-based:
 -- every reference must hit.
 SELECT
-    (SELECT count(*) FROM bulkorder.orders o WHERE NOT EXISTS
-        (SELECT FROM bulkorder.customers c WHERE c.customer_id = o.customer_id))
-  + (SELECT count(*) FROM bulkorder.orders o WHERE o.course_order_no IS NOT NULL AND NOT EXISTS
-        (SELECT FROM bulkorder.subscriptions s WHERE s.course_order_no = o.course_order_no))
-  + (SELECT count(*) FROM bulkorder.orders o WHERE o.delivery_time_slot IS NOT NULL AND NOT EXISTS
-        (SELECT FROM bulkorder.delivery_time_slots s
+    (SELECT count(*) FROM demo_shop_orders o WHERE NOT EXISTS
+        (SELECT FROM demo_shop_customers c WHERE c.customer_id = o.customer_id))
+  + (SELECT count(*) FROM demo_shop_orders o WHERE o.course_order_no IS NOT NULL AND NOT EXISTS
+        (SELECT FROM demo_shop_subscriptions s WHERE s.course_order_no = o.course_order_no))
+  + (SELECT count(*) FROM demo_shop_orders o WHERE o.delivery_time_slot IS NOT NULL AND NOT EXISTS
+        (SELECT FROM demo_shop_delivery_time_slots s
          WHERE s.delivery_method = o.delivery_method AND s.code = o.delivery_time_slot))
-  + (SELECT count(*) FROM bulkorder.orders o WHERE NOT EXISTS
-        (SELECT FROM bulkorder.delivery_methods m WHERE m.code = o.delivery_method))
-  + (SELECT count(*) FROM bulkorder.orders o WHERE NOT EXISTS
-        (SELECT FROM bulkorder.payment_methods m WHERE m.code = o.payment_method))
-  + (SELECT count(*) FROM bulkorder.order_items i WHERE NOT EXISTS
-        (SELECT FROM bulkorder.orders o WHERE o.order_no = i.order_no))
-  + (SELECT count(*) FROM bulkorder.subscriptions s WHERE NOT EXISTS
-        (SELECT FROM bulkorder.customers c WHERE c.customer_id = s.customer_id))
-  + (SELECT count(*) FROM bulkorder.subscriptions s WHERE s.delivery_time_slot IS NOT NULL AND NOT EXISTS
-        (SELECT FROM bulkorder.delivery_time_slots t
+  + (SELECT count(*) FROM demo_shop_orders o WHERE NOT EXISTS
+        (SELECT FROM demo_shop_delivery_methods m WHERE m.code = o.delivery_method))
+  + (SELECT count(*) FROM demo_shop_orders o WHERE NOT EXISTS
+        (SELECT FROM demo_shop_payment_methods m WHERE m.code = o.payment_method))
+  + (SELECT count(*) FROM demo_shop_order_items i WHERE NOT EXISTS
+        (SELECT FROM demo_shop_orders o WHERE o.order_no = i.order_no))
+  + (SELECT count(*) FROM demo_shop_subscriptions s WHERE NOT EXISTS
+        (SELECT FROM demo_shop_customers c WHERE c.customer_id = s.customer_id))
+  + (SELECT count(*) FROM demo_shop_subscriptions s WHERE s.delivery_time_slot IS NOT NULL AND NOT EXISTS
+        (SELECT FROM demo_shop_delivery_time_slots t
          WHERE t.delivery_method = s.delivery_method AND t.code = s.delivery_time_slot))
   AS demo_dangling \gset
 SELECT :demo_dangling > 0 AS demo_broken \gset

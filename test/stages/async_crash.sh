@@ -78,7 +78,7 @@ verify() {  # verify LABEL JOB TAG TARGETS STATUS
         AND NOT EXISTS (SELECT 1 FROM bulkorder.bulk_job_targets t WHERE t.job_id = $job
                AND t.target <= j.last_target
                AND NOT EXISTS (SELECT 1 FROM bulkorder.bulk_job_items i
-                                WHERE i.job_id = $job AND i.target = t.target))
+                                WHERE i.shop_id = j.shop_id AND i.job_id = $job AND i.target = t.target))
        FROM bulkorder.bulk_jobs j WHERE j.job_id = $job" t
   check "$1: no target changed twice (no before image holds the tag)" \
     "SELECT count(*) FROM bulkorder.bulk_job_items

@@ -40,7 +40,7 @@ consistent() {  # consistent LABEL JOB: items = counts, one per target
   check "$1: one item per target, counts equal the items" \
     "SELECT count(*) = count(DISTINCT i.target) AND count(*) = j.processed_count
             AND count(*) FILTER (WHERE i.ok) = j.success_count
-       FROM bulkorder.bulk_jobs j JOIN bulkorder.bulk_job_items i USING (job_id)
+       FROM bulkorder.bulk_jobs j JOIN bulkorder.bulk_job_items i USING (shop_id, job_id)
       WHERE j.job_id = $2 GROUP BY j.processed_count, j.success_count" t
 }
 
