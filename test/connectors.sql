@@ -15,8 +15,8 @@ SELECT bulkorder.grant_mail_connector('bo_mails');
 SELECT bulkorder.bulk_reauthorize('{1006,1008}');
 SELECT bulkorder.bulk_payment_method('{1007}', 'cod');
 
-SELECT ok(NOT has_function_privilege('public', 'bulkorder.grant_payment_connector(name)', 'EXECUTE')
-          AND NOT has_function_privilege('public', 'bulkorder.grant_mail_connector(name)', 'EXECUTE'),
+SELECT ok(NOT has_function_privilege('public', 'bulkorder.grant_payment_connector(name, text)', 'EXECUTE')
+          AND NOT has_function_privilege('public', 'bulkorder.grant_mail_connector(name, text)', 'EXECUTE'),
           'PUBLIC cannot run the grant functions');
 
 -- a role without grants
@@ -40,8 +40,8 @@ SELECT is(bulkorder.complete_payment_request(1, false, 'NG999', 'NPの与信がN
           'a repeated identical report is a no-op');
 SELECT throws_ok($$SELECT bulkorder.complete_payment_request(1, true, 'OK', NULL)$$, '55000', NULL,
                  'a conflicting report is refused');
-SELECT throws_ok($$SELECT bulkorder.complete_payment_request(99, true, 'OK', NULL)$$, 'P0002', NULL,
-                 'an unknown request is refused');
+SELECT throws_ok($$SELECT bulkorder.complete_payment_request(99, true, 'OK', NULL)$$, '22023', NULL,
+                 'an unknown request is refused (22023, as a request of a shop it is not granted)');
 SELECT lives_ok($$UPDATE bulkorder.payment_requests SET attempts = attempts + 1, last_attempt_at = now()
                   WHERE request_id = 2$$, 'it records a try that got no answer');
 SELECT throws_ok($$UPDATE bulkorder.payment_requests SET status = 'ok' WHERE request_id = 2$$, '42501', NULL,

@@ -5,24 +5,24 @@ BEGIN;
 CREATE EXTENSION bulkorder;
 SELECT plan(10);
 
-SELECT has_function('bulkorder', 'generate_subscription_orders', ARRAY['date']);
-SELECT function_returns('bulkorder', 'generate_subscription_orders', ARRAY['date'], 'bulkorder.generation_result');
-SELECT is_definer('bulkorder', 'generate_subscription_orders', ARRAY['date']);
-SELECT is((SELECT proconfig FROM pg_proc WHERE oid = 'bulkorder.generate_subscription_orders(date)'::regprocedure),
+SELECT has_function('bulkorder', 'generate_subscription_orders', ARRAY['date', 'text']);
+SELECT function_returns('bulkorder', 'generate_subscription_orders', ARRAY['date', 'text'], 'bulkorder.generation_result');
+SELECT is_definer('bulkorder', 'generate_subscription_orders', ARRAY['date', 'text']);
+SELECT is((SELECT proconfig FROM pg_proc WHERE oid = 'bulkorder.generate_subscription_orders(date, text)'::regprocedure),
           ARRAY['search_path=pg_catalog, pg_temp'], 'search_path is pinned');
--- set-based: one statement over all due masters; the only loop is the
+-- set-based: one statement over a shop's due masters; the only loop is the
 -- fallback that runs it again master by master after it failed (one_by_one)
 SELECT ok((SELECT prosrc !~* '\mFOREACH\M|\mcursor\M'
                   AND (SELECT count(*) FROM regexp_matches(prosrc, '\mLOOP\M', 'gi')) = 2
                   AND prosrc ~ 'IF one_by_one THEN'
-           FROM pg_proc WHERE oid = 'bulkorder.generate_subscription_orders(date)'::regprocedure),
+           FROM pg_proc WHERE oid = 'bulkorder_catalog.generate_shop_orders(bigint, date)'::regprocedure),
           'no per-row loop but the per-master fallback: set-based statements');
 SELECT columns_are('bulkorder', 'generation_result', ARRAY['created', 'failed']);
 
 CREATE ROLE bulkorder_tap_nobody;
 CREATE ROLE bulkorder_tap_cron;
 GRANT USAGE ON SCHEMA bulkorder TO bulkorder_tap_nobody, bulkorder_tap_cron;
-GRANT EXECUTE ON FUNCTION bulkorder.generate_subscription_orders(date) TO bulkorder_tap_cron;
+GRANT EXECUTE ON FUNCTION bulkorder.generate_subscription_orders(date, text) TO bulkorder_tap_cron;
 
 INSERT INTO bulkorder.customers (customer_id, name) VALUES (1, 'x');
 INSERT INTO bulkorder.frequencies (frequency_id, kind, every) VALUES (1, 'weeks', 1);

@@ -57,6 +57,10 @@
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
+#include "access/htup_details.h"
+#include "catalog/pg_class.h"
 
 #include "bulkorder.h"
 
@@ -64,6 +68,7 @@ PG_FUNCTION_INFO_V1(bulkorder_session_shop_id);
 PG_FUNCTION_INFO_V1(bulkorder_call_shop);
 PG_FUNCTION_INFO_V1(bulkorder_shop_granted);
 PG_FUNCTION_INFO_V1(bulkorder_same_shop);
+PG_FUNCTION_INFO_V1(bulkorder_visible_shop_ids);
 
 /* GUC bulkorder.shop: the shop code the session acts on ('' = none) */
 char	   *bulkorder_shop = NULL;
@@ -123,26 +128,85 @@ query_int8(const char *sql, Oid argtype, Datum arg, bool *found)
 	return result;
 }
 
+/* The owner of bulkorder.shops, who reads it past row-level security */
+static Oid
+shops_owner(void)
+{
+	Oid			relid = get_relname_relid("shops", get_namespace_oid("bulkorder", false));
+	HeapTuple	tup;
+	Oid			owner;
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("table bulkorder.shops does not exist"),
+				 errhint("ALTER EXTENSION bulkorder UPDATE creates it.")));
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
 /*
- * Is user granted the shop (a role whose privileges it has is)?  The
- * caller is connected to SPI.
+ * The shops user may act on and see: a superuser every shop; any other
+ * role the shops granted to it or to a role whose privileges it has
+ * (bulkorder.shop_roles); a role granted no shop at all, the database's
+ * only shop, as in 1.1 (its privileges decide).  narrow: the session's shop
+ * alone when it names one (bulkorder.shop), as the views and row-level
+ * security show it.  Read as the extension's owner: the calling role need
+ * not see shops or shop_roles.  The caller is connected to SPI.
  */
+static ArrayType *
+visible_shops(Oid user, bool narrow)
+{
+	Oid			types[3] = {OIDOID, BOOLOID, TEXTOID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+	Oid			save_user;
+	int			save_sec;
+	bool		isnull;
+	int			rc;
+	ArrayType  *result;
+
+	values[0] = ObjectIdGetDatum(user);
+	values[1] = BoolGetDatum(superuser_arg(user));
+	if (narrow && bulkorder_shop && bulkorder_shop[0])
+		values[2] = CStringGetTextDatum(bulkorder_shop);
+	else
+		nulls[2] = 'n';
+	GetUserIdAndSecContext(&save_user, &save_sec);
+	SetUserIdAndSecContext(shops_owner(), save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	rc = SPI_execute_with_args("SELECT coalesce(array_agg(s.shop_id ORDER BY s.shop_id), '{}')"
+							   " FROM bulkorder.shops s"
+							   " WHERE ($2 OR EXISTS (SELECT FROM bulkorder.shop_roles g WHERE g.shop_id = s.shop_id"
+							   "                        AND pg_catalog.pg_has_role($1, g.role::oid, 'USAGE'))"
+							   "       OR (NOT EXISTS (SELECT FROM bulkorder.shop_roles g"
+							   "                        WHERE pg_catalog.pg_has_role($1, g.role::oid, 'USAGE'))"
+							   "           AND (SELECT count(*) FROM bulkorder.shops) = 1))"
+							   "   AND s.code = coalesce($3, s.code)",
+							   3, types, values, nulls, true, 1);
+	SetUserIdAndSecContext(save_user, save_sec);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "bulkorder: could not read bulkorder.shops");
+	result = DatumGetArrayTypePCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_freetuptable(SPI_tuptable);
+	return result;
+}
+
+/* Is shop one of visible_shops(user, false)? */
 static bool
 user_granted(Oid user, int64 shop)
 {
-	Oid			types[2] = {OIDOID, INT8OID};
-	Datum		values[2] = {ObjectIdGetDatum(user), Int64GetDatum(shop)};
-	bool		granted;
+	ArrayType  *shops = visible_shops(user, false);
+	int64	   *ids = (int64 *) ARR_DATA_PTR(shops);
+	int			n = ArrayGetNItems(ARR_NDIM(shops), ARR_DIMS(shops));
 
-	if (superuser_arg(user))
-		return true;
-	if (SPI_execute_with_args("SELECT 1 FROM bulkorder.shop_roles g"
-							  " WHERE g.shop_id = $2 AND pg_catalog.pg_has_role($1, g.role::oid, 'USAGE')",
-							  2, types, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "bulkorder: could not read bulkorder.shop_roles");
-	granted = SPI_processed > 0;
-	SPI_freetuptable(SPI_tuptable);
-	return granted;
+	for (int i = 0; i < n; i++)
+		if (ids[i] == shop)
+			return true;
+	return false;
 }
 
 /*
@@ -156,6 +220,8 @@ bulk_resolve_shop(const char *option_code)
 	const char *setting = bulkorder_shop && bulkorder_shop[0] ? bulkorder_shop : NULL;
 	const char *code = NULL;
 	Oid			user = GetOuterUserId();
+	Oid			save_user;
+	int			save_sec;
 	int64		shop;
 	bool		found;
 
@@ -177,6 +243,9 @@ bulk_resolve_shop(const char *option_code)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "bulkorder: SPI_connect failed");
+	/* the tables as their owner reads them, past row-level security */
+	GetUserIdAndSecContext(&save_user, &save_sec);
+	SetUserIdAndSecContext(shops_owner(), save_sec | SECURITY_LOCAL_USERID_CHANGE);
 	if (code)
 	{
 		shop = query_int8("SELECT shop_id FROM bulkorder.shops WHERE code = $1",
@@ -207,6 +276,7 @@ bulk_resolve_shop(const char *option_code)
 					 bulk_errdetail(BMSG_SHOP_AMBIGUOUS, NULL),
 					 bulk_errhint(BMSG_SHOP_NAME_IT, NULL)));
 	}
+	SetUserIdAndSecContext(save_user, save_sec);
 	if (!user_granted(user, shop))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -276,6 +346,42 @@ bulkorder_shop_granted(PG_FUNCTION_ARGS)
 	granted = user_granted(GetOuterUserId(), shop);
 	SPI_finish();
 	PG_RETURN_BOOL(granted);
+}
+
+/*
+ * bulkorder_catalog.visible_shop_ids(): the shops the current role sees
+ * (visible_shops, narrowed to the session's shop): what the views and the
+ * tables' row-level security show it.  Called once per query (the views and
+ * policies wrap it in a sub-select); its answer is kept for the statement.
+ */
+Datum
+bulkorder_visible_shop_ids(PG_FUNCTION_ARGS)
+{
+	static LocalTransactionId cached_lxid = InvalidLocalTransactionId;
+	static CommandId cached_cid;
+	static Oid	cached_user;
+	static char cached_setting[NAMEDATALEN * 2];
+	static ArrayType *cached = NULL;
+	const char *setting = bulkorder_shop ? bulkorder_shop : "";
+	CommandId	cid = GetCurrentCommandId(false);
+	ArrayType  *shops;
+
+	if (cached && cached_lxid == MyProc->lxid && cached_cid == cid && cached_user == GetUserId() &&
+		strcmp(cached_setting, setting) == 0)
+		PG_RETURN_ARRAYTYPE_P(cached);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "bulkorder: SPI_connect failed");
+	shops = visible_shops(GetUserId(), true);
+	SPI_finish();
+	if (cached)
+		pfree(cached);
+	cached = (ArrayType *) MemoryContextAlloc(TopMemoryContext, VARSIZE(shops));
+	memcpy(cached, shops, VARSIZE(shops));
+	cached_lxid = MyProc->lxid;
+	cached_cid = cid;
+	cached_user = GetUserId();
+	strlcpy(cached_setting, setting, sizeof(cached_setting));
+	PG_RETURN_ARRAYTYPE_P(shops);
 }
 
 /*
