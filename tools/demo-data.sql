@@ -63,7 +63,7 @@ SET LOCAL session_replication_role = replica;
 SELECT EXISTS (SELECT FROM pg_catalog.pg_attribute
                WHERE attrelid = 'bulkorder.orders'::regclass AND attname = 'shop_id') AS demo_has_shops \gset
 SELECT format('CREATE TEMP VIEW demo_shop_%s AS SELECT * FROM bulkorder.%I%s', t, t,
-              CASE WHEN :demo_has_shops THEN ' WHERE shop_id = bulkorder.session_shop_id()' ELSE '' END)
+              CASE WHEN :'demo_has_shops'::boolean THEN ' WHERE shop_id = bulkorder.session_shop_id()' ELSE '' END)
 FROM unnest(ARRAY['customers', 'orders', 'order_items', 'products', 'payment_methods', 'delivery_methods',
                   'delivery_time_slots', 'frequencies', 'subscriptions']) AS t \gexec
 

@@ -6,6 +6,9 @@
 \set QUIET on
 \pset pager off
 \pset footer off
+-- the demo database holds two shops: this script acts on the default one
+-- (a psql script owns its session; behind a pooler use SET LOCAL or options.shop)
+SET bulkorder.shop = 'default';
 
 \echo
 \echo '=== ① 注文一覧で対象にチェックを入れる / Tick the orders on the order list ==='
@@ -92,3 +95,44 @@ SELECT bulkorder.bulk_tags(:'targets', add => ARRAY['一括キャンセル済'])
 SELECT order_no, status, tags FROM bulkorder.order_list
 WHERE order_no = ANY (:'targets'::bigint[]) ORDER BY order_no LIMIT 4;
 SELECT message FROM bulkorder.notifications WHERE job_id = :job3 ORDER BY notification_id DESC LIMIT 1;
+
+\echo
+\echo '=== ⑦ ショップごとの担当者 / Two shops, two operators: each sees and changes its own shop alone ==='
+SELECT count(*) > 1 AS two_shops FROM bulkorder.shops \gset
+\if :two_shops
+-- an operator of each shop (roles belong to the cluster: made once)
+SELECT format('CREATE ROLE %I', r) FROM unnest(ARRAY['demo_tanaka', 'demo_suzuki']) AS r
+WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = r) \gexec
+SELECT bulkorder.grant_operator('demo_tanaka', 'default'), bulkorder.grant_operator('demo_suzuki', 'cosme');
+SELECT s.code AS "ショップ", s.name, g.role AS "担当者" FROM bulkorder.shop_roles g
+JOIN bulkorder.shops s USING (shop_id) WHERE g.kind = 'operator' AND g.role::text LIKE 'demo_%' ORDER BY s.shop_id;
+RESET bulkorder.shop;
+SET ROLE demo_suzuki;
+\echo '--- demo_suzuki (cosme): the order list and the history show cosme alone ---'
+SELECT shop_id, count(*) AS "注文" FROM bulkorder.order_list GROUP BY shop_id;
+SELECT count(*) AS "cosme の一括更新履歴" FROM bulkorder.order_bulk_history;
+\echo '--- demo_suzuki tags three cosme orders, without naming the shop: its only shop ---'
+SELECT bulkorder.run_bulk('orders', 'tags',
+                          ARRAY(SELECT order_no FROM bulkorder.order_list
+                                WHERE status = 'awaiting_shipment' ORDER BY order_no LIMIT 3),
+                          '{"add": ["cosme-担当"]}', '{"operator": "suzuki"}') AS cosme_job \gset
+SELECT job_id, shop_id, operation, success_count FROM bulkorder.order_bulk_history WHERE job_id = :cosme_job;
+\echo '--- demo_suzuki asks for the default shop: refused (42501), nothing changes ---'
+\set ON_ERROR_STOP off
+SELECT bulkorder.run_bulk('orders', 'tags', :'targets', '{"add": ["x"]}', '{"shop": "default"}');
+\set ON_ERROR_STOP on
+\echo '--- and the job of the default shop is unknown to it (22023, as a job that does not exist) ---'
+\set ON_ERROR_STOP off
+SELECT * FROM bulkorder.preview_revert(:job);
+\set ON_ERROR_STOP on
+RESET ROLE;
+SET ROLE demo_tanaka;
+\echo '--- demo_tanaka (default) sees its own shop and its own jobs ---'
+SELECT shop_id, count(*) AS "注文" FROM bulkorder.order_list GROUP BY shop_id;
+SELECT count(*) FILTER (WHERE job_id = :job) AS "default のジョブ", count(*) FILTER (WHERE job_id = :cosme_job) AS "cosme のジョブ"
+FROM bulkorder.order_bulk_history;
+RESET ROLE;
+SET bulkorder.shop = 'default';
+\else
+\echo '    (one shop in this database: make demo loads a second one, cosme)'
+\endif

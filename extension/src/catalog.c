@@ -275,18 +275,23 @@ append_rule_cases(StringInfo buf, char **codes, char **conditions, int nrules)
 }
 
 /*
- * The declared row of other data per target (target_join), LEFT JOINed on
- * the target's key, given as target: each statement names the key its own
- * way (i.target, bulkorder_old.old_key).  Nothing when none is declared.
+ * The declared row of other data per target (target_join), joined on the
+ * target's key, given as target: each statement names the key its own way
+ * (i.target, bulkorder_old.old_key).  A LATERAL probe of at most one row:
+ * one index search per target, whatever the planner guesses of a freshly
+ * filled table (a plain join let it read the whole upload once per target),
+ * and never two rows for one target.  Nothing when none is declared.
  */
 static void
 append_target_join(StringInfo buf, char **join, const char *target)
 {
+	const char *alias;
+
 	if (join[0] == NULL)
 		return;
-	appendStringInfo(buf, " LEFT JOIN %s AS %s ON (%s) AND %s.%s = %s",
-					 join[0], quote_identifier(join[1]), join[3],
-					 quote_identifier(join[1]), quote_identifier(join[2]), target);
+	alias = quote_identifier(join[1]);
+	appendStringInfo(buf, " LEFT JOIN LATERAL (SELECT * FROM %s AS %s WHERE (%s) AND %s.%s = %s LIMIT 1) AS %s ON true",
+					 join[0], alias, join[3], alias, quote_identifier(join[2]), target, alias);
 }
 
 /* The side effects, as CTEs effect_1, effect_2, ... of a run statement */

@@ -17,6 +17,8 @@ cleanup() {
   for d in demo_stage_a demo_stage_b demo_stage_c; do
     PGOPTIONS="-c client_min_messages=warning" q -d postgres -c "DROP DATABASE IF EXISTS $d" >/dev/null 2>&1
   done
+  # the walkthrough's operators (roles belong to the cluster)
+  q -d postgres -c "DROP ROLE IF EXISTS demo_tanaka" -c "DROP ROLE IF EXISTS demo_suzuki" >/dev/null 2>&1
 }
 trap cleanup EXIT
 
@@ -144,6 +146,32 @@ check "walkthrough: ten orders cancelled, with void requests where the method ha
 # and again: it picks other orders
 if command psql -X -q -v ON_ERROR_STOP=1 -d demo_stage_a -f tools/demo-walkthrough.sql >/dev/null 2>&1; then
   ok "walkthrough runs a second time"; else fail "walkthrough runs a second time"; fi
+
+# Two shops, as `make demo` makes them: the second shop's load leaves the
+# first as it was, and the walkthrough's last part shows each shop's
+# operator its own shop alone.
+shop1() { q -d demo_stage_a -c "SELECT md5(string_agg(t::text, '|' ORDER BY t.order_no)) FROM bulkorder.orders t WHERE t.shop_id = 1"; }
+before=$(shop1)
+q -d demo_stage_a -c "SELECT bulkorder.create_shop('cosme', 'コスメの定期便')" >/dev/null
+if PGOPTIONS="-c bulkorder.shop=cosme" q -d demo_stage_a -v orders=1000 -v seed=43 -f tools/demo-data.sql >/dev/null; then
+  ok "loads a second shop into the same database"; else fail "loads a second shop into the same database"; fi
+[ "$(shop1)" = "$before" ] && ok "the first shop's rows are as they were" || fail "the first shop's rows are as they were"
+check "the second shop has its own rows, with the first shop's keys again" \
+  "SELECT (SELECT count(*) FROM bulkorder.orders o JOIN bulkorder.shops s USING (shop_id) WHERE s.code = 'cosme') = 1000
+      AND (SELECT count(*) FROM bulkorder.customers c JOIN bulkorder.shops s USING (shop_id) WHERE s.code = 'cosme') = 200
+      AND EXISTS (SELECT FROM bulkorder.orders a JOIN bulkorder.orders b USING (order_no) WHERE a.shop_id <> b.shop_id)"
+out=$(command psql -X -q -v ON_ERROR_STOP=1 -d demo_stage_a -f tools/demo-walkthrough.sql 2>&1)
+rc=$?
+if [ $rc -eq 0 ]; then ok "walkthrough runs with two shops"; else fail "walkthrough runs with two shops (rc $rc): $(echo "$out" | tail -3)"; fi
+for want in "⑦ ショップごとの担当者" "permission denied for shop \"default\"" "does not exist"; do
+  if grep -qF "$want" <<<"$out"; then ok "walkthrough shows: $want"; else fail "walkthrough shows: $want"; fi
+done
+check "walkthrough: demo_suzuki's job is cosme's, and it changed cosme's orders alone" \
+  "SELECT (SELECT bool_and(s.code = 'cosme') FROM bulkorder.bulk_jobs j JOIN bulkorder.shops s USING (shop_id)
+           WHERE j.operator = 'suzuki')
+      AND NOT EXISTS (SELECT FROM bulkorder.orders o WHERE 'cosme-担当' = ANY (o.tags) AND o.shop_id = 1)
+      AND EXISTS (SELECT FROM bulkorder.orders o JOIN bulkorder.shops s USING (shop_id)
+                  WHERE 'cosme-担当' = ANY (o.tags) AND s.code = 'cosme')"
 
 echo "demo_data: $fails failed"
 [ "$fails" -eq 0 ]

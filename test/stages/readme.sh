@@ -8,7 +8,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 db=bulkorder_readme
 work=$(mktemp -d)
-roles="shop_operator bi_reader"
+roles="shop_operator bi_reader kenko_op cosme_op"
 q() { psql -X -q -v ON_ERROR_STOP=1 "$@"; }
 cleanup() {
   for r in $roles; do

@@ -153,7 +153,7 @@ BEGIN
         -- (SELECT …): the role's shops are computed once per query, and the
         -- key's index is searched with them (shop_id leads it)
         EXECUTE pg_catalog.format('CREATE POLICY shop_visible ON %s'
-                                  ' USING (shop_id = ANY ((SELECT bulkorder_catalog.visible_shop_ids())::bigint[]))', t);
+                                  ' USING (shop_id = ANY (bulkorder_catalog.visible_shop_ids()))', t);
     END LOOP;
 END
 $shop_policies$;
