@@ -321,6 +321,79 @@ RESET ROLE;
 DROP OWNED BY revert_operator, revert_nobody;
 DROP ROLE revert_operator, revert_nobody;
 
+-- A target is undone at most once per job (SPEC §7, issue 23): a retry of a
+-- revert leaves out what an earlier retry of it undid.  +100 points at 50,
+-- spent down to 10: the revert fails points_below_zero; topped up to 500,
+-- the first retry undoes the 100 (400), the second has nothing left to undo
+-- (1.1 took the 100 again: 300).
+INSERT INTO bulkorder.customers (customer_id, name, points) VALUES
+    (11, '点数 一', 50), (12, '点数 二', 50), (13, '点数 三', 50), (14, '点数 四', 50);
+SELECT bulkorder.run_bulk('customers', 'points', '{11}', '{"delta": 100}') AS j \gset
+UPDATE bulkorder.customers SET points = 10 WHERE customer_id = 11;
+SELECT bulkorder.revert_job(:j) AS r \gset
+SELECT target, error_code FROM bulkorder.bulk_job_failures WHERE job_id = :r;
+UPDATE bulkorder.customers SET points = 500 WHERE customer_id = 11;
+SELECT bulkorder.retry_failed(:r) AS rt1 \gset
+SELECT bulkorder.retry_failed(:r) AS rt2 \gset
+SELECT job_id = :rt1 AS first_retry, operation, reverts = :j AS reverts_job, retry_of = :r AS retries_revert,
+       total_count, success_count, failure_count
+FROM bulkorder.bulk_jobs WHERE job_id IN (:rt1, :rt2) ORDER BY job_id;
+SELECT points FROM bulkorder.customers WHERE customer_id = 11;
+-- A revert after a revert that failed part-way (its first chunk committed,
+-- the second raised) leaves out what that one undid: each customer ends at
+-- its starting balance, 500 (1.1 took the 100 from customer 12 twice: 400).
+CREATE FUNCTION pg_temp.wait_job(job bigint) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    s text;
+BEGIN
+    FOR i IN 1..6000 LOOP
+        SELECT status INTO s FROM bulkorder.bulk_jobs WHERE job_id = job;
+        IF s NOT IN ('queued', 'running') THEN
+            RETURN s;
+        END IF;
+        PERFORM pg_sleep(0.01);
+    END LOOP;
+    RETURN 'timeout: ' || s;
+END
+$$;
+UPDATE bulkorder.customers SET points = 500 WHERE customer_id IN (12, 13, 14);
+SELECT bulkorder.run_bulk('customers', 'points', '{12,13,14}', '{"delta": 100}') AS j \gset
+CREATE FUNCTION public.revert_test_busy() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'customer % is busy', OLD.customer_id;
+END
+$$;
+CREATE TRIGGER revert_test_busy BEFORE UPDATE OF points ON bulkorder.customers
+FOR EACH ROW WHEN (OLD.customer_id = 13) EXECUTE FUNCTION public.revert_test_busy();
+SET bulkorder.chunk_size = 1;
+SELECT bulkorder.revert_job(:j, '{"async": true}') AS r \gset
+RESET bulkorder.chunk_size;
+SELECT pg_temp.wait_job(:r);
+SELECT target, ok FROM bulkorder.bulk_job_items WHERE job_id = :r ORDER BY target;
+DROP TRIGGER revert_test_busy ON bulkorder.customers;
+DROP FUNCTION public.revert_test_busy();
+SELECT * FROM bulkorder.preview_revert(:j);
+SELECT bulkorder.revert_job(:j) AS r2 \gset
+SELECT total_count, success_count, failure_count FROM bulkorder.bulk_jobs WHERE job_id = :r2;
+SELECT target, ok, error_code FROM bulkorder.bulk_job_items WHERE job_id = :r2 ORDER BY target;
+SELECT customer_id, points FROM bulkorder.customers WHERE customer_id BETWEEN 11 AND 14 ORDER BY 1;
+-- a retry of a revert waits for no revert of the job: while one is queued
+-- (or running), it is refused (55000)
+SELECT bulkorder.run_bulk('customers', 'points', '{11}', '{"delta": 5}') AS j \gset
+BEGIN;   -- no worker sees the revert before it is cancelled
+SELECT bulkorder.revert_job(:j, '{"async": true}') AS r \gset
+SELECT bulkorder.cancel_job(:r);
+COMMIT;
+\set ON_ERROR_ROLLBACK on
+BEGIN;   -- queued: no worker can see it before the transaction ends
+SELECT bulkorder.revert_job(:j, '{"async": true}') AS r2 \gset
+\set VERBOSITY sqlstate
+SELECT bulkorder.retry_failed(:r);
+\set VERBOSITY default
+SELECT bulkorder.retry_failed(:r);
+ROLLBACK;
+\set ON_ERROR_ROLLBACK off
+
 -- the shop's tables outlive DROP EXTENSION: dropping the schema leaves nothing
 SET client_min_messages = warning;
 DROP SCHEMA bulkorder CASCADE;

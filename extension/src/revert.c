@@ -100,23 +100,67 @@ read_job(int64 job_id, bool lock)
  * The job's items (ok or failed, optionally with these codes), as targets.
  * Not read-only: a new snapshot sees a job that the caller's own statement
  * has just run (SELECT revert_job(run_bulk(...))).
+ *
+ * undone_of (0: none): leave out every target that a revert of that job
+ * has undone already (SPEC §7: a target is undone at most once per job).
+ * That is derived from the history, not recorded apart: an ok item of any
+ * job whose reverts names it -- a revert cancelled or failed after some
+ * chunks committed, or a retry of a revert -- whatever that job's status.
+ * The caller holds the row of job undone_of locked, and no revert of it is
+ * queued or running (prepare_revert, lock_reverted_job), so no other revert
+ * of it can commit an item between this read and the new job's run.
  */
 static BulkTargets
-job_targets(int64 job_id, bool ok, Datum codes, bool codes_null)
+job_targets(int64 job_id, bool ok, Datum codes, bool codes_null, int64 undone_of)
 {
-	Oid			types[3] = {INT8OID, BOOLOID, TEXTARRAYOID};
-	Datum		values[3] = {Int64GetDatum(job_id), BoolGetDatum(ok), codes};
-	char		nulls[3] = {' ', ' ', codes_null ? 'n' : ' '};
+	Oid			types[4] = {INT8OID, BOOLOID, TEXTARRAYOID, INT8OID};
+	Datum		values[4] = {Int64GetDatum(job_id), BoolGetDatum(ok), codes, Int64GetDatum(undone_of)};
+	char		nulls[4] = {' ', ' ', codes_null ? 'n' : ' ', undone_of > 0 ? ' ' : 'n'};
 	bool		isnull;
 	ArrayType  *arr;
 
-	bulk_spi_exec("SELECT coalesce(array_agg(target ORDER BY target), '{}')"
-				  " FROM bulkorder.bulk_job_items"
-				  " WHERE job_id = $1 AND ok = $2 AND ($3::text[] IS NULL OR error_code = ANY ($3))",
-				  3, types, values, nulls, false, SPI_OK_SELECT);
+	bulk_spi_exec("SELECT coalesce(array_agg(i.target ORDER BY i.target), '{}')"
+				  " FROM bulkorder.bulk_job_items i"
+				  " WHERE i.job_id = $1 AND i.ok = $2 AND ($3::text[] IS NULL OR i.error_code = ANY ($3))"
+				  " AND NOT EXISTS (SELECT 1 FROM bulkorder.bulk_jobs r"
+				  " JOIN bulkorder.bulk_job_items u ON u.job_id = r.job_id"
+				  " WHERE r.reverts = $4 AND u.target = i.target AND u.ok)",
+				  4, types, values, nulls, false, SPI_OK_SELECT);
 	arr = DatumGetArrayTypePCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_freetuptable(SPI_tuptable);
 	return bulk_targets_from_array(arr);
+}
+
+/*
+ * A retry of a revert of job J undoes more of J.  Lock J's row, as
+ * revert_job does, so that the retry waits for a revert of J, or a retry of
+ * one, that another transaction is running synchronously, and then sees its
+ * items (job_targets).  Then refuse (55000) while a revert of J is queued or
+ * running in the background: its items are not all written yet.
+ */
+static void
+lock_reverted_job(int64 reverted)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(reverted)};
+	bool		isnull;
+	Datum		running;
+
+	bulk_spi_exec("SELECT 1 FROM bulkorder.bulk_jobs WHERE job_id = $1 FOR NO KEY UPDATE",
+				  1, types, values, NULL, false, SPI_OK_SELECT);
+	bulk_spi_exec("SELECT min(job_id) FROM bulkorder.bulk_jobs"
+				  " WHERE reverts = $1 AND status IN " BULK_SQL_OPEN_STATUSES,
+				  1, types, values, NULL, false, SPI_OK_SELECT);
+	running = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (!isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("bulk job %lld is being reverted by job %lld", (long long) reverted,
+						(long long) DatumGetInt64(running)),
+				 errdetail("A target is undone at most once: a retry of a revert waits until no other revert of the job is queued or running."),
+				 errhint("Wait until job %lld ends, or cancel it with bulkorder.cancel_job(%lld).",
+						 (long long) DatumGetInt64(running), (long long) DatumGetInt64(running))));
+	SPI_freetuptable(SPI_tuptable);
 }
 
 /*
@@ -183,14 +227,17 @@ bulkorder_retry_failed(PG_FUNCTION_ARGS)
 	bulk_check_options(run_options);
 
 	job = read_job(job_id, false);
-	targets = job_targets(job_id, false, codes, codes_null);
 	if (strcmp(job.operation, "revert") == 0)
 	{
+		/* the targets an earlier revert of the same job undid are left out */
+		lock_reverted_job(job.reverts);
+		targets = job_targets(job_id, false, codes, codes_null, job.reverts);
 		op = bulk_lookup_revert(job.page, job.params);
 		normalized = job.params;
 	}
 	else
 	{
+		targets = job_targets(job_id, false, codes, codes_null, 0);
 		op = bulk_lookup_operation(job.page, job.operation);
 		normalized = bulk_check_params(op, job.params);
 	}
@@ -260,7 +307,8 @@ prepare_revert(int64 job_id, bool lock, Jsonb **revert_params, BulkTargets *targ
 	*revert_params = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_freetuptable(SPI_tuptable);
 
-	*targets = job_targets(job_id, true, (Datum) 0, true);
+	/* after a cancelled or failed revert: what it undid is left out */
+	*targets = job_targets(job_id, true, (Datum) 0, true, job_id);
 	return bulk_lookup_revert(job.page, *revert_params);
 }
 
