@@ -394,6 +394,72 @@ SELECT bulkorder.retry_failed(:r);
 ROLLBACK;
 \set ON_ERROR_ROLLBACK off
 
+-- Reverting a revert applies the operation again only where the operation
+-- would accept the target today (SPEC §7, issue 23): its eligibility rules
+-- are checked per target, after changed_since, and a target it refuses fails
+-- with that rule's code and message; nothing of it changes and no outbox row
+-- is queued for it.  1.1 applied all three below.
+INSERT INTO bulkorder.orders (order_no, customer_id, status, payment_method, auth_status, delivery_method) VALUES
+    (5001, 1, 'awaiting_shipment', 'credit_card', 'ok', 'yamato'),
+    (5002, 1, 'awaiting_shipment', 'credit_card', 'ok', 'yamato'),
+    (5011, 2, 'awaiting_shipment', 'np_atobarai', 'ok', 'yamato'),
+    (5012, 2, 'awaiting_shipment', 'credit_card', 'ok', 'yamato');
+INSERT INTO bulkorder.subscriptions (course_order_no, customer_id, status, payment_method, delivery_method,
+                                     frequency_id, next_ship_date, next_delivery_date) VALUES
+    (505, 1, 'active', 'credit_card', 'yamato', 1, '2026-12-01', '2026-12-03'),
+    (506, 1, 'active', 'credit_card', 'yamato', 1, '2026-12-01', '2026-12-03'),
+    (507, 1, 'active', 'credit_card', 'yamato', 1, '2026-12-01', '2026-12-03');
+-- 削除 with void_payment, undone; then 5001 goes to 出荷作業中 (a ship report
+-- pending for it): deleting it again would void the payment under it
+SELECT bulkorder.run_bulk('orders', 'delete', '{5001,5002}', '{"void_payment": true}') AS j \gset
+SELECT bulkorder.revert_job(:j) AS r \gset
+UPDATE bulkorder.orders SET status = 'shipping' WHERE order_no = 5001;
+INSERT INTO bulkorder.payment_requests (order_no, payment_method, kind) VALUES (5001, 'credit_card', 'ship_report');
+SELECT * FROM bulkorder.preview_revert(:r);
+SELECT bulkorder.revert_job(:r) AS r2 \gset
+SELECT target, ok, error_code, message FROM bulkorder.bulk_job_items WHERE job_id = :r2 ORDER BY target;
+SELECT order_no, status, deleted_at IS NOT NULL AS deleted FROM bulkorder.orders WHERE order_no IN (5001, 5002) ORDER BY 1;
+SELECT pg_temp.outbox(:j) AS job_outbox, pg_temp.outbox(:r2) AS reapply_outbox;
+-- the shipment import, undone; then 5011 is put on 出荷停止: importing it
+-- again would queue its ship report and its completion mail
+SELECT bulkorder.import_shipments(convert_to(E'5011,TRK-5011\n5012,TRK-5012\n', 'UTF8')) AS j \gset
+SELECT bulkorder.revert_job(:j) AS r \gset
+UPDATE bulkorder.orders SET shipping_hold = true WHERE order_no = 5011;
+SELECT * FROM bulkorder.preview_revert(:r);
+SELECT bulkorder.revert_job(:r) AS r2 \gset
+SELECT target, ok, error_code, message FROM bulkorder.bulk_job_items WHERE job_id = :r2 ORDER BY target;
+SELECT order_no, status, ship_report_status, tracking_no, ship_mail_sent FROM bulkorder.orders
+WHERE order_no IN (5011, 5012) ORDER BY 1;
+SELECT pg_temp.outbox(:j) AS job_outbox, pg_temp.outbox(:r2) AS reapply_outbox;
+-- 次回配送関連日, undone; then master 505 ends (in English: the rule's
+-- English message); 507 ends too, but its dates changed since the undo:
+-- changed_since comes first
+SELECT bulkorder.run_bulk('subscriptions', 'next_dates', '{505,506,507}', '{"next_delivery_date": "2026-12-20"}') AS j \gset
+SELECT bulkorder.revert_job(:j) AS r \gset
+UPDATE bulkorder.subscriptions SET status = 'ended' WHERE course_order_no IN (505, 507);
+UPDATE bulkorder.subscriptions SET next_delivery_date = '2026-12-04' WHERE course_order_no = 507;
+SET bulkorder.language = 'en';
+SELECT bulkorder.revert_job(:r) AS r2 \gset
+RESET bulkorder.language;
+SELECT target, ok, error_code, message FROM bulkorder.bulk_job_items WHERE job_id = :r2 ORDER BY target;
+SELECT course_order_no, status, next_delivery_date FROM bulkorder.subscriptions
+WHERE course_order_no IN (505, 506, 507) ORDER BY 1;
+-- the revert's own rules come after the operation's: points taken again
+-- fail the operation's insufficient_points (not the revert's
+-- points_below_zero); points given again fail points_overflow, with the
+-- operation's message (one item: the code both declare has one message)
+UPDATE bulkorder.customers SET points = 100 WHERE customer_id IN (1, 2, 3);
+SELECT bulkorder.run_bulk('customers', 'points', '{1,2}', '{"delta": -60}') AS j1 \gset
+SELECT bulkorder.run_bulk('customers', 'points', '{3}', '{"delta": 60}') AS j2 \gset
+SELECT bulkorder.revert_job(:j1) AS r1 \gset
+SELECT bulkorder.revert_job(:j2) AS r2 \gset
+UPDATE bulkorder.customers SET points = 10 WHERE customer_id = 2;
+UPDATE bulkorder.customers SET points = 2147483600 WHERE customer_id = 3;
+SELECT bulkorder.revert_job(:r1) AS r3 \gset
+SELECT bulkorder.revert_job(:r2) AS r4 \gset
+SELECT target, ok, error_code, message FROM bulkorder.bulk_job_items WHERE job_id IN (:r3, :r4) ORDER BY target;
+SELECT customer_id, points FROM bulkorder.customers WHERE customer_id IN (1, 2, 3) ORDER BY 1;
+
 -- the shop's tables outlive DROP EXTENSION: dropping the schema leaves nothing
 SET client_min_messages = warning;
 DROP SCHEMA bulkorder CASCADE;

@@ -800,7 +800,8 @@ bulkorder_in_extension_script(PG_FUNCTION_ARGS)
  * the one engine locks, checks, changes, records, chunks and resumes a
  * revert like any other job.  reapply is false when J applied X (the revert
  * withdraws J's outbox rows) and true when J was itself a revert of X (the
- * revert applies X again, with X's side effects).
+ * revert applies X again, with X's side effects, where X's eligibility rules
+ * accept the target today).
  * ----------------------------------------------------------------
  */
 static const char *revert_query =
@@ -814,10 +815,29 @@ static const char *revert_query =
 "       o.revert_visible_condition"
 "  FROM bulkorder_catalog.operations o WHERE o.page = $1 AND o.operation = $2";
 
-/* the revert's own messages, then those of the operation's revert rules */
-static void
-append_revert_messages(StringInfo buf, char **codes, char **messages, int nrules)
+/* a code listed already (among the first n of codes) */
+static bool
+code_listed(const char *code, char **codes, int n)
 {
+	for (int i = 0; i < n; i++)
+		if (strcmp(codes[i], code) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The revert's own messages, then those of the operation's eligibility
+ * rules (only when it applies the operation again: op_codes, nop), then
+ * those of its revert rules.  One row per code, the first kept: the item of
+ * a code both lists (points_overflow) is joined to one message, the one of
+ * the check that comes first.
+ */
+static void
+append_revert_messages(StringInfo buf, char **op_codes, char **op_messages, int nop,
+					   char **codes, char **messages, int nrules)
+{
+	static char *own[] = {"not_found", "side_effect_done", "changed_since"};
+
 	appendStringInfo(buf, "(VALUES ('not_found', %s), ('side_effect_done', %s), ('changed_since', %s)",
 					 quote_literal_cstr(BULK_LANG_TEXT("対象が見つかりません(存在しないか削除済みです)",
 													   "not found (unknown or deleted)")),
@@ -825,9 +845,14 @@ append_revert_messages(StringInfo buf, char **codes, char **messages, int nrules
 													   "a payment request or mail of this target has already been taken or answered")),
 					 quote_literal_cstr(BULK_LANG_TEXT("一括更新の後に変更されているため取り消せません",
 													   "changed since the job")));
+	for (int i = 0; i < nop; i++)
+		if (!code_listed(op_codes[i], own, lengthof(own)) && !code_listed(op_codes[i], op_codes, i))
+			appendStringInfo(buf, ", (%s, %s)",
+							 quote_literal_cstr(op_codes[i]), quote_literal_cstr(op_messages[i]));
 	for (int i = 0; i < nrules; i++)
-		appendStringInfo(buf, ", (%s, %s)",
-						 quote_literal_cstr(codes[i]), quote_literal_cstr(messages[i]));
+		if (!code_listed(codes[i], op_codes, nop) && !code_listed(codes[i], codes, i))
+			appendStringInfo(buf, ", (%s, %s)",
+							 quote_literal_cstr(codes[i]), quote_literal_cstr(messages[i]));
 	appendStringInfoString(buf, ") AS m(code, message)");
 }
 
@@ -923,10 +948,15 @@ compose_revert(const char *page, const char *operation, bool reapply, OperationS
 			  **effects,
 			  **codes,
 			  **conditions,
-			  **messages;
+			  **messages,
+			  **op_codes = NULL,
+			  **op_conditions = NULL,
+			  **op_messages = NULL;
+	char	   *join[4];		/* the operation's target_join */
 	int			ncols,
 				neffects,
 				nrules,
+				nop = 0,
 				n;
 	bool		withdraw,
 				wreq = false,
@@ -950,6 +980,15 @@ compose_revert(const char *page, const char *operation, bool reapply, OperationS
 	visible = col_text(tup, desc, 3);
 	cols = col_text_array(tup, desc, 7, &ncols);
 	effects = col_text_array(tup, desc, 11, &neffects);
+	if (reapply)
+	{
+		/* applied again only where the operation would accept the target */
+		op_codes = col_text_array(tup, desc, 13, &nop);
+		op_conditions = col_text_array(tup, desc, 14, &n);
+		op_messages = col_text_array(tup, desc, 15, &n);
+		for (int i = 0; i < lengthof(join); i++)
+			join[i] = col_text(tup, desc, 21 + i);
+	}
 
 	bulk_spi_exec(revert_query, 3, argtypes, values, NULL, true, SPI_OK_SELECT);
 	tup = SPI_tuptable->vals[0];
@@ -1043,6 +1082,8 @@ compose_revert(const char *page, const char *operation, bool reapply, OperationS
 							 quote_identifier(cols[i]), quote_identifier(cols[i]));
 	}
 	appendStringInfoString(&check, "), false) THEN 'changed_since'");
+	if (nop > 0)
+		appendStringInfoString(&check, " WHEN orig.error_code IS NOT NULL THEN orig.error_code");
 	append_rule_cases(&check, codes, conditions, nrules);
 	appendStringInfo(&check, " END AS error_code, CASE WHEN t.%s IS NOT NULL AND s.target IS NOT NULL THEN ",
 					 key);
@@ -1050,6 +1091,11 @@ compose_revert(const char *page, const char *operation, bool reapply, OperationS
 		appendStringInfo(&check, "(%s)", before_sql);
 	else
 		append_image(&check, "t", cols, ncols);
+	/*
+	 * The rows the revert sees: the undo, those its declaration says (the
+	 * undo of 削除 sees deleted orders); applying the operation again, those
+	 * the operation sees.
+	 */
 	appendStringInfo(&check,
 					 " END AS before, s.before AS src_before, s.after AS src_after, t.ctid AS tid"
 					 " FROM unnest($1::bigint[]) AS i(target) CROSS JOIN prm"
@@ -1057,7 +1103,24 @@ compose_revert(const char *page, const char *operation, bool reapply, OperationS
 					 " AND s.target = i.target AND s.ok"
 					 " LEFT JOIN %s AS t ON t.%s = i.target AND (%s)"
 					 " LEFT JOIN LATERAL jsonb_populate_record(NULL::%s, s.after) AS a ON true",
-					 table, key, revert_visible ? revert_visible : visible, table);
+					 table, key, (revert_visible && !reapply) ? revert_visible : visible, table);
+	if (nop > 0)
+	{
+		/*
+		 * The operation's eligibility rules, in their order: the first the
+		 * target fails, as the operation's own check finds it.  In a scope
+		 * of their own, where t is the target's row and the declared
+		 * target_join has its alias, as the rules were written for: here s
+		 * is the reverted item, and the import's staged row is s too.  p is
+		 * the operation's params (prm), i the target.
+		 */
+		appendStringInfoString(&check,
+							   " LEFT JOIN LATERAL (SELECT CASE WHEN false THEN NULL::text");
+		append_rule_cases(&check, op_codes, op_conditions, nop);
+		appendStringInfo(&check, " END AS error_code FROM %s AS t", table);
+		append_target_join(&check, join, "i.target");
+		appendStringInfo(&check, " WHERE t.%s = i.target) AS orig ON true", key);
+	}
 
 	initStringInfo(&preview);
 	appendStringInfo(&preview,
@@ -1065,7 +1128,7 @@ compose_revert(const char *page, const char *operation, bool reapply, OperationS
 					 " SELECT c.target, c.error_code IS NULL, c.error_code, m.message"
 					 " FROM checked c LEFT JOIN ",
 					 prefix.data, check.data);
-	append_revert_messages(&preview, codes, messages, nrules);
+	append_revert_messages(&preview, op_codes, op_messages, nop, codes, messages, nrules);
 	appendStringInfoString(&preview, " ON m.code = c.error_code ORDER BY c.target");
 
 	initStringInfo(&run);
@@ -1126,7 +1189,7 @@ compose_revert(const char *page, const char *operation, bool reapply, OperationS
 						   " SELECT $3, c.target, c.error_code IS NULL, c.error_code, m.message,"
 						   " c.before, a.after FROM checked c"
 						   " LEFT JOIN applied a ON a.target = c.target LEFT JOIN ");
-	append_revert_messages(&run, codes, messages, nrules);
+	append_revert_messages(&run, op_codes, op_messages, nop, codes, messages, nrules);
 	appendStringInfoString(&run,
 						   " ON m.code = c.error_code RETURNING ok, after IS NOT NULL AS done)"
 						   " SELECT count(*) FILTER (WHERE ok), count(*) FILTER (WHERE NOT ok),"
