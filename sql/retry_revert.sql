@@ -460,6 +460,41 @@ SELECT bulkorder.revert_job(:r2) AS r4 \gset
 SELECT target, ok, error_code, message FROM bulkorder.bulk_job_items WHERE job_id IN (:r3, :r4) ORDER BY target;
 SELECT customer_id, points FROM bulkorder.customers WHERE customer_id IN (1, 2, 3) ORDER BY 1;
 
+-- preview_revert runs each chunk's checks in a subtransaction that gives
+-- its locks back at once (specs/revert_concurrent.spec shows an open
+-- preview no longer failing another operator's undo).  An error in it,
+-- caught by the caller's own handler, leaves the caller's transaction whole.
+CREATE FUNCTION pg_temp.try_preview(job bigint) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM * FROM bulkorder.preview_revert(job);
+    RETURN 'previewed';
+EXCEPTION WHEN division_by_zero THEN
+    RETURN 'caught: ' || SQLERRM;
+END
+$$;
+SELECT bulkorder.run_bulk('orders', 'tags', '{5012}', '{"add": ["preview"]}') AS j \gset
+BEGIN;
+UPDATE bulkorder_catalog.operations SET revert_condition = '1 / 0 = 1' WHERE page = 'orders' AND operation = 'tags';
+SELECT pg_temp.try_preview(:j);
+SELECT pg_temp.try_preview(:j);
+UPDATE bulkorder_catalog.operations SET revert_condition = NULL WHERE page = 'orders' AND operation = 'tags';
+SELECT pg_temp.try_preview(:j);
+SELECT * FROM bulkorder.preview_revert(:j);
+SELECT bulkorder.revert_job(:j) > :j AS reverted_in_the_same_transaction;
+COMMIT;
+SELECT tags FROM bulkorder.orders WHERE order_no = 5012;
+-- a preview larger than work_mem: its result spills to disk under the
+-- caller's resource owner, chunk after chunk, whole
+INSERT INTO bulkorder.customers (customer_id, name) SELECT g, 'preview ' || g FROM generate_series(20001, 23000) g;
+SELECT bulkorder.run_bulk('customers', 'tags', ARRAY(SELECT generate_series(20001, 23000))::bigint[],
+                          '{"add": ["preview"]}') AS j \gset
+SET work_mem = '64kB';
+SET bulkorder.chunk_size = 500;
+SELECT count(*) AS previewed, count(*) FILTER (WHERE ok) AS ok, count(DISTINCT target) AS distinct_targets
+FROM bulkorder.preview_revert(:j);
+RESET bulkorder.chunk_size;
+RESET work_mem;
+
 -- the shop's tables outlive DROP EXTENSION: dropping the schema leaves nothing
 SET client_min_messages = warning;
 DROP SCHEMA bulkorder CASCADE;

@@ -10,6 +10,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "common/cryptohash.h"
 #include "common/sha2.h"
@@ -21,6 +22,7 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 
 #include "bulkorder.h"
 
@@ -551,10 +553,66 @@ bulk_start_job(BulkOperation *op, Jsonb *params, Jsonb *normalized, Jsonb *optio
 }
 
 /*
+ * Run a preview statement that takes locks over one chunk's keys (a
+ * revert's: it finds out whether a connector holds an outbox row by locking
+ * the row without waiting); its rows, copied into the current memory
+ * context, in *rows.  It runs in a subtransaction of its own, rolled back
+ * once the rows are copied: that releases the row locks it took, so the
+ * preview holds none past its statement, and an open transaction that
+ * called it never makes another operator's undo take a row for a
+ * connector's (SPEC §7).  The caller's tuplestore is written after the
+ * rollback: one that spills to disk must do so under the caller's resource
+ * owner, not the subtransaction's.
+ */
+static uint64
+preview_chunk_unlocked(BulkOperation *op, Datum *values, HeapTuple **rows)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	uint64		n = 0;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		int			rc = SPI_execute_plan(op->preview_plan, values, NULL, false, 0);
+
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "bulkorder: preview failed: %s", SPI_result_code_string(rc));
+		n = SPI_processed;
+		*rows = palloc(sizeof(HeapTuple) * Max(n, 1));
+		for (uint64 i = 0; i < n; i++)
+			(*rows)[i] = heap_copytuple(SPI_tuptable->vals[i]);
+		SPI_freetuptable(SPI_tuptable);
+
+		/* the checks are read: what the statement locked goes */
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		/* leave no subtransaction of ours under a caller's error handler */
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
+	return n;
+}
+
+/*
  * The checks of a job per target, changing nothing, into the caller's
  * materialized result (target, ok, error_code, message): preview_bulk's and
  * preview_revert's.  read_only is false when the preview takes locks (a
- * revert's connector outbox rows).
+ * revert's connector outbox rows): each chunk's statement then gives them
+ * back at once (preview_chunk_unlocked).
  */
 void
 bulk_preview_targets(BulkOperation *op, Jsonb *params, BulkTargets *targets, bool read_only,
@@ -575,6 +633,24 @@ bulk_preview_targets(BulkOperation *op, Jsonb *params, BulkTargets *targets, boo
 		old = MemoryContextSwitchTo(chunk_ctx);
 		values[0] = PointerGetDatum(bulk_keys_array(targets->keys + start, n));
 		values[1] = JsonbPGetDatum(params);
+		if (!read_only)
+		{
+			HeapTuple  *rows;
+			uint64		nrows = preview_chunk_unlocked(op, values, &rows);
+
+			for (uint64 i = 0; i < nrows; i++)
+			{
+				Datum		out[4];
+				bool		nulls[4];
+
+				/* the statement's columns are the function's result's */
+				heap_deform_tuple(rows[i], rsinfo->setDesc, out, nulls);
+				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, nulls);
+			}
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(chunk_ctx);
+			continue;
+		}
 		rc = SPI_execute_plan(op->preview_plan, values, NULL, read_only, 0);
 		if (rc != SPI_OK_SELECT)
 			elog(ERROR, "bulkorder: preview failed: %s", SPI_result_code_string(rc));

@@ -340,8 +340,10 @@ bulkorder_revert_job(PG_FUNCTION_ARGS)
  *
  * The confirmation step of an undo: revert_job's refusals and its checks per
  * target, changing nothing.  Not read-only: whether a connector holds an
- * outbox row is found by locking it without waiting (the locks go with the
- * caller's transaction).
+ * outbox row is found by locking it without waiting, in a subtransaction
+ * that gives the locks back as soon as each chunk's checks are read
+ * (bulk_preview_targets): an open transaction holding a preview never makes
+ * an undo fail side_effect_done.
  */
 Datum
 bulkorder_preview_revert(PG_FUNCTION_ARGS)
