@@ -495,6 +495,50 @@ FROM bulkorder.preview_revert(:j);
 RESET bulkorder.chunk_size;
 RESET work_mem;
 
+-- Request keys (SPEC §7, §8, issue 23).  revert_job with a repeated key
+-- returns the first revert: the key is looked at before "already reverted"
+-- (1.1: 55000), synchronous or queued ...
+SELECT bulkorder.run_bulk('orders', 'tags', '{5011,5012}', '{"add": ["key"]}') AS j \gset
+SELECT bulkorder.revert_job(:j, '{"request_key": "undo-7"}') AS r \gset
+SELECT bulkorder.revert_job(:j, '{"request_key": "undo-7"}') = :r AS same_revert,
+       (SELECT count(*) FROM bulkorder.bulk_jobs WHERE reverts = :j) AS reverts;
+SELECT bulkorder.run_bulk('orders', 'tags', '{5011,5012}', '{"add": ["key2"]}') AS j2 \gset
+BEGIN;   -- queued: no worker can see it before the transaction ends
+SELECT bulkorder.revert_job(:j2, '{"request_key": "undo-8", "async": true}') AS r2 \gset
+SELECT bulkorder.revert_job(:j2, '{"request_key": "undo-8", "async": true}') = :r2 AS same_queued_revert;
+ROLLBACK;
+-- ... and the same key for the revert of another job is another request
+\set VERBOSITY sqlstate
+SELECT bulkorder.revert_job(:j2, '{"request_key": "undo-7"}');
+\set VERBOSITY default
+SELECT bulkorder.revert_job(:j2, '{"request_key": "undo-7"}');
+-- A retry's request includes the job it retries: the screen's key of a job
+-- whose targets all failed, sent again with its retry, is refused (22023;
+-- 1.1 returned the job itself, retrying nothing)
+SELECT bulkorder.run_bulk('orders', 'reauthorize', '{5011,5012}', '{}', '{"request_key": "screen-9"}') AS j \gset
+SELECT success_count, failure_count FROM bulkorder.bulk_jobs WHERE job_id = :j;
+\set VERBOSITY sqlstate
+SELECT bulkorder.retry_failed(:j, '{"request_key": "screen-9"}');
+\set VERBOSITY default
+SELECT bulkorder.retry_failed(:j, '{"request_key": "screen-9"}');
+-- its own key: the same retry twice is one job; other codes, another request
+SELECT bulkorder.retry_failed(:j, '{"request_key": "retry-9", "error_codes": ["auth_not_ng", "not_found"]}') AS rt \gset
+SELECT bulkorder.retry_failed(:j, '{"request_key": "retry-9", "error_codes": ["not_found", "auth_not_ng", "not_found"]}') = :rt AS same_retry,
+       :rt <> :j AS not_the_job, (SELECT retry_of = :j FROM bulkorder.bulk_jobs WHERE job_id = :rt) AS retries_it;
+\set VERBOSITY sqlstate
+SELECT bulkorder.retry_failed(:j, '{"request_key": "retry-9"}');
+\set VERBOSITY default
+-- a retry of a revert, queued, with its key: the second call returns it
+-- (the key comes before "a revert of the job is queued")
+SELECT bulkorder.run_bulk('customers', 'points', '{13}', '{"delta": 700}') AS j \gset
+UPDATE bulkorder.customers SET points = 0 WHERE customer_id = 13;
+SELECT bulkorder.revert_job(:j) AS r \gset
+UPDATE bulkorder.customers SET points = 1000 WHERE customer_id = 13;
+BEGIN;
+SELECT bulkorder.retry_failed(:r, '{"request_key": "retry-10", "async": true}') AS rt \gset
+SELECT bulkorder.retry_failed(:r, '{"request_key": "retry-10", "async": true}') = :rt AS same_queued_retry;
+ROLLBACK;
+
 -- the shop's tables outlive DROP EXTENSION: dropping the schema leaves nothing
 SET client_min_messages = warning;
 DROP SCHEMA bulkorder CASCADE;

@@ -172,9 +172,8 @@ request_hash_end(pg_cryptohash_ctx *ctx)
 
 /*
  * The fingerprint of a job request: keys sorted and distinct (BulkTargets),
- * params as bulk_check_params returned them.  For retry_failed and
- * revert_job too: pass the operation they run (e.g. "retry_failed") and the
- * keys and params that define their request (the job they act on).
+ * params as bulk_check_params returned them.  retry_failed and revert_job
+ * have their own (bulk_request_hash_job).
  */
 bytea *
 bulk_request_hash(const char *page, const char *operation,
@@ -194,6 +193,27 @@ bulk_request_hash(const char *page, const char *operation,
 		request_hash_add(ctx, buf, sizeof(uint64) * count);
 	}
 	request_hash_add_jsonb(ctx, params);
+	return request_hash_end(ctx);
+}
+
+/*
+ * The fingerprint of a request about a job (SPEC §7, §8): call is
+ * "retry_failed" or "revert_job", job_id the job it retries or reverts, and
+ * request what else defines it (a retry's error codes; NULL for none).  Not
+ * the targets: they are derived from the job's items and from what earlier
+ * reverts of it undid, so the same request made twice can have fewer.  The
+ * call is the hash's first field, so no run_bulk request (kind "job") and
+ * no retry can share a fingerprint: a retry sent with the key of the job it
+ * retries is another request, refused (22023), never that job returned.
+ */
+bytea *
+bulk_request_hash_job(const char *call, const char *page, int64 job_id, Jsonb *request)
+{
+	pg_cryptohash_ctx *ctx = request_hash_begin(call, page, "");
+	uint64		n = pg_hton64((uint64) job_id);
+
+	request_hash_add(ctx, &n, sizeof(n));
+	request_hash_add_jsonb(ctx, request);
 	return request_hash_end(ctx);
 }
 
@@ -531,25 +551,19 @@ bulkorder_run_bulk(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(job_id);
 }
 
-/* Reject bad job options (22023) before anything is read or changed. */
-void
-bulk_check_options(Jsonb *options)
-{
-	(void) bulk_parse_options(options, true, NULL, NULL, BMSG_OPTION_UNKNOWN);
-}
-
 /*
- * A retry's or a revert's job (revert.c): options as the call gave them.
- * Returns the job id (the first job's, for a request key already used).
+ * A retry's or a revert's job (revert.c): the call's options, and with a
+ * request key its fingerprint (bulk_request_hash_job).  Returns the job id
+ * (the first job's, for a request key already used).
  */
 int64
-bulk_start_job(BulkOperation *op, Jsonb *params, Jsonb *normalized, Jsonb *options,
-			   BulkTargets *targets, int64 retry_of, int64 reverts)
+bulk_start_job(BulkOperation *op, Jsonb *params, Jsonb *normalized, BulkJobOptions *opts,
+			   BulkTargets *targets, bytea *request_hash, int64 retry_of, int64 reverts)
 {
-	BulkJobOptions opts = bulk_parse_options(options, true, NULL, NULL, BMSG_OPTION_UNKNOWN);
 	bool		existing;
 
-	return start_job(op, params, normalized, &opts, targets, NULL, retry_of, reverts, &existing);
+	return start_job(op, params, normalized, opts, targets, request_hash, retry_of, reverts,
+					 &existing);
 }
 
 /*
