@@ -20,6 +20,7 @@
 #include "commands/extension.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "parser/parser.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
@@ -63,6 +64,7 @@ static BulkOperation *compose_revert(const char *page, const char *operation, bo
 PG_FUNCTION_INFO_V1(bulkorder_compile_operation);
 PG_FUNCTION_INFO_V1(bulkorder_in_extension_script);
 PG_FUNCTION_INFO_V1(bulkorder_page_list_hint);
+PG_FUNCTION_INFO_V1(bulkorder_check_fragment);
 
 static const char *catalog_query =
 "SELECT pg.target_table, pg.key_column, pg.visible_condition,"
@@ -133,8 +135,31 @@ ensure_plan_cache(void)
 	plan_cache = hash_create("bulkorder plan cache", 64, &ctl, HASH_ELEM | HASH_STRINGS);
 }
 
+/*
+ * A composed statement must be one statement: SPI would run every statement
+ * of the text, and those after the first outside the job's items and
+ * counts.  define_operation refuses a piece that would split its statement
+ * (check_fragment), naming it; this is the last guard, for a catalogue row
+ * changed behind its back.  what names the statement.
+ */
+static void
+check_one_statement(SPIPlanPtr plan, const char *what)
+{
+	int			n = list_length(SPI_plan_get_plan_sources(plan));
+
+	if (n != 1)
+	{
+		SPI_freeplan(plan);
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s is %d statements, not one", what, n),
+				 errdetail("A piece of the declaration ends the statement it is part of."),
+				 errhint("Declare the operation again with bulkorder.define_operation, which names the piece.")));
+	}
+}
+
 static SPIPlanPtr
-prepare_kept(const char *sql, int nargs, Oid *argtypes)
+prepare_kept(const char *sql, int nargs, Oid *argtypes, const char *what)
 {
 	/*
 	 * Always the generic plan: a custom plan would be planned with the
@@ -147,6 +172,7 @@ prepare_kept(const char *sql, int nargs, Oid *argtypes)
 	if (plan == NULL)
 		elog(ERROR, "bulkorder: could not prepare statement (%s): %s",
 			 SPI_result_code_string(SPI_result), sql);
+	check_one_statement(plan, what);
 	if (SPI_keepplan(plan) != 0)
 		elog(ERROR, "bulkorder: SPI_keepplan failed");
 	return plan;
@@ -595,6 +621,8 @@ attach_kept_plans(BulkOperation *op, OperationStatements *st, const char *cache_
 	if (!found)
 	{
 		Oid			types[3] = {INT8ARRAYOID, JSONBOID, INT8OID};
+		char	   *what = psprintf("a statement of operation %s/%s composed from the catalogue",
+									op->page, op->operation);
 
 		/* leave the entry consistent if a prepare fails */
 		entry->source = NULL;
@@ -603,15 +631,15 @@ attach_kept_plans(BulkOperation *op, OperationStatements *st, const char *cache_
 		PG_TRY();
 		{
 			if (st->prelock)
-				entry->pre_lock_plan = prepare_kept(st->prelock, 2, types);
+				entry->pre_lock_plan = prepare_kept(st->prelock, 2, types, what);
 			if (st->lock)
-				entry->lock_plan = prepare_kept(st->lock, 1, types);
+				entry->lock_plan = prepare_kept(st->lock, 1, types, what);
 			if (st->extra_lock)
-				entry->extra_lock_plan = prepare_kept(st->extra_lock, 2, types);
-			entry->preview_plan = prepare_kept(st->preview, 2, types);
-			entry->run_plan = prepare_kept(st->run, 3, types);
+				entry->extra_lock_plan = prepare_kept(st->extra_lock, 2, types, what);
+			entry->preview_plan = prepare_kept(st->preview, 2, types, what);
+			entry->run_plan = prepare_kept(st->run, 3, types, what);
 			if (st->fail)
-				entry->fail_plan = prepare_kept(st->fail, 3, types);
+				entry->fail_plan = prepare_kept(st->fail, 3, types, what);
 		}
 		PG_CATCH();
 		{
@@ -671,12 +699,101 @@ compile_statement(const char *sql, int nargs, Oid *argtypes, const char *what)
 	if (plan == NULL)
 		elog(ERROR, "bulkorder: could not prepare statement (%s): %s",
 			 SPI_result_code_string(SPI_result), sql);
+	check_one_statement(plan, what);
 	cplan = SPI_plan_get_cached_plan(plan);
 	if (cplan)
 		ReleaseCachedPlan(cplan, NULL);
 	SPI_freeplan(plan);
 
 	error_context_stack = callback.previous;
+}
+
+/* A piece of a declaration being checked, for its error context. */
+typedef struct FragmentCheck
+{
+	const char *opname;
+	const char *piece;
+	const char *query;			/* the piece in its context */
+} FragmentCheck;
+
+static void
+fragment_error_callback(void *arg)
+{
+	FragmentCheck *check = (FragmentCheck *) arg;
+	int			pos = geterrposition();
+
+	/* a syntax error's position is in the piece's context, not the call */
+	if (pos > 0)
+	{
+		errposition(0);
+		internalerrposition(pos);
+		internalerrquery(check->query);
+	}
+	errcontext("%s of operation %s", check->piece, check->opname);
+}
+
+/*
+ * bulkorder_catalog.check_fragment(opname, piece, kind, fragment): refuse
+ * (22023) a piece of a declaration that forms more than one statement where
+ * the engine composes it.  The engine splices each piece into a statement
+ * of its own making; a piece that ends that statement (a semicolon outside
+ * its parentheses) would make SPI run further statements, outside the job's
+ * items, counts and locks.  The piece is parsed, with PostgreSQL's raw
+ * parser (no catalogue needed, so this holds while check_function_bodies is
+ * off too), in the context its kind gives it:
+ *	 expression  a condition or an image: SELECT (<piece>)
+ *	 set_clause  UPDATE x SET <piece>
+ *	 ctes        CTEs without WITH (apply_sql): WITH <piece> SELECT 1
+ *	 cte         one CTE's body (an effect): WITH x AS (<piece>) SELECT 1
+ *	 query       a lock statement: SELECT count(*) FROM (<piece>) AS locked
+ *	 table       target_join's table: SELECT 1 FROM <piece> AS x
+ * as catalog.c composes them, without line breaks around the piece (a piece
+ * ending in a line comment breaks its statement there too).  A piece that
+ * does not parse in its context raises its syntax error, naming the piece.
+ */
+Datum
+bulkorder_check_fragment(PG_FUNCTION_ARGS)
+{
+	FragmentCheck check;
+	const char *kind = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	char	   *fragment = text_to_cstring(PG_GETARG_TEXT_PP(3));
+	const char *format;
+	ErrorContextCallback callback;
+	List	   *statements;
+
+	check.opname = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	check.piece = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	if (strcmp(kind, "expression") == 0)
+		format = "SELECT (%s)";
+	else if (strcmp(kind, "set_clause") == 0)
+		format = "UPDATE bulkorder_fragment AS t SET %s";
+	else if (strcmp(kind, "ctes") == 0)
+		format = "WITH %s SELECT 1";
+	else if (strcmp(kind, "cte") == 0)
+		format = "WITH bulkorder_fragment AS (%s) SELECT 1";
+	else if (strcmp(kind, "query") == 0)
+		format = "SELECT count(*) FROM (%s) AS locked";
+	else if (strcmp(kind, "table") == 0)
+		format = "SELECT 1 FROM %s AS bulkorder_fragment";
+	else
+		elog(ERROR, "bulkorder: unknown kind of fragment \"%s\"", kind);
+	check.query = psprintf(format, fragment);
+
+	callback.callback = fragment_error_callback;
+	callback.arg = &check;
+	callback.previous = error_context_stack;
+	error_context_stack = &callback;
+	statements = raw_parser(check.query, RAW_PARSE_DEFAULT);
+	error_context_stack = callback.previous;
+
+	if (list_length(statements) != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s: %s forms more than one statement", check.opname, check.piece),
+				 errdetail("Where the engine puts it, it makes %d statements: the engine would run those after the first outside the job's items.",
+						   list_length(statements)),
+				 errhint("A piece is part of one statement the engine composes: end nothing with a semicolon, and write further changes as CTEs of apply_sql or as effects.")));
+	PG_RETURN_VOID();
 }
 
 /*
