@@ -106,9 +106,10 @@ read_job(int64 job_id, bool lock)
  * That is derived from the history, not recorded apart: an ok item of any
  * job whose reverts names it -- a revert cancelled or failed after some
  * chunks committed, or a retry of a revert -- whatever that job's status.
- * The caller holds the row of job undone_of locked, and no revert of it is
- * queued or running (prepare_revert, lock_reverted_job), so no other revert
- * of it can commit an item between this read and the new job's run.
+ * The caller holds the row of job undone_of locked (revert_job's read_job,
+ * lock_reverted_job) and has made sure no revert of it is queued or running
+ * ("already reverted", refuse_running_revert), so no other revert of it can
+ * commit an item between this read and the new job's run.
  */
 static BulkTargets
 job_targets(int64 job_id, bool ok, Datum codes, bool codes_null, int64 undone_of)
