@@ -80,104 +80,143 @@ SELECT (SELECT count(*) FROM bulkorder_catalog.operations) AS operations,
        (SELECT count(*) FROM bulkorder_catalog.operation_rules) AS rules,
        (SELECT count(*) FROM pg_proc WHERE pronamespace = 'bulkorder'::regnamespace) AS functions;
 -- required arguments
-SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', NULL, 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks')$sql$);
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', NULL, 'x', 'bulk_x_op', changed_columns => '{remarks}', set_clause => 'remarks = t.remarks')$sql$);
 -- an unknown page, a bad code, a bad wrapper name
-SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('invoices', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks')$sql$);
-SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'Gift-Wrap', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks')$sql$);
-SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk x op', set_clause => 'remarks = t.remarks')$sql$);
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('invoices', 'x_op', 'x', 'x', 'bulk_x_op', changed_columns => '{remarks}', set_clause => 'remarks = t.remarks')$sql$);
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'Gift-Wrap', 'x', 'x', 'bulk_x_op', changed_columns => '{remarks}', set_clause => 'remarks = t.remarks')$sql$);
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk x op', changed_columns => '{remarks}', set_clause => 'remarks = t.remarks')$sql$);
 -- parameter specs: an unknown type, an unknown key, a default of the wrong type, a bad name
-SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', changed_columns => '{remarks}', set_clause => 'remarks = t.remarks',
     params => '{"n": {"type": "numeric"}}')$sql$);
-SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', changed_columns => '{remarks}', set_clause => 'remarks = t.remarks',
     params => '{"n": {"type": "integer", "maximum": 3}}')$sql$);
-SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', changed_columns => '{remarks}', set_clause => 'remarks = t.remarks',
     params => '{"n": {"type": "integer", "default": "1"}}')$sql$);
-SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', changed_columns => '{remarks}', set_clause => 'remarks = t.remarks',
     params => '{"order_nos": {"type": "integer"}}')$sql$);
 -- the change: exactly one of set_clause and apply_sql
 SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op')$sql$);
-SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', changed_columns => '{remarks}', set_clause => 'remarks = t.remarks',
     apply_sql => 'applied AS (SELECT target, NULL::jsonb AS after FROM eligible)')$sql$);
 -- rules: both messages, a code, known keys, distinct codes
-SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', changed_columns => '{remarks}', set_clause => 'remarks = t.remarks',
     rules => '[{"code": "x_failed", "condition": "true", "message_ja": "だめです"}]')$sql$);
-SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', changed_columns => '{remarks}', set_clause => 'remarks = t.remarks',
     rules => '[{"condition": "true", "message_ja": "だめです", "message_en": "no"}]')$sql$);
-SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', changed_columns => '{remarks}', set_clause => 'remarks = t.remarks',
     rules => '[{"code": "x_failed", "condition": "true", "message_ja": "だめです", "message_en": "no", "level": 1}]')$sql$);
-SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', changed_columns => '{remarks}', set_clause => 'remarks = t.remarks',
     rules => '[{"code": "not_found", "condition": "true", "message_ja": "だめです", "message_en": "no"}]')$sql$);
-SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', changed_columns => '{remarks}', set_clause => 'remarks = t.remarks',
     rules => '[{"code": "x_failed", "condition": "true", "message_ja": "a", "message_en": "a"},
                {"code": "x_failed", "condition": "false", "message_ja": "b", "message_en": "b"}]')$sql$);
 -- checks: a message, a valid sqlstate
-SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', changed_columns => '{remarks}', set_clause => 'remarks = t.remarks',
     checks => '[{"condition": "true"}]')$sql$);
-SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', changed_columns => '{remarks}', set_clause => 'remarks = t.remarks',
     checks => '[{"condition": "true", "message": "m", "sqlstate": "bad"}]')$sql$);
+-- ... of an error: not class 00 (success), 01 (warning) or 02 (no data)
+-- (issue 23; 1.1 took them, and a failed check raised "ERROR: 00000")
+SELECT s AS sqlstate, pg_temp.refused(format($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', changed_columns => '{remarks}', set_clause => 'remarks = t.remarks',
+    checks => '[{"condition": "true", "message": "m"}, {"condition": "true", "message": "m", "sqlstate": "%s"}]')$sql$, s))
+FROM unnest(ARRAY['00000', '01000', '02000', '01P01']) s;
+-- set_clause without changed_columns: no image, no undo (issue 23; 1.1 gave
+-- the revert's internal syntax error)
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks')$sql$);
 -- target_join: an object of known keys, table, alias and key given, an
 -- alias that is none of the statements' own; on reads the joined row and p
 -- only (an UPDATE's FROM cannot read its target), said by the compilation
-SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', changed_columns => '{remarks}', set_clause => 'remarks = t.remarks',
     target_join => '["bulkorder.customers"]')$sql$);
-SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', changed_columns => '{remarks}', set_clause => 'remarks = t.remarks',
     target_join => '{"table": "bulkorder.order_items", "alias": "x", "key": "order_no", "using": "x"}')$sql$);
-SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', changed_columns => '{remarks}', set_clause => 'remarks = t.remarks',
     target_join => '{"table": "bulkorder.order_items", "alias": "x", "on": ""}')$sql$);
-SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', changed_columns => '{remarks}', set_clause => 'remarks = t.remarks',
     target_join => '{"table": "bulkorder.order_items", "alias": "prm", "key": "order_no"}')$sql$);
-SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', changed_columns => '{remarks}', set_clause => 'remarks = t.remarks',
     target_join => '{"table": "bulkorder.customers", "alias": "c", "key": "customer_id", "on": "c.customer_id = t.customer_id"}')$sql$);
-SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', changed_columns => '{remarks}', set_clause => 'remarks = t.remarks',
     target_join => '{"table": "bulkorder.no_such_table", "alias": "x", "key": "order_no"}')$sql$);
 -- the revert declaration: known keys; an irreversible operation says why
-SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', changed_columns => '{remarks}', set_clause => 'remarks = t.remarks',
     revert => '{"reversible": true, "how": "by hand"}')$sql$);
-SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', changed_columns => '{remarks}', set_clause => 'remarks = t.remarks',
     revert => '{"reversible": false}')$sql$);
 -- revert keys: types, an irreversible operation declares nothing else, its
 -- rules as the operation's (the revert's own codes taken)
-SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', changed_columns => '{remarks}', set_clause => 'remarks = t.remarks',
     revert => '{"reversible": "yes"}')$sql$);
-SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', changed_columns => '{remarks}', set_clause => 'remarks = t.remarks',
     revert => '{"condition": true, "apply_sql": ""}')$sql$);
-SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', changed_columns => '{remarks}', set_clause => 'remarks = t.remarks',
     revert => '{"reversible": false, "reason": "no", "condition": "true"}')$sql$);
-SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', changed_columns => '{remarks}', set_clause => 'remarks = t.remarks',
     revert => '{"reason": "no"}')$sql$);
-SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', changed_columns => '{remarks}', set_clause => 'remarks = t.remarks',
     revert => '{"rules": {"code": "x"}}')$sql$);
-SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', changed_columns => '{remarks}', set_clause => 'remarks = t.remarks',
     revert => '{"rules": [{"code": "x_late", "condition": "true", "message_ja": "遅い"}]}')$sql$);
-SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', changed_columns => '{remarks}', set_clause => 'remarks = t.remarks',
     revert => '{"rules": [{"code": "changed_since", "condition": "true", "message_ja": "a", "message_en": "a"}]}')$sql$);
-SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', changed_columns => '{remarks}', set_clause => 'remarks = t.remarks',
     revert => '{"rules": [{"code": "x_late", "condition": "true", "message_ja": "a", "message_en": "a"},
                           {"code": "x_late", "condition": "true", "message_ja": "b", "message_en": "b"}]}')$sql$);
 -- broken revert statements are rejected now, naming the revert's piece
-SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', changed_columns => '{remarks}', set_clause => 'remarks = t.remarks',
     revert => '{"apply_sql": "applied AS (SELEKT target FROM eligible)"}')$sql$);
-SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', changed_columns => '{remarks}', set_clause => 'remarks = t.remarks',
     revert => '{"condition": "t.no_such_column = 1"}')$sql$);
-SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', changed_columns => '{remarks}', set_clause => 'remarks = t.remarks',
     revert => '{"lock_sql": "SELECT 1 FROM bulkorder.no_such_table"}')$sql$);
 -- revert is no operation code: a job named revert is an undo
-SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'revert', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks')$sql$);
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'revert', 'x', 'x', 'bulk_x_op', changed_columns => '{remarks}', set_clause => 'remarks = t.remarks')$sql$);
 -- a wrapper name that is taken: another operation's, another function's
-SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_cancel', set_clause => 'remarks = t.remarks')$sql$);
-SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'run_bulk', set_clause => 'remarks = t.remarks')$sql$);
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_cancel', changed_columns => '{remarks}', set_clause => 'remarks = t.remarks')$sql$);
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'run_bulk', changed_columns => '{remarks}', set_clause => 'remarks = t.remarks')$sql$);
 -- broken SQL is rejected now, with the statement's own error, naming the piece
-SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'no_such_column = 1')$sql$);
-SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', changed_columns => '{remarks}', set_clause => 'no_such_column = 1')$sql$);
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', changed_columns => '{remarks}', set_clause => 'remarks = t.remarks',
     rules => '[{"code": "x_failed", "condition": "t.no_such_column > 0", "message_ja": "a", "message_en": "a"}]')$sql$);
 SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op',
     apply_sql => 'applied AS (SELEKT target FROM eligible)')$sql$);
-SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', changed_columns => '{remarks}', set_clause => 'remarks = t.remarks',
     checks => '[{"condition": "p->>''n'' > 1 +", "message": "m"}]')$sql$);
-SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', set_clause => 'remarks = t.remarks',
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', changed_columns => '{remarks}', set_clause => 'remarks = t.remarks',
     lock_sql => 'SELECT 1 FROM bulkorder.no_such_table')$sql$);
+-- A piece that ends the statement the engine composes it in, and starts
+-- another, is refused, naming the piece: every piece of SQL a declaration
+-- holds (issue 23; 1.1 composed such pieces into texts that SPI ran
+-- statement after statement, the later ones outside the job's items).
+SELECT piece, pg_temp.refused(format($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', changed_columns => '{remarks}', %s)$sql$,
+                                     CASE WHEN piece IN ('set_clause', 'apply_sql') THEN '' ELSE $a$set_clause => 'remarks = t.remarks', $a$ END
+                                     || decl))
+FROM (VALUES
+    ('set_clause', $d$set_clause => 'remarks = t.remarks; DELETE FROM bulkorder.order_items'$d$),
+    ('apply_sql', $d$apply_sql => 'applied AS (SELECT target, NULL::jsonb AS after FROM eligible) SELECT 1; DELETE FROM bulkorder.order_items; WITH x AS (SELECT 1)'$d$),
+    ('before_sql', $d$before_sql => $$'{}'::jsonb); DELETE FROM bulkorder.order_items WHERE (false$$$d$),
+    ('effects', $d$effects => ARRAY['SELECT 1', 'SELECT 1) SELECT 1; DELETE FROM bulkorder.order_items; WITH x AS (SELECT 1']$d$),
+    ('prelock_sql', $d$prelock_sql => 'SELECT 1) AS a; DELETE FROM bulkorder.order_items; SELECT count(*) FROM (SELECT 1'$d$),
+    ('lock_sql', $d$lock_sql => 'SELECT 1) AS a; DELETE FROM bulkorder.order_items; SELECT count(*) FROM (SELECT 1'$d$),
+    ('rule', $d$rules => '[{"code": "x_ok", "condition": "true); DELETE FROM bulkorder.order_items WHERE (false", "message_ja": "a", "message_en": "a"}]'$d$),
+    ('check', $d$checks => '[{"condition": "true); DELETE FROM bulkorder.order_items WHERE (false", "message": "m"}]'$d$),
+    ('target_join.table', $d$target_join => '{"table": "bulkorder.customers AS c; DELETE FROM bulkorder.order_items; SELECT 1 FROM bulkorder.customers", "alias": "c", "key": "customer_id"}'$d$),
+    ('target_join.on', $d$target_join => '{"table": "bulkorder.customers", "alias": "c", "key": "customer_id", "on": "true); DELETE FROM bulkorder.order_items WHERE (false"}'$d$),
+    ('revert.condition', $d$revert => '{"condition": "true); DELETE FROM bulkorder.order_items WHERE (false"}'$d$),
+    ('revert.before_sql', $d$revert => '{"before_sql": "NULL); DELETE FROM bulkorder.order_items WHERE (false"}'$d$),
+    ('revert.apply_sql', $d$revert => '{"apply_sql": "applied AS (SELECT target, after FROM eligible) SELECT 1; DELETE FROM bulkorder.order_items; WITH x AS (SELECT 1)"}'$d$),
+    ('revert.prelock_sql', $d$revert => '{"prelock_sql": "SELECT 1) AS a; DELETE FROM bulkorder.order_items; SELECT count(*) FROM (SELECT 1"}'$d$),
+    ('revert.lock_sql', $d$revert => '{"lock_sql": "SELECT 1) AS a; DELETE FROM bulkorder.order_items; SELECT count(*) FROM (SELECT 1"}'$d$),
+    ('revert.visible_condition', $d$revert => '{"visible_condition": "true); DELETE FROM bulkorder.order_items WHERE (false"}'$d$),
+    ('revert rule', $d$revert => '{"rules": [{"code": "x_ok", "condition": "true); DELETE FROM bulkorder.order_items WHERE (false", "message_ja": "a", "message_en": "a"}]}'$d$)
+) AS t(piece, decl);
+-- a semicolon in a string or a comment ends nothing: accepted
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'x_op', 'x', 'x', 'bulk_x_op', changed_columns => '{remarks}',
+    set_clause => $$remarks = 'a;b' /* ; */$$,
+    rules => '[{"code": "x_ok", "condition": "t.remarks IS DISTINCT FROM '';''", "message_ja": "a", "message_en": "a"}]')$sql$);
+SELECT bulkorder.drop_operation('orders', 'x_op');
 -- a shipped operation is not replaced by accident
-SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'cancel', 'x', 'x', 'bulk_cancel', set_clause => 'remarks = t.remarks')$sql$);
+SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'cancel', 'x', 'x', 'bulk_cancel', changed_columns => '{remarks}', set_clause => 'remarks = t.remarks')$sql$);
 SELECT (SELECT count(*) FROM bulkorder_catalog.operations) = b.operations AS same_operations,
        (SELECT count(*) FROM bulkorder_catalog.operation_rules) = b.rules AS same_rules,
        (SELECT count(*) FROM pg_proc WHERE pronamespace = 'bulkorder'::regnamespace) = b.functions AS same_functions
@@ -391,7 +430,7 @@ INSERT INTO bulkorder.bulk_jobs (page, operation, params, status, requested_by)
 VALUES ('orders', 'gift_wrap', '{"wrap": true}', 'queued', current_user) RETURNING job_id AS queued_job \gset
 SELECT bulkorder.drop_operation('orders', 'gift_wrap');
 SELECT pg_temp.refused($sql$SELECT bulkorder.define_operation('orders', 'gift_wrap', 'ギフト包装', 'gift wrapping',
-    'bulk_order_gift_wrap', params => '{"wrap": {"type": "boolean"}}', set_clause => $$gift_wrap = (p->>'wrap')::boolean$$)$sql$);
+    'bulk_order_gift_wrap', params => '{"wrap": {"type": "boolean"}}', changed_columns => '{gift_wrap}', set_clause => $$gift_wrap = (p->>'wrap')::boolean$$)$sql$);
 UPDATE bulkorder.bulk_jobs SET status = 'cancelled' WHERE job_id = :queued_job;
 SELECT bulkorder.drop_operation('orders', 'gift_wrap');
 SELECT count(*) AS left_in_catalogue FROM bulkorder_catalog.operations WHERE operation = 'gift_wrap';
@@ -420,6 +459,17 @@ SELECT * FROM bulkorder.preview_bulk('orders', 'remarks', '{1001}', '{"text": "x
 SELECT * FROM bulkorder.preview_bulk('orders', 'remarks', '{1001}', '{"text": "x", "mode": "append"}');
 SELECT count(*) - :kept_before AS leaked_plans FROM pg_backend_memory_contexts
 WHERE parent = 'CacheMemoryContext' AND name = 'CachedPlanSource';
+-- a piece that splits its statement, written behind define_operation's
+-- back, is refused when the engine prepares the statement (22023), and
+-- nothing of it runs (1.1 ran the DELETE, then the job)
+UPDATE bulkorder_catalog.operations SET effects = '{}',
+    lock_sql = 'SELECT 1) AS a; DELETE FROM bulkorder.order_items; SELECT count(*) FROM (SELECT 1'
+WHERE page = 'orders' AND operation = 'remarks';
+SELECT count(*) AS items_before FROM bulkorder.order_items \gset
+SELECT bulkorder.run_bulk('orders', 'remarks', '{1001}', '{"text": "x", "mode": "append"}');
+\set VERBOSITY default
+SELECT bulkorder.run_bulk('orders', 'remarks', '{1001}', '{"text": "x", "mode": "append"}');
+SELECT count(*) = :items_before AS nothing_deleted FROM bulkorder.order_items;
 
 -- the shop's tables outlive DROP EXTENSION: dropping the schema leaves nothing
 SET client_min_messages = warning;

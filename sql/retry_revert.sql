@@ -249,6 +249,9 @@ SELECT bulkorder.retry_failed(NULL);
 SELECT bulkorder.revert_job(999999);
 SELECT bulkorder.retry_failed(999999);
 SELECT * FROM bulkorder.preview_revert(999999);
+SELECT * FROM bulkorder.preview_revert(NULL);
+SELECT bulkorder.revert_job(-1, '{"request_key": "k"}');
+SELECT bulkorder.retry_failed(0, '{"request_key": "k"}');
 SELECT bulkorder.revert_job(:j);
 SELECT * FROM bulkorder.preview_revert(:j);
 SELECT bulkorder.retry_failed(:j, '{"error_codes": "auth_ng"}');
@@ -320,6 +323,224 @@ SELECT bulkorder.revert_job(:j);
 RESET ROLE;
 DROP OWNED BY revert_operator, revert_nobody;
 DROP ROLE revert_operator, revert_nobody;
+
+-- A target is undone at most once per job (SPEC §7, issue 23): a retry of a
+-- revert leaves out what an earlier retry of it undid.  +100 points at 50,
+-- spent down to 10: the revert fails points_below_zero; topped up to 500,
+-- the first retry undoes the 100 (400), the second has nothing left to undo
+-- (1.1 took the 100 again: 300).
+INSERT INTO bulkorder.customers (customer_id, name, points) VALUES
+    (11, '点数 一', 50), (12, '点数 二', 50), (13, '点数 三', 50), (14, '点数 四', 50);
+SELECT bulkorder.run_bulk('customers', 'points', '{11}', '{"delta": 100}') AS j \gset
+UPDATE bulkorder.customers SET points = 10 WHERE customer_id = 11;
+SELECT bulkorder.revert_job(:j) AS r \gset
+SELECT target, error_code FROM bulkorder.bulk_job_failures WHERE job_id = :r;
+UPDATE bulkorder.customers SET points = 500 WHERE customer_id = 11;
+SELECT bulkorder.retry_failed(:r) AS rt1 \gset
+SELECT bulkorder.retry_failed(:r) AS rt2 \gset
+SELECT job_id = :rt1 AS first_retry, operation, reverts = :j AS reverts_job, retry_of = :r AS retries_revert,
+       total_count, success_count, failure_count
+FROM bulkorder.bulk_jobs WHERE job_id IN (:rt1, :rt2) ORDER BY job_id;
+SELECT points FROM bulkorder.customers WHERE customer_id = 11;
+-- A revert after a revert that failed part-way (its first chunk committed,
+-- the second raised) leaves out what that one undid: each customer ends at
+-- its starting balance, 500 (1.1 took the 100 from customer 12 twice: 400).
+CREATE FUNCTION pg_temp.wait_job(job bigint) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    s text;
+BEGIN
+    FOR i IN 1..6000 LOOP
+        SELECT status INTO s FROM bulkorder.bulk_jobs WHERE job_id = job;
+        IF s NOT IN ('queued', 'running') THEN
+            RETURN s;
+        END IF;
+        PERFORM pg_sleep(0.01);
+    END LOOP;
+    RETURN 'timeout: ' || s;
+END
+$$;
+UPDATE bulkorder.customers SET points = 500 WHERE customer_id IN (12, 13, 14);
+SELECT bulkorder.run_bulk('customers', 'points', '{12,13,14}', '{"delta": 100}') AS j \gset
+CREATE FUNCTION public.revert_test_busy() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'customer % is busy', OLD.customer_id;
+END
+$$;
+CREATE TRIGGER revert_test_busy BEFORE UPDATE OF points ON bulkorder.customers
+FOR EACH ROW WHEN (OLD.customer_id = 13) EXECUTE FUNCTION public.revert_test_busy();
+SET bulkorder.chunk_size = 1;
+SELECT bulkorder.revert_job(:j, '{"async": true}') AS r \gset
+RESET bulkorder.chunk_size;
+SELECT pg_temp.wait_job(:r);
+SELECT target, ok FROM bulkorder.bulk_job_items WHERE job_id = :r ORDER BY target;
+DROP TRIGGER revert_test_busy ON bulkorder.customers;
+DROP FUNCTION public.revert_test_busy();
+SELECT * FROM bulkorder.preview_revert(:j);
+SELECT bulkorder.revert_job(:j) AS r2 \gset
+SELECT total_count, success_count, failure_count FROM bulkorder.bulk_jobs WHERE job_id = :r2;
+SELECT target, ok, error_code FROM bulkorder.bulk_job_items WHERE job_id = :r2 ORDER BY target;
+SELECT customer_id, points FROM bulkorder.customers WHERE customer_id BETWEEN 11 AND 14 ORDER BY 1;
+-- a retry of a revert waits for no revert of the job: while one is queued
+-- (or running), it is refused (55000)
+SELECT bulkorder.run_bulk('customers', 'points', '{11}', '{"delta": 5}') AS j \gset
+BEGIN;   -- no worker sees the revert before it is cancelled
+SELECT bulkorder.revert_job(:j, '{"async": true}') AS r \gset
+SELECT bulkorder.cancel_job(:r);
+COMMIT;
+\set ON_ERROR_ROLLBACK on
+BEGIN;   -- queued: no worker can see it before the transaction ends
+SELECT bulkorder.revert_job(:j, '{"async": true}') AS r2 \gset
+\set VERBOSITY sqlstate
+SELECT bulkorder.retry_failed(:r);
+\set VERBOSITY default
+SELECT bulkorder.retry_failed(:r);
+ROLLBACK;
+\set ON_ERROR_ROLLBACK off
+
+-- Reverting a revert applies the operation again only where the operation
+-- would accept the target today (SPEC §7, issue 23): its eligibility rules
+-- are checked per target, after changed_since, and a target it refuses fails
+-- with that rule's code and message; nothing of it changes and no outbox row
+-- is queued for it.  1.1 applied all three below.
+INSERT INTO bulkorder.orders (order_no, customer_id, status, payment_method, auth_status, delivery_method) VALUES
+    (5001, 1, 'awaiting_shipment', 'credit_card', 'ok', 'yamato'),
+    (5002, 1, 'awaiting_shipment', 'credit_card', 'ok', 'yamato'),
+    (5011, 2, 'awaiting_shipment', 'np_atobarai', 'ok', 'yamato'),
+    (5012, 2, 'awaiting_shipment', 'credit_card', 'ok', 'yamato');
+INSERT INTO bulkorder.subscriptions (course_order_no, customer_id, status, payment_method, delivery_method,
+                                     frequency_id, next_ship_date, next_delivery_date) VALUES
+    (505, 1, 'active', 'credit_card', 'yamato', 1, '2026-12-01', '2026-12-03'),
+    (506, 1, 'active', 'credit_card', 'yamato', 1, '2026-12-01', '2026-12-03'),
+    (507, 1, 'active', 'credit_card', 'yamato', 1, '2026-12-01', '2026-12-03');
+-- 削除 with void_payment, undone; then 5001 goes to 出荷作業中 (a ship report
+-- pending for it): deleting it again would void the payment under it
+SELECT bulkorder.run_bulk('orders', 'delete', '{5001,5002}', '{"void_payment": true}') AS j \gset
+SELECT bulkorder.revert_job(:j) AS r \gset
+UPDATE bulkorder.orders SET status = 'shipping' WHERE order_no = 5001;
+INSERT INTO bulkorder.payment_requests (order_no, payment_method, kind) VALUES (5001, 'credit_card', 'ship_report');
+SELECT * FROM bulkorder.preview_revert(:r);
+SELECT bulkorder.revert_job(:r) AS r2 \gset
+SELECT target, ok, error_code, message FROM bulkorder.bulk_job_items WHERE job_id = :r2 ORDER BY target;
+SELECT order_no, status, deleted_at IS NOT NULL AS deleted FROM bulkorder.orders WHERE order_no IN (5001, 5002) ORDER BY 1;
+SELECT pg_temp.outbox(:j) AS job_outbox, pg_temp.outbox(:r2) AS reapply_outbox;
+-- the shipment import, undone; then 5011 is put on 出荷停止: importing it
+-- again would queue its ship report and its completion mail
+SELECT bulkorder.import_shipments(convert_to(E'5011,TRK-5011\n5012,TRK-5012\n', 'UTF8')) AS j \gset
+SELECT bulkorder.revert_job(:j) AS r \gset
+UPDATE bulkorder.orders SET shipping_hold = true WHERE order_no = 5011;
+SELECT * FROM bulkorder.preview_revert(:r);
+SELECT bulkorder.revert_job(:r) AS r2 \gset
+SELECT target, ok, error_code, message FROM bulkorder.bulk_job_items WHERE job_id = :r2 ORDER BY target;
+SELECT order_no, status, ship_report_status, tracking_no, ship_mail_sent FROM bulkorder.orders
+WHERE order_no IN (5011, 5012) ORDER BY 1;
+SELECT pg_temp.outbox(:j) AS job_outbox, pg_temp.outbox(:r2) AS reapply_outbox;
+-- 次回配送関連日, undone; then master 505 ends (in English: the rule's
+-- English message); 507 ends too, but its dates changed since the undo:
+-- changed_since comes first
+SELECT bulkorder.run_bulk('subscriptions', 'next_dates', '{505,506,507}', '{"next_delivery_date": "2026-12-20"}') AS j \gset
+SELECT bulkorder.revert_job(:j) AS r \gset
+UPDATE bulkorder.subscriptions SET status = 'ended' WHERE course_order_no IN (505, 507);
+UPDATE bulkorder.subscriptions SET next_delivery_date = '2026-12-04' WHERE course_order_no = 507;
+SET bulkorder.language = 'en';
+SELECT bulkorder.revert_job(:r) AS r2 \gset
+RESET bulkorder.language;
+SELECT target, ok, error_code, message FROM bulkorder.bulk_job_items WHERE job_id = :r2 ORDER BY target;
+SELECT course_order_no, status, next_delivery_date FROM bulkorder.subscriptions
+WHERE course_order_no IN (505, 506, 507) ORDER BY 1;
+-- the revert's own rules come after the operation's: points taken again
+-- fail the operation's insufficient_points (not the revert's
+-- points_below_zero); points given again fail points_overflow, with the
+-- operation's message (one item: the code both declare has one message)
+UPDATE bulkorder.customers SET points = 100 WHERE customer_id IN (1, 2, 3);
+SELECT bulkorder.run_bulk('customers', 'points', '{1,2}', '{"delta": -60}') AS j1 \gset
+SELECT bulkorder.run_bulk('customers', 'points', '{3}', '{"delta": 60}') AS j2 \gset
+SELECT bulkorder.revert_job(:j1) AS r1 \gset
+SELECT bulkorder.revert_job(:j2) AS r2 \gset
+UPDATE bulkorder.customers SET points = 10 WHERE customer_id = 2;
+UPDATE bulkorder.customers SET points = 2147483600 WHERE customer_id = 3;
+SELECT bulkorder.revert_job(:r1) AS r3 \gset
+SELECT bulkorder.revert_job(:r2) AS r4 \gset
+SELECT target, ok, error_code, message FROM bulkorder.bulk_job_items WHERE job_id IN (:r3, :r4) ORDER BY target;
+SELECT customer_id, points FROM bulkorder.customers WHERE customer_id IN (1, 2, 3) ORDER BY 1;
+
+-- preview_revert runs each chunk's checks in a subtransaction that gives
+-- its locks back at once (specs/revert_concurrent.spec shows an open
+-- preview no longer failing another operator's undo).  An error in it,
+-- caught by the caller's own handler, leaves the caller's transaction whole.
+CREATE FUNCTION pg_temp.try_preview(job bigint) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM * FROM bulkorder.preview_revert(job);
+    RETURN 'previewed';
+EXCEPTION WHEN division_by_zero THEN
+    RETURN 'caught: ' || SQLERRM;
+END
+$$;
+SELECT bulkorder.run_bulk('orders', 'tags', '{5012}', '{"add": ["preview"]}') AS j \gset
+BEGIN;
+UPDATE bulkorder_catalog.operations SET revert_condition = '1 / 0 = 1' WHERE page = 'orders' AND operation = 'tags';
+SELECT pg_temp.try_preview(:j);
+SELECT pg_temp.try_preview(:j);
+UPDATE bulkorder_catalog.operations SET revert_condition = NULL WHERE page = 'orders' AND operation = 'tags';
+SELECT pg_temp.try_preview(:j);
+SELECT * FROM bulkorder.preview_revert(:j);
+SELECT bulkorder.revert_job(:j) > :j AS reverted_in_the_same_transaction;
+COMMIT;
+SELECT tags FROM bulkorder.orders WHERE order_no = 5012;
+-- a preview larger than work_mem: its result spills to disk under the
+-- caller's resource owner, chunk after chunk, whole
+INSERT INTO bulkorder.customers (customer_id, name) SELECT g, 'preview ' || g FROM generate_series(20001, 23000) g;
+SELECT bulkorder.run_bulk('customers', 'tags', ARRAY(SELECT generate_series(20001, 23000))::bigint[],
+                          '{"add": ["preview"]}') AS j \gset
+SET work_mem = '64kB';
+SET bulkorder.chunk_size = 500;
+SELECT count(*) AS previewed, count(*) FILTER (WHERE ok) AS ok, count(DISTINCT target) AS distinct_targets
+FROM bulkorder.preview_revert(:j);
+RESET bulkorder.chunk_size;
+RESET work_mem;
+
+-- Request keys (SPEC §7, §8, issue 23).  revert_job with a repeated key
+-- returns the first revert: the key is looked at before "already reverted"
+-- (1.1: 55000), synchronous or queued ...
+SELECT bulkorder.run_bulk('orders', 'tags', '{5011,5012}', '{"add": ["key"]}') AS j \gset
+SELECT bulkorder.revert_job(:j, '{"request_key": "undo-7"}') AS r \gset
+SELECT bulkorder.revert_job(:j, '{"request_key": "undo-7"}') = :r AS same_revert,
+       (SELECT count(*) FROM bulkorder.bulk_jobs WHERE reverts = :j) AS reverts;
+SELECT bulkorder.run_bulk('orders', 'tags', '{5011,5012}', '{"add": ["key2"]}') AS j2 \gset
+BEGIN;   -- queued: no worker can see it before the transaction ends
+SELECT bulkorder.revert_job(:j2, '{"request_key": "undo-8", "async": true}') AS r2 \gset
+SELECT bulkorder.revert_job(:j2, '{"request_key": "undo-8", "async": true}') = :r2 AS same_queued_revert;
+ROLLBACK;
+-- ... and the same key for the revert of another job is another request
+\set VERBOSITY sqlstate
+SELECT bulkorder.revert_job(:j2, '{"request_key": "undo-7"}');
+\set VERBOSITY default
+SELECT bulkorder.revert_job(:j2, '{"request_key": "undo-7"}');
+-- A retry's request includes the job it retries: the screen's key of a job
+-- whose targets all failed, sent again with its retry, is refused (22023;
+-- 1.1 returned the job itself, retrying nothing)
+SELECT bulkorder.run_bulk('orders', 'reauthorize', '{5011,5012}', '{}', '{"request_key": "screen-9"}') AS j \gset
+SELECT success_count, failure_count FROM bulkorder.bulk_jobs WHERE job_id = :j;
+\set VERBOSITY sqlstate
+SELECT bulkorder.retry_failed(:j, '{"request_key": "screen-9"}');
+\set VERBOSITY default
+SELECT bulkorder.retry_failed(:j, '{"request_key": "screen-9"}');
+-- its own key: the same retry twice is one job; other codes, another request
+SELECT bulkorder.retry_failed(:j, '{"request_key": "retry-9", "error_codes": ["auth_not_ng", "not_found"]}') AS rt \gset
+SELECT bulkorder.retry_failed(:j, '{"request_key": "retry-9", "error_codes": ["not_found", "auth_not_ng", "not_found"]}') = :rt AS same_retry,
+       :rt <> :j AS not_the_job, (SELECT retry_of = :j FROM bulkorder.bulk_jobs WHERE job_id = :rt) AS retries_it;
+\set VERBOSITY sqlstate
+SELECT bulkorder.retry_failed(:j, '{"request_key": "retry-9"}');
+\set VERBOSITY default
+-- a retry of a revert, queued, with its key: the second call returns it
+-- (the key comes before "a revert of the job is queued")
+SELECT bulkorder.run_bulk('customers', 'points', '{13}', '{"delta": 700}') AS j \gset
+UPDATE bulkorder.customers SET points = 0 WHERE customer_id = 13;
+SELECT bulkorder.revert_job(:j) AS r \gset
+UPDATE bulkorder.customers SET points = 1000 WHERE customer_id = 13;
+BEGIN;
+SELECT bulkorder.retry_failed(:r, '{"request_key": "retry-10", "async": true}') AS rt \gset
+SELECT bulkorder.retry_failed(:r, '{"request_key": "retry-10", "async": true}') = :rt AS same_queued_retry;
+ROLLBACK;
 
 -- the shop's tables outlive DROP EXTENSION: dropping the schema leaves nothing
 SET client_min_messages = warning;

@@ -117,11 +117,10 @@ extern void bulk_apply_chunk(BulkOperation *op, int64 job_id, Jsonb *params,
 
 /* jobs.c */
 extern char *bulk_option_text(const char *name, JsonbValue *v);
-extern int64 bulk_start_job(BulkOperation *op, Jsonb *params, Jsonb *normalized,
-							Jsonb *options, BulkTargets *targets,
-							int64 retry_of, int64 reverts);
 extern bytea *bulk_request_hash(const char *page, const char *operation,
 								const int64 *keys, int nkeys, Jsonb *params);
+extern bytea *bulk_request_hash_job(const char *call, const char *page, int64 job_id,
+									Jsonb *request);
 extern bytea *bulk_request_hash_file(const char *page, const char *operation,
 									 const char *data, size_t len, Jsonb *read_options);
 extern int64 bulk_request_key_job(const char *page, const char *request_key,
@@ -215,7 +214,6 @@ typedef bool (*BulkOptionFn) (void *arg, const char *name, JsonbValue *v);
 extern BulkJobOptions bulk_parse_options(Jsonb *options, bool job_options,
 										 BulkOptionFn extra, void *arg,
 										 BulkMsg unknown_msg);
-extern BulkJobOptions bulk_check_options(Jsonb *options);
 extern void bulk_preview_targets(BulkOperation *op, Jsonb *params,
 								 BulkTargets *targets, bool read_only,
 								 ReturnSetInfo *rsinfo);
@@ -223,6 +221,9 @@ extern int64 bulk_submit_job(const char *page, const char *operation,
 							 BulkTargets *targets, Jsonb *params,
 							 BulkJobOptions *opts, bytea *request_hash,
 							 bool *existing);
+extern int64 bulk_start_job(BulkOperation *op, Jsonb *params, Jsonb *normalized,
+							BulkJobOptions *opts, BulkTargets *targets,
+							bytea *request_hash, int64 retry_of, int64 reverts);
 
 /* shop.c: many shops in one database */
 extern char *bulkorder_shop;

@@ -20,6 +20,7 @@
 #include "commands/extension.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "parser/parser.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
@@ -80,6 +81,7 @@ static BulkOperation *compose_revert(const char *page, const char *operation, bo
 PG_FUNCTION_INFO_V1(bulkorder_compile_operation);
 PG_FUNCTION_INFO_V1(bulkorder_in_extension_script);
 PG_FUNCTION_INFO_V1(bulkorder_page_list_hint);
+PG_FUNCTION_INFO_V1(bulkorder_check_fragment);
 
 static const char *catalog_query =
 "SELECT pg.target_table, pg.key_column, pg.visible_condition,"
@@ -150,8 +152,31 @@ ensure_plan_cache(void)
 	plan_cache = hash_create("bulkorder plan cache", 64, &ctl, HASH_ELEM | HASH_STRINGS);
 }
 
+/*
+ * A composed statement must be one statement: SPI would run every statement
+ * of the text, and those after the first outside the job's items and
+ * counts.  define_operation refuses a piece that would split its statement
+ * (check_fragment), naming it; this is the last guard, for a catalogue row
+ * changed behind its back.  what names the statement.
+ */
+static void
+check_one_statement(SPIPlanPtr plan, const char *what)
+{
+	int			n = list_length(SPI_plan_get_plan_sources(plan));
+
+	if (n != 1)
+	{
+		SPI_freeplan(plan);
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s is %d statements, not one", what, n),
+				 errdetail("A piece of the declaration ends the statement it is part of."),
+				 errhint("Declare the operation again with bulkorder.define_operation, which names the piece.")));
+	}
+}
+
 static SPIPlanPtr
-prepare_kept(const char *sql, int nargs, Oid *argtypes)
+prepare_kept(const char *sql, int nargs, Oid *argtypes, const char *what)
 {
 	/*
 	 * Always the generic plan: a custom plan would be planned with the
@@ -164,6 +189,7 @@ prepare_kept(const char *sql, int nargs, Oid *argtypes)
 	if (plan == NULL)
 		elog(ERROR, "bulkorder: could not prepare statement (%s): %s",
 			 SPI_result_code_string(SPI_result), sql);
+	check_one_statement(plan, what);
 	if (SPI_keepplan(plan) != 0)
 		elog(ERROR, "bulkorder: SPI_keepplan failed");
 	return plan;
@@ -617,6 +643,8 @@ attach_kept_plans(BulkOperation *op, OperationStatements *st, const char *cache_
 	if (!found)
 	{
 		Oid			types[3] = {INT8ARRAYOID, JSONBOID, INT8OID};
+		char	   *what = psprintf("a statement of operation %s/%s composed from the catalogue",
+									op->page, op->operation);
 
 		/* leave the entry consistent if a prepare fails */
 		entry->source = NULL;
@@ -625,15 +653,15 @@ attach_kept_plans(BulkOperation *op, OperationStatements *st, const char *cache_
 		PG_TRY();
 		{
 			if (st->prelock)
-				entry->pre_lock_plan = prepare_kept(st->prelock, 2, types);
+				entry->pre_lock_plan = prepare_kept(st->prelock, 2, types, what);
 			if (st->lock)
-				entry->lock_plan = prepare_kept(st->lock, 1, types);
+				entry->lock_plan = prepare_kept(st->lock, 1, types, what);
 			if (st->extra_lock)
-				entry->extra_lock_plan = prepare_kept(st->extra_lock, 2, types);
-			entry->preview_plan = prepare_kept(st->preview, 2, types);
-			entry->run_plan = prepare_kept(st->run, 3, types);
+				entry->extra_lock_plan = prepare_kept(st->extra_lock, 2, types, what);
+			entry->preview_plan = prepare_kept(st->preview, 2, types, what);
+			entry->run_plan = prepare_kept(st->run, 3, types, what);
 			if (st->fail)
-				entry->fail_plan = prepare_kept(st->fail, 3, types);
+				entry->fail_plan = prepare_kept(st->fail, 3, types, what);
 		}
 		PG_CATCH();
 		{
@@ -694,6 +722,7 @@ compile_statement(const char *sql, int nargs, Oid *argtypes, const char *what)
 	if (plan == NULL)
 		elog(ERROR, "bulkorder: could not prepare statement (%s): %s",
 			 SPI_result_code_string(SPI_result), sql);
+	check_one_statement(plan, what);
 	/* planned as a job's statement is: confined to a shop (shop.c) */
 	bulk_arm_confinement();
 	cplan = SPI_plan_get_cached_plan(plan);
@@ -703,6 +732,94 @@ compile_statement(const char *sql, int nargs, Oid *argtypes, const char *what)
 	SPI_freeplan(plan);
 
 	error_context_stack = callback.previous;
+}
+
+/* A piece of a declaration being checked, for its error context. */
+typedef struct FragmentCheck
+{
+	const char *opname;
+	const char *piece;
+	const char *query;			/* the piece in its context */
+} FragmentCheck;
+
+static void
+fragment_error_callback(void *arg)
+{
+	FragmentCheck *check = (FragmentCheck *) arg;
+	int			pos = geterrposition();
+
+	/* a syntax error's position is in the piece's context, not the call */
+	if (pos > 0)
+	{
+		errposition(0);
+		internalerrposition(pos);
+		internalerrquery(check->query);
+	}
+	errcontext("%s of operation %s", check->piece, check->opname);
+}
+
+/*
+ * bulkorder_catalog.check_fragment(opname, piece, kind, fragment): refuse
+ * (22023) a piece of a declaration that forms more than one statement where
+ * the engine composes it.  The engine splices each piece into a statement
+ * of its own making; a piece that ends that statement (a semicolon outside
+ * its parentheses) would make SPI run further statements, outside the job's
+ * items, counts and locks.  The piece is parsed, with PostgreSQL's raw
+ * parser (no catalogue needed, so this holds while check_function_bodies is
+ * off too), in the context its kind gives it:
+ *	 expression  a condition or an image: SELECT (<piece>)
+ *	 set_clause  UPDATE x SET <piece>
+ *	 ctes        CTEs without WITH (apply_sql): WITH <piece> SELECT 1
+ *	 cte         one CTE's body (an effect): WITH x AS (<piece>) SELECT 1
+ *	 query       a lock statement: SELECT count(*) FROM (<piece>) AS locked
+ *	 table       target_join's table: SELECT 1 FROM <piece> AS x
+ * as catalog.c composes them, without line breaks around the piece (a piece
+ * ending in a line comment breaks its statement there too).  A piece that
+ * does not parse in its context raises its syntax error, naming the piece.
+ */
+Datum
+bulkorder_check_fragment(PG_FUNCTION_ARGS)
+{
+	FragmentCheck check;
+	const char *kind = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	char	   *fragment = text_to_cstring(PG_GETARG_TEXT_PP(3));
+	const char *format;
+	ErrorContextCallback callback;
+	List	   *statements;
+
+	check.opname = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	check.piece = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	if (strcmp(kind, "expression") == 0)
+		format = "SELECT (%s)";
+	else if (strcmp(kind, "set_clause") == 0)
+		format = "UPDATE bulkorder_fragment AS t SET %s";
+	else if (strcmp(kind, "ctes") == 0)
+		format = "WITH %s SELECT 1";
+	else if (strcmp(kind, "cte") == 0)
+		format = "WITH bulkorder_fragment AS (%s) SELECT 1";
+	else if (strcmp(kind, "query") == 0)
+		format = "SELECT count(*) FROM (%s) AS locked";
+	else if (strcmp(kind, "table") == 0)
+		format = "SELECT 1 FROM %s AS bulkorder_fragment";
+	else
+		elog(ERROR, "bulkorder: unknown kind of fragment \"%s\"", kind);
+	check.query = psprintf(format, fragment);
+
+	callback.callback = fragment_error_callback;
+	callback.arg = &check;
+	callback.previous = error_context_stack;
+	error_context_stack = &callback;
+	statements = raw_parser(check.query, RAW_PARSE_DEFAULT);
+	error_context_stack = callback.previous;
+
+	if (list_length(statements) != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s: %s forms more than one statement", check.opname, check.piece),
+				 errdetail("Where the engine puts it, it makes %d statements: the engine would run those after the first outside the job's items.",
+						   list_length(statements)),
+				 errhint("A piece is part of one statement the engine composes: end nothing with a semicolon, and write further changes as CTEs of apply_sql or as effects.")));
+	PG_RETURN_VOID();
 }
 
 /*
@@ -829,7 +946,8 @@ bulkorder_in_extension_script(PG_FUNCTION_ARGS)
  * the one engine locks, checks, changes, records, chunks and resumes a
  * revert like any other job.  reapply is false when J applied X (the revert
  * withdraws J's outbox rows) and true when J was itself a revert of X (the
- * revert applies X again, with X's side effects).
+ * revert applies X again, with X's side effects, where X's eligibility rules
+ * accept the target today).
  * ----------------------------------------------------------------
  */
 static const char *revert_query =
@@ -843,10 +961,29 @@ static const char *revert_query =
 "       o.revert_visible_condition"
 "  FROM bulkorder_catalog.operations o WHERE o.page = $1 AND o.operation = $2";
 
-/* the revert's own messages, then those of the operation's revert rules */
-static void
-append_revert_messages(StringInfo buf, char **codes, char **messages, int nrules)
+/* a code listed already (among the first n of codes) */
+static bool
+code_listed(const char *code, char **codes, int n)
 {
+	for (int i = 0; i < n; i++)
+		if (strcmp(codes[i], code) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The revert's own messages, then those of the operation's eligibility
+ * rules (only when it applies the operation again: op_codes, nop), then
+ * those of its revert rules.  One row per code, the first kept: the item of
+ * a code both lists (points_overflow) is joined to one message, the one of
+ * the check that comes first.
+ */
+static void
+append_revert_messages(StringInfo buf, char **op_codes, char **op_messages, int nop,
+					   char **codes, char **messages, int nrules)
+{
+	static char *own[] = {"not_found", "side_effect_done", "changed_since"};
+
 	appendStringInfo(buf, "(VALUES ('not_found', %s), ('side_effect_done', %s), ('changed_since', %s)",
 					 quote_literal_cstr(BULK_LANG_TEXT("対象が見つかりません(存在しないか削除済みです)",
 													   "not found (unknown or deleted)")),
@@ -854,9 +991,14 @@ append_revert_messages(StringInfo buf, char **codes, char **messages, int nrules
 													   "a payment request or mail of this target has already been taken or answered")),
 					 quote_literal_cstr(BULK_LANG_TEXT("一括更新の後に変更されているため取り消せません",
 													   "changed since the job")));
+	for (int i = 0; i < nop; i++)
+		if (!code_listed(op_codes[i], own, lengthof(own)) && !code_listed(op_codes[i], op_codes, i))
+			appendStringInfo(buf, ", (%s, %s)",
+							 quote_literal_cstr(op_codes[i]), quote_literal_cstr(op_messages[i]));
 	for (int i = 0; i < nrules; i++)
-		appendStringInfo(buf, ", (%s, %s)",
-						 quote_literal_cstr(codes[i]), quote_literal_cstr(messages[i]));
+		if (!code_listed(codes[i], op_codes, nop) && !code_listed(codes[i], codes, i))
+			appendStringInfo(buf, ", (%s, %s)",
+							 quote_literal_cstr(codes[i]), quote_literal_cstr(messages[i]));
 	appendStringInfoString(buf, ") AS m(code, message)");
 }
 
@@ -952,10 +1094,15 @@ compose_revert(const char *page, const char *operation, bool reapply, OperationS
 			  **effects,
 			  **codes,
 			  **conditions,
-			  **messages;
+			  **messages,
+			  **op_codes = NULL,
+			  **op_conditions = NULL,
+			  **op_messages = NULL;
+	char	   *join[4];		/* the operation's target_join */
 	int			ncols,
 				neffects,
 				nrules,
+				nop = 0,
 				n;
 	bool		withdraw,
 				wreq = false,
@@ -979,6 +1126,15 @@ compose_revert(const char *page, const char *operation, bool reapply, OperationS
 	visible = col_text(tup, desc, 3);
 	cols = col_text_array(tup, desc, 7, &ncols);
 	effects = col_text_array(tup, desc, 11, &neffects);
+	if (reapply)
+	{
+		/* applied again only where the operation would accept the target */
+		op_codes = col_text_array(tup, desc, 13, &nop);
+		op_conditions = col_text_array(tup, desc, 14, &n);
+		op_messages = col_text_array(tup, desc, 15, &n);
+		for (int i = 0; i < lengthof(join); i++)
+			join[i] = col_text(tup, desc, 21 + i);
+	}
 
 	bulk_spi_exec(revert_query, 3, argtypes, values, NULL, true, SPI_OK_SELECT);
 	tup = SPI_tuptable->vals[0];
@@ -1072,6 +1228,8 @@ compose_revert(const char *page, const char *operation, bool reapply, OperationS
 							 quote_identifier(cols[i]), quote_identifier(cols[i]));
 	}
 	appendStringInfoString(&check, "), false) THEN 'changed_since'");
+	if (nop > 0)
+		appendStringInfoString(&check, " WHEN orig.error_code IS NOT NULL THEN orig.error_code");
 	append_rule_cases(&check, codes, conditions, nrules);
 	appendStringInfo(&check, " END AS error_code, CASE WHEN t.%s IS NOT NULL AND s.target IS NOT NULL THEN ",
 					 key);
@@ -1079,6 +1237,11 @@ compose_revert(const char *page, const char *operation, bool reapply, OperationS
 		appendStringInfo(&check, "(%s)", before_sql);
 	else
 		append_image(&check, "t", cols, ncols);
+	/*
+	 * The rows the revert sees: the undo, those its declaration says (the
+	 * undo of 削除 sees deleted orders); applying the operation again, those
+	 * the operation sees.
+	 */
 	appendStringInfo(&check,
 					 " END AS before, s.before AS src_before, s.after AS src_after, t.ctid AS tid"
 					 " FROM unnest($1::bigint[]) AS i(target) CROSS JOIN prm"
@@ -1086,7 +1249,24 @@ compose_revert(const char *page, const char *operation, bool reapply, OperationS
 					 " AND s.target = i.target AND s.ok"
 					 " LEFT JOIN %s AS t ON t.%s = i.target AND (%s)"
 					 " LEFT JOIN LATERAL jsonb_populate_record(NULL::%s, s.after) AS a ON true",
-					 table, key, revert_visible ? revert_visible : visible, table);
+					 table, key, (revert_visible && !reapply) ? revert_visible : visible, table);
+	if (nop > 0)
+	{
+		/*
+		 * The operation's eligibility rules, in their order: the first the
+		 * target fails, as the operation's own check finds it.  In a scope
+		 * of their own, where t is the target's row and the declared
+		 * target_join has its alias, as the rules were written for: here s
+		 * is the reverted item, and the import's staged row is s too.  p is
+		 * the operation's params (prm), i the target.
+		 */
+		appendStringInfoString(&check,
+							   " LEFT JOIN LATERAL (SELECT CASE WHEN false THEN NULL::text");
+		append_rule_cases(&check, op_codes, op_conditions, nop);
+		appendStringInfo(&check, " END AS error_code FROM %s AS t", table);
+		append_target_join(&check, join, "i.target");
+		appendStringInfo(&check, " WHERE t.%s = i.target) AS orig ON true", key);
+	}
 
 	initStringInfo(&preview);
 	appendStringInfo(&preview,
@@ -1094,7 +1274,7 @@ compose_revert(const char *page, const char *operation, bool reapply, OperationS
 					 " SELECT c.target, c.error_code IS NULL, c.error_code, m.message"
 					 " FROM checked c LEFT JOIN ",
 					 prefix.data, check.data);
-	append_revert_messages(&preview, codes, messages, nrules);
+	append_revert_messages(&preview, op_codes, op_messages, nop, codes, messages, nrules);
 	appendStringInfoString(&preview, " ON m.code = c.error_code ORDER BY c.target");
 
 	initStringInfo(&run);
@@ -1155,7 +1335,7 @@ compose_revert(const char *page, const char *operation, bool reapply, OperationS
 						   " SELECT $3, c.target, c.error_code IS NULL, c.error_code, m.message,"
 						   " c.before, a.after FROM checked c"
 						   " LEFT JOIN applied a ON a.target = c.target LEFT JOIN ");
-	append_revert_messages(&run, codes, messages, nrules);
+	append_revert_messages(&run, op_codes, op_messages, nop, codes, messages, nrules);
 	appendStringInfoString(&run,
 						   " ON m.code = c.error_code RETURNING ok, after IS NOT NULL AS done)"
 						   " SELECT count(*) FILTER (WHERE ok), count(*) FILTER (WHERE NOT ok),"

@@ -10,6 +10,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "common/cryptohash.h"
 #include "common/sha2.h"
@@ -21,6 +22,7 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 
 #include "bulkorder.h"
 
@@ -172,9 +174,8 @@ request_hash_end(pg_cryptohash_ctx *ctx)
 
 /*
  * The fingerprint of a job request: keys sorted and distinct (BulkTargets),
- * params as bulk_check_params returned them.  For retry_failed and
- * revert_job too: pass the operation they run (e.g. "retry_failed") and the
- * keys and params that define their request (the job they act on).
+ * params as bulk_check_params returned them.  retry_failed and revert_job
+ * have their own (bulk_request_hash_job).
  */
 bytea *
 bulk_request_hash(const char *page, const char *operation,
@@ -194,6 +195,27 @@ bulk_request_hash(const char *page, const char *operation,
 		request_hash_add(ctx, buf, sizeof(uint64) * count);
 	}
 	request_hash_add_jsonb(ctx, params);
+	return request_hash_end(ctx);
+}
+
+/*
+ * The fingerprint of a request about a job (SPEC §7, §8): call is
+ * "retry_failed" or "revert_job", job_id the job it retries or reverts, and
+ * request what else defines it (a retry's error codes; NULL for none).  Not
+ * the targets: they are derived from the job's items and from what earlier
+ * reverts of it undid, so the same request made twice can have fewer.  The
+ * call is the hash's first field, so no run_bulk request (kind "job") and
+ * no retry can share a fingerprint: a retry sent with the key of the job it
+ * retries is another request, refused (22023), never that job returned.
+ */
+bytea *
+bulk_request_hash_job(const char *call, const char *page, int64 job_id, Jsonb *request)
+{
+	pg_cryptohash_ctx *ctx = request_hash_begin(call, page, "");
+	uint64		n = pg_hton64((uint64) job_id);
+
+	request_hash_add(ctx, &n, sizeof(n));
+	request_hash_add_jsonb(ctx, request);
 	return request_hash_end(ctx);
 }
 
@@ -534,32 +556,82 @@ bulkorder_run_bulk(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(job_id);
 }
 
-/* Reject bad job options (22023) before anything is read or changed. */
-BulkJobOptions
-bulk_check_options(Jsonb *options)
+/*
+ * A retry's or a revert's job (revert.c): the call's options, and with a
+ * request key its fingerprint (bulk_request_hash_job).  Returns the job id
+ * (the first job's, for a request key already used).
+ */
+int64
+bulk_start_job(BulkOperation *op, Jsonb *params, Jsonb *normalized, BulkJobOptions *opts,
+			   BulkTargets *targets, bytea *request_hash, int64 retry_of, int64 reverts)
 {
-	return bulk_parse_options(options, true, NULL, NULL, BMSG_OPTION_UNKNOWN);
+	bool		existing;
+
+	return start_job(op, params, normalized, opts, targets, request_hash, retry_of, reverts,
+					 &existing);
 }
 
 /*
- * A retry's or a revert's job (revert.c): options as the call gave them.
- * Returns the job id (the first job's, for a request key already used).
+ * Run a preview statement that takes locks over one chunk's keys (a
+ * revert's: it finds out whether a connector holds an outbox row by locking
+ * the row without waiting); its rows, copied into the current memory
+ * context, in *rows.  It runs in a subtransaction of its own, rolled back
+ * once the rows are copied: that releases the row locks it took, so the
+ * preview holds none past its statement, and an open transaction that
+ * called it never makes another operator's undo take a row for a
+ * connector's (SPEC §7).  The caller's tuplestore is written after the
+ * rollback: one that spills to disk must do so under the caller's resource
+ * owner, not the subtransaction's.
  */
-int64
-bulk_start_job(BulkOperation *op, Jsonb *params, Jsonb *normalized, Jsonb *options,
-			   BulkTargets *targets, int64 retry_of, int64 reverts)
+static uint64
+preview_chunk_unlocked(BulkOperation *op, Datum *values, HeapTuple **rows)
 {
-	BulkJobOptions opts = bulk_parse_options(options, true, NULL, NULL, BMSG_OPTION_UNKNOWN);
-	bool		existing;
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	uint64		n = 0;
 
-	return start_job(op, params, normalized, &opts, targets, NULL, retry_of, reverts, &existing);
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		int			rc = bulk_spi_execute_plan(op->preview_plan, values, NULL, false);
+
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "bulkorder: preview failed: %s", SPI_result_code_string(rc));
+		n = SPI_processed;
+		*rows = palloc(sizeof(HeapTuple) * Max(n, 1));
+		for (uint64 i = 0; i < n; i++)
+			(*rows)[i] = heap_copytuple(SPI_tuptable->vals[i]);
+		SPI_freetuptable(SPI_tuptable);
+
+		/* the checks are read: what the statement locked goes */
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		/* leave no subtransaction of ours under a caller's error handler */
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
+	return n;
 }
 
 /*
  * The checks of a job per target, changing nothing, into the caller's
  * materialized result (target, ok, error_code, message): preview_bulk's and
  * preview_revert's.  read_only is false when the preview takes locks (a
- * revert's connector outbox rows).
+ * revert's connector outbox rows): each chunk's statement then gives them
+ * back at once (preview_chunk_unlocked).
  */
 void
 bulk_preview_targets(BulkOperation *op, Jsonb *params, BulkTargets *targets, bool read_only,
@@ -580,6 +652,24 @@ bulk_preview_targets(BulkOperation *op, Jsonb *params, BulkTargets *targets, boo
 		old = MemoryContextSwitchTo(chunk_ctx);
 		values[0] = PointerGetDatum(bulk_keys_array(targets->keys + start, n));
 		values[1] = JsonbPGetDatum(params);
+		if (!read_only)
+		{
+			HeapTuple  *rows;
+			uint64		nrows = preview_chunk_unlocked(op, values, &rows);
+
+			for (uint64 i = 0; i < nrows; i++)
+			{
+				Datum		out[4];
+				bool		nulls[4];
+
+				/* the statement's columns are the function's result's */
+				heap_deform_tuple(rows[i], rsinfo->setDesc, out, nulls);
+				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, nulls);
+			}
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(chunk_ctx);
+			continue;
+		}
 		rc = bulk_spi_execute_plan(op->preview_plan, values, NULL, read_only);
 		if (rc != SPI_OK_SELECT)
 			elog(ERROR, "bulkorder: preview failed: %s", SPI_result_code_string(rc));

@@ -100,23 +100,79 @@ read_job(int64 job_id, bool lock)
  * The job's items (ok or failed, optionally with these codes), as targets.
  * Not read-only: a new snapshot sees a job that the caller's own statement
  * has just run (SELECT revert_job(run_bulk(...))).
+ *
+ * undone_of (0: none): leave out every target that a revert of that job
+ * has undone already (SPEC §7: a target is undone at most once per job).
+ * That is derived from the history, not recorded apart: an ok item of any
+ * job whose reverts names it -- a revert cancelled or failed after some
+ * chunks committed, or a retry of a revert -- whatever that job's status.
+ * The caller holds the row of job undone_of locked (revert_job's read_job,
+ * lock_reverted_job) and has made sure no revert of it is queued or running
+ * ("already reverted", refuse_running_revert), so no other revert of it can
+ * commit an item between this read and the new job's run.
  */
 static BulkTargets
-job_targets(int64 job_id, bool ok, Datum codes, bool codes_null)
+job_targets(int64 job_id, bool ok, Datum codes, bool codes_null, int64 undone_of)
 {
-	Oid			types[3] = {INT8OID, BOOLOID, TEXTARRAYOID};
-	Datum		values[3] = {Int64GetDatum(job_id), BoolGetDatum(ok), codes};
-	char		nulls[3] = {' ', ' ', codes_null ? 'n' : ' '};
+	Oid			types[4] = {INT8OID, BOOLOID, TEXTARRAYOID, INT8OID};
+	Datum		values[4] = {Int64GetDatum(job_id), BoolGetDatum(ok), codes, Int64GetDatum(undone_of)};
+	char		nulls[4] = {' ', ' ', codes_null ? 'n' : ' ', undone_of > 0 ? ' ' : 'n'};
 	bool		isnull;
 	ArrayType  *arr;
 
-	bulk_spi_exec("SELECT coalesce(array_agg(target ORDER BY target), '{}')"
-				  " FROM bulkorder.bulk_job_items"
-				  " WHERE job_id = $1 AND ok = $2 AND ($3::text[] IS NULL OR error_code = ANY ($3))",
-				  3, types, values, nulls, false, SPI_OK_SELECT);
+	bulk_spi_exec("SELECT coalesce(array_agg(i.target ORDER BY i.target), '{}')"
+				  " FROM bulkorder.bulk_job_items i"
+				  " WHERE i.job_id = $1 AND i.ok = $2 AND ($3::text[] IS NULL OR i.error_code = ANY ($3))"
+				  " AND NOT EXISTS (SELECT 1 FROM bulkorder.bulk_jobs r"
+				  " JOIN bulkorder.bulk_job_items u ON u.job_id = r.job_id"
+				  " WHERE r.reverts = $4 AND u.target = i.target AND u.ok)",
+				  4, types, values, nulls, false, SPI_OK_SELECT);
 	arr = DatumGetArrayTypePCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_freetuptable(SPI_tuptable);
 	return bulk_targets_from_array(arr);
+}
+
+/*
+ * A retry of a revert of job J undoes more of J.  Lock J's row, as
+ * revert_job does, so that the retry waits for a revert of J, or a retry of
+ * one, that another transaction is running synchronously, and then sees its
+ * items (job_targets).
+ */
+static void
+lock_reverted_job(int64 reverted)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(reverted)};
+
+	bulk_spi_exec("SELECT 1 FROM bulkorder.bulk_jobs WHERE job_id = $1 FOR NO KEY UPDATE",
+				  1, types, values, NULL, false, SPI_OK_SELECT);
+}
+
+/*
+ * Refuse (55000) a retry of a revert of J while a revert of J is queued or
+ * running in the background: its items are not all written yet.
+ */
+static void
+refuse_running_revert(int64 reverted)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(reverted)};
+	bool		isnull;
+	Datum		running;
+
+	bulk_spi_exec("SELECT min(job_id) FROM bulkorder.bulk_jobs"
+				  " WHERE reverts = $1 AND status IN " BULK_SQL_OPEN_STATUSES,
+				  1, types, values, NULL, false, SPI_OK_SELECT);
+	running = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (!isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("bulk job %lld is being reverted by job %lld", (long long) reverted,
+						(long long) DatumGetInt64(running)),
+				 errdetail("A target is undone at most once: a retry of a revert waits until no other revert of the job is queued or running."),
+				 errhint("Wait until job %lld ends, or cancel it with bulkorder.cancel_job(%lld).",
+						 (long long) DatumGetInt64(running), (long long) DatumGetInt64(running))));
+	SPI_freetuptable(SPI_tuptable);
 }
 
 /*
@@ -136,7 +192,10 @@ bulkorder_retry_failed(PG_FUNCTION_ARGS)
 	Datum		values[1];
 	Datum		codes = (Datum) 0;
 	bool		codes_null = true;
+	Jsonb	   *codes_request = NULL;
 	Jsonb	   *run_options = NULL;
+	BulkJobOptions opts;
+	bytea	   *request_hash = NULL;
 	JobRow		job;
 	BulkTargets targets;
 	BulkOperation *op;
@@ -144,6 +203,7 @@ bulkorder_retry_failed(PG_FUNCTION_ARGS)
 	int64		new_job;
 	int64		previous;
 	bool		isnull;
+	bool		of_revert;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "bulkorder: SPI_connect failed");
@@ -158,7 +218,11 @@ bulkorder_retry_failed(PG_FUNCTION_ARGS)
 					  "    FROM jsonb_array_elements(CASE jsonb_typeof($1->'error_codes')"
 					  "                              WHEN 'array' THEN $1->'error_codes' END) e),"
 					  " ARRAY(SELECT jsonb_array_elements_text(CASE jsonb_typeof($1->'error_codes')"
-					  "                                        WHEN 'array' THEN $1->'error_codes' END))",
+					  "                                        WHEN 'array' THEN $1->'error_codes' END)),"
+					  /* the codes as the request's fingerprint takes them */
+					  " CASE jsonb_typeof($1->'error_codes') WHEN 'array' THEN"
+					  "   coalesce((SELECT jsonb_agg(DISTINCT c ORDER BY c)"
+					  "               FROM jsonb_array_elements_text($1->'error_codes') c), '[]') END",
 					  1, types, values, NULL, true, SPI_OK_SELECT);
 		{
 			HeapTuple	tup = SPI_tuptable->vals[0];
@@ -177,25 +241,53 @@ bulkorder_retry_failed(PG_FUNCTION_ARGS)
 							 errhint("For example {\"error_codes\": [\"auth_ng\"]}.")));
 				codes = datumCopy(SPI_getbinval(tup, desc, 4, &isnull), false, -1);
 				codes_null = false;
+				codes_request = DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 5, &isnull));
 			}
 		}
 		SPI_freetuptable(SPI_tuptable);
 	}
-	previous = bulk_confine(bulk_resolve_shop(bulk_check_options(run_options).shop));
+	opts = bulk_parse_options(run_options, true, NULL, NULL, BMSG_OPTION_UNKNOWN);
+	previous = bulk_confine(bulk_resolve_shop(opts.shop));
 
 	job = read_job(job_id, false);
-	targets = job_targets(job_id, false, codes, codes_null);
-	if (strcmp(job.operation, "revert") == 0)
+	of_revert = strcmp(job.operation, "revert") == 0;
+	if (of_revert)
+		lock_reverted_job(job.reverts);
+
+	/*
+	 * A request key names one request: this retry of this job with these
+	 * codes.  Looked at before the refusals that the first call's own job
+	 * may cause (a retry of a revert, queued, is a revert running).
+	 */
+	if (opts.request_key)
 	{
+		int64		first;
+
+		request_hash = bulk_request_hash_job("retry_failed", job.page, job_id, codes_request);
+		first = bulk_request_key_job(job.page, opts.request_key, request_hash);
+		if (first != 0)
+		{
+			SPI_finish();
+			bulk_confine(previous);
+			PG_RETURN_INT64(first);
+		}
+	}
+
+	if (of_revert)
+	{
+		/* the targets an earlier revert of the same job undid are left out */
+		refuse_running_revert(job.reverts);
+		targets = job_targets(job_id, false, codes, codes_null, job.reverts);
 		op = bulk_lookup_revert(job.page, job.params);
 		normalized = job.params;
 	}
 	else
 	{
+		targets = job_targets(job_id, false, codes, codes_null, 0);
 		op = bulk_lookup_operation(job.page, job.operation);
 		normalized = bulk_check_params(op, job.params);
 	}
-	new_job = bulk_start_job(op, job.params, normalized, run_options, &targets,
+	new_job = bulk_start_job(op, job.params, normalized, &opts, &targets, request_hash,
 							 job_id, job.reverts);
 	SPI_finish();
 	bulk_confine(previous);
@@ -204,12 +296,18 @@ bulkorder_retry_failed(PG_FUNCTION_ARGS)
 
 /*
  * Everything revert_job and preview_revert refuse, in this order: unknown
- * job (22023), an operation that cannot be reverted (0A000), a job that is
- * queued or running (55000), a job already reverted (55000).  Returns the
+ * job (22023), a job that is queued or running (55000), an operation that
+ * cannot be reverted (0A000), a job already reverted (55000).  Returns the
  * revert's operation and its params.
+ *
+ * revert_job's request key (opts, else NULL) is looked at before "already
+ * reverted" (SPEC §7): the same key and request return the first revert,
+ * whose own job is what makes the job reverted.  Then *first_job is that
+ * revert, and nothing else is done.
  */
 static BulkOperation *
-prepare_revert(int64 job_id, bool lock, Jsonb **revert_params, BulkTargets *targets)
+prepare_revert(int64 job_id, bool lock, BulkJobOptions *opts, bytea **request_hash,
+			   int64 *first_job, Jsonb **revert_params, BulkTargets *targets)
 {
 	JobRow		job;
 	Oid			types[4] = {INT8OID, TEXTOID, BOOLOID, JSONBOID};
@@ -220,6 +318,13 @@ prepare_revert(int64 job_id, bool lock, Jsonb **revert_params, BulkTargets *targ
 	Jsonb	   *inner;
 
 	job = read_job(job_id, lock);
+	if (opts && opts->request_key)
+	{
+		*request_hash = bulk_request_hash_job("revert_job", job.page, job_id, NULL);
+		*first_job = bulk_request_key_job(job.page, opts->request_key, *request_hash);
+		if (*first_job != 0)
+			return NULL;
+	}
 	if (strcmp(job.operation, "revert") == 0)
 	{
 		/* undoing a revert applies the original operation again */
@@ -262,7 +367,8 @@ prepare_revert(int64 job_id, bool lock, Jsonb **revert_params, BulkTargets *targ
 	*revert_params = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_freetuptable(SPI_tuptable);
 
-	*targets = job_targets(job_id, true, (Datum) 0, true);
+	/* after a cancelled or failed revert: what it undid is left out */
+	*targets = job_targets(job_id, true, (Datum) 0, true, job_id);
 	return bulk_lookup_revert(job.page, *revert_params);
 }
 
@@ -274,16 +380,23 @@ bulkorder_revert_job(PG_FUNCTION_ARGS)
 {
 	int64		job_id = job_id_arg(fcinfo);
 	Jsonb	   *options = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
+	BulkJobOptions opts = bulk_parse_options(options, true, NULL, NULL, BMSG_OPTION_UNKNOWN);
+	bytea	   *request_hash = NULL;
+	int64		first_job = 0;
 	Jsonb	   *revert_params;
 	BulkTargets targets;
 	BulkOperation *op;
 	int64		new_job;
-	int64		previous = bulk_confine(bulk_resolve_shop(bulk_check_options(options).shop));
+	int64		previous = bulk_confine(bulk_resolve_shop(opts.shop));
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "bulkorder: SPI_connect failed");
-	op = prepare_revert(job_id, true, &revert_params, &targets);
-	new_job = bulk_start_job(op, revert_params, revert_params, options, &targets, 0, job_id);
+	op = prepare_revert(job_id, true, &opts, &request_hash, &first_job, &revert_params, &targets);
+	if (op == NULL)
+		new_job = first_job;
+	else
+		new_job = bulk_start_job(op, revert_params, revert_params, &opts, &targets, request_hash,
+								 0, job_id);
 	SPI_finish();
 	bulk_confine(previous);
 	PG_RETURN_INT64(new_job);
@@ -295,8 +408,10 @@ bulkorder_revert_job(PG_FUNCTION_ARGS)
  *
  * The confirmation step of an undo: revert_job's refusals and its checks per
  * target, changing nothing.  Not read-only: whether a connector holds an
- * outbox row is found by locking it without waiting (the locks go with the
- * caller's transaction).
+ * outbox row is found by locking it without waiting, in a subtransaction
+ * that gives the locks back as soon as each chunk's checks are read
+ * (bulk_preview_targets): an open transaction holding a preview never makes
+ * an undo fail side_effect_done.
  */
 Datum
 bulkorder_preview_revert(PG_FUNCTION_ARGS)
@@ -312,7 +427,7 @@ bulkorder_preview_revert(PG_FUNCTION_ARGS)
 	previous = bulk_confine(bulk_resolve_shop(NULL));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "bulkorder: SPI_connect failed");
-	op = prepare_revert(job_id, false, &revert_params, &targets);
+	op = prepare_revert(job_id, false, NULL, NULL, NULL, &revert_params, &targets);
 
 	bulk_preview_targets(op, revert_params, &targets, false, rsinfo);
 	SPI_finish();

@@ -7,6 +7,11 @@
 #      is back, every request withdrawn, each exactly once;
 #   B. cancel: the revert of that revert (re-applying the cancel with new
 #      requests) is cancelled mid-way; what it applied is exactly its items.
+#   C. a target is undone at most once (issue 23): +100 points to 4,000
+#      customers, an async revert of it cancelled half-way, then a second
+#      revert: it undoes only the rest, and every customer ends at the
+#      balance it started with (1.1 took the 100 twice from those the first
+#      revert had undone).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 name=async_revert
@@ -101,4 +106,36 @@ check "B: a cancelled revert does not count: the revert can be reverted again (q
   "SELECT bulkorder.revert_job($rev, '{\"async\": true}') > $rev2" t
 check "B: ... and that one, queued or running, is the job's reverted_by" \
   "SELECT reverted_by > $rev2 FROM bulkorder.order_bulk_history WHERE job_id = $rev" t
+echo "# C: a revert after a cancelled one undoes each target once"
+m=4000
+q "INSERT INTO bulkorder.customers (customer_id, name, points)
+   SELECT 100000 + g, 'points ' || g, 1000 FROM generate_series(1, $m) g"
+pjob=$(q "SELECT bulkorder.run_bulk('customers', 'points',
+                                    ARRAY(SELECT 100000 + generate_series(1, $m))::bigint[], '{\"delta\": 100}')")
+check "C: +100 points to every customer" \
+  "SELECT count(*) FROM bulkorder.customers WHERE customer_id > 100000 AND points = 1100" "$m"
+# slow enough to cancel half-way: 40 chunks of 100, a millisecond a customer
+q "CREATE FUNCTION public.slow_points() RETURNS trigger LANGUAGE plpgsql AS
+   \$\$ BEGIN PERFORM pg_sleep(0.001); RETURN NEW; END \$\$"
+q "CREATE TRIGGER slow_points BEFORE UPDATE OF points ON bulkorder.customers
+   FOR EACH ROW EXECUTE FUNCTION public.slow_points()"
+prev=$(q "SET bulkorder.chunk_size = 100; SELECT bulkorder.revert_job($pjob, '{\"async\": true}')")
+wait_for 60 "SELECT processed_count >= 1000 FROM bulkorder.bulk_jobs WHERE job_id = $prev"
+check "C: cancel_job of the revert half-way" "SELECT bulkorder.cancel_job($prev)" t
+wait_for 60 "SELECT status = 'cancelled' FROM bulkorder.bulk_jobs WHERE job_id = $prev"
+consistent C "$prev"
+undone=$(q "SELECT success_count FROM bulkorder.bulk_jobs WHERE job_id = $prev")
+[ "$undone" -lt "$m" ] || fail "C: the revert ended before the cancel"
+echo "ok - C: the first revert undid $undone of $m before it was cancelled"
+q "DROP TRIGGER slow_points ON bulkorder.customers; DROP FUNCTION public.slow_points()"
+prev2=$(q "SELECT bulkorder.revert_job($pjob)")
+check "C: the second revert leaves out what the first undid" \
+  "SELECT total_count || ' ' || success_count || ' ' || failure_count FROM bulkorder.bulk_jobs WHERE job_id = $prev2" \
+  "$((m - undone)) $((m - undone)) 0"
+check "C: each target undone once: every customer back at 1,000 points" \
+  "SELECT count(*) FILTER (WHERE points = 1000) || ' ' || count(*) FILTER (WHERE points < 1000)
+     FROM bulkorder.customers WHERE customer_id > 100000" "$m 0"
+check "C: the two reverts' items name each target once" \
+  "SELECT count(*) || ' ' || count(DISTINCT target) FROM bulkorder.bulk_job_items
+    WHERE job_id IN ($prev, $prev2) AND ok" "$m $m"
 echo "async_revert: all checks passed"

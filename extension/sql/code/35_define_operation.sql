@@ -14,6 +14,14 @@ RETURNS void
 AS 'MODULE_PATHNAME', 'bulkorder_compile_operation'
 LANGUAGE C VOLATILE STRICT;
 
+-- Refuse (22023) a piece of SQL of a declaration that forms more than one
+-- statement where the engine composes it, naming the piece; kind says where
+-- that is (extension/src/catalog.c).  Parsed only: no table is read.
+CREATE OR REPLACE FUNCTION bulkorder_catalog.check_fragment(opname text, piece text, kind text, fragment text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'bulkorder_check_fragment'
+LANGUAGE C VOLATILE STRICT;
+
 -- True while bulkorder's own CREATE/ALTER EXTENSION script runs: what
 -- define_operation declares then is a shipped operation.
 CREATE OR REPLACE FUNCTION bulkorder_catalog.in_extension_script()
@@ -204,7 +212,67 @@ BEGIN
 END
 $fn$;
 
+-- Every piece of SQL a declaration holds, each checked by check_fragment
+-- in the place the engine composes it: the change, images, effects, locks,
+-- the conditions of rules, checks and revert rules, the revert's
+-- statements, target_join's table and on.  The first that splits its
+-- statement is refused, in the order listed.
+CREATE OR REPLACE FUNCTION bulkorder_catalog.check_fragments(opname text, p_set_clause text, p_apply_sql text,
+                                                             p_before_sql text, p_effects text[],
+                                                             p_prelock_sql text, p_lock_sql text,
+                                                             p_rules jsonb, p_checks jsonb, p_revert jsonb,
+                                                             p_target_join jsonb)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    piece record;
+BEGIN
+    FOR piece IN
+        SELECT x.name, x.kind, x.fragment FROM (
+            SELECT 1 AS g, v.n, v.name, v.kind, v.fragment
+            FROM (VALUES (1, 'set_clause', 'set_clause', p_set_clause),
+                         (2, 'apply_sql', 'ctes', p_apply_sql),
+                         (3, 'before_sql', 'expression', p_before_sql),
+                         (4, 'prelock_sql', 'query', p_prelock_sql),
+                         (5, 'lock_sql', 'query', p_lock_sql),
+                         (6, 'target_join.table', 'table', p_target_join->>'table'),
+                         (7, 'target_join.on', 'expression', p_target_join->>'on')) AS v(n, name, kind, fragment)
+            UNION ALL
+            SELECT 2, e.n, pg_catalog.format('effects[%s]', e.n), 'cte', e.effect
+            FROM pg_catalog.unnest(p_effects) WITH ORDINALITY e(effect, n)
+            UNION ALL
+            SELECT 3, r.n, pg_catalog.format('the condition of rule %s (%s)', r.n, r.value->>'code'),
+                   'expression', r.value->>'condition'
+            FROM pg_catalog.jsonb_array_elements(p_rules) WITH ORDINALITY r(value, n)
+            UNION ALL
+            SELECT 4, c.n, pg_catalog.format('the condition of check %s', c.n), 'expression', c.value->>'condition'
+            FROM pg_catalog.jsonb_array_elements(p_checks) WITH ORDINALITY c(value, n)
+            UNION ALL
+            SELECT 5, v.n, v.name, v.kind, v.fragment
+            FROM (VALUES (1, 'revert.condition', 'expression', p_revert->>'condition'),
+                         (2, 'revert.before_sql', 'expression', p_revert->>'before_sql'),
+                         (3, 'revert.apply_sql', 'ctes', p_revert->>'apply_sql'),
+                         (4, 'revert.prelock_sql', 'query', p_revert->>'prelock_sql'),
+                         (5, 'revert.lock_sql', 'query', p_revert->>'lock_sql'),
+                         (6, 'revert.visible_condition', 'expression', p_revert->>'visible_condition')) AS v(n, name, kind, fragment)
+            UNION ALL
+            SELECT 6, r.n, pg_catalog.format('the condition of revert rule %s (%s)', r.n, r.value->>'code'),
+                   'expression', r.value->>'condition'
+            FROM pg_catalog.jsonb_array_elements(coalesce(p_revert->'rules', '[]')) WITH ORDINALITY r(value, n)) AS x
+        WHERE x.fragment IS NOT NULL
+        ORDER BY x.g, x.n
+    LOOP
+        PERFORM bulkorder_catalog.check_fragment(opname, piece.name, piece.kind, piece.fragment);
+    END LOOP;
+END
+$fn$;
+
 REVOKE ALL ON FUNCTION bulkorder_catalog.compile_operation(text, text),
+                       bulkorder_catalog.check_fragment(text, text, text, text),
+                       bulkorder_catalog.check_fragments(text, text, text, text, text[], text, text, jsonb, jsonb,
+                                                         jsonb, jsonb),
                        bulkorder_catalog.in_extension_script(),
                        bulkorder_catalog.page_list_hint(),
                        bulkorder_catalog.wrapper_sql(text, text, jsonb, text),
@@ -349,6 +417,13 @@ BEGIN
        OR define_operation.effects IS NULL OR NULL = ANY (define_operation.effects) THEN
         RAISE EXCEPTION '%: changed_columns and effects must not be or hold null', opname USING ERRCODE = '22004';
     END IF;
+    -- the images and the undo of a set_clause are its changed columns
+    IF define_operation.set_clause IS NOT NULL AND pg_catalog.cardinality(define_operation.changed_columns) = 0 THEN
+        RAISE EXCEPTION '%: set_clause needs changed_columns', opname
+            USING ERRCODE = '22023',
+                  DETAIL = 'A job records the changed columns in each item''s before and after images, and revert_job sets them back.',
+                  HINT = 'Name the columns set_clause changes, e.g. changed_columns => ''{gift_wrap}''.';
+    END IF;
 
     -- the eligibility rules
     PERFORM bulkorder_catalog.check_rules(opname, v_rules, 'rules', 'rule', ARRAY['not_found'],
@@ -392,6 +467,13 @@ BEGIN
             RAISE EXCEPTION '%: check % needs a condition and a message (strings); hint is a string, sqlstate five characters [0-9A-Z]', opname, elem.n
                 USING ERRCODE = '22023';
         END IF;
+        -- a check that fails rejects the call: its SQLSTATE is an error's
+        IF pg_catalog.left(elem.chk->>'sqlstate', 2) IN ('00', '01', '02') THEN
+            RAISE EXCEPTION '%: check % has sqlstate %, which is no error', opname, elem.n, elem.chk->>'sqlstate'
+                USING ERRCODE = '22023',
+                      DETAIL = 'Class 00 is success, 01 a warning and 02 no data; a failed check rejects the call with an error.',
+                      HINT = 'Give an error SQLSTATE, e.g. 22023 (invalid_parameter_value, the default) or 22008.';
+        END IF;
     END LOOP;
 
     -- the revert declaration (README, "Adding an operation": revert)
@@ -434,6 +516,11 @@ BEGIN
             END IF;
         END IF;
     END IF;
+
+    -- every piece of SQL stays inside the statement the engine composes it in
+    PERFORM bulkorder_catalog.check_fragments(opname, define_operation.set_clause, define_operation.apply_sql,
+        define_operation.before_sql, define_operation.effects, define_operation.prelock_sql,
+        define_operation.lock_sql, v_rules, v_checks, define_operation.revert, define_operation.target_join);
 
     -- shipped or the shop's
     SELECT o.* INTO existing FROM bulkorder_catalog.operations o
