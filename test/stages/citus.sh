@@ -183,16 +183,16 @@ check "nothing distributed yet (the attempt rolled back)" "SELECT count(*) FROM 
 
 # --- the layout
 export PGOPTIONS="$PGOPTIONS -c citus.enable_local_reference_table_foreign_keys=off"
-masters="customer_ranks payment_methods delivery_methods delivery_time_slots frequencies products
+masters="shops customer_ranks payment_methods delivery_methods delivery_time_slots frequencies products
          product_payment_methods product_delivery_methods product_frequencies mail_templates customers
          subscriptions subscription_items"
 # as the README's "Citus" section writes it
 attempt "SELECT create_reference_table('bulkorder.' || t)
            FROM unnest(string_to_array('$(echo $masters)', ' ')) WITH ORDINALITY AS m(t, i) ORDER BY i"
 [ -z "$err" ] || fail "create_reference_table of the masters: $err"
-check "13 masters are reference tables (one copy on every node)" \
+check "14 masters (shops first) are reference tables (one copy on every node)" \
   "SELECT count(*) FROM pg_dist_partition WHERE partmethod = 'n' AND repmodel = 't'
-      AND logicalrelid::text IN ($(printf "'bulkorder.%s'," $masters | sed 's/,$//'))" 13
+      AND logicalrelid::text IN ($(printf "'bulkorder.%s'," $masters | sed 's/,$//'))" 14
 attempt "SELECT create_distributed_table('bulkorder.orders', 'order_no')"
 [ -z "$err" ] || fail "create_distributed_table('bulkorder.orders', 'order_no'): $err"
 attempt "SELECT create_distributed_table('bulkorder.' || t, 'order_no', colocate_with => 'bulkorder.orders')
