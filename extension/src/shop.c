@@ -225,6 +225,8 @@ bulk_resolve_shop(const char *option_code)
 	int64		shop;
 	bool		found;
 
+	/* another version's objects: the call stops here, saying what to do */
+	bulk_check_installed_version();
 	if (option_code)
 	{
 		check_code(option_code, "options.shop");

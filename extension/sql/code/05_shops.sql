@@ -63,6 +63,41 @@ BEGIN
 END
 $shop_defaults$;
 
+-- The shops the current role sees (extension/src/shop.c): what row-level
+-- security shows it.  Every role may run it (a policy runs it as the role
+-- that reads): it tells a role only its own shops, and nobody can call it
+-- by name without USAGE on bulkorder_catalog.
+CREATE OR REPLACE FUNCTION bulkorder_catalog.visible_shop_ids()
+RETURNS bigint[]
+AS 'MODULE_PATHNAME', 'bulkorder_visible_shop_ids'
+LANGUAGE C STABLE;
+GRANT EXECUTE ON FUNCTION bulkorder_catalog.visible_shop_ids() TO PUBLIC;
+
+-- Row-level security of the shop's tables (shop/99_shops.sql enables it):
+-- a role reads and changes the rows of the shops it sees
+-- (bulkorder_catalog.visible_shop_ids(): no sub-select, which Citus refuses
+-- in the policy of a distributed table; its answer is kept per statement),
+-- and its own rows of shop_roles.  Created again at every install and
+-- update: DROP EXTENSION … CASCADE drops them with the function, and the
+-- tables then show a role no row until CREATE EXTENSION adopts them.
+DO $shop_policies$
+DECLARE
+    t regclass;
+BEGIN
+    FOR t IN
+        SELECT c.oid::regclass
+        FROM pg_catalog.pg_class c
+        WHERE c.relnamespace = 'bulkorder'::regnamespace AND c.relkind = 'r' AND c.relrowsecurity
+          AND c.relname <> 'shop_roles'
+        ORDER BY c.relname
+    LOOP
+        EXECUTE pg_catalog.format('DROP POLICY IF EXISTS shop_visible ON %s', t);
+        EXECUTE pg_catalog.format('CREATE POLICY shop_visible ON %s'
+                                  ' USING (shop_id = ANY (bulkorder_catalog.visible_shop_ids()))', t);
+    END LOOP;
+END
+$shop_policies$;
+
 -- A shop's starting rows, the ones a fresh install gives its first shop:
 -- the payment methods and the mail templates.  Which methods have a
 -- payment gateway to void, can be re-authorized or need a shipment report

@@ -13,12 +13,3 @@ DROP FUNCTION bulkorder.grant_reader(name);
 DROP FUNCTION bulkorder.grant_payment_connector(name);
 DROP FUNCTION bulkorder.grant_mail_connector(name);
 DROP FUNCTION bulkorder.generate_subscription_orders(date);
-
--- The shops the current role sees, for the views and row-level security
--- that shop/99_shops.sql creates next (install/20_shops.sql on a fresh
--- install).
-CREATE FUNCTION bulkorder_catalog.visible_shop_ids()
-RETURNS bigint[]
-AS 'MODULE_PATHNAME', 'bulkorder_visible_shop_ids'
-LANGUAGE C STABLE;
-GRANT EXECUTE ON FUNCTION bulkorder_catalog.visible_shop_ids() TO PUBLIC;
