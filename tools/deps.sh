@@ -2,7 +2,7 @@
 # Install what the project needs from Debian's packages, when it is missing.
 set -euo pipefail
 pkgs=(postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap postgresql-15-cron
-      libtap-parser-sourcehandler-pgtap-perl libipc-run-perl make gcc python3)
+      libtap-parser-sourcehandler-pgtap-perl libipc-run-perl make gcc python3 pgbouncer)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -169,7 +169,7 @@ DECLARE
     -- index of the view's key (shop_id first) find a row by its key
     visible constant text := '%1$s.shop_id = ANY (ARRAY('
         'SELECT s.shop_id FROM bulkorder.shops s'
-        ' WHERE ((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = CURRENT_USER)'
+        ' WHERE (pg_catalog.current_setting(''is_superuser'') = ''on'''
         ' OR EXISTS (SELECT FROM bulkorder.shop_roles g WHERE g.shop_id = s.shop_id'
         ' AND pg_catalog.pg_has_role(g.role::oid, ''USAGE''))'
         ' OR (NOT EXISTS (SELECT FROM bulkorder.shop_roles g WHERE pg_catalog.pg_has_role(g.role::oid, ''USAGE''))'
@@ -180,6 +180,23 @@ DECLARE
     customer_cols text;
     v record;
 BEGIN
+    -- an update script cannot replace a view it released (the views are the
+    -- shop's, code/98_release.sql): it takes each back for the replacement,
+    -- and code/98_release.sql releases them again at its end
+    FOR v IN
+        SELECT c.oid::regclass AS view
+        FROM pg_catalog.pg_class c
+        WHERE c.relnamespace = 'bulkorder'::regnamespace AND c.relkind = 'v'
+          AND c.relname IN ('order_list', 'subscription_list', 'shipment_list', 'customer_list',
+                            'bulk_job_failures', 'upload_list', 'bulk_job_targets', 'order_bulk_history',
+                            'subscription_bulk_history', 'shipment_bulk_history', 'customer_bulk_history')
+          AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d
+                          WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid
+                            AND d.refclassid = 'pg_catalog.pg_extension'::regclass AND d.deptype = 'e')
+        ORDER BY c.relname
+    LOOP
+        EXECUTE pg_catalog.format('ALTER EXTENSION bulkorder ADD VIEW %s', v.view);
+    END LOOP;
     SELECT pg_catalog.string_agg(pg_catalog.format('%s.%I', a.alias, a.attname), ', ' ORDER BY a.attnum)
     INTO order_cols
     FROM (SELECT 'o' AS alias, attname, attnum FROM pg_catalog.pg_attribute
