@@ -7,6 +7,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     DELETE FROM bulkorder.bulk_job_items i USING deleted_jobs d WHERE i.job_id = d.job_id;
+    -- nor do cancel_job's requests (1.2) have one: it would lock the job's row
+    DELETE FROM bulkorder.bulk_job_cancel_requests r USING deleted_jobs d WHERE r.job_id = d.job_id;
     RETURN NULL;
 END
 $$;
