@@ -42,7 +42,10 @@ PG_FUNCTION_INFO_V1(bulkorder_start_worker);
 #define BULK_LOCKTAG_JOB		3
 #define BULK_LOCKTAG_SLOT		4
 
-/* this transaction submitted an asynchronous job (or asked to cancel one): start a worker at commit */
+/*
+ * This transaction submitted an asynchronous job, or asked to cancel one:
+ * start a worker at commit.
+ */
 static bool submitted_in_xact = false;
 static bool xact_callback_registered = false;
 
