@@ -1014,12 +1014,21 @@ bulkorder_worker_main(Datum main_arg)
 		/* one chunk per turn, then the job served least recently */
 		for (;;)
 		{
+			ErrorData  *err;
+
 			memset(&claim, 0, sizeof(claim));
 			claim.keep = true;
 			CHECK_FOR_INTERRUPTS();
 			bulk_process_reload();
-			if (guarded(claim_txn, &claim))
+			if ((err = guarded(claim_txn, &claim)) != NULL)
+			{
+				/* e.g. the database going away, or a lock on the queue's tables */
+				if (err->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE)
+					ereport(LOG,
+							(errmsg("bulkorder worker: could not look at the queue, exiting: %s", err->message),
+							 errhint("A transaction holds a lock on bulkorder.bulk_jobs; the launcher or the next submission starts a worker again.")));
 				proc_exit(0);
+			}
 			if (claim.job_id == 0)
 				break;
 			run_turn(&claim);
