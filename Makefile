@@ -1,4 +1,4 @@
-# bulkorder — PGXS build, plus the project's two commands: `make demo`, `make test`.
+# bulkorder — PGXS build, plus the project's commands: `make demo`, `make test`, `make fuzz`.
 
 EXTENSION = bulkorder
 EXTVERSION := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
@@ -54,7 +54,7 @@ PG_VERSION_FOUND := $(if $(PG_CONFIG),$(shell $(PG_CONFIG) --version 2>/dev/null
 PG_MAJOR := $(shell echo '$(PG_VERSION_FOUND)' | sed -n 's/^PostgreSQL \([0-9][0-9]*\).*/\1/p')
 PG_CONFIG_HINT = set PG_CONFIG to the pg_config of a PostgreSQL $(PG_MAJOR_SUPPORTED) installation, e.g. make PG_CONFIG=$(PG_CONFIG_DEBIAN) (Debian package postgresql-server-dev-$(PG_MAJOR_SUPPORTED); make deps installs it)
 # goals that work without PostgreSQL's build files
-NO_PGXS_GOALS = deps demo stop test bench
+NO_PGXS_GOALS = deps demo stop test fuzz bench
 GOALS = $(or $(MAKECMDGOALS),all)
 
 ifeq ($(PG_MAJOR),)
@@ -110,7 +110,7 @@ $(OBJS): extension/include/bulkorder.h extension/include/bulkorder_csv.h
 # the library's version (BULKORDER_VERSION) is the control file's
 extension/src/version.o: $(EXTENSION).control
 
-.PHONY: deps demo stop test bench check-asan
+.PHONY: deps demo stop test fuzz bench check-asan
 
 deps:
 	bash tools/deps.sh
@@ -122,9 +122,16 @@ demo: deps
 stop:
 	bash tools/pg.sh stop demo
 
+# every suite; the fuzz stage runs its fixed seeds (test/stages/fuzz.sh)
 test: deps
 	$(MAKE) all
 	bash tools/test.sh
+
+# the fuzz stage with a new random seed, printed with the command that
+# replays it; FUZZ_SECONDS (60) bounds it
+fuzz: deps
+	$(MAKE) all
+	FUZZ_SEED=random bash test/stages/fuzz.sh
 
 bench: deps
 	$(MAKE) all

@@ -88,8 +88,13 @@ SELECT count(*) AS notifications FROM bulkorder.notifications WHERE job_id = :jo
 -- a synchronous job has always finished by the time anyone can name it
 SELECT bulkorder.run_bulk('orders', 'tags', '{1001}', '{"add": ["s2"]}') AS sjob \gset
 SELECT bulkorder.cancel_job(:sjob);
--- an unknown job is an error; NULL gives NULL
+-- an unknown job is an error (22023, as in every function that takes a
+-- job id); NULL gives NULL
 SELECT bulkorder.cancel_job(-1);
+\set VERBOSITY sqlstate
+SELECT bulkorder.cancel_job(-1);
+SELECT bulkorder.cancel_job(-1, '{"operator": "tanaka"}');
+\set VERBOSITY default
 SELECT bulkorder.cancel_job(NULL) IS NULL AS null_in_null_out;
 
 -- an empty asynchronous job finishes with nothing done
@@ -177,8 +182,12 @@ SELECT bulkorder.mark_notifications_read(ARRAY[:n1, :n2]::bigint[], '{"operator"
 SELECT bulkorder.mark_notifications_read(ARRAY[:n1]::bigint[], '{"operator": ""}');
 SELECT bulkorder.mark_notifications_read(ARRAY[:n1]::bigint[], '{"reader": "x"}');
 SELECT bulkorder.mark_notifications_read(ARRAY[:n1]::bigint[], '"x"');
--- bulkorder.chunk_size is a superuser setting
+-- bulkorder.chunk_size is a superuser setting, and so are the worker's lock
+-- wait and its give-up time (a role could otherwise make a worker wait for
+-- its own open transaction)
 SET bulkorder.chunk_size = 1;
+SET bulkorder.lock_timeout = '1h';
+SET bulkorder.lock_give_up = 0;
 \set VERBOSITY default
 RESET ROLE;
 SELECT notification_id = :n1 AS first, read_by, read_by_operator, read_at IS NOT NULL AS read
@@ -187,6 +196,9 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA bulkorder FROM bulkorder_async_reader;
 REVOKE ALL ON ALL TABLES IN SCHEMA bulkorder FROM bulkorder_async_reader;
 REVOKE ALL ON SCHEMA bulkorder FROM bulkorder_async_reader;
 DROP ROLE bulkorder_async_reader;
+
+SELECT name, setting, unit, context FROM pg_settings
+WHERE name IN ('bulkorder.lock_timeout', 'bulkorder.lock_give_up') ORDER BY name;
 
 -- a rolled-back submission leaves nothing and starts no worker
 BEGIN;

@@ -10,6 +10,8 @@
 # PostgreSQL tree, through tools/pg.sh of the copy), so `make` and
 # `make test` afterwards use the normal build.
 #   ASAN_FUZZ_SECONDS  the fuzz stage's time (default 60)
+#   ASAN_FUZZ_SEED     its seed (default 101, the first of make test's fixed
+#                      seeds; random for a new one, printed)
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -106,7 +108,8 @@ grep -q "^Result: PASS" "$work/pgtap.log" || [ "$bad" -gt 0 ] || bad=1
 count "pgTAP" $((files - bad)) "$bad"
 
 echo "check-asan: the fuzz stage"
-if FUZZ_SECONDS=${ASAN_FUZZ_SECONDS:-60} FUZZ_SERVER_LOG="$log" bash "$src/test/stages/fuzz.sh"; then
+if FUZZ_SEED=${ASAN_FUZZ_SEED:-101} FUZZ_SECONDS=${ASAN_FUZZ_SECONDS:-60} FUZZ_SERVER_LOG="$log" \
+   bash "$src/test/stages/fuzz.sh"; then
   count fuzz 1 0
 else
   count fuzz 0 1

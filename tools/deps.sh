@@ -17,6 +17,9 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 echo "deps: installing ${missing[*]}"
-apt-get update -qq
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+# another install (unattended-upgrades, a second checkout's make deps) holds
+# the package manager's locks: wait for them instead of failing at once
+lock_wait=(-o "DPkg::Lock::Timeout=${BULKORDER_APT_LOCK_TIMEOUT:-600}")
+apt-get "${lock_wait[@]}" update -qq
+DEBIAN_FRONTEND=noninteractive apt-get "${lock_wait[@]}" install -y -qq --no-install-recommends \
   postgresql-15 postgresql-server-dev-15 "${missing[@]}" >/dev/null

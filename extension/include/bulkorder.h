@@ -32,6 +32,8 @@ extern int	bulkorder_language;
 extern int	bulkorder_max_upload_bytes;
 extern int	bulkorder_max_workers;
 extern int	bulkorder_worker_naptime;
+extern int	bulkorder_lock_timeout;
+extern int	bulkorder_lock_give_up;
 
 typedef enum BulkLanguage
 {

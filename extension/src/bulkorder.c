@@ -21,6 +21,8 @@ int			bulkorder_language = BULK_LANG_JA;
 int			bulkorder_max_upload_bytes = 256 * 1024 * 1024;
 int			bulkorder_max_workers = 2;
 int			bulkorder_worker_naptime = 10;
+int			bulkorder_lock_timeout = 5000;
+int			bulkorder_lock_give_up = 600000;
 
 static const struct config_enum_entry language_options[] = {
 	{"ja", BULK_LANG_JA, false},
@@ -74,6 +76,25 @@ _PG_init(void)
 							&bulkorder_worker_naptime,
 							10, 1, 3600,
 							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	/*
+	 * Superuser settings: a role that could raise them could make a worker
+	 * wait for its own open transaction, or never give up on it.
+	 */
+	DefineCustomIntVariable("bulkorder.lock_timeout",
+							"Longest wait of a job worker for a lock another transaction holds.",
+							"A chunk whose rows stay held that long is set aside and tried again later, its worker serving other jobs meanwhile; an asynchronous job keeps the value in effect when it was submitted.",
+							&bulkorder_lock_timeout,
+							5000, 1, INT_MAX,
+							PGC_SUSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("bulkorder.lock_give_up",
+							"How long a chunk set aside for held rows is tried again before its held targets fail with row_locked.",
+							"Counted from the first try that found its rows held; an asynchronous job keeps the value in effect when it was submitted.",
+							&bulkorder_lock_give_up,
+							600000, 0, INT_MAX,
+							PGC_SUSET, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
 	/* bulkorder.shop, and the confinement of the engine's statements */

@@ -25,12 +25,40 @@
  * more, so a job committed while every slot was taken is still seen by a
  * slot holder.
  *
+ * No open transaction stalls a worker (SPEC §8).  Each of its transactions
+ * waits at most bulkorder.lock_timeout for a lock (a chunk: the value its
+ * job was submitted with), and the claim takes the job's row with SKIP
+ * LOCKED.  A chunk whose rows another transaction holds is rolled back and
+ * set aside: the cursor does not move, so the chunk is later tried again
+ * whole, as if never started, and bulk_jobs.not_before keeps the job from
+ * being claimed for a pause that grows with the time its rows have been
+ * held (BULK_ASIDE_MAX_MS at most).  The worker serves other jobs meanwhile,
+ * and while any job is set aside it stays, looking at the queue every
+ * BULK_POLL_MS.  bulk_job_chunks.held_since records the first try that found
+ * the rows held; a try after bulkorder.lock_give_up has passed that still
+ * finds them held gives up on those targets (give_up_chunk): each target
+ * whose rows are held gets a failed item row_locked, the others are applied,
+ * and the cursor moves past the chunk as after any chunk.
+ *
+ * A job that kills its worker is not resumed forever.  The claim marks the
+ * chunk it is about to run (bulk_job_chunks.run_started_at, committed before
+ * the chunk starts); every end of the run that the worker survives clears
+ * the mark.  A mark the next claim finds still set is a run that ended its
+ * worker abnormally (a crash, a FATAL error, the process killed) -- unless
+ * the server was restarted since (pg_postmaster_start_time() is later than
+ * the mark: a shutdown, or the machine went down; a crash recovery keeps
+ * the postmaster and its start time).  Those runs are counted in
+ * bulk_job_chunks.crashes; at BULK_MAX_CRASHES the job fails with
+ * worker_crashed instead of running the chunk, and a failed job is never
+ * claimed again.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "lib/stringinfo.h"
 #include "commands/extension.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -46,6 +74,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 
 #include "bulkorder.h"
@@ -53,15 +82,58 @@
 PGDLLEXPORT void bulkorder_worker_main(Datum main_arg);
 
 #define BULK_RETRIES			3
+/* abnormal ends of one chunk's runs that fail its job (worker_crashed) */
+#define BULK_MAX_CRASHES		2
+/* a worker with jobs set aside looks at the queue this often */
+#define BULK_POLL_MS			1000
+/* the longest pause of a chunk whose rows are held, between two tries */
+#define BULK_ASIDE_MAX_MS		60000
+
+/*
+ * The longest lock wait of a give-up pass.  The pass locks the page's rows
+ * before those of earlier tables in the shop's lock order (customers of
+ * orders), so it must never wait long enough for a deadlock to be detected
+ * (deadlock_timeout, 1 s by default): at that point the rows have been held
+ * for bulkorder.lock_give_up already, and a target whose rows are held now
+ * is what row_locked reports.
+ */
+#define BULK_GIVE_UP_WAIT_MS	100
 
 static MemoryContext worker_ctx = NULL;
 static MemoryContext chunk_ctx = NULL;
+
+/*
+ * Where the chunk in flight is: a lock timeout while its targets are locked
+ * or changed means their rows are held (the chunk is set aside); one
+ * elsewhere (the job's row, the catalogue) only pauses the job.
+ */
+static bool in_targets = false;
+
+/* lock_timeout for the rest of the transaction (a SET LOCAL) */
+static void
+set_lock_timeout(int ms)
+{
+	char		buf[32];
+
+	snprintf(buf, sizeof(buf), "%d", ms);
+	(void) set_config_option("lock_timeout", buf, PGC_SUSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
+}
+
+/*
+ * The shop of the job whose turn it is (0 between turns): every transaction
+ * of a turn runs its statements in that shop (shop.c).
+ */
+static int64 turn_shop = 0;
 
 static void
 begin_txn(const char *activity)
 {
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
+	bulk_confine(turn_shop);
+	/* no lock wait of a worker's outlasts bulkorder.lock_timeout */
+	set_lock_timeout(bulkorder_lock_timeout);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "bulkorder: SPI_connect failed");
 	PushActiveSnapshot(GetTransactionSnapshot());
@@ -79,8 +151,9 @@ end_txn(void)
 }
 
 /*
- * Run fn in a PG_TRY: on error, log it, roll back and hand a copy of the
- * error back (allocated in worker_ctx); NULL when fn succeeded.
+ * Run fn in a PG_TRY: on error, log it (a lock timeout: the caller says what
+ * it means), roll back and hand a copy of the error back (allocated in
+ * worker_ctx); NULL when fn succeeded.
  */
 static ErrorData *
 guarded(void (*fn) (void *), void *arg)
@@ -97,7 +170,8 @@ guarded(void (*fn) (void *), void *arg)
 		HOLD_INTERRUPTS();
 		MemoryContextSwitchTo(worker_ctx);
 		err = CopyErrorData();
-		EmitErrorReport();
+		if (err->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
+			EmitErrorReport();
 		FlushErrorState();
 		AbortCurrentTransaction();
 		pgstat_report_activity(STATE_IDLE, NULL);
@@ -142,66 +216,167 @@ typedef struct ClaimArgs
 {
 	bool		keep;			/* false: only tell whether one is claimable */
 	int64		job_id;			/* out: 0 when none */
-	int64		shop_id;		/* out: its shop */
+	bool		pending;		/* out: an open job is set aside, or its row held */
+	long		wait_ms;		/* out: when pending, when to look again */
+	bool		crashed;		/* out: its next chunk ended its worker too often */
+	int64		first_target;	/* out: that chunk */
+	int64		last_target;
+	int64		shop_id;		/* out: the job's shop */
 } ClaimArgs;
+
+static int64
+col_int8(int col, bool *isnull)
+{
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col, isnull));
+}
+
+/*
+ * Mark the claimed job's next chunk as run by a worker, counting the run
+ * before it if that one never ended (see the head of the file).
+ */
+static void
+mark_run(ClaimArgs *a, int64 cursor, bool has_cursor)
+{
+	Oid			types[2] = {INT8OID, INT8OID};
+	Datum		values[2] = {Int64GetDatum(a->job_id), Int64GetDatum(cursor)};
+	bool		isnull;
+
+	bulk_spi_exec("UPDATE bulkorder.bulk_job_chunks c"
+				  " SET crashes = c.crashes + CASE WHEN c.run_started_at >= pg_catalog.pg_postmaster_start_time()"
+				  "                              THEN 1 ELSE 0 END,"
+				  "     run_started_at = clock_timestamp()"
+				  " WHERE c.job_id = $1 AND c.first_target ="
+				  "   (SELECT min(n.first_target) FROM bulkorder.bulk_job_chunks n"
+				  "     WHERE n.job_id = $1 AND ($2::bigint IS NULL OR n.first_target > $2))"
+				  " RETURNING c.crashes, c.first_target, c.last_target",
+				  2, types, values, has_cursor ? NULL : " n", false, SPI_OK_UPDATE_RETURNING);
+	if (SPI_processed == 1)
+	{
+		a->crashed = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+												 &isnull)) >= BULK_MAX_CRASHES;
+		a->first_target = col_int8(2, &isnull);
+		a->last_target = col_int8(3, &isnull);
+	}
+	SPI_freetuptable(SPI_tuptable);
+}
 
 /*
  * Claim the open asynchronous job served least recently whose chunk no
- * other worker is running: take its job lock and mark it running.  With
- * keep = false, only find out whether there is one.
+ * other worker is running, that is not set aside, and whose row no other
+ * transaction holds: take its job lock, mark it running and its next chunk
+ * run.  With keep = false, only find out whether there is one.  A job set
+ * aside or whose row is held makes the claim pending: the worker stays.
  */
 static void
 claim_txn(void *arg)
 {
 	ClaimArgs  *a = (ClaimArgs *) arg;
-	Oid			types[2] = {INT8OID, INT8OID};
+	Oid			types[1] = {INT8OID};
 	int64	   *ids;
 	int64	   *shops;
+	bool	   *aside;
+	long	   *aside_ms;
 	uint64		n;
 
 	a->job_id = 0;
+	a->pending = false;
+	a->wait_ms = BULK_POLL_MS;
+	a->crashed = false;
 	begin_txn("bulkorder: looking for jobs");
-	/* every shop's jobs: they take turns as those of different roles do */
-	bulk_spi_exec("SELECT job_id, shop_id FROM bulkorder.bulk_jobs"
-				  " WHERE status IN " BULK_SQL_OPEN_STATUSES " AND is_async"
-				  " ORDER BY last_chunk_at NULLS FIRST, job_id LIMIT 1000",
+	/*
+	 * Every shop's jobs: they take turns as those of different roles do.  A
+	 * cancel, even one requested inside a transaction block, is not set
+	 * aside.
+	 */
+	bulk_spi_exec("SELECT j.job_id,"
+				  "   coalesce(j.not_before > clock_timestamp(), false) AND NOT j.cancel_requested"
+				  "   AND NOT EXISTS (SELECT FROM bulkorder.bulk_job_cancel_requests r"
+				  "                   WHERE r.shop_id = j.shop_id AND r.job_id = j.job_id),"
+				  "   ceil(extract(epoch FROM j.not_before - clock_timestamp()) * 1000)::bigint,"
+				  "   j.shop_id"
+				  " FROM bulkorder.bulk_jobs j"
+				  " WHERE j.status IN " BULK_SQL_OPEN_STATUSES " AND j.is_async"
+				  " ORDER BY j.last_chunk_at NULLS FIRST, j.job_id LIMIT 1000",
 				  0, NULL, NULL, NULL, true, SPI_OK_SELECT);
 	n = SPI_processed;
 	ids = palloc(sizeof(int64) * Max(n, 1));
 	shops = palloc(sizeof(int64) * Max(n, 1));
+	aside = palloc(sizeof(bool) * Max(n, 1));
+	aside_ms = palloc(sizeof(long) * Max(n, 1));
 	for (uint64 i = 0; i < n; i++)
 	{
 		bool		isnull;
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
 
-		ids[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-		shops[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+		ids[i] = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		aside[i] = DatumGetBool(SPI_getbinval(tup, desc, 2, &isnull));
+		aside_ms[i] = aside[i] ? (long) DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull)) : 0;
+		shops[i] = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
 	}
 	SPI_freetuptable(SPI_tuptable);
 
 	for (uint64 i = 0; i < n && a->job_id == 0; i++)
 	{
 		LOCKTAG		tag;
-		Datum		values[2] = {Int64GetDatum(ids[i]), Int64GetDatum(shops[i])};
+		Datum		values[1] = {Int64GetDatum(ids[i])};
+		bool		isnull;
+		char	   *status;
+		int64		cursor;
+		bool		has_cursor;
 
+		if (aside[i])
+		{
+			a->pending = true;
+			a->wait_ms = Min(a->wait_ms, Max(aside_ms[i], 1));
+			continue;
+		}
 		bulk_job_locktag(&tag, ids[i]);
 		if (!bulk_try_lock(&tag, true))
 			continue;			/* another worker runs it */
+		/* what follows reads and writes this job's rows: in its shop */
+		bulk_confine(shops[i]);
+		a->shop_id = shops[i];
+
+		/*
+		 * A fresh snapshot: it may have ended since the list was read.  Its
+		 * row locked for this transaction, never waited for: another
+		 * transaction holding it (a statement that calls cancel_job and goes
+		 * on, a superuser's UPDATE) only makes the claim pending.
+		 */
+		bulk_spi_exec("SELECT status, last_target FROM bulkorder.bulk_jobs"
+					  " WHERE job_id = $1 AND status IN " BULK_SQL_OPEN_STATUSES
+					  " FOR NO KEY UPDATE SKIP LOCKED",
+					  1, types, values, NULL, false, SPI_OK_SELECT);
+		if (SPI_processed != 1)
+		{
+			SPI_freetuptable(SPI_tuptable);
+			LockRelease(&tag, ExclusiveLock, true);
+			bulk_spi_exec("SELECT FROM bulkorder.bulk_jobs"
+						  " WHERE job_id = $1 AND status IN " BULK_SQL_OPEN_STATUSES,
+						  1, types, values, NULL, false, SPI_OK_SELECT);
+			if (SPI_processed == 1)
+				a->pending = true;	/* held, not ended */
+			SPI_freetuptable(SPI_tuptable);
+			continue;
+		}
+		status = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		cursor = col_int8(2, &isnull);
+		has_cursor = !isnull;
+		SPI_freetuptable(SPI_tuptable);
+		a->job_id = ids[i];
 		if (!a->keep)
 		{
 			LockRelease(&tag, ExclusiveLock, true);
-			a->job_id = ids[i];
 			break;
 		}
-		/*
-		 * A fresh snapshot: it may have ended since the list was read.  Only
-		 * its first turn writes the row here; the chunk checks the status.
-		 */
-		bulk_spi_exec("UPDATE bulkorder.bulk_jobs SET status = '" BULK_STATUS_RUNNING "',"
-					  " started_at = coalesce(started_at, clock_timestamp())"
-					  " WHERE shop_id = $2 AND job_id = $1 AND status = '" BULK_STATUS_QUEUED "'",
-					  2, types, values, NULL, false, SPI_OK_UPDATE);
-		a->job_id = ids[i];
-		a->shop_id = shops[i];
+		/* only its first turn writes the row here; the chunk checks the status */
+		if (strcmp(status, BULK_STATUS_QUEUED) == 0)
+			bulk_spi_exec("UPDATE bulkorder.bulk_jobs SET status = '" BULK_STATUS_RUNNING "',"
+						  " started_at = coalesce(started_at, clock_timestamp())"
+						  " WHERE job_id = $1",
+						  1, types, values, NULL, false, SPI_OK_UPDATE);
+		mark_run(a, cursor, has_cursor);
 	}
 	end_txn();
 }
@@ -209,13 +384,172 @@ claim_txn(void *arg)
 typedef struct ChunkArgs
 {
 	int64		job_id;
-	int64		shop_id;
+	bool		give_up;		/* fail the targets still held: row_locked */
+	/* out, kept when the chunk fails */
+	bool		has_chunk;
+	int64		first_target;
+	int			lock_timeout_ms;
+	int			lock_give_up_ms;
 } ChunkArgs;
 
-static int64
-col_int8(int col, bool *isnull)
+/*
+ * A target whose rows were held through a give-up pass: the job's items
+ * record it as failed, in the job's language, and retry_failed can take it.
+ */
+static void
+record_row_locked(int64 job_id, const int64 *keys, int n)
 {
-	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col, isnull));
+	Oid			types[3] = {INT8OID, INT8ARRAYOID, TEXTOID};
+	Datum		values[3];
+
+	if (n == 0)
+		return;
+	values[0] = Int64GetDatum(job_id);
+	values[1] = PointerGetDatum(bulk_keys_array(keys, n));
+	values[2] = CStringGetTextDatum(BULK_LANG_TEXT("他の処理が対象の行をロックしたままのため更新できませんでした(ロックが解除されてから失敗分を再実行してください)",
+												   "another transaction kept the target's rows locked; retry the failures once it has ended"));
+	bulk_spi_exec("INSERT INTO bulkorder.bulk_job_items (job_id, target, ok, error_code, message)"
+				  " SELECT $1, k, false, 'row_locked', $3 FROM unnest($2::bigint[]) k",
+				  3, types, values, NULL, false, SPI_OK_INSERT);
+}
+
+typedef struct GiveUp
+{
+	BulkOperation *op;
+	int64		job_id;
+	Jsonb	   *params;
+	int64		ok;
+	int64		ng;
+	int64	   *held;			/* the targets found held, in key order */
+	int			nheld;
+} GiveUp;
+
+/*
+ * Apply keys[0..n) in a subtransaction.  Rows held by another transaction
+ * roll it back: then each half is tried on its own, down to the targets
+ * whose own rows are held, which go to g->held.  Any other error ends the
+ * chunk as usual.
+ */
+static void
+apply_part(GiveUp *g, const int64 *keys, int n)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	bool		held = false;
+
+	if (n == 0)
+		return;
+	CHECK_FOR_INTERRUPTS();
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+	PG_TRY();
+	{
+		int64		ok,
+					ng;
+
+		bulk_apply_chunk(g->op, g->job_id, g->params, keys, n, false, &ok, &ng);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+		g->ok += ok;
+		g->ng += ng;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
+			ReThrowError(edata);
+		FreeErrorData(edata);
+		held = true;
+	}
+	PG_END_TRY();
+	if (!held)
+		return;
+	if (n == 1)
+		g->held[g->nheld++] = keys[0];
+	else
+	{
+		apply_part(g, keys, n / 2);
+		apply_part(g, keys + n / 2, n - n / 2);
+	}
+}
+
+/*
+ * The give-up pass of a chunk whose rows have been held for
+ * bulkorder.lock_give_up: apply every target it can, and fail those whose
+ * rows are still held with row_locked.  First the page's own rows, the
+ * usual case (an open transaction that changed the same orders): one
+ * statement locks those that are free, in key order, and skips those held
+ * (SKIP LOCKED), which are the held targets.  Then the others are applied;
+ * should rows of other tables (customers, subscriptions) be held, the
+ * targets are tried in halves until those that hold them are found.
+ */
+static void
+give_up_chunk(GiveUp *g, const char *page, const int64 *keys, int n)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+	Oid			ptypes[1] = {INT8ARRAYOID};
+	Datum		pvalues[1];
+	char	   *table;
+	const char *key;
+	bool		isnull;
+	ArrayType  *arr;
+	int64	   *page_held;
+	int			npage_held;
+	int64	   *rest;
+	int			nrest = 0;
+	StringInfoData sql;
+
+	g->held = palloc(sizeof(int64) * Max(n, 1));
+	g->nheld = 0;
+	values[0] = CStringGetTextDatum(page);
+	bulk_spi_exec("SELECT target_table, key_column FROM bulkorder_catalog.pages WHERE page = $1",
+				  1, types, values, NULL, true, SPI_OK_SELECT);
+	if (SPI_processed != 1)
+		elog(ERROR, "bulkorder: page \"%s\" is not in the catalogue", page);
+	table = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	key = quote_identifier(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
+	SPI_freetuptable(SPI_tuptable);
+
+	/* one snapshot for both scans: a row seen and not locked is held */
+	initStringInfo(&sql);
+	appendStringInfo(&sql,
+					 "WITH free AS (SELECT t.%s AS k FROM %s t WHERE t.%s = ANY ($1)"
+					 "              ORDER BY t.%s FOR NO KEY UPDATE OF t SKIP LOCKED)"
+					 " SELECT coalesce(array_agg(t.%s ORDER BY t.%s), '{}') FROM %s t"
+					 " WHERE t.%s = ANY ($1) AND t.%s NOT IN (SELECT k FROM free)",
+					 key, table, key, key, key, key, table, key, key);
+	pvalues[0] = PointerGetDatum(bulk_keys_array(keys, n));
+	bulk_spi_exec(sql.data, 1, ptypes, pvalues, NULL, false, SPI_OK_SELECT);
+	arr = DatumGetArrayTypePCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_freetuptable(SPI_tuptable);
+	if (ARR_NDIM(arr) > 1 || ARR_HASNULL(arr) || ARR_ELEMTYPE(arr) != INT8OID)
+		elog(ERROR, "bulkorder: malformed list of held targets");
+	npage_held = ARR_NDIM(arr) == 0 ? 0 : ArrayGetNItems(1, ARR_DIMS(arr));
+	page_held = (int64 *) ARR_DATA_PTR(arr);
+
+	/* the others, in key order: both lists are sorted */
+	rest = palloc(sizeof(int64) * Max(n, 1));
+	for (int i = 0, j = 0; i < n; i++)
+	{
+		while (j < npage_held && page_held[j] < keys[i])
+			j++;
+		if (j < npage_held && page_held[j] == keys[i])
+			g->held[g->nheld++] = keys[i];
+		else
+			rest[nrest++] = keys[i];
+	}
+	apply_part(g, rest, nrest);
+	/* the ones found in halves came after: the items' order is the key's */
+	qsort(g->held, g->nheld, sizeof(int64), bulk_compare_int64);
 }
 
 /*
@@ -255,8 +589,6 @@ chunk_txn(void *arg)
 
 	begin_txn("bulkorder: running a job");
 	oldcxt = MemoryContextSwitchTo(chunk_ctx);
-	/* every statement of the chunk in the job's shop (shop.c) */
-	bulk_confine(a->shop_id);
 
 	/* run as the extension's owner, as run_bulk (SECURITY DEFINER) does */
 	bulk_spi_exec("SELECT extowner FROM pg_catalog.pg_extension WHERE extname = 'bulkorder'",
@@ -270,10 +602,13 @@ chunk_txn(void *arg)
 	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
 
 	values[0] = Int64GetDatum(a->job_id);
-	bulk_spi_exec("SELECT status, cancel_requested, last_target, page, operation,"
+	bulk_spi_exec("SELECT status, cancel_requested"
+				  "   OR EXISTS (SELECT FROM bulkorder.bulk_job_cancel_requests r WHERE r.job_id = j.job_id),"
+				  " last_target, page, operation,"
 				  " coalesce(effective_params, params), coalesce(chunk_size, 10000),"
-				  " coalesce(language, 'ja'), total_count, processed_count"
-				  " FROM bulkorder.bulk_jobs WHERE job_id = $1",
+				  " coalesce(language, 'ja'), total_count, processed_count,"
+				  " lock_timeout_ms, lock_give_up_ms"
+				  " FROM bulkorder.bulk_jobs j WHERE job_id = $1",
 				  1, types, values, NULL, true, SPI_OK_SELECT);
 	if (SPI_processed != 1)
 		goto out;				/* deleted under us */
@@ -290,9 +625,17 @@ chunk_txn(void *arg)
 	language = SPI_getvalue(tup, desc, 8);
 	total = DatumGetInt64(SPI_getbinval(tup, desc, 9, &isnull));
 	processed = DatumGetInt64(SPI_getbinval(tup, desc, 10, &isnull));
+	/* jobs queued by 1.1 have neither: the worker's own settings */
+	a->lock_timeout_ms = DatumGetInt32(SPI_getbinval(tup, desc, 11, &isnull));
+	if (isnull)
+		a->lock_timeout_ms = bulkorder_lock_timeout;
+	a->lock_give_up_ms = DatumGetInt32(SPI_getbinval(tup, desc, 12, &isnull));
+	if (isnull)
+		a->lock_give_up_ms = bulkorder_lock_give_up;
 	SPI_freetuptable(SPI_tuptable);
 	if (strcmp(status, BULK_STATUS_RUNNING) != 0)
 		goto out;				/* cancelled while queued, or ended */
+	set_lock_timeout(a->give_up ? Min(a->lock_timeout_ms, BULK_GIVE_UP_WAIT_MS) : a->lock_timeout_ms);
 
 	/* messages in the submitter's language */
 	SetConfigOption("bulkorder.language", language, PGC_USERSET, PGC_S_SESSION);
@@ -303,6 +646,13 @@ chunk_txn(void *arg)
 	op = bulk_lookup_job_operation(page, operation, params, a->job_id);
 	if (cancel)
 	{
+		/* asked inside a transaction block: the first request is who cancelled */
+		bulk_spi_exec("UPDATE bulkorder.bulk_jobs j SET cancel_requested = true,"
+					  " cancelled_by = r.requested_by, cancelled_by_operator = r.operator"
+					  " FROM (SELECT requested_by, operator FROM bulkorder.bulk_job_cancel_requests"
+					  "        WHERE job_id = $1 ORDER BY request_id LIMIT 1) r"
+					  " WHERE j.job_id = $1 AND NOT j.cancel_requested",
+					  1, types, values, NULL, false, SPI_OK_UPDATE);
 		bulk_finish_job(op, a->job_id, BULK_STATUS_CANCELLED);
 		goto out;
 	}
@@ -311,7 +661,7 @@ chunk_txn(void *arg)
 
 	/* the next chunk: the first after the cursor */
 	values[1] = Int64GetDatum(cursor);
-	bulk_spi_exec("SELECT targets FROM bulkorder.bulk_job_chunks"
+	bulk_spi_exec("SELECT targets, first_target FROM bulkorder.bulk_job_chunks"
 				  " WHERE job_id = $1 AND ($2::bigint IS NULL OR first_target > $2)"
 				  " ORDER BY first_target LIMIT 1",
 				  2, types, values, has_cursor ? NULL : " n", true, SPI_OK_SELECT);
@@ -326,18 +676,42 @@ chunk_txn(void *arg)
 			elog(ERROR, "bulkorder: malformed chunk of job %lld", (long long) a->job_id);
 		n = ArrayGetNItems(1, ARR_DIMS(arr));
 		keys = (int64 *) ARR_DATA_PTR(arr);
+		a->has_chunk = true;
+		a->first_target = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	}
 	SPI_freetuptable(SPI_tuptable);
 
 	if (n > 0)
 	{
-		bulk_apply_chunk(op, a->job_id, params, keys, n, false, &ok, &ng);
+		int64		nheld = 0;
+
+		in_targets = true;
+		if (a->give_up)
+		{
+			GiveUp		g = {op, a->job_id, params, 0, 0, NULL, 0};
+
+			give_up_chunk(&g, page, keys, n);
+			record_row_locked(a->job_id, g.held, g.nheld);
+			ok = g.ok;
+			ng = g.ng;
+			nheld = g.nheld;
+			if (g.nheld > 0)
+				ereport(LOG,
+						(errmsg_plural("bulkorder: job %lld: %d target failed with row_locked, its rows held for more than %d ms",
+									   "bulkorder: job %lld: %d targets failed with row_locked, their rows held for more than %d ms",
+									   g.nheld, (long long) a->job_id, g.nheld, a->lock_give_up_ms),
+						 errdetail("Targets %lld to %lld: the first held is %lld.",
+								   (long long) keys[0], (long long) keys[n - 1], (long long) g.held[0])));
+		}
+		else
+			bulk_apply_chunk(op, a->job_id, params, keys, n, false, &ok, &ng);
+		in_targets = false;
 		values[1] = Int64GetDatum(ok);
-		values[2] = Int64GetDatum(ng);
+		values[2] = Int64GetDatum(ng + nheld);
 		values[3] = Int64GetDatum(keys[n - 1]);
 		bulk_spi_exec("UPDATE bulkorder.bulk_jobs SET processed_count = processed_count + $2 + $3,"
 					  " success_count = success_count + $2, failure_count = failure_count + $3,"
-					  " last_target = $4, last_chunk_at = clock_timestamp()"
+					  " last_target = $4, last_chunk_at = clock_timestamp(), not_before = NULL"
 					  " WHERE job_id = $1 RETURNING processed_count",
 					  4, utypes, values, NULL, false, SPI_OK_UPDATE_RETURNING);
 		processed = col_int8(1, &isnull);
@@ -347,17 +721,91 @@ chunk_txn(void *arg)
 		bulk_finish_job(op, a->job_id, BULK_STATUS_DONE);
 
 out:
+	/* the run ended and the worker lives on (mark_run) */
+	bulk_spi_exec("UPDATE bulkorder.bulk_job_chunks SET run_started_at = NULL"
+				  " WHERE job_id = $1 AND run_started_at IS NOT NULL",
+				  1, types, values, NULL, false, SPI_OK_UPDATE);
 	SetUserIdAndSecContext(save_userid, save_sec);
 	MemoryContextSwitchTo(oldcxt);
 	end_txn();
-	bulk_confine(0);
+}
+
+typedef struct AsideArgs
+{
+	int64		job_id;
+	bool		held;			/* the chunk's rows held: the give-up clock runs */
+	int64		first_target;
+	int			lock_timeout_ms;
+	int			lock_give_up_ms;
+	bool		give_up;		/* out: give up on the held targets now */
+	long		pause_ms;		/* out: set aside for this long */
+} AsideArgs;
+
+/*
+ * After a lock timeout: the run has ended (its mark cleared), and the job is
+ * set aside.  Rows of the chunk held: the first such try starts the give-up
+ * clock, and the pause grows with the time they have been held, from the
+ * job's lock_timeout to BULK_ASIDE_MAX_MS, never past the give-up time; once
+ * that has come, give_up says to try the give-up pass now instead.  Any
+ * other lock (the job's row, the catalogue): a pause of one lock_timeout.
+ */
+static void
+aside_txn(void *arg)
+{
+	AsideArgs  *a = (AsideArgs *) arg;
+	Oid			types[4] = {INT8OID, INT8OID, INT4OID, INT4OID};
+	Datum		values[4];
+	bool		isnull;
+
+	begin_txn("bulkorder: setting a job aside");
+	values[0] = Int64GetDatum(a->job_id);
+	values[1] = Int64GetDatum(a->first_target);
+	values[2] = Int32GetDatum(a->lock_timeout_ms);
+	values[3] = Int32GetDatum(a->lock_give_up_ms);
+	a->give_up = false;
+	a->pause_ms = a->lock_timeout_ms;
+	if (a->held)
+	{
+		bulk_spi_exec("UPDATE bulkorder.bulk_job_chunks"
+					  " SET held_since = coalesce(held_since, clock_timestamp())"
+					  " WHERE job_id = $1 AND first_target = $2"
+					  " RETURNING clock_timestamp() >= held_since + make_interval(secs => $4 / 1000.0),"
+					  "   (extract(epoch FROM least(greatest(clock_timestamp() - held_since,"
+					  "                                     make_interval(secs => $3 / 1000.0)),"
+					  "                            make_interval(secs => " CppAsString2(BULK_ASIDE_MAX_MS) " / 1000.0),"
+					  "                            held_since + make_interval(secs => $4 / 1000.0) - clock_timestamp()))"
+					  "   * 1000)::bigint",
+					  4, types, values, NULL, false, SPI_OK_UPDATE_RETURNING);
+		if (SPI_processed == 1)
+		{
+			a->give_up = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+			a->pause_ms = (long) col_int8(2, &isnull);
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	if (!a->give_up)
+	{
+		values[1] = Int64GetDatum(Max(a->pause_ms, 1));
+		/* a job whose row is held needs none: the claim passes it over */
+		bulk_spi_exec("UPDATE bulkorder.bulk_jobs j"
+					  " SET not_before = clock_timestamp() + make_interval(secs => $2 / 1000.0)"
+					  " FROM (SELECT job_id FROM bulkorder.bulk_jobs WHERE job_id = $1"
+					  "       FOR NO KEY UPDATE SKIP LOCKED) l"
+					  " WHERE j.job_id = l.job_id",
+					  2, types, values, NULL, false, SPI_OK_UPDATE);
+		bulk_spi_exec("UPDATE bulkorder.bulk_job_chunks SET run_started_at = NULL"
+					  " WHERE job_id = $1 AND run_started_at IS NOT NULL",
+					  1, types, values, NULL, false, SPI_OK_UPDATE);
+	}
+	end_txn();
 }
 
 typedef struct FailArgs
 {
 	int64		job_id;
-	int64		shop_id;
-	ErrorData  *err;
+	ErrorData  *err;			/* NULL: worker_crashed, the chunk below */
+	int64		first_target;
+	int64		last_target;
 } FailArgs;
 
 /* status failed with the error; the committed chunks stay */
@@ -365,23 +813,45 @@ static void
 fail_txn(void *arg)
 {
 	FailArgs   *a = (FailArgs *) arg;
-	Oid			types[2] = {INT8OID, TEXTOID};
-	Datum		values[2];
+	Oid			types[3] = {INT8OID, TEXTOID, TEXTOID};
+	Datum		values[3];
+	char		nulls[3] = "   ";
 	HeapTuple	tup;
 	TupleDesc	desc;
 	bool		isnull;
-	char	   *language;
-	char	   *message = a->err->message ? a->err->message : "unknown error";
+	char	   *message;
 
 	begin_txn("bulkorder: recording a failed job");
-	bulk_confine(a->shop_id);
 	values[0] = Int64GetDatum(a->job_id);
+	bulk_spi_exec("SELECT coalesce(language, 'ja') FROM bulkorder.bulk_jobs WHERE job_id = $1",
+				  1, types, values, NULL, true, SPI_OK_SELECT);
+	if (SPI_processed == 1)
+		SetConfigOption("bulkorder.language",
+						SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1),
+						PGC_USERSET, PGC_S_SESSION);
+	SPI_freetuptable(SPI_tuptable);
+	if (a->err)
+	{
+		message = a->err->message ? a->err->message : "unknown error";
+		nulls[2] = 'n';
+	}
+	else
+	{
+		/* the job's language; the arguments come in another order in each */
+		if (bulkorder_language == BULK_LANG_EN)
+			message = psprintf("the job's worker ended abnormally %d times while running targets %lld to %lld, so the job is not resumed automatically (worker_crashed)",
+							   BULK_MAX_CRASHES, (long long) a->first_target, (long long) a->last_target);
+		else
+			message = psprintf("作業プロセスが対象 %lld〜%lld の処理中に%d回異常終了したため、このジョブは自動では再開しません (worker_crashed)",
+							   (long long) a->first_target, (long long) a->last_target, BULK_MAX_CRASHES);
+		values[2] = CStringGetTextDatum("worker_crashed");
+	}
 	values[1] = CStringGetTextDatum(message);
 	bulk_spi_exec("UPDATE bulkorder.bulk_jobs SET status = '" BULK_STATUS_FAILED "', error_message = $2,"
-				  " finished_at = clock_timestamp()"
+				  " error_code = $3, finished_at = clock_timestamp()"
 				  " WHERE job_id = $1 AND status IN " BULK_SQL_OPEN_STATUSES
-				  " RETURNING coalesce(language, 'ja'), page, operation, success_count, failure_count",
-				  2, types, values, NULL, false, SPI_OK_UPDATE_RETURNING);
+				  " RETURNING page, operation, success_count, failure_count",
+				  3, types, values, nulls, false, SPI_OK_UPDATE_RETURNING);
 	if (SPI_processed == 1)
 	{
 		char	   *page,
@@ -393,12 +863,10 @@ fail_txn(void *arg)
 
 		tup = SPI_tuptable->vals[0];
 		desc = SPI_tuptable->tupdesc;
-		language = SPI_getvalue(tup, desc, 1);
-		page = SPI_getvalue(tup, desc, 2);
-		operation = SPI_getvalue(tup, desc, 3);
-		ok = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
-		ng = DatumGetInt64(SPI_getbinval(tup, desc, 5, &isnull));
-		SetConfigOption("bulkorder.language", language, PGC_USERSET, PGC_S_SESSION);
+		page = SPI_getvalue(tup, desc, 1);
+		operation = SPI_getvalue(tup, desc, 2);
+		ok = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+		ng = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
 
 		/* display names without the engine: the catalogue may be what broke */
 		nvalues[0] = CStringGetTextDatum(page);
@@ -414,8 +882,10 @@ fail_txn(void *arg)
 		bulk_notify(a->job_id, bulk_failure_message(page, operation, a->job_id, ok, ng,
 												   message));
 	}
+	bulk_spi_exec("UPDATE bulkorder.bulk_job_chunks SET run_started_at = NULL"
+				  " WHERE job_id = $1 AND run_started_at IS NOT NULL",
+				  1, types, values, NULL, false, SPI_OK_UPDATE);
 	end_txn();
-	bulk_confine(0);
 }
 
 static bool
@@ -433,26 +903,89 @@ nap(long ms)
 	CHECK_FOR_INTERRUPTS();
 }
 
+static void
+fail_job(FailArgs *fa)
+{
+	ErrorData  *err2 = guarded(fail_txn, fa);
+
+	if (err2)
+		proc_exit(0);			/* the database is going away: nothing to record in */
+}
+
 /*
  * One turn of a claimed job (its lock held): its next chunk, redone after a
- * deadlock or serialization failure, or the job failed.
+ * deadlock or serialization failure, set aside when its rows are held (or
+ * given up on, past lock_give_up), or the job failed.
  */
 static void
-run_turn(int64 job_id, int64 shop_id)
+run_turn_in_shop(ClaimArgs *claim)
 {
+	int64		job_id = claim->job_id;
 	int			attempt = 0;
+	bool		give_up = false;
+
+	if (claim->crashed)
+	{
+		FailArgs	fa = {job_id, NULL, claim->first_target, claim->last_target};
+
+		ereport(LOG,
+				(errmsg("bulkorder: job %lld failed with worker_crashed: its chunk of targets %lld to %lld ended its worker abnormally %d times",
+						(long long) job_id, (long long) claim->first_target,
+						(long long) claim->last_target, BULK_MAX_CRASHES),
+				 errhint("The job is not resumed automatically; the targets it did not reach have no item.")));
+		fail_job(&fa);
+		return;
+	}
 
 	for (;;)
 	{
-		ChunkArgs	args = {job_id, shop_id};
+		ChunkArgs	args = {job_id, give_up};
 		ErrorData  *err;
 
 		CHECK_FOR_INTERRUPTS();
 		bulk_process_reload();
+		in_targets = false;
 		err = guarded(chunk_txn, &args);
 		MemoryContextReset(chunk_ctx);
 		if (err == NULL)
 			return;
+		/* a lock another transaction holds: set the job aside, serve others */
+		if (err->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE)
+		{
+			/* one give-up pass per turn: a lock timeout in it only pauses */
+			AsideArgs	aa = {job_id, in_targets && args.has_chunk && !give_up,
+			args.first_target, args.lock_timeout_ms, args.lock_give_up_ms};
+			ErrorData  *err2;
+
+			if (aa.lock_timeout_ms <= 0)
+				aa.lock_timeout_ms = bulkorder_lock_timeout;
+			err2 = guarded(aside_txn, &aa);
+			if (err2)
+			{
+				/* e.g. the job's row held too: the claim passes it over until then */
+				FreeErrorData(err2);
+				aa.give_up = false;
+			}
+			if (aa.give_up)
+				ereport(LOG,
+						(errmsg("bulkorder: job %lld: rows of its chunk from target %lld are still held after %d ms: giving up on the held targets",
+								(long long) job_id, (long long) args.first_target, aa.lock_give_up_ms),
+						 errdetail("%s", err->message)));
+			else
+				ereport(LOG,
+						(errmsg("bulkorder: job %lld set aside for %ld ms: %s",
+								(long long) job_id, aa.pause_ms,
+								aa.held ? "rows of its chunk are held by another transaction" :
+								"a lock it needs is held by another transaction"),
+						 errdetail("%s", err->message),
+						 aa.held ? errhint("Targets still held after bulkorder.lock_give_up (%d ms) fail with row_locked.",
+										   aa.lock_give_up_ms) : 0));
+			FreeErrorData(err);
+			if (!aa.give_up)
+				return;
+			give_up = true;
+			continue;
+		}
 		/* a deadlock or serialization failure with another session: redo the chunk */
 		if (retryable(err) && ++attempt < BULK_RETRIES)
 		{
@@ -461,15 +994,22 @@ run_turn(int64 job_id, int64 shop_id)
 			continue;
 		}
 		{
-			FailArgs	fa = {job_id, shop_id, err};
-			ErrorData  *err2 = guarded(fail_txn, &fa);
+			FailArgs	fa = {job_id, err, 0, 0};
 
-			if (err2)
-				proc_exit(0);	/* the database is going away: nothing to record in */
+			fail_job(&fa);
 		}
 		FreeErrorData(err);
 		return;
 	}
+}
+
+/* A turn runs in the job's shop: every transaction of it (begin_txn). */
+static void
+run_turn(ClaimArgs *claim)
+{
+	turn_shop = claim->shop_id;
+	run_turn_in_shop(claim);
+	turn_shop = 0;
 }
 
 void
@@ -503,20 +1043,43 @@ bulkorder_worker_main(Datum main_arg)
 		/* one chunk per turn, then the job served least recently */
 		for (;;)
 		{
+			ErrorData  *err;
+
+			memset(&claim, 0, sizeof(claim));
 			claim.keep = true;
 			CHECK_FOR_INTERRUPTS();
 			bulk_process_reload();
-			if (guarded(claim_txn, &claim))
+			if ((err = guarded(claim_txn, &claim)) != NULL)
+			{
+				/* e.g. the database going away, or a lock on the queue's tables */
+				if (err->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE)
+					ereport(LOG,
+							(errmsg("bulkorder worker: could not look at the queue, exiting: %s", err->message),
+							 errhint("A transaction holds a lock on bulkorder.bulk_jobs; the launcher or the next submission starts a worker again.")));
 				proc_exit(0);
+			}
 			if (claim.job_id == 0)
 				break;
-			run_turn(claim.job_id, claim.shop_id);
+			run_turn(&claim);
 			release_job(claim.job_id);
+		}
+
+		/*
+		 * Jobs set aside, or whose row another transaction holds: keep the
+		 * slot and look again soon (a new job is seen then too).  No
+		 * other worker may be left to come back to them.
+		 */
+		if (claim.pending)
+		{
+			pgstat_report_activity(STATE_IDLE, "bulkorder: waiting for jobs set aside");
+			nap(claim.wait_ms);
+			continue;
 		}
 		bulk_slot_release();
 		/* after giving up the slot, one more look: nothing may be left behind */
+		memset(&claim, 0, sizeof(claim));
 		claim.keep = false;
-		if (guarded(claim_txn, &claim) || claim.job_id == 0)
+		if (guarded(claim_txn, &claim) || (claim.job_id == 0 && !claim.pending))
 			break;
 		/* every slot taken again: their holders look before they exit */
 		if (!bulk_slot_attach(dboid, -1))

@@ -80,6 +80,12 @@ typedef struct BulkWorkerSlot
 
 typedef struct BulkShmem
 {
+	/*
+	 * Shared memory made again after a crash of some process: the launcher
+	 * waits one naptime before it starts any worker (set by the postmaster).
+	 */
+	bool		after_crash;
+	bool		launcher_waited;	/* the launcher has waited since then */
 	slock_t		mutex;			/* the database table */
 	Oid			dboid[BULK_MAX_DBS];
 	BulkDbState state[BULK_MAX_DBS];
@@ -89,6 +95,8 @@ typedef struct BulkShmem
 } BulkShmem;
 
 static BulkShmem *bulk_shmem = NULL;
+/* in the postmaster: how many times it has made bulkorder's shared memory */
+static int	shmem_generation = 0;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
@@ -132,6 +140,8 @@ bulk_shmem_startup(void)
 		SpinLockInit(&bulk_shmem->mutex);
 		bulk_shmem->slot_lock = &(GetNamedLWLockTranche("bulkorder"))->lock;
 		bulk_shmem->nslots = max_worker_processes;
+		/* the postmaster makes it again only after a crash (reset_shared) */
+		bulk_shmem->after_crash = ++shmem_generation > 1;
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -473,6 +483,37 @@ bulkorder_launcher_main(Datum main_arg)
 	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
 	launcher_ctx = AllocSetContextCreate(TopMemoryContext, "bulkorder launcher",
 										 ALLOCSET_DEFAULT_SIZES);
+
+	/*
+	 * After a crash recovery, wait one naptime before resuming anything: the
+	 * job in flight may be what crashed the server (a job whose chunk ends
+	 * its worker abnormally twice fails, job_worker.c, so this bounds the
+	 * loop to two crashes), and the server has just come back.
+	 */
+	if (bulk_shmem->after_crash && !bulk_shmem->launcher_waited)
+	{
+		TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+														bulkorder_worker_naptime * 1000L);
+
+		ereport(LOG,
+				(errmsg("bulkorder launcher: the server recovered from a crash, no job resumes for %d s",
+						bulkorder_worker_naptime),
+				 errdetail("A job whose chunk ended its worker abnormally twice fails with worker_crashed instead of resuming.")));
+		pgstat_report_activity(STATE_IDLE, "bulkorder launcher: waiting after a crash recovery");
+		for (;;)
+		{
+			long		ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), until);
+
+			if (ms <= 0)
+				break;
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 ms, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+		}
+		bulk_shmem->launcher_waited = true;
+	}
+
 	for (;;)
 	{
 		CHECK_FOR_INTERRUPTS();

@@ -42,7 +42,10 @@ PG_FUNCTION_INFO_V1(bulkorder_start_worker);
 #define BULK_LOCKTAG_JOB		3
 #define BULK_LOCKTAG_SLOT		4
 
-/* this transaction submitted an asynchronous job: start a worker at commit */
+/*
+ * This transaction submitted an asynchronous job, or asked to cancel one:
+ * start a worker at commit.
+ */
 static bool submitted_in_xact = false;
 static bool xact_callback_registered = false;
 
@@ -143,6 +146,18 @@ queue_xact_callback(XactEvent event, void *arg)
 	}
 }
 
+/* Start a worker when this transaction commits (queue_xact_callback). */
+static void
+start_worker_at_commit(void)
+{
+	if (!xact_callback_registered)
+	{
+		RegisterXactCallback(queue_xact_callback, NULL);
+		xact_callback_registered = true;
+	}
+	submitted_in_xact = true;
+}
+
 /*
  * Called by run_bulk for an accepted asynchronous job (already inserted as
  * 'queued', its acceptance notified): keep what the worker needs; a worker
@@ -151,8 +166,8 @@ queue_xact_callback(XactEvent event, void *arg)
 void
 bulk_submit_async(BulkOperation *op, int64 job_id, Jsonb *params, BulkTargets *targets)
 {
-	Oid			types[4] = {INT8OID, JSONBOID, INT4OID, TEXTOID};
-	Datum		values[4];
+	Oid			types[6] = {INT8OID, JSONBOID, INT4OID, TEXTOID, INT4OID, INT4OID};
+	Datum		values[6];
 	Oid			ctypes[5] = {INT8OID, INT4OID, INT8OID, INT8OID, INT8ARRAYOID};
 	SPIPlanPtr	plan;
 
@@ -160,9 +175,11 @@ bulk_submit_async(BulkOperation *op, int64 job_id, Jsonb *params, BulkTargets *t
 	values[1] = JsonbPGetDatum(params);
 	values[2] = Int32GetDatum(bulkorder_chunk_size);
 	values[3] = CStringGetTextDatum(GetConfigOption("bulkorder.language", false, false));
+	values[4] = Int32GetDatum(bulkorder_lock_timeout);
+	values[5] = Int32GetDatum(bulkorder_lock_give_up);
 	bulk_spi_exec("UPDATE bulkorder.bulk_jobs SET effective_params = $2, chunk_size = $3,"
-				  " language = $4 WHERE job_id = $1",
-				  4, types, values, NULL, false, SPI_OK_UPDATE);
+				  " language = $4, lock_timeout_ms = $5, lock_give_up_ms = $6 WHERE job_id = $1",
+				  6, types, values, NULL, false, SPI_OK_UPDATE);
 
 	/* keys are sorted and distinct already: cut them into the job's chunks */
 	plan = SPI_prepare("INSERT INTO bulkorder.bulk_job_chunks"
@@ -191,12 +208,7 @@ bulk_submit_async(BulkOperation *op, int64 job_id, Jsonb *params, BulkTargets *t
 	SPI_freeplan(plan);
 
 	bulk_set_db_state(MyDatabaseId, BULK_DB_HAS_EXTENSION);
-	if (!xact_callback_registered)
-	{
-		RegisterXactCallback(queue_xact_callback, NULL);
-		xact_callback_registered = true;
-	}
-	submitted_in_xact = true;
+	start_worker_at_commit();
 }
 
 /* ----------------------------------------------------------------
@@ -205,17 +217,53 @@ bulk_submit_async(BulkOperation *op, int64 job_id, Jsonb *params, BulkTargets *t
  */
 
 /*
+ * Whether the caller's transaction can outlive the statement: a transaction
+ * block opened with BEGIN (or a subtransaction).  A single statement, or the
+ * implicit block of a multi-statement query string, ends with that string.
+ * PostgreSQL tells the two blocks apart only in its block state, which no
+ * function reports; EndImplicitTransactionBlock() turns an implicit block
+ * into a single-statement transaction and leaves every other state alone, so
+ * if the block is gone after it, it was implicit, and
+ * BeginImplicitTransactionBlock() puts it back exactly as exec_simple_query
+ * made it.  Nothing runs in between.
+ */
+static bool
+in_explicit_transaction_block(void)
+{
+	if (!IsTransactionBlock())
+		return false;
+	EndImplicitTransactionBlock();
+	if (IsTransactionBlock())
+		return true;
+	BeginImplicitTransactionBlock();
+	return false;
+}
+
+/*
  * cancel_job(job_id bigint, options jsonb DEFAULT '{}') RETURNS boolean
  *
- * A job no worker is running a chunk of (queued, between two chunks, or
- * left 'running' by a crash) is cancelled at once.  While a chunk runs, the
- * job is flagged and its worker stops at the chunk's end (status
+ * A job no worker is running a chunk of (queued, between two chunks, set
+ * aside, or left 'running' by a crash) is cancelled at once.  While a chunk
+ * runs, the job is flagged and its worker stops at the chunk's end (status
  * cancelled, counts true to what was applied, a notification).  Who asked
  * is recorded (bulk_jobs.cancelled_by, the calling role, and
  * cancelled_by_operator, options.operator) and named in the notification;
  * the first cancel of a job is the one recorded.  A finished job (done,
  * cancelled, failed) -- every synchronous job, which nobody else can see
- * before it has finished -- returns false and nothing changes.
+ * before it has finished -- returns false and nothing changes.  An unknown
+ * job id is 22023, as in every function that takes one.
+ *
+ * It holds no lock past its own statement, so that no open transaction can
+ * stall the worker (SPEC §8).  Called on its own (a transaction that ends
+ * with the statement, or with its query string), or on a job its own
+ * transaction submitted, it changes the job's row: the cancel shows at
+ * once.  Inside a BEGIN ... COMMIT block, for a job of another transaction,
+ * a change of the job's row would stay locked until the block ends, and
+ * the worker, which updates that row at the end of every chunk, would wait
+ * for it: there the cancel is a row of bulk_job_cancel_requests, which
+ * nothing waits for.  When the block commits, the job stops at its next
+ * chunk boundary, or at once in a worker's next turn when none runs a
+ * chunk of it (a worker is started at the commit, as for a submission).
  */
 Datum
 bulkorder_cancel_job(PG_FUNCTION_ARGS)
@@ -229,7 +277,12 @@ bulkorder_cancel_job(PG_FUNCTION_ARGS)
 	TupleDesc	desc;
 	bool		isnull;
 	char	   *status;
+	char	   *page;
+	char	   *operation;
+	char	   *language;
 	bool		is_async;
+	bool		own_row;
+	bool		running_chunk;
 	LOCKTAG		tag;
 	BulkJobOptions opts;
 	int64		previous;
@@ -253,9 +306,9 @@ bulkorder_cancel_job(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "bulkorder: SPI_connect failed");
-	/* waits at most for a worker's end-of-chunk update of the row */
-	bulk_spi_exec("SELECT status, is_async, page, operation, coalesce(language, 'ja')"
-				  " FROM bulkorder.bulk_jobs WHERE job_id = $1 FOR UPDATE",
+	/* no lock: a worker may be updating the row, this reads it as committed */
+	bulk_spi_exec("SELECT status, is_async, page, operation, coalesce(language, 'ja'), xmin"
+				  " FROM bulkorder.bulk_jobs WHERE job_id = $1",
 				  1, types, values, NULL, false, SPI_OK_SELECT);
 	/* a job of another shop is one this call cannot know */
 	if (SPI_processed != 1)
@@ -266,6 +319,11 @@ bulkorder_cancel_job(PG_FUNCTION_ARGS)
 	desc = SPI_tuptable->tupdesc;
 	status = SPI_getvalue(tup, desc, 1);
 	is_async = DatumGetBool(SPI_getbinval(tup, desc, 2, &isnull));
+	page = SPI_getvalue(tup, desc, 3);
+	operation = SPI_getvalue(tup, desc, 4);
+	language = SPI_getvalue(tup, desc, 5);
+	/* inserted or already changed by this transaction: its lock is ours anyway */
+	own_row = TransactionIdIsCurrentTransactionId(DatumGetTransactionId(SPI_getbinval(tup, desc, 6, &isnull)));
 	if (!is_async || (strcmp(status, BULK_STATUS_QUEUED) != 0 && strcmp(status, BULK_STATUS_RUNNING) != 0))
 	{
 		SPI_finish();
@@ -273,19 +331,53 @@ bulkorder_cancel_job(PG_FUNCTION_ARGS)
 		PG_RETURN_BOOL(false);
 	}
 
-	/* the first to ask is the one recorded */
-	bulk_spi_exec("UPDATE bulkorder.bulk_jobs SET cancel_requested = true,"
-				  " cancelled_by = $2, cancelled_by_operator = $3"
-				  " WHERE job_id = $1 AND NOT cancel_requested",
-				  3, types, values, nulls, false, SPI_OK_UPDATE);
+	if (!own_row && in_explicit_transaction_block())
+	{
+		bulk_spi_exec("INSERT INTO bulkorder.bulk_job_cancel_requests (job_id, requested_by, operator)"
+					  " VALUES ($1, $2, $3)",
+					  3, types, values, nulls, false, SPI_OK_INSERT);
+		start_worker_at_commit();
+		SPI_finish();
+		PG_RETURN_BOOL(true);
+	}
 
+	/*
+	 * The job's lock tells whether a worker runs a chunk of it.  Taken for
+	 * the transaction, so that an error gives it back, and released before
+	 * returning: a worker skips a job whose row another transaction holds,
+	 * and never waits for it.
+	 */
 	bulk_job_locktag(&tag, job_id);
-	if (strcmp(status, BULK_STATUS_QUEUED) == 0 || bulk_try_lock(&tag, false))
+	running_chunk = !bulk_try_lock(&tag, false);
+
+	/*
+	 * The first to ask is the one recorded: an earlier request made inside
+	 * a transaction block, if one has committed, else this call.  Waits at
+	 * most for a worker's end-of-chunk update of the row.
+	 */
+	bulk_spi_exec("UPDATE bulkorder.bulk_jobs j SET cancel_requested = true,"
+				  " cancelled_by = coalesce(r.requested_by, $2),"
+				  " cancelled_by_operator = CASE WHEN r.requested_by IS NULL THEN $3 ELSE r.operator END"
+				  " FROM (SELECT $1::bigint AS job_id) k"
+				  " LEFT JOIN LATERAL (SELECT requested_by, operator FROM bulkorder.bulk_job_cancel_requests q"
+				  "                     WHERE q.job_id = k.job_id ORDER BY q.request_id LIMIT 1) r ON true"
+				  " WHERE j.job_id = k.job_id AND NOT j.cancel_requested"
+				  " AND j.status IN " BULK_SQL_OPEN_STATUSES,
+				  3, types, values, nulls, false, SPI_OK_UPDATE);
+	/* a worker may have ended it since the first look */
+	bulk_spi_exec("SELECT status FROM bulkorder.bulk_jobs WHERE job_id = $1",
+				  1, types, values, NULL, false, SPI_OK_SELECT);
+	status = SPI_processed == 1 ? SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1) : "";
+	if (strcmp(status, BULK_STATUS_QUEUED) != 0 && strcmp(status, BULK_STATUS_RUNNING) != 0)
+	{
+		if (!running_chunk)
+			LockRelease(&tag, ExclusiveLock, false);
+		SPI_finish();
+		PG_RETURN_BOOL(false);
+	}
+	if (!running_chunk)
 	{
 		/* no worker runs a chunk of it: cancel now, in the job's language */
-		char	   *page = SPI_getvalue(tup, desc, 3);
-		char	   *operation = SPI_getvalue(tup, desc, 4);
-		char	   *language = SPI_getvalue(tup, desc, 5);
 		int			nest = NewGUCNestLevel();
 		BulkOperation *op;
 
@@ -294,6 +386,7 @@ bulkorder_cancel_job(PG_FUNCTION_ARGS)
 		op = bulk_lookup_job_operation(page, operation, NULL, job_id);
 		bulk_finish_job(op, job_id, BULK_STATUS_CANCELLED);
 		AtEOXact_GUC(true, nest);
+		LockRelease(&tag, ExclusiveLock, false);
 	}
 	SPI_finish();
 	bulk_confine(previous);

@@ -10,7 +10,16 @@
 #      worker started by run_bulk); after an immediate shutdown and a start
 #      nothing resumes it until bulkorder.start_worker() is called;
 #   D. without preloading, a job left 'running' by a crash is cancelled at
-#      once by cancel_job, counts true to what was applied.
+#      once by cancel_job, counts true to what was applied;
+#   E. (issue 23) a shop-defined operation whose fragment ends its own
+#      backend: the chunk ends its worker twice, the job fails with
+#      worker_crashed, the notification says so, and nothing resumes it;
+#   F. (issue 23) SIGKILL of the worker in the middle of the same chunk
+#      twice: after each crash recovery the launcher waits a naptime before
+#      it starts a worker, and after the second the job fails with
+#      worker_crashed, the chunks before it applied once.
+# A and A2 count one abnormal end of the chunk in flight; B (the whole
+# server gone, then started) counts none.
 # Each ends with: status as expected, one item per target reached, counts
 # equal to the items, and no item whose before image already holds the tag
 # (a chunk applied twice would show one).
@@ -111,6 +120,12 @@ echo "ok - A: killed worker $pid; $before of 200000 committed before the crash"
 grep -q "terminated by signal 9" "$log" || fail "A: no crash in the server log"
 wait_for 180 "SELECT status = 'done' FROM bulkorder.bulk_jobs WHERE job_id = $job"
 verify A "$job" crash 200000 done
+check "A: the chunk in flight counted one abnormal end" \
+  "SELECT sum(crashes) || ' ' || count(*) FILTER (WHERE crashes = 1)
+     FROM bulkorder.bulk_job_chunks WHERE job_id = $job" "1 1"
+grep -q "bulkorder launcher: the server recovered from a crash, no job resumes for" "$log" ||
+  fail "A: the launcher did not wait after the crash recovery"
+echo "ok - A: the launcher waited after the crash recovery"
 
 echo "# A2: a terminated worker (SIGTERM): the launcher's next look resumes the job"
 q "ALTER SYSTEM SET bulkorder.worker_naptime = 1"
@@ -122,6 +137,8 @@ check "A2: pg_terminate_backend" \
     WHERE backend_type = 'bulkorder worker' AND datname = '$db'" t
 wait_for 180 "SELECT status = 'done' FROM bulkorder.bulk_jobs WHERE job_id = $job"
 verify A2 "$job" terminated 100000 done
+check "A2: a terminated worker is an abnormal end of its chunk" \
+  "SELECT sum(crashes) FROM bulkorder.bulk_job_chunks WHERE job_id = $job" 1
 q "ALTER SYSTEM RESET bulkorder.worker_naptime"
 q "SELECT pg_reload_conf()" >/dev/null
 
@@ -145,6 +162,87 @@ before=$(q "SELECT processed_count FROM bulkorder.bulk_jobs WHERE job_id = $job"
 echo "ok - B: killed postmaster $pm and its processes; $before of 100000 committed before"
 wait_for 180 "SELECT status = 'done' FROM bulkorder.bulk_jobs WHERE job_id = $job"
 verify B "$job" crash2 100000 done
+check "B: a server that went away and was started again is not the chunk's doing" \
+  "SELECT sum(crashes) FROM bulkorder.bulk_job_chunks WHERE job_id = $job" 0
+
+echo "# E: an operation whose fragment ends its own backend fails with worker_crashed"
+q "ALTER SYSTEM SET bulkorder.worker_naptime = 1"
+q "SELECT pg_reload_conf()" >/dev/null
+q "SELECT bulkorder.define_operation('customers', 'self_destruct',
+     name_ja => '自己終了', name_en => 'self destruct', wrapper => 'bulk_self_destruct',
+     changed_columns => '{remarks}',
+     set_clause => \$\$remarks = CASE WHEN pg_catalog.pg_terminate_backend(pg_catalog.pg_backend_pid())
+                                    THEN t.remarks ELSE t.remarks END\$\$)" >/dev/null
+fatal_lines() { tail -c "+$1" "$log" | grep -c 'FATAL:  terminating background worker "bulkorder worker" due to administrator command' || true; }
+log_mark=$(( $(stat -c %s "$log") + 1 ))
+job=$(q "SELECT bulkorder.run_bulk('customers', 'self_destruct', ARRAY(SELECT generate_series(1, 3000))::bigint[],
+                                   '{}', '{\"async\": true, \"operator\": \"yamada\"}')")
+wait_for 120 "SELECT status = 'failed' FROM bulkorder.bulk_jobs WHERE job_id = $job"
+check "E: failed with worker_crashed, nothing applied" \
+  "SELECT error_code || ' ' || processed_count || ' ' || (error_message LIKE '%worker_crashed%')::text
+     FROM bulkorder.bulk_jobs WHERE job_id = $job" "worker_crashed 0 true"
+check "E: its first chunk ended its worker twice, no run of it is left open" \
+  "SELECT chunk_no || ':' || crashes || ':' || (run_started_at IS NULL)::text
+     FROM bulkorder.bulk_job_chunks WHERE job_id = $job AND crashes > 0" "1:2:true"
+check "E: the notification says so" \
+  "SELECT count(*) FROM bulkorder.notifications WHERE job_id = $job AND recipient = 'yamada'
+      AND message LIKE '一括更新がエラーで中断しました。顧客一覧「自己終了」%異常終了%worker_crashed%'" 1
+[ "$(fatal_lines "$log_mark")" = 2 ] || fail "E: expected 2 terminated workers, the log has $(fatal_lines "$log_mark")"
+# three more looks of the launcher: the job stays failed, no worker ran it
+sleep 3
+check "E: never resumed" \
+  "SELECT status || ' ' || (SELECT sum(crashes) FROM bulkorder.bulk_job_chunks WHERE job_id = $job)
+     FROM bulkorder.bulk_jobs WHERE job_id = $job" "failed 2"
+[ "$(fatal_lines "$log_mark")" = 2 ] || fail "E: the job ran again after it failed"
+echo "ok - E: two terminated workers in the log, no third"
+job2=$(q "SELECT bulkorder.run_bulk('customers', 'points', ARRAY[1, 2]::bigint[], '{\"delta\": 5}', '{\"async\": true}')")
+wait_for 60 "SELECT status = 'done' FROM bulkorder.bulk_jobs WHERE job_id = $job2"
+echo "ok - E: the next job of the database runs"
+
+echo "# F: SIGKILL of the worker in the middle of the same chunk, twice"
+# the launcher waits one naptime after a crash recovery: 5 s here
+q "ALTER SYSTEM SET bulkorder.worker_naptime = 5"
+q "SELECT pg_reload_conf()" >/dev/null
+# order 5500 (the sixth chunk of 1000) keeps its worker in the chunk
+q "CREATE FUNCTION public.crash_slow() RETURNS trigger LANGUAGE plpgsql AS
+   \$\$BEGIN PERFORM pg_sleep(300); RETURN NEW; END\$\$"
+q "CREATE TRIGGER crash_slow BEFORE UPDATE ON bulkorder.orders
+   FOR EACH ROW WHEN (NEW.order_no = 5500) EXECUTE FUNCTION public.crash_slow()"
+# in English: the notification says so in the job's language
+job=$(q "SET bulkorder.language = 'en';
+         SELECT bulkorder.run_bulk('orders', 'tags', ARRAY(SELECT generate_series(1, 20000))::bigint[],
+                                   '{\"add\": [\"killed\"]}', '{\"async\": true}')")
+for round in 1 2; do
+  wait_for 120 "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE backend_type = 'bulkorder worker'
+                                AND datname = '$db' AND wait_event = 'PgSleep')"
+  if [ $round = 2 ]; then
+    # the worker that resumed the job was started a naptime after the server was back
+    check "F: the launcher waited 5 s after the crash recovery" \
+      "SELECT backend_start >= '$ready'::timestamptz + interval '5 s'
+         FROM pg_stat_activity WHERE backend_type = 'bulkorder worker' AND datname = '$db' AND wait_event = 'PgSleep'" t
+  fi
+  check "F: round $round: in the sixth chunk, five committed" \
+    "SELECT processed_count FROM bulkorder.bulk_jobs WHERE job_id = $job" 5000
+  pid=$(q "SELECT pid FROM pg_stat_activity WHERE backend_type = 'bulkorder worker' AND datname = '$db' AND wait_event = 'PgSleep'")
+  kill -KILL "$pid"
+  sleep 1
+  wait_up
+  # when the server was back: the log's last "ready" line (log_line_prefix '%m [%p] ')
+  ready=$(grep 'database system is ready to accept connections' "$log" | tail -1 | cut -d' ' -f1-3)
+  echo "ok - F: round $round: killed worker $pid mid-chunk; the server is back"
+done
+wait_for 120 "SELECT status = 'failed' FROM bulkorder.bulk_jobs WHERE job_id = $job"
+q "DROP TRIGGER crash_slow ON bulkorder.orders"
+check "F: failed with worker_crashed after the second" \
+  "SELECT error_code || ' ' || (SELECT string_agg(chunk_no || ':' || crashes, ',') FROM bulkorder.bulk_job_chunks
+                                 WHERE job_id = $job AND crashes > 0)
+     FROM bulkorder.bulk_jobs WHERE job_id = $job" "worker_crashed 6:2"
+verify F "$job" killed 20000 failed
+check "F: the notification says so, in the job's language" \
+  "SELECT message FROM bulkorder.notifications WHERE job_id = $job ORDER BY notification_id DESC LIMIT 1" \
+  "Bulk update broke off with an error: orders, tags: 5000 succeeded / 0 failed before it: the job's worker ended abnormally 2 times while running targets 5001 to 6000, so the job is not resumed automatically (worker_crashed) (job #$job)"
+q "ALTER SYSTEM RESET bulkorder.worker_naptime"
+q "SELECT pg_reload_conf()" >/dev/null
 
 echo "# C: without shared_preload_libraries"
 cat >> "$data/postgresql.conf" <<CONF

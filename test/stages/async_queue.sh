@@ -10,7 +10,15 @@
 #       transactions, and once they commit every job ends done;
 #   F6. with bulkorder.max_workers = 1, two 200,000-target jobs take turns
 #       by chunk, and a 1-target job submitted after them finishes before
-#       either, within seconds.
+#       either, within seconds;
+#   F7. (issue 23) with bulkorder.max_workers = 2, two operators each leave a
+#       one-row synchronous job's transaction open, and asynchronous jobs on
+#       those rows take both workers: a third operator's unrelated
+#       one-target job finishes within seconds, the two jobs are set aside
+#       (nothing applied) and complete once the transactions end;
+#   F8. (issue 23) BEGIN; SELECT cancel_job(j); left open by an operator: no
+#       worker waits for it, the job goes on, and the cancel takes effect
+#       when it commits.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 name=async_queue
@@ -146,4 +154,80 @@ check "F6: every target of the large jobs applied once" \
      FROM bulkorder.bulk_jobs WHERE job_id IN ($big1, $big2)" "200000/200000 200000/200000"
 check "F6: each job kept the chunk size it was submitted with" \
   "SELECT string_agg(DISTINCT chunk_size::text, ',') FROM bulkorder.bulk_jobs WHERE job_id IN ($big1, $big2, $small)" 2000
+echo "# F7: two operators' open transactions never stop a third operator's job"
+q "ALTER DATABASE $db RESET bulkorder.chunk_size"
+set_max_workers 2
+wait_for 60 "SELECT ($workers) = 0"
+for r in queue_op1 queue_op2 queue_op3; do
+  q "CREATE ROLE $r LOGIN"
+  q "GRANT CONNECT ON DATABASE $db TO $r"
+  q "SELECT bulkorder.grant_operator('$r')" >/dev/null
+done
+as_op() {  # as_op ROLE SQL
+  psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$db" -U "$1" -c "$2"
+}
+holders="SELECT count(*) FROM pg_stat_activity WHERE usename IN ('queue_op1', 'queue_op2')
+           AND state = 'active' AND query LIKE 'SELECT pg_sleep(600)%'"
+for i in 1 2; do
+  # order i: hold its shipment, synchronously, and leave the transaction open
+  psql -X -q -d "$db" -U queue_op$i -v ON_ERROR_STOP=1 <<SQL >/dev/null 2>&1 &
+BEGIN;
+SELECT bulkorder.run_bulk('orders', 'shipping_hold', ARRAY[$i]::bigint[], '{"hold": true}');
+SELECT pg_sleep(600);
+COMMIT;
+SQL
+  pids+=($!)
+done
+wait_for 30 "SELECT ($holders) = 2"
+echo "ok - F7: queue_op1 and queue_op2 hold orders 1 and 2 in open transactions"
+held1=$(as_op queue_op1 "SELECT bulkorder.run_bulk('orders', 'tags', ARRAY[1]::bigint[], '{\"add\": [\"f7\"]}', '{\"async\": true}')")
+held2=$(as_op queue_op2 "SELECT bulkorder.run_bulk('orders', 'tags', ARRAY[2]::bigint[], '{\"add\": [\"f7\"]}', '{\"async\": true}')")
+wait_for 30 "SELECT count(*) = 2 FROM bulkorder.bulk_jobs WHERE job_id IN ($held1, $held2) AND status = 'running'"
+echo "ok - F7: both workers took the jobs on the held orders"
+third=$(as_op queue_op3 "SELECT bulkorder.run_bulk('customers', 'points', ARRAY[5]::bigint[], '{\"delta\": 10}', '{\"async\": true}')")
+wait_for 60 "SELECT status = 'done' FROM bulkorder.bulk_jobs WHERE job_id = $third"
+check "F7: the third operator's job finished within seconds (lock_timeout 5 s)" \
+  "SELECT success_count || ' ' || (finished_at - requested_at < interval '20 seconds')::text
+     FROM bulkorder.bulk_jobs WHERE job_id = $third" "1 true"
+check "F7: the transactions are still open" "SELECT ($holders)" 2
+check "F7: the jobs on the held orders are set aside, nothing applied" \
+  "SELECT string_agg(status || ' ' || processed_count || ' ' || (not_before IS NOT NULL), ',' ORDER BY job_id)
+     FROM bulkorder.bulk_jobs WHERE job_id IN ($held1, $held2)" "running 0 true,running 0 true"
+check "F7: their chunks record since when their rows are held" \
+  "SELECT count(*) FROM bulkorder.bulk_job_chunks WHERE job_id IN ($held1, $held2) AND held_since IS NOT NULL" 2
+# the operators' sessions end (their transactions roll back): the jobs complete
+q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename IN ('queue_op1', 'queue_op2')" >/dev/null
+wait_for 120 "SELECT bool_and(status = 'done') FROM bulkorder.bulk_jobs WHERE job_id IN ($held1, $held2)"
+check "F7: once the transactions ended, both jobs applied their target once" \
+  "SELECT string_agg(success_count || '/' || failure_count, ' ' ORDER BY job_id) || ' '
+          || (SELECT count(*) FROM bulkorder.orders WHERE order_no IN (1, 2)
+                AND array_length(array_positions(tags, 'f7'), 1) = 1)
+     FROM bulkorder.bulk_jobs WHERE job_id IN ($held1, $held2)" "1/0 1/0 2"
+
+echo "# F8: BEGIN; SELECT cancel_job(j); left open stalls nothing"
+q "ALTER DATABASE $db SET bulkorder.chunk_size = 1000"
+job=$(as_op queue_op1 "SELECT bulkorder.run_bulk('orders', 'tags', ARRAY(SELECT generate_series(1, 200000))::bigint[],
+                                                  '{\"add\": [\"f8\"]}', '{\"async\": true}')")
+wait_for 60 "SELECT processed_count >= 2000 FROM bulkorder.bulk_jobs WHERE job_id = $job"
+fifo="$PGHOST/f8.fifo"
+rm -f "$fifo"; mkfifo "$fifo"
+psql -X -q -A -t -d "$db" -U queue_op2 -v ON_ERROR_STOP=1 < "$fifo" > "$PGHOST/f8.out" 2>&1 &
+pids+=($!)
+exec 7> "$fifo"
+echo "BEGIN;" >&7
+echo "SELECT bulkorder.cancel_job($job, '{\"operator\": \"suzuki\"}');" >&7
+wait_for 30 "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE usename = 'queue_op2' AND state = 'idle in transaction')"
+at_cancel=$(q "SELECT processed_count FROM bulkorder.bulk_jobs WHERE job_id = $job")
+wait_for 60 "SELECT processed_count >= $at_cancel + 5000 FROM bulkorder.bulk_jobs WHERE job_id = $job"
+check "F8: the job went on while the cancel is open, no worker waits for it" \
+  "SELECT count(*) FROM pg_stat_activity w WHERE w.backend_type = 'bulkorder worker'
+      AND EXISTS (SELECT FROM pg_stat_activity c WHERE c.usename = 'queue_op2' AND c.pid = ANY (pg_blocking_pids(w.pid)))" 0
+echo "COMMIT;" >&7
+exec 7>&-
+wait_for 60 "SELECT status = 'cancelled' FROM bulkorder.bulk_jobs WHERE job_id = $job"
+check "F8: cancelled after the commit, by whom, counts true to what was applied" \
+  "SELECT cancelled_by || ' ' || cancelled_by_operator || ' ' || (processed_count < 200000)
+          || ' ' || (processed_count = (SELECT count(*) FROM bulkorder.bulk_job_items WHERE job_id = $job))
+     FROM bulkorder.bulk_jobs WHERE job_id = $job" "queue_op2 suzuki true true"
+grep -q "^t$" "$PGHOST/f8.out" || fail "F8: cancel_job did not return true: $(cat "$PGHOST/f8.out")"
 echo "async_queue: all checks passed"

@@ -39,7 +39,12 @@ if [ ! -f "$sys_lib/citus.so" ]; then
   [ "$(id -u)" -eq 0 ] || fail "Citus is not installed and building it needs root: sudo bash $vendor/build-citus.sh"
   echo "# building Citus (../shared/vendor/build-citus.sh, about 4 minutes)"
   t0=$SECONDS
-  PG_CONFIG=$sys_config bash "$vendor/build-citus.sh" || fail "building Citus failed"
+  # its apt-get waits for the package manager's locks as tools/deps.sh does
+  # (apt reads APT_CONFIG first, then the system's own files)
+  apt_conf=$(mktemp)
+  echo "DPkg::Lock::Timeout \"${BULKORDER_APT_LOCK_TIMEOUT:-600}\";" > "$apt_conf"
+  APT_CONFIG=$apt_conf PG_CONFIG=$sys_config bash "$vendor/build-citus.sh" || fail "building Citus failed"
+  rm -f "$apt_conf"
   [ -f "$sys_lib/citus.so" ] || fail "build-citus.sh ran but $sys_lib/citus.so is missing"
   echo "ok - Citus built and installed ($((SECONDS - t0)) s)"
 fi

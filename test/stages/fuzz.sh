@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
 # Stage: fuzzing.  Random, boundary and hostile calls to every public
-# function of schema bulkorder (listed from pg_proc at run time), for a
-# bounded time, as an operator (grant_operator) and, for about a quarter of
-# the calls, as a superuser, on a small demo shop in a database of its own.
+# function of schema bulkorder (listed from pg_proc at run time), as an
+# operator (grant_operator) and, for about a quarter of the calls, as a
+# superuser, on a small demo shop in a database of its own.
 #
-#   FUZZ_SECONDS  how long (default 60)
-#   FUZZ_SEED     the seed (default: a new one, printed); the same seed gives
-#                 the same calls
-#   FUZZ_CALLS    stop after this many calls (a replay: the time limit is
-#                 then off unless FUZZ_SECONDS is given too)
+# Which calls: the same seed gives the same calls.
+#   (nothing)     the fixed seeds of `make test` (FUZZ_FIXED_SEEDS), each
+#                 for FUZZ_FIXED_CALLS calls: every run makes the same calls,
+#                 so a failure replays exactly
+#   FUZZ_SEEDS    a list of seeds, run one after the other (FUZZ_CALLS each)
+#   FUZZ_SEED     one seed; "random" picks a new one and prints it (`make
+#                 fuzz`), bounded by FUZZ_SECONDS
+#   FUZZ_SECONDS  how long one seed runs at most (default 60 for a random
+#                 seed; no limit when FUZZ_CALLS is given without it)
+#   FUZZ_CALLS    stop after this many calls
 #   FUZZ_KEEP=1   keep the database bulkorder_fuzz afterwards
+# Every seed's run prints the command that replays it, and every finding the
+# call that gave it.
 #
 # Fails on: a lost connection; a server log line with TRAP, "terminated by
 # signal" or PANIC, or an error with SQLSTATE class XX (internal), from the
@@ -24,13 +31,43 @@
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
+FUZZ_FIXED_SEEDS="101 202 303"
+FUZZ_FIXED_CALLS=800
+
+# several seeds: this script once per seed, on one cluster
+if [ -z "${FUZZ_SEED:-}" ]; then
+  seeds=${FUZZ_SEEDS:-$FUZZ_FIXED_SEEDS}
+  [ -n "${FUZZ_SEEDS:-}" ] || export FUZZ_CALLS=${FUZZ_CALLS:-$FUZZ_FIXED_CALLS}
+  if [ -z "${BULKORDER_TEST_HOST:-}" ]; then
+    eval "$(bash tools/pg.sh start fuzz)" || { echo "fuzz: could not start a cluster"; exit 1; }
+    trap 'bash tools/pg.sh stop fuzz' EXIT
+    export BULKORDER_TEST_HOST=$PGHOST BULKORDER_TEST_PORT=$PGPORT
+  fi
+  if [ -n "${FUZZ_CALLS:-}" ]; then each="$FUZZ_CALLS calls"; else each="${FUZZ_SECONDS:-60} s"; fi
+  echo "fuzz: seeds $seeds, $each each"
+  failed_seeds=()
+  for s in $seeds; do
+    FUZZ_SEED=$s bash "$0" || failed_seeds+=("$s")
+  done
+  if [ ${#failed_seeds[@]} -gt 0 ]; then
+    echo "fuzz: seeds that failed: ${failed_seeds[*]}"
+    for s in "${failed_seeds[@]}"; do
+      echo "  replay: make && FUZZ_SEED=$s${FUZZ_CALLS:+ FUZZ_CALLS=$FUZZ_CALLS} bash test/stages/fuzz.sh"
+    done
+    exit 1
+  fi
+  echo "fuzz: no problem found (seeds $seeds)"
+  exit 0
+fi
+
+seed=$FUZZ_SEED
+[ "$seed" = random ] && seed=$(( $(od -An -N4 -tu4 /dev/urandom | tr -d ' ') % 1000000000 ))
 seconds=${FUZZ_SECONDS:-60}
-seed=${FUZZ_SEED:-$(( $(od -An -N4 -tu4 /dev/urandom | tr -d ' ') % 1000000000 ))}
 calls=${FUZZ_CALLS:-}
 db=bulkorder_fuzz
 op=bulkorder_fuzz_op
 case "$seconds$seed$calls" in
-  *[!0-9]*) echo "fuzz: FUZZ_SECONDS, FUZZ_SEED and FUZZ_CALLS are whole numbers" >&2; exit 2 ;;
+  *[!0-9]*) echo "fuzz: FUZZ_SECONDS, FUZZ_SEED (or random) and FUZZ_CALLS are whole numbers" >&2; exit 2 ;;
 esac
 if [ -n "$calls" ] && [ -z "${FUZZ_SECONDS:-}" ]; then seconds=86400; fi
 # enough calls never to run out before the time is up
@@ -55,7 +92,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "fuzz: seed $seed, ${seconds} s at most, ${calls} calls at most (replay: FUZZ_SEED=$seed FUZZ_CALLS=N bash test/stages/fuzz.sh)"
+if [ "$seconds" = 86400 ]; then limit="no time limit"; else limit="${seconds} s at most"; fi
+echo "fuzz: seed $seed, $limit, ${calls} calls at most (replay: make && FUZZ_SEED=$seed FUZZ_CALLS=N bash test/stages/fuzz.sh)"
 
 # the shop: 300 demo orders, always the same (the seed of the calls varies)
 q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" || exit 1
@@ -153,6 +191,7 @@ if [ "$failed_jobs" -gt 0 ]; then
   q -d "$db" -F ' ' -c "SELECT '  job ' || job_id, left(error_message, 200) FROM bulkorder_fuzz.all_jobs() WHERE status = 'failed' ORDER BY job_id LIMIT 20"
 fi
 
+echo "fuzz: this run replays with: make && FUZZ_SEED=$seed FUZZ_CALLS=$last bash test/stages/fuzz.sh"
 if [ "$fails" -gt 0 ]; then
   echo "fuzz: $fails problem(s), seed $seed"
   exit 1

@@ -8,6 +8,9 @@ AS $$
 BEGIN
     DELETE FROM bulkorder.bulk_job_items i USING deleted_jobs d
     WHERE i.shop_id = d.shop_id AND i.job_id = d.job_id;
+    -- nor do cancel_job's requests (1.2) have one: it would lock the job's row
+    DELETE FROM bulkorder.bulk_job_cancel_requests r USING deleted_jobs d
+    WHERE r.shop_id = d.shop_id AND r.job_id = d.job_id;
     RETURN NULL;
 END
 $$;
