@@ -128,8 +128,15 @@ SELECT bulkorder.define_operation('shipments', 'import_shipments',
             'condition', $$coalesce(cardinality(s.tracking_nos), 0) > 0$$,
             'message_ja', 'B列に送り状番号がありません(空欄、「=」だけ、または #N/A などの数式エラー)。送り状番号を入力し、保存し直してから取り込んでください',
             'message_en', 'column B holds no tracking number (empty, "=" alone, or a formula error such as #N/A). Enter the tracking number, save the file and import it again'),
+        -- two lines that write one number two ways (2345-6789-0292 and
+        -- 234567890292) give it once: compared in the carrier's stored
+        -- form, looked up only for an order with more than one
         jsonb_build_object('code', 'tracking_no_conflict',
-            'condition', $$cardinality(s.tracking_nos) = 1$$,
+            'condition', $$cardinality(s.tracking_nos) = 1
+                OR (SELECT count(DISTINCT coalesce(bulkorder.tracking_no_canonical(f.format, x), x))
+                    FROM (SELECT coalesce((SELECT dm.tracking_format FROM bulkorder.delivery_methods dm
+                                           WHERE dm.code = t.delivery_method), 'text') AS format) f,
+                         unnest(s.tracking_nos) AS x) = 1$$,
             'message_ja', 'ファイル内で同じ注文番号に異なる送り状番号が指定されています',
             'message_en', 'the file gives this order more than one tracking number'),
         jsonb_build_object('code', 'tracking_no_too_long',
