@@ -178,20 +178,30 @@ WHERE c.relnamespace = 'bulkorder'::regnamespace AND c.relkind = 'r'
 SQL
 ) ORDER BY 1"
 }
+# the columns of every shop table, as table.column, comma-separated
+columns() {  # columns DB
+  q "$1" -c "SELECT string_agg(c.relname || '.' || a.attname, ',' ORDER BY c.relname, a.attnum)
+             FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+             WHERE c.relnamespace = 'bulkorder'::regnamespace AND c.relkind = 'r'"
+}
 before10=$(checksums shop10)
 before11=$(checksums shop11)
+columns10=$(columns shop10)
+columns11=$(columns shop11)
 [ "$(echo "$before10" | wc -l)" -ge 20 ] || fail "expected the shop's tables, got: $before10"
-# checksums_as_before DB: the same sums, over the columns the tables had then
-checksums_as_before() {  # checksums_as_before DB BEFORE
+# checksums_as_before DB BEFORE COLUMNS: the same sums, over the columns the
+# tables had then (an upgrade adds columns: shop_id, tracking_format, …)
+checksums_as_before() {  # checksums_as_before DB BEFORE COLUMNS
   local db=$1 tables
   tables=$(echo "$2" | cut -d'|' -f1 | sed "s/.*/'&'/" | paste -sd,)
-  q "$db" -c "$(q "$db" <<SQL
+  q "$db" -c "$(q "$db" -v cols="$3" <<SQL
 SELECT string_agg(format('SELECT %L, count(*), md5(coalesce(string_agg(r, %L ORDER BY r), %L)) FROM (SELECT (%s)::text AS r FROM %s x) s',
                          c.relname, E'\n', '', 'ROW(' || cols || ')', c.oid::regclass), E' UNION ALL\n' ORDER BY c.relname)
 FROM pg_class c
 CROSS JOIN LATERAL (SELECT string_agg('x.' || quote_ident(a.attname), ', ' ORDER BY a.attnum) AS cols
                     FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-                      AND a.attname <> 'shop_id') a
+                      AND a.attname <> 'shop_id'
+                      AND c.relname || '.' || a.attname = ANY (string_to_array(:'cols', ','))) a
 WHERE c.relnamespace = 'bulkorder'::regnamespace AND c.relkind = 'r' AND c.relname IN ($tables)
 SQL
 ) ORDER BY 1"
@@ -260,8 +270,8 @@ echo "ok - upgraded = fresh $new_version (both paths): catalogue rows ($(grep -c
 
 # ---- 5. every row survived, in shop 1; jobs run afterwards
 for db in shop10 shop11; do
-  if [ $db = shop10 ]; then before=$before10; else before=$before11; fi
-  after=$(checksums_as_before $db "$before")
+  if [ $db = shop10 ]; then before=$before10 cols=$columns10; else before=$before11 cols=$columns11; fi
+  after=$(checksums_as_before $db "$before" "$cols")
   [ "$before" = "$after" ] || fail "$db: rows changed by the upgrade:
 $(diff <(echo "$before") <(echo "$after"))"
   if [ -n "$(q $db -c "SELECT 1 FROM pg_attribute WHERE attrelid = 'bulkorder.orders'::regclass AND attname = 'shop_id'")" ]; then
