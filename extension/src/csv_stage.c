@@ -227,15 +227,14 @@ flush_keys(CsvParse *st)
 				   join,
 	/* the import: the tracking number against its order's carrier */
 				   st->with_tracking ?
-				   " LEFT JOIN LATERAL (SELECT f.format,"
-				   "   bulkorder.tracking_no_problem(f.format, u.tracking_no) AS problem"
-				   "  FROM (SELECT coalesce((SELECT dm.tracking_format"
-				   "         FROM bulkorder.orders o"
-				   "         JOIN bulkorder.delivery_methods dm ON dm.code = o.delivery_method"
-				   "         WHERE o.order_no = u.key), 'text') AS format) f"
-				   "  WHERE u.refusal IS NULL AND u.tracking_no IS NOT NULL"
+				   " LEFT JOIN bulkorder.orders o ON o.order_no = u.key AND o.order_no BETWEEN $6 AND $7"
+				   " LEFT JOIN bulkorder.delivery_methods dm ON dm.code = o.delivery_method"
+				   " CROSS JOIN LATERAL (SELECT coalesce(dm.tracking_format, 'text') AS format) f"
+				   " CROSS JOIN LATERAL (SELECT f.format, CASE WHEN u.refusal IS NULL"
+				   "  AND u.tracking_no IS NOT NULL"
 	/* longer: the rule tracking_no_too_long's, as in 1.1 */
-				   "   AND length(u.tracking_no) <= 100) c ON true" :
+				   "  AND length(u.tracking_no) <= 100"
+				   "  THEN bulkorder.tracking_no_problem(f.format, u.tracking_no) END AS problem) c" :
 				   " CROSS JOIN (SELECT NULL::text AS format, NULL::text AS problem) c",
 				   found);
 	/* one-shot plan: the arrays are constants to the planner */

@@ -51,18 +51,17 @@ SELECT bulkorder.define_operation('shipments', 'import_shipments',
     wrapper => 'bulk_shipment_import_shipments',
     params => '{"upload_id": {"type": "bigint", "min": 1, "position": 1}}',
     changed_columns => '{status,ship_report_status,tracking_no,ship_mail_sent}',
-    -- the payment method read once per order for both fields (one row
-    -- always, as the CASEs over a missing one would give)
-    set_clause => $$(status, ship_report_status) =
+    -- the payment method and the carrier read once per order for the three
+    -- fields (one row always, as the CASEs over a missing one would give)
+    set_clause => $$(status, ship_report_status, tracking_no) =
            (SELECT CASE WHEN pm.needs_ship_report THEN 'shipping' ELSE 'shipped' END,
-                   CASE WHEN pm.needs_ship_report THEN 'pending' ELSE t.ship_report_status END
-              FROM (VALUES (1)) AS one LEFT JOIN bulkorder.payment_methods pm ON pm.code = t.payment_method),
-       -- the canonical form for the order's carrier (the rules checked it);
-       -- a carrier's format is 'text' for an order without a delivery method
-       tracking_no = bulkorder.tracking_no_canonical(
-           coalesce((SELECT dm.tracking_format FROM bulkorder.delivery_methods dm
-                     WHERE dm.code = t.delivery_method), 'text'),
-           s.tracking_nos[1]),
+                   CASE WHEN pm.needs_ship_report THEN 'pending' ELSE t.ship_report_status END,
+                   -- the stored form for the order's carrier (the rules
+                   -- checked it): 'text' for an order without a delivery method
+                   bulkorder.tracking_no_canonical(coalesce(dm.tracking_format, 'text'), s.tracking_nos[1])
+              FROM (VALUES (1)) AS one
+              LEFT JOIN bulkorder.payment_methods pm ON pm.code = t.payment_method
+              LEFT JOIN bulkorder.delivery_methods dm ON dm.code = t.delivery_method),
        ship_mail_sent = t.ship_mail_sent
                         OR EXISTS (SELECT 1 FROM bulkorder.mail_templates mt
                                    WHERE mt.code = 'ship_complete' AND mt.enabled)$$,
