@@ -566,14 +566,17 @@ sheet_decorated(const char *s, int len, StringInfo digits)
 			negative = true;
 			e--;
 		}
-		else if (!currency && !unit && e[-1] >= 0x80)
+		else if (!unit && e[-1] >= 0x80)
 		{
 			/* one character after the number: a unit (番, 円, 個) */
 			const unsigned char *c = e - 1;
+			const unsigned char *d;
 
 			while (c > p && (*c & 0xC0) == 0x80)
 				c--;
-			if (c == p || !ascii_digit((char) c[-1]))
+			for (d = c; d > p && d[-1] == ' '; d--)
+				;
+			if (d == p || !ascii_digit((char) d[-1]))
 				break;
 			unit = true;
 			e = c;

@@ -285,11 +285,11 @@ stage_record(void *arg, char **fields, int nfields, int line_no)
 	 * one (10.5, 1,23, 1.19E+05, #N/A, -114391, (114391), ¥114,391, =A1,
 	 * digits past bigint, 114391 then a tab or a semicolon), which is a data
 	 * line with its error: a line that looks like a number is never lost
-	 * silently, the first one included.  A title row above the header ("出荷
-	 * 実績 2026年12月") makes the header the second such line: before the
-	 * first data line, a line whose column A is text without a digit or a
-	 * "#" ("注文番号") is a header line too, never an error; one with either
-	 * (118501., #N/A!) is a data line with its error.
+	 * silently, the first one included.  A title row above the header
+	 * ("出荷実績 2026年12月") makes the header the second such line: before
+	 * the first data line, a line whose column A is text without a digit or
+	 * a "#" ("注文番号") is a header line too, never an error; one with
+	 * either (118501., #N/A!) is a data line with its error.
 	 */
 	if (st->key_lines == 0 && st->keyless == 0 &&
 		(kind == SHEET_TEXT || kind == SHEET_EMPTY) &&
