@@ -73,15 +73,19 @@ $$;
 SELECT v AS cell, o.*
 FROM unnest(ARRAY[
     -- thousands groups: only groups of three, ASCII or full-width commas;
-    -- with a zero fraction too
+    -- with a zero fraction too; a decimal comma before a fraction that is
+    -- not zero ("118,50") is not_an_integer
     '"118,501"', '"１１８，５０１"', '"118,501.00"', '"1,18,501"', '"118,50"', '"118501,"',
     '",118,501"', '"0,118,501"', '"118,501.5"',
     -- a zero fraction, however many zeros; a fraction that is not zero
+    -- (not_an_integer)
     '118501.0', '118501.000000', '118501.', '118501.01', '.5',
-    -- one text wrapper; not two, not a real formula
+    -- one text wrapper; not two, not a real formula (formula_text: text
+    -- beginning with "=")
     '''118501', '=118501', '"=""118501"""', '''''118501', '''=118501', '=A1+1', '"=""118,501"""',
     -- scientific notation: E+05 exact and not, lower case, no sign, a
     -- zero fraction, a fraction, a negative exponent, full-width, negative
+    -- (negative_number)
     '1.18501E+05', '1.185010E+05', '1.18501e+05', '1.18501E5', '1.1850E+05', '1.185015E+05',
     '11850100E-02', '11850150E-02', '1.19E+05', '1.19000E+05', '１．１８５０１Ｅ＋０５', '1E+05',
     '-1.18501E+05',
@@ -91,7 +95,8 @@ FROM unnest(ARRAY[
 ORDER BY n;
 
 -- a line that is a broken number is a data line, not the header: the
--- header is only a first line whose column A is text
+-- header is a first line whose column A is text (or, below a title row, a
+-- line of text without a digit: sql/tracking_numbers.sql)
 SELECT * FROM bulkorder.upload_errors(bulkorder.upload_csv('orders', convert_to(E'10.5\n118501\n', 'UTF8')));
 SELECT * FROM bulkorder.upload_errors(bulkorder.upload_csv('orders', convert_to(E'1.19E+05\n118501\n', 'UTF8')));
 SELECT * FROM bulkorder.upload_errors(bulkorder.upload_csv('orders', convert_to(E'#N/A\n118501\n', 'UTF8')));
@@ -168,7 +173,10 @@ ROLLBACK;
 
 -- 4. Tracking numbers, rule by rule (column B, UTF-8): unwrapped, folded,
 --    grouped digits joined; any scientific notation refused; a formula
---    error is no tracking number
+--    error is no tracking number; a formula written as text is refused;
+--    what is left must be a tracking number of the order's carrier (119000
+--    has no delivery method: 'text', letters, digits and "-"), so "." and
+--    "," are refused (sql/tracking_numbers.sql has every rule)
 CREATE FUNCTION pg_temp.tracking_cell(cell text, OUT error_code text, OUT tracking_no text)
 LANGUAGE plpgsql AS $$
 DECLARE

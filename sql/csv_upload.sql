@@ -82,8 +82,9 @@ SELECT bulkorder.upload_targets(:u);
 SELECT * FROM bulkorder.upload_errors(:u);
 SELECT line_no, key FROM bulkorder.upload_lines WHERE upload_id = :u ORDER BY line_no;
 
--- every per-line error: not_a_number (text, decimal, negative, empty,
--- overflow), not_found (unknown; the deleted order 1012), duplicate_key
+-- every per-line error: not_a_number (text, empty, overflow: each with
+-- its cause), not_an_integer (a decimal), negative_number (a negative),
+-- not_found (unknown; the deleted order 1012), duplicate_key
 \set content `base64 -w0 test/fixtures/csv/errors.csv`
 SELECT bulkorder.upload_csv('orders', decode(:'content', 'base64')) AS u \gset
 :summary :u;

@@ -38,9 +38,14 @@ SELECT results_eq(
           'shipments/import_shipments not_awaiting_shipment',
           'shipments/import_shipments shipping_hold',
           'shipments/import_shipments rounded_number',
+          'shipments/import_shipments formula_text',
+          'shipments/import_shipments currency_format',
+          'shipments/import_shipments negative_number',
+          'shipments/import_shipments not_an_integer',
           'shipments/import_shipments missing_tracking_no',
           'shipments/import_shipments tracking_no_conflict',
           'shipments/import_shipments tracking_no_too_long',
+          'shipments/import_shipments invalid_tracking_no',
           'shipments/revert_to_awaiting not_shipped'],
     'the error codes of the two pages');
 

@@ -113,8 +113,12 @@ AS 'SELECT array_agg(v ORDER BY o, n) FROM unnest(vals, weights) WITH ORDINALITY
 INSERT INTO bulkorder.customer_ranks (code, name) VALUES
     ('regular', 'レギュラー'), ('silver', 'シルバー'), ('gold', 'ゴールド'), ('platinum', 'プラチナ');
 
-INSERT INTO bulkorder.delivery_methods (code, name) VALUES
-    ('yamato', 'ヤマト運輸'), ('sagawa', '佐川急便'), ('yupack', 'ゆうパック'), ('nekopos', 'ネコポス');
+-- All four issue 12-digit tracking numbers with the 7DR check digit (jp12):
+-- the shipment import refuses any other (README, "Tracking numbers as
+-- carriers issue them").
+INSERT INTO bulkorder.delivery_methods (code, name, tracking_format) VALUES
+    ('yamato', 'ヤマト運輸', 'jp12'), ('sagawa', '佐川急便', 'jp12'), ('yupack', 'ゆうパック', 'jp12'),
+    ('nekopos', 'ネコポス', 'jp12');
 INSERT INTO bulkorder.delivery_time_slots (delivery_method, code, name) VALUES
     ('yamato', 'am', '午前中'), ('yamato', '14-16', '14時〜16時'), ('yamato', '16-18', '16時〜18時'),
     ('yamato', '18-20', '18時〜20時'), ('yamato', '19-21', '19時〜21時'),
@@ -559,8 +563,11 @@ WITH sub_o AS (
                                         'お客様都合により出荷日変更'], n.u, 316) END,
            CASE WHEN pg_temp.r(n.u, 317) < 0.02
                 THEN pg_temp.pick(ARRAY['WMS連携済', '基幹システム取込済', '倉庫B出荷', 'ギフトラッピング有'], n.u, 318) END,
+           -- a tracking number as the carriers issue them: eleven digits and
+           -- their 7DR check digit (the eleven as a number, modulo 7)
            CASE WHEN n.status IN ('shipping', 'shipped', 'returned')
-                THEN lpad((1 + pg_temp.ri(n.u, 319, 999999999))::text, 12, '4') END,
+                THEN (SELECT d || (d::bigint % 7)
+                      FROM (SELECT lpad((1 + pg_temp.ri(n.u, 319, 999999999))::text, 11, '4') AS d) t) END,
            n.created_at,
            CASE WHEN n.course_order_no IS NULL AND n.status <> 'shipping' AND pg_temp.r(n.u, 320) < 0.003
                 THEN n.created_at + interval '1 day' END

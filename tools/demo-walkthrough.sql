@@ -97,6 +97,27 @@ WHERE order_no = ANY (:'targets'::bigint[]) ORDER BY order_no LIMIT 4;
 SELECT message FROM bulkorder.notifications WHERE job_id = :job3 ORDER BY notification_id DESC LIMIT 1;
 
 \echo
+\echo '=== 出荷データ取り込み / The shipment import: tracking numbers as the carriers issue them ==='
+\echo '    three orders awaiting shipment: a real tracking number (12 digits, 7DR check digit),'
+\echo '    one with a mistyped last digit, and a formula saved as text: only the first ships'
+SELECT array_agg(order_no ORDER BY order_no)::text AS ship
+FROM (SELECT order_no FROM bulkorder.order_list
+      WHERE status = 'awaiting_shipment' AND NOT shipping_hold AND NOT (order_no = ANY (:'targets'::bigint[]))
+      ORDER BY order_no DESC LIMIT 3) t \gset
+SELECT string_agg(o || ',' || CASE n WHEN 1 THEN t || (t::bigint % 7)
+                                     WHEN 2 THEN t || ((t::bigint % 7 + 1) % 7)
+                                     ELSE '"=VLOOKUP(A' || n || ',伝票!A:B,2,0)"' END, E'\n' ORDER BY n) AS file
+FROM unnest(:'ship'::bigint[]) WITH ORDINALITY AS u(o, n),
+     LATERAL (SELECT lpad((o * 7919)::text, 11, '5') AS t) d \gset
+\echo :file
+SELECT bulkorder.import_shipments(convert_to(:'file', 'UTF8'), '{"operator": "tanaka"}') AS import \gset
+SELECT target AS "注文番号", ok, error_code, after->>'tracking_no' AS "送り状番号"
+FROM bulkorder.bulk_job_items WHERE job_id = :import ORDER BY target;
+\echo '--- 取り込みファイルのエラー / The error lines of the file: which check failed, and the fix ---'
+SELECT line_no, error_code, message
+FROM bulkorder.upload_errors((SELECT (params->>'upload_id')::bigint FROM bulkorder.bulk_jobs WHERE job_id = :import));
+
+\echo
 \echo '=== ⑦ ショップごとの担当者 / Two shops, two operators: each sees and changes its own shop alone ==='
 SELECT count(*) > 1 AS two_shops FROM bulkorder.shops \gset
 \if :two_shops

@@ -21,23 +21,39 @@
 #define BULKORDER_CSV_H
 
 #include "bulkorder.h"
+#include "lib/stringinfo.h"
 
-/* csv_cells.c: what column A of a line is */
+/*
+ * csv_cells.c: what a cell is, read the way a spreadsheet writes it (README,
+ * "Numbers as spreadsheets write them").  Every kind but SHEET_INTEGER is a
+ * refusal of a key; csv_sheet_code and csv_sheet_cause name it.
+ */
 typedef enum SheetKind
 {
 	SHEET_INTEGER,				/* an integer; its digits are the output */
+	SHEET_EMPTY,				/* nothing inside its wrapper: '', ="", = */
 	SHEET_ROUNDED,				/* scientific notation that lost digits */
 	SHEET_FRACTION,				/* a number whose fraction is not zero */
+	SHEET_NEGATIVE,				/* -1, ▲1, △1, (1), 1- */
+	SHEET_CURRENCY,				/* ¥1, \1, $1, 1円: a currency or unit format */
+	SHEET_FORMULA,				/* text beginning with =, + or @ */
 	SHEET_BAD_GROUPING,			/* digits and commas not in groups of 3 */
 	SHEET_FORMULA_ERROR,		/* #N/A, #VALUE!, ... */
+	SHEET_OUT_OF_RANGE,			/* an integer past bigint */
+	SHEET_SEPARATOR,			/* a number, then a tab or a semicolon */
+	SHEET_REPLACED,				/* digits with "?": a character lost to Shift_JIS */
 	SHEET_TEXT					/* anything else */
 } SheetKind;
 
 extern bool csv_field_is_blank(const char *field);
+extern bool csv_field_numberish(const char *field);
 extern SheetKind csv_parse_key(const char *field, int64 *key);
 extern char *csv_field_display(const char *field);
-extern char *csv_tracking_no(const char *field, bool *rounded);
+extern char *csv_tracking_no(const char *field, const char **refusal);
+extern const char *csv_sheet_code(SheetKind kind);
 extern const char *csv_sheet_cause(SheetKind kind);
+extern const char *csv_tracking_check(const char *format, const char *tracking, int len,
+									  StringInfo canonical);
 
 /* csv_read.c */
 

@@ -24,6 +24,8 @@
 
 PG_FUNCTION_INFO_V1(bulkorder_upload_csv);
 PG_FUNCTION_INFO_V1(bulkorder_import_shipments);
+PG_FUNCTION_INFO_V1(bulkorder_tracking_no_problem);
+PG_FUNCTION_INFO_V1(bulkorder_tracking_no_canonical);
 
 /* ------------------------------------------------------------------------
  * Options
@@ -248,4 +250,53 @@ bulkorder_import_shipments(PG_FUNCTION_ARGS)
 	SPI_finish();
 	bulk_confine(previous);
 	PG_RETURN_INT64(job_id);
+}
+
+/* ------------------------------------------------------------------------
+ * Tracking numbers as carriers issue them (csv_cells.c, csv_tracking_check):
+ * the import's rules and its staging call these, once per order or line.
+ * ------------------------------------------------------------------------
+ */
+
+/*
+ * tracking_no_problem(tracking_format text, tracking_no text) RETURNS text
+ *
+ * NULL when tracking_no is a tracking number of the format; else what is
+ * wrong with it: 'character', 'length' or 'check_digit'.  STRICT.
+ */
+Datum
+bulkorder_tracking_no_problem(PG_FUNCTION_ARGS)
+{
+	char	   *format = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	text	   *tracking = PG_GETARG_TEXT_PP(1);
+	StringInfoData canonical;
+	const char *problem;
+
+	initStringInfo(&canonical);
+	problem = csv_tracking_check(format, VARDATA_ANY(tracking), VARSIZE_ANY_EXHDR(tracking),
+								 &canonical);
+	if (problem == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(problem));
+}
+
+/*
+ * tracking_no_canonical(tracking_format text, tracking_no text) RETURNS text
+ *
+ * The form a tracking number of the format is stored in (jp12: its 12
+ * digits; s10: upper case, no spaces; text: no spaces); NULL when it is
+ * none, so that nothing but a checked number is ever stored.  STRICT.
+ */
+Datum
+bulkorder_tracking_no_canonical(PG_FUNCTION_ARGS)
+{
+	char	   *format = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	text	   *tracking = PG_GETARG_TEXT_PP(1);
+	StringInfoData canonical;
+
+	initStringInfo(&canonical);
+	if (csv_tracking_check(format, VARDATA_ANY(tracking), VARSIZE_ANY_EXHDR(tracking),
+						   &canonical) != NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text_with_len(canonical.data, canonical.len));
 }

@@ -61,7 +61,8 @@ typedef struct CsvBatch
 	Datum		codes[CSV_BATCH_LINES];	/* lines without a key: their error_code */
 	Datum		causes[CSV_BATCH_LINES];	/* ... and its likely spreadsheet cause */
 	bool		cause_nulls[CSV_BATCH_LINES];
-	Datum		rounded[CSV_BATCH_LINES];	/* lines with a key: column B is rounded */
+	Datum		refusals[CSV_BATCH_LINES];	/* lines with a key: why column B is refused */
+	bool		refusal_nulls[CSV_BATCH_LINES];
 } CsvBatch;
 
 typedef struct CsvParse
@@ -76,7 +77,7 @@ typedef struct CsvParse
 	int			key_lines;		/* lines whose column A is a number */
 	int			keyless;		/* lines whose column A is not */
 	int			valid_keys;		/* lines that gave a usable key */
-	bool		header;
+	bool		header;			/* a header line (and title rows above it) */
 
 	MemoryContext batch_ctx;	/* the batch's values; reset after every batch */
 	MemoryContext record_ctx;	/* one record's work; reset for every record */
@@ -134,8 +135,10 @@ batch_end(CsvParse *st, MemoryContext old)
 }
 
 /*
- * Stage the batch of lines whose column A gave no key: not_a_number (with
- * the likely spreadsheet cause, when there is one) or rounded_number.
+ * Stage the batch of lines whose column A gave no key: its code
+ * (csv_sheet_code: not_a_number, with the likely spreadsheet cause when
+ * there is one, or the spreadsheet's cause itself: rounded_number,
+ * not_an_integer, negative_number, currency_format, formula_text).
  */
 static void
 flush_keyless(CsvParse *st)
@@ -163,17 +166,22 @@ flush_keyless(CsvParse *st)
 /*
  * Stage a batch of lines with a key, sorted by key: check the batch's
  * distinct keys against the page in the same statement.  A key unknown to
- * the page is not_found on every line giving it; a line of the import whose
- * tracking number is rounded is rounded_number (the import's rule of that
- * name then fails its order); a repeat of a known key is duplicate_key with
- * the key's first line.
+ * the page is not_found on every line giving it.  A line of the import
+ * whose tracking number the spreadsheet spoiled has that refusal's code
+ * (rounded_number, not_an_integer, negative_number, currency_format,
+ * formula_text: csv_tracking_no), and one that is not a tracking number of
+ * its order's carrier invalid_tracking_no, its cause the format and the
+ * problem (jp12:check_digit), so that upload_errors says which; the
+ * import's rules of the same names then fail the order, checking again
+ * against the carrier the order has when the job runs.  A repeat of a
+ * known key is duplicate_key with the key's first line.
  */
 static void
 flush_keys(CsvParse *st)
 {
 	CsvBatch   *b = st->batch;
 	Oid			types[8] = {INT8OID, INT4ARRAYOID, INT8ARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
-	INT8OID, INT8OID, BOOLARRAYOID};
+	INT8OID, INT8OID, TEXTARRAYOID};
 	Datum		args[8];
 	char	   *found;
 	char	   *join;
@@ -188,7 +196,7 @@ flush_keys(CsvParse *st)
 	args[4] = nullable_array(b->trackings, b->tracking_nulls, b->n, TEXTOID);
 	args[5] = b->keys[0];		/* sorted: the batch's range */
 	args[6] = b->keys[b->n - 1];
-	args[7] = nullable_array(b->rounded, NULL, b->n, BOOLOID);
+	args[7] = nullable_array(b->refusals, b->refusal_nulls, b->n, TEXTOID);
 	if (st->page)
 	{
 		const char *key = quote_identifier(st->page->key);
@@ -204,17 +212,31 @@ flush_keys(CsvParse *st)
 	}
 	sql = psprintf("WITH staged AS ("
 				   " INSERT INTO bulkorder.upload_lines"
-				   " (upload_id, line_no, key, tracking_no, error_code, first_line)"
+				   " (upload_id, line_no, key, tracking_no, error_code, first_line, cause)"
 				   " SELECT $1, u.line_no, u.key, u.tracking_no, e.code,"
-				   "  CASE WHEN e.code = 'duplicate_key' THEN u.first_line END"
+				   "  CASE WHEN e.code = 'duplicate_key' THEN u.first_line END,"
+				   "  CASE WHEN e.code = 'invalid_tracking_no' THEN c.format || ':' || c.problem END"
 				   " FROM unnest($2, $3, $4, $5, $8)"
-				   "  AS u(line_no, key, first_line, tracking_no, rounded)%s"
+				   "  AS u(line_no, key, first_line, tracking_no, refusal)%s%s"
 				   " CROSS JOIN LATERAL (SELECT CASE WHEN NOT (%s) THEN 'not_found'"
-				   "  WHEN u.rounded THEN 'rounded_number'"
+				   "  WHEN u.refusal IS NOT NULL THEN u.refusal"
+				   "  WHEN c.problem IS NOT NULL THEN 'invalid_tracking_no'"
 				   "  WHEN u.first_line IS NOT NULL THEN 'duplicate_key' END AS code) e"
 				   " RETURNING error_code)"
 				   " SELECT count(*) FILTER (WHERE error_code IS NULL) FROM staged",
-				   join, found);
+				   join,
+	/* the import: the tracking number against its order's carrier */
+				   st->with_tracking ?
+				   " LEFT JOIN bulkorder.orders o ON o.order_no = u.key AND o.order_no BETWEEN $6 AND $7"
+				   " LEFT JOIN bulkorder.delivery_methods dm ON dm.code = o.delivery_method"
+				   " CROSS JOIN LATERAL (SELECT coalesce(dm.tracking_format, 'text') AS format) f"
+				   " CROSS JOIN LATERAL (SELECT f.format, CASE WHEN u.refusal IS NULL"
+				   "  AND u.tracking_no IS NOT NULL"
+	/* longer: the rule tracking_no_too_long's, as in 1.1 */
+				   "  AND length(u.tracking_no) <= 100"
+				   "  THEN bulkorder.tracking_no_problem(f.format, u.tracking_no) END AS problem) c" :
+				   " CROSS JOIN (SELECT NULL::text AS format, NULL::text AS problem) c",
+				   found);
 	/* one-shot plan: the arrays are constants to the planner */
 	bulk_spi_exec(sql, 8, types, args, NULL, false, SPI_OK_SELECT);
 	st->valid_keys += DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
@@ -236,7 +258,7 @@ stage_record(void *arg, char **fields, int nfields, int line_no)
 	int64		key = 0;
 	SheetKind	kind;
 	char	   *tracking = NULL;
-	bool		rounded_tracking = false;
+	const char *refusal = NULL;
 	char	   *shown;
 	const char *cause;
 	MemoryContext proc = CurrentMemoryContext;
@@ -258,11 +280,20 @@ stage_record(void *arg, char **fields, int nfields, int line_no)
 	kind = csv_parse_key(fields[0], &key);
 
 	/*
-	 * The first line with content is a header when its column A is text: not
-	 * a number in any form a spreadsheet writes, nor a broken one (10.5,
-	 * 1,23, 1.19E+05, #N/A), which is a data line that needs fixing.
+	 * The first line with content is the header when its column A is text:
+	 * not a number in any form a spreadsheet writes, nor a broken or refused
+	 * one (10.5, 1,23, 1.19E+05, #N/A, -114391, (114391), ¥114,391, =A1,
+	 * digits past bigint, 114391 then a tab or a semicolon), which is a data
+	 * line with its error: a line that looks like a number is never lost
+	 * silently, the first one included.  A title row above the header
+	 * ("出荷実績 2026年12月") makes the header the second such line: before
+	 * the first data line, a line whose column A is text without a digit or
+	 * a "#" ("注文番号") is a header line too, never an error; one with
+	 * either (118501., #N/A!) is a data line with its error.
 	 */
-	if (!st->header && st->key_lines == 0 && st->keyless == 0 && kind == SHEET_TEXT)
+	if (st->key_lines == 0 && st->keyless == 0 &&
+		(kind == SHEET_TEXT || kind == SHEET_EMPTY) &&
+		(!st->header || !csv_field_numberish(fields[0])))
 	{
 		st->header = true;
 		MemoryContextSwitchTo(proc);
@@ -270,7 +301,7 @@ stage_record(void *arg, char **fields, int nfields, int line_no)
 	}
 
 	if (st->with_tracking && nfields > 1)
-		tracking = csv_tracking_no(fields[1], &rounded_tracking);
+		tracking = csv_tracking_no(fields[1], &refusal);
 
 	if (kind == SHEET_INTEGER)
 	{
@@ -285,8 +316,8 @@ stage_record(void *arg, char **fields, int nfields, int line_no)
 		slot->tts_isnull[1] = false;
 		slot->tts_values[2] = tracking ? CStringGetTextDatum(tracking) : (Datum) 0;
 		slot->tts_isnull[2] = (tracking == NULL);
-		slot->tts_values[3] = BoolGetDatum(rounded_tracking);
-		slot->tts_isnull[3] = false;
+		slot->tts_values[3] = refusal ? CStringGetTextDatum(refusal) : (Datum) 0;
+		slot->tts_isnull[3] = (refusal == NULL);
 		ExecStoreVirtualTuple(slot);
 		tuplesort_puttupleslot(st->sort, slot);
 		MemoryContextSwitchTo(proc);
@@ -299,7 +330,7 @@ stage_record(void *arg, char **fields, int nfields, int line_no)
 	st->keyless++;
 	MemoryContextSwitchTo(st->batch_ctx);
 	b->line_nos[b->n] = Int32GetDatum(line_no);
-	b->codes[b->n] = CStringGetTextDatum(kind == SHEET_ROUNDED ? "rounded_number" : "not_a_number");
+	b->codes[b->n] = CStringGetTextDatum(csv_sheet_code(kind));
 	b->cause_nulls[b->n] = (cause == NULL);
 	b->causes[b->n] = cause ? CStringGetTextDatum(cause) : (Datum) 0;
 	b->value_nulls[b->n] = (shown == NULL);
@@ -335,7 +366,7 @@ stage_file(CsvParse *st, const char *data, size_t len, int encoding)
 	TupleDescInitEntry(st->sort_desc, 1, "key", INT8OID, -1, 0);
 	TupleDescInitEntry(st->sort_desc, 2, "line_no", INT4OID, -1, 0);
 	TupleDescInitEntry(st->sort_desc, 3, "tracking_no", TEXTOID, -1, 0);
-	TupleDescInitEntry(st->sort_desc, 4, "rounded", BOOLOID, -1, 0);
+	TupleDescInitEntry(st->sort_desc, 4, "refusal", TEXTOID, -1, 0);
 	st->put_slot = MakeSingleTupleTableSlot(st->sort_desc, &TTSOpsVirtual);
 	st->get_slot = MakeSingleTupleTableSlot(st->sort_desc, &TTSOpsMinimalTuple);
 	st->sort = tuplesort_begin_heap(st->sort_desc, 2, sort_cols, sort_ops, sort_colls,
@@ -377,7 +408,9 @@ stage_file(CsvParse *st, const char *data, size_t len, int encoding)
 		b->trackings[b->n] = slot_getattr(slot, 3, &b->tracking_nulls[b->n]);
 		if (!b->tracking_nulls[b->n])
 			b->trackings[b->n] = PointerGetDatum(PG_DETOAST_DATUM_COPY(b->trackings[b->n]));
-		b->rounded[b->n] = slot_getattr(slot, 4, &isnull);
+		b->refusals[b->n] = slot_getattr(slot, 4, &b->refusal_nulls[b->n]);
+		if (!b->refusal_nulls[b->n])
+			b->refusals[b->n] = PointerGetDatum(PG_DETOAST_DATUM_COPY(b->refusals[b->n]));
 		b->n++;
 		have_prev = true;
 		prev_key = key;
@@ -465,9 +498,13 @@ csv_stage_upload(const char *page, const char *purpose, bytea *content, int enco
 
 /*
  * The shipment import's rows: one per order number, its first line and its
- * tracking numbers.  A rounded tracking number is never one of them: the
- * order is marked rounded and fails with rounded_number (the operation's
- * rule reads the mark).
+ * tracking numbers.  A tracking number the spreadsheet spoiled is never one
+ * of them: the order is marked (rounded, or the refusal's code in
+ * tracking_errors) and fails with that code (the operation's rules of the
+ * same names read the marks), whatever its other lines give.  A line that
+ * is not a tracking number of its carrier (invalid_tracking_no) keeps it:
+ * the rule of that name checks it again, against the carrier the order has
+ * when the job runs.
  */
 void
 csv_stage_shipments(int64 upload_id)
@@ -476,12 +513,16 @@ csv_stage_shipments(int64 upload_id)
 	Datum		values[1] = {Int64GetDatum(upload_id)};
 
 	bulk_spi_exec("INSERT INTO bulkorder.upload_shipments (upload_id, order_no, line_no, tracking_nos,"
-				  "  rounded)"
+				  "  rounded, tracking_errors)"
 				  " SELECT $1, l.key, min(l.line_no),"
 				  "  coalesce(array_agg(DISTINCT l.tracking_no ORDER BY l.tracking_no)"
 				  "           FILTER (WHERE l.tracking_no IS NOT NULL"
-				  "                   AND l.error_code IS DISTINCT FROM 'rounded_number'), '{}'),"
-				  "  coalesce(bool_or(l.error_code = 'rounded_number'), false)"
+				  "                   AND (l.error_code IS NULL"
+				  "                        OR l.error_code IN ('duplicate_key', 'invalid_tracking_no'))), '{}'),"
+				  "  coalesce(bool_or(l.error_code = 'rounded_number'), false),"
+				  "  coalesce(array_agg(DISTINCT l.error_code ORDER BY l.error_code)"
+				  "           FILTER (WHERE l.error_code IN ('formula_text', 'currency_format',"
+				  "                                          'negative_number', 'not_an_integer')), '{}')"
 				  " FROM bulkorder.upload_lines l"
 				  " WHERE l.upload_id = $1 AND l.key IS NOT NULL"
 				  " GROUP BY l.key",

@@ -16,6 +16,7 @@ run is call N of its replay.  Each call is followed by
 bulkorder_fuzz.check(), the oracle.  Python's standard library only.
 """
 import json
+import os
 import random
 import sys
 
@@ -110,6 +111,45 @@ WRONG_JSON = [
     -2147483649, 9223372036854775807, 9223372036854775808, -9223372036854775809, Raw('1' * 400), '2026-12-15',
     'NaN', 'Infinity', [None], None,
 ]
+
+
+def raw_records(text):
+    """The records of a CSV text, each a list of its fields exactly as
+    written (quotes kept): the cells to put into the fuzz's own files."""
+    rec, field, quoted = [], [], False
+    for ch in text:
+        if ch == '"':
+            quoted = not quoted
+            field.append(ch)
+        elif ch == ',' and not quoted:
+            rec.append(''.join(field))
+            field = []
+        elif ch == '\n' and not quoted:
+            rec.append(''.join(field))
+            yield rec
+            rec, field = [], []
+        else:
+            field.append(ch)
+    if field or rec:
+        rec.append(''.join(field))
+        yield rec
+
+
+def fixture_cells(name, column, skip):
+    """Column `column` of a fixture sheet (its UTF-8, LF file), as written."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'fixtures', 'csv', name + '_utf8_lf.csv')
+    with open(path, encoding='utf-8') as f:
+        records = list(raw_records(f.read()))[skip:]
+    return [r[column] for r in records if len(r) > column]
+
+
+# The spreadsheet's cells of the tracking number fixtures
+# (make_fixtures.sh, issue 24): every case of column B of the import (formula
+# text, currency and negative formats, fractions, rounded and lost digits,
+# invisible characters, dash look-alikes, the carriers' formats), and of
+# column A (its causes, invisible characters, other separators).
+SHEET_TRACKING_CELLS = fixture_cells('sheet_tracking', 1, 2)
+SHEET_KEY_CELLS = fixture_cells('sheet_key_causes', 0, 1)
 
 
 class Gen:
@@ -370,7 +410,8 @@ class Gen:
             elif r < 0.75:
                 a = '"%d"' % k
             elif r < 0.8:
-                a = self.pick(['abc', '10.5', '-3', '1 001', '', '99999999999999999999', '0', '1e3', '0x10', '+5', '٣'])
+                a = self.pick(['abc', '10.5', '-3', '1 001', '', '99999999999999999999', '0', '1e3', '0x10', '+5', '٣']
+                              + SHEET_KEY_CELLS)
             elif r < 0.85:
                 a = str(self.r.randint(1, 10 ** 7))
             elif r < 0.9:
@@ -380,7 +421,18 @@ class Gen:
                 a = '"%d\n",x' % k if self.p(0.5) else '"a,""b"""'
             rest = ''
             if import_:
-                rest = ',' + self.pick(['1234-5678-9012', '', 'x' * 101, '"12,34"', '１２３４', str(self.r.randint(1, 10 ** 12))])
+                r2 = self.r.random()
+                if r2 < 0.4:
+                    rest = ',' + self.pick(SHEET_TRACKING_CELLS)
+                elif r2 < 0.7:
+                    # a real jp12 number (the demo's carriers issue them),
+                    # written as the sheets write it
+                    d = '%011d' % self.r.randint(0, 10 ** 11 - 1)
+                    t = d + str(int(d) % 7)
+                    rest = ',' + self.pick([t, t[:4] + '-' + t[4:8] + '-' + t[8:], '="%s"' % t, "'" + t])
+                else:
+                    rest = ',' + self.pick(['1234-5678-9012', '', 'x' * 101, '"12,34"', '１２３４',
+                                            str(self.r.randint(1, 10 ** 12))])
             elif self.p(0.3):
                 rest = ',' + self.pick(['山田 太郎', '"a,b"', '', 'x' * 300])
             lines.append(a + rest)

@@ -100,6 +100,12 @@ check "dates consistent: ship ≤ delivery; awaiting orders not shipped before t
       AND NOT EXISTS (SELECT FROM bulkorder.subscriptions WHERE next_ship_date > next_delivery_date)
       AND NOT EXISTS (SELECT FROM bulkorder.orders WHERE status = 'awaiting_shipment'
                       AND scheduled_ship_date < DATE '2026-12-01' - 2)"
+check "the carriers issue jp12 tracking numbers, and every stored one is a valid jp12 number" \
+  "SELECT (SELECT bool_and(tracking_format = 'jp12') FROM bulkorder.delivery_methods)
+      AND (SELECT count(*) > 0 AND bool_and(bulkorder.tracking_no_problem(m.tracking_format, o.tracking_no) IS NULL
+                                            AND o.tracking_no = bulkorder.tracking_no_canonical(m.tracking_format, o.tracking_no))
+           FROM bulkorder.orders o JOIN bulkorder.delivery_methods m ON m.code = o.delivery_method
+           WHERE o.tracking_no IS NOT NULL)"
 check "the identity sequences continue after the demo's keys" \
   "SELECT nextval(pg_get_serial_sequence('bulkorder.orders', 'order_no')) > (SELECT max(order_no) FROM bulkorder.orders)
       AND nextval(pg_get_serial_sequence('bulkorder.customers', 'customer_id')) > (SELECT max(customer_id) FROM bulkorder.customers)
@@ -133,7 +139,8 @@ out=$(command psql -X -q -v ON_ERROR_STOP=1 -d demo_stage_a -f tools/demo-walkth
 rc=$?
 if [ $rc -eq 0 ]; then ok "walkthrough runs"; else fail "walkthrough runs (rc $rc): $(echo "$out" | tail -3)"; fi
 for want in "④ 最終確認画面" "⑤ 確定" "一括更新を受け付けました" "一括更新が完了しました。注文一覧「キャンセル」 成功 10 件 / 失敗 2 件" \
-            "⑥ 受注一括更新履歴" "not_awaiting_shipment" "not_found" "same job"; do
+            "⑥ 受注一括更新履歴" "not_awaiting_shipment" "not_found" "same job" \
+            "出荷データ取り込み" "invalid_tracking_no" "チェックディジット" "formula_text"; do
   if grep -qF "$want" <<<"$out"; then ok "walkthrough shows: $want"; else fail "walkthrough shows: $want"; fi
 done
 check "walkthrough: ten orders cancelled, with void requests where the method has a gateway" \
@@ -143,6 +150,13 @@ check "walkthrough: ten orders cancelled, with void requests where the method ha
           (SELECT count(*) FROM bulkorder.bulk_job_items i JOIN bulkorder.orders o ON o.order_no = i.target
            JOIN bulkorder.payment_methods pm ON pm.code = o.payment_method
            WHERE i.job_id = (SELECT min(job_id) FROM bulkorder.bulk_jobs) AND i.ok AND pm.has_gateway)"
+check "walkthrough: the import shipped the real tracking number only, and stored it as issued" \
+  "SELECT array_agg(i.ok::text || ':' || coalesce(i.error_code, '') ORDER BY i.target DESC)
+          = '{false:formula_text,false:invalid_tracking_no,true:}'
+      AND bool_and(o.tracking_no IS NULL) FILTER (WHERE NOT i.ok)
+      AND bool_and(bulkorder.tracking_no_problem('jp12', o.tracking_no) IS NULL) FILTER (WHERE i.ok)
+     FROM bulkorder.bulk_job_items i JOIN bulkorder.orders o ON o.order_no = i.target
+    WHERE i.job_id = (SELECT max(job_id) FROM bulkorder.bulk_jobs WHERE operation = 'import_shipments')"
 # and again: it picks other orders
 if command psql -X -q -v ON_ERROR_STOP=1 -d demo_stage_a -f tools/demo-walkthrough.sql >/dev/null 2>&1; then
   ok "walkthrough runs a second time"; else fail "walkthrough runs a second time"; fi

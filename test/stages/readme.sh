@@ -24,7 +24,9 @@ q -d postgres -c "CREATE DATABASE $db"
 q -d "$db" -c "CREATE EXTENSION bulkorder"
 q -d "$db" -v orders=3000 -v seed=42 -f "$top/tools/demo-data.sql" >/dev/null
 
-# the operator's files: a list of orders and a carrier's shipment file
+# the operator's files: a list of orders and a carrier's shipment file (real
+# tracking numbers: eleven digits and their 7DR check digit, as the demo's
+# carriers issue them)
 q -d "$db" -At -c "
   SELECT '注文番号,お名前' UNION ALL
   (SELECT order_no || ',' || customer_name FROM bulkorder.order_list
@@ -32,7 +34,8 @@ q -d "$db" -At -c "
   UNION ALL SELECT '99999999,不明'" | sed 's/$/\r/' | iconv -f UTF-8 -t CP932 > "$work/注文一覧.csv"
 q -d "$db" -At -c "
   SELECT '注文番号,送り状番号' UNION ALL
-  (SELECT order_no || ',' || (4000000000 + order_no) FROM bulkorder.order_list
+  (SELECT order_no || ',' || t || (t::bigint % 7) FROM bulkorder.order_list,
+          LATERAL (SELECT (40000000000 + order_no)::text AS t) d
    WHERE status = 'awaiting_shipment' ORDER BY order_no LIMIT 20)" \
   | sed 's/$/\r/' | iconv -f UTF-8 -t CP932 > "$work/出荷実績.csv"
 
@@ -53,4 +56,11 @@ if [ $status -ne 0 ]; then
   exit 1
 fi
 grep -q "README examples: done" "$work/out.txt" || { echo "FAILED: the README script did not finish"; exit 1; }
+# the shipment file's tracking numbers are real ones: the import shipped
+# orders, and refused none for its tracking number
+got=$(q -d "$db" -At -c "SELECT j.success_count > 0 AND NOT EXISTS
+         (SELECT FROM bulkorder.bulk_job_failures f WHERE f.job_id = j.job_id
+          AND f.error_code NOT IN ('not_awaiting_shipment', 'shipping_hold'))
+       FROM bulkorder.bulk_jobs j WHERE j.operation = 'import_shipments' ORDER BY j.job_id LIMIT 1")
+[ "$got" = t ] || { echo "FAILED: the README's shipment import did not ship its tracking numbers ($got)"; exit 1; }
 echo "readme: every sql example of README.md ran"

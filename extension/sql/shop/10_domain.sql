@@ -46,6 +46,16 @@ CREATE TABLE bulkorder.delivery_methods (
     code text PRIMARY KEY,
     name text NOT NULL DEFAULT ''
 );
+-- 1.2: the format of the tracking numbers the carrier issues (SPEC §5,
+-- "Tracking numbers as carriers issue them"), which the shipment import
+-- checks column B against: 'jp12' (12 digits with the 7DR check digit:
+-- ヤマト運輸, 佐川急便, 日本郵便, ネコポス), 's10' (UPU S10, EMS) or 'text'
+-- (1-40 letters, digits and "-": any other carrier, and what every 1.1
+-- method becomes).  The same statement as upgrades/1.1--1.2.sql, so that a
+-- fresh install has the column order of an upgraded 1.1.
+ALTER TABLE bulkorder.delivery_methods
+    ADD COLUMN tracking_format text NOT NULL DEFAULT 'text'
+        CONSTRAINT delivery_methods_tracking_format_check CHECK (tracking_format IN ('jp12', 's10', 'text'));
 
 CREATE TABLE bulkorder.delivery_time_slots (
     delivery_method text NOT NULL REFERENCES bulkorder.delivery_methods (code),

@@ -42,11 +42,18 @@ CREATE TABLE bulkorder.upload_lines (
     key bigint,                        -- column A as a number; NULL when it is none
     value text,                        -- column A as written, when it is not a number
     tracking_no text,                  -- import: column B, normalised
+    -- column A: not_a_number, or the spreadsheet's cause (rounded_number,
+    -- not_an_integer, negative_number, currency_format, formula_text), or
+    -- not_found / duplicate_key; the import's column B: the spreadsheet's
+    -- cause, or invalid_tracking_no (not a tracking number of the carrier)
     error_code text CHECK (error_code IN ('not_a_number', 'not_found', 'duplicate_key',
-                                          'rounded_number')),
+                                          'rounded_number', 'not_an_integer', 'negative_number',
+                                          'currency_format', 'formula_text', 'invalid_tracking_no')),
     first_line integer,                -- duplicate_key: the line that gave the key first
-    -- not_a_number: the likely spreadsheet cause ('fraction', 'grouping',
-    -- 'formula_error'), decided by csv.c and worded by upload_errors()
+    -- not_a_number: the likely spreadsheet cause ('grouping', 'formula_error',
+    -- 'out_of_range', 'separator', 'question_mark'; 1.1 also wrote
+    -- 'fraction'); invalid_tracking_no: the format and the problem
+    -- ('jp12:check_digit'); decided by csv_cells.c, worded by upload_errors()
     cause text
 );
 CREATE INDEX upload_lines_key_idx ON bulkorder.upload_lines (upload_id, key);
@@ -67,6 +74,13 @@ CREATE TABLE bulkorder.upload_shipments (
     -- of the order whose tracking number a spreadsheet rounded
     rounded boolean NOT NULL DEFAULT false
 );
+-- 1.2 (the same statement as upgrades/1.1--1.2.sql): the codes of the
+-- other ways a spreadsheet spoiled a tracking number of the order
+-- (formula_text, currency_format, negative_number, not_an_integer), which the
+-- import's rules of those names read with the order's other staged data.
+-- 1.1 staged none of them, so '{}' is right for every order it staged.
+ALTER TABLE bulkorder.upload_shipments
+    ADD COLUMN tracking_errors text[] NOT NULL DEFAULT '{}';
 
 -- The upload list (who, when, page, size, counts).
 CREATE VIEW bulkorder.upload_list AS

@@ -46,6 +46,24 @@ CREATE TABLE bulkorder.bulk_job_cancel_requests (
 CREATE INDEX bulk_job_cancel_requests_job_idx ON bulkorder.bulk_job_cancel_requests (job_id, request_id);
 REVOKE ALL ON bulkorder.bulk_job_cancel_requests FROM PUBLIC;
 
+-- ==== Tracking numbers as carriers issue them (issue 24): the carrier's
+-- format, the codes of a spoiled cell, and the orders' marks.  The same
+-- statements as the fresh install (shop/10_domain.sql, shop/60_csv.sql): the
+-- same names, expressions and column order.  Every 1.1 delivery method gets
+-- 'text', which accepts what 1.1 stored; a shop sets 'jp12' or 's10' on its
+-- carriers.
+ALTER TABLE bulkorder.delivery_methods
+    ADD COLUMN tracking_format text NOT NULL DEFAULT 'text'
+        CONSTRAINT delivery_methods_tracking_format_check CHECK (tracking_format IN ('jp12', 's10', 'text'));
+ALTER TABLE bulkorder.upload_lines DROP CONSTRAINT upload_lines_error_code_check;
+ALTER TABLE bulkorder.upload_lines
+    ADD CONSTRAINT upload_lines_error_code_check
+        CHECK (error_code IN ('not_a_number', 'not_found', 'duplicate_key',
+                              'rounded_number', 'not_an_integer', 'negative_number',
+                              'currency_format', 'formula_text', 'invalid_tracking_no'));
+ALTER TABLE bulkorder.upload_shipments
+    ADD COLUMN tracking_errors text[] NOT NULL DEFAULT '{}';
+
 -- Functions whose arguments changed (code/ creates them anew):
 -- grant_operator(role, shop), grant_reader / grant_payment_connector /
 -- grant_mail_connector(role_name, shop) and generate_subscription_orders

@@ -15,18 +15,53 @@
 -- request (complete_payment_request moves it on); the others go to shipped.
 -- A ship_complete mail is queued unless ship_mail_sent, which is then set
 -- (left as it was when the template is disabled: no mail went).
+--
+-- Tracking numbers as carriers issue them (SPEC §5): csv_cells.c normalises
+-- column B and refuses what a spreadsheet spoiled (a formula written as
+-- text, a currency format, a negative number, a fraction, scientific
+-- notation), marking the order's staged row; the rules below fail such an
+-- order with the cause's code, and check what is left against the format of
+-- the order's carrier (delivery_methods.tracking_format), which also gives
+-- the form stored.  Nothing is stored, mailed or reported for a refused
+-- order: every effect reads the changed rows only.
+
+-- A tracking number against its carrier's format: NULL when it is one, else
+-- 'character', 'length' or 'check_digit' (csv_cells.c, csv_tracking_check).
+-- C, IMMUTABLE and STRICT: the import calls it once per order and per line.
+CREATE OR REPLACE FUNCTION bulkorder.tracking_no_problem(tracking_format text, tracking_no text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'bulkorder_tracking_no_problem'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION bulkorder.tracking_no_problem(text, text) IS
+'What is wrong with a tracking number for a carrier''s format (jp12, s10, text): character, length, check_digit; NULL when nothing';
+
+-- The stored form of a tracking number of the format (jp12: its 12 digits;
+-- s10: upper case; text: without spaces); NULL when it is none.
+CREATE OR REPLACE FUNCTION bulkorder.tracking_no_canonical(tracking_format text, tracking_no text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'bulkorder_tracking_no_canonical'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION bulkorder.tracking_no_canonical(text, text) IS
+'The stored form of a tracking number of a carrier''s format (jp12, s10, text); NULL when it is none';
+
 SELECT bulkorder.define_operation('shipments', 'import_shipments',
     name_ja => '出荷データ取り込み', name_en => 'shipment import',
     wrapper => 'bulk_shipment_import_shipments',
     params => '{"upload_id": {"type": "bigint", "min": 1, "position": 1}}',
     changed_columns => '{status,ship_report_status,tracking_no,ship_mail_sent}',
-    -- the payment method read once per order for both fields (one row
-    -- always, as the CASEs over a missing one would give)
-    set_clause => $$(status, ship_report_status) =
+    -- the payment method and the carrier read once per order for the three
+    -- fields (one row always, as the CASEs over a missing one would give)
+    set_clause => $$(status, ship_report_status, tracking_no) =
            (SELECT CASE WHEN pm.needs_ship_report THEN 'shipping' ELSE 'shipped' END,
-                   CASE WHEN pm.needs_ship_report THEN 'pending' ELSE t.ship_report_status END
-              FROM (VALUES (1)) AS one LEFT JOIN bulkorder.payment_methods pm ON pm.code = t.payment_method),
-       tracking_no = s.tracking_nos[1],
+                   CASE WHEN pm.needs_ship_report THEN 'pending' ELSE t.ship_report_status END,
+                   -- the stored form for the order's carrier (the rules
+                   -- checked it): 'text' for an order without a delivery method
+                   bulkorder.tracking_no_canonical(coalesce(dm.tracking_format, 'text'), s.tracking_nos[1])
+              FROM (VALUES (1)) AS one
+              LEFT JOIN bulkorder.payment_methods pm ON pm.code = t.payment_method
+              LEFT JOIN bulkorder.delivery_methods dm ON dm.code = t.delivery_method),
        ship_mail_sent = t.ship_mail_sent
                         OR EXISTS (SELECT 1 FROM bulkorder.mail_templates mt
                                    WHERE mt.code = 'ship_complete' AND mt.enabled)$$,
@@ -70,18 +105,53 @@ SELECT bulkorder.define_operation('shipments', 'import_shipments',
             'condition', $$NOT coalesce(s.rounded, false)$$,
             'message_ja', 'B列の送り状番号が表計算ソフトで指数表記(2.34568E+11 など)に丸められていて、元の番号が分かりません。B列の書式を「文字列」にして送り状番号を入力し直し、保存し直してから取り込んでください',
             'message_en', 'the spreadsheet rounded the tracking number in column B into scientific notation (such as 2.34568E+11): the real number is unknown. Format column B as text, enter the full tracking number, save the file and import it again'),
+        -- the other ways a spreadsheet spoils a tracking number (csv.c marks
+        -- the order: s.tracking_errors), each with its cause and its fix
+        jsonb_build_object('code', 'formula_text',
+            'condition', $$NOT coalesce('formula_text' = ANY (s.tracking_errors), false)$$,
+            'message_ja', 'B列の送り状番号が数式のテキスト(=、+、@ で始まるもの)になっていて、番号ではありません。計算結果ではなく数式が保存されています(LibreOffice の「セルの数式を保存」など)。送り状番号の列を値として貼り付けるか、数式を保存しない設定で保存し直してから取り込んでください',
+            'message_en', 'column B holds the text of a formula (beginning with =, + or @), not a tracking number: the formula was saved instead of its value (LibreOffice''s "save cell formulas", for example). Paste the column as values, or save the file without formulas, and import it again'),
+        jsonb_build_object('code', 'currency_format',
+            'condition', $$NOT coalesce('currency_format' = ANY (s.tracking_errors), false)$$,
+            'message_ja', 'B列の送り状番号が通貨や単位の表示形式(¥、￥、\、$、円 など)で書き出されていて、番号として使えません。送り状番号の列の表示形式を「文字列」にして番号を入力し直し、保存し直してから取り込んでください',
+            'message_en', 'column B was saved in a currency or unit format (¥, \, $, 円 and the like): it is no tracking number. Format the tracking number column as text, enter the numbers again, save the file and import it again'),
+        jsonb_build_object('code', 'negative_number',
+            'condition', $$NOT coalesce('negative_number' = ANY (s.tracking_errors), false)$$,
+            'message_ja', 'B列の送り状番号がマイナスの数値(-、▲、△、かっこ付き)になっていて、番号ではありません。送り状番号の列を「文字列」にして正しい番号を入力し直し、保存し直してから取り込んでください',
+            'message_en', 'column B holds a negative number (-, ▲, △ or in parentheses), not a tracking number. Format the tracking number column as text, enter the right numbers, save the file and import it again'),
+        jsonb_build_object('code', 'not_an_integer',
+            'condition', $$NOT coalesce('not_an_integer' = ANY (s.tracking_errors), false)$$,
+            'message_ja', 'B列の送り状番号が小数点以下のある数値になっていて、番号の桁が失われています。送り状番号の列を「文字列」にして番号を入力し直し、保存し直してから取り込んでください',
+            'message_en', 'column B holds a number with a fraction: digits of the tracking number are lost. Format the tracking number column as text, enter the numbers again, save the file and import it again'),
         jsonb_build_object('code', 'missing_tracking_no',
             'condition', $$coalesce(cardinality(s.tracking_nos), 0) > 0$$,
-            'message_ja', 'B列に送り状番号がありません',
-            'message_en', 'column B holds no tracking number'),
+            'message_ja', 'B列に送り状番号がありません(空欄、「=」だけ、または #N/A などの数式エラー)。送り状番号を入力し、保存し直してから取り込んでください',
+            'message_en', 'column B holds no tracking number (empty, "=" alone, or a formula error such as #N/A). Enter the tracking number, save the file and import it again'),
+        -- two lines that write one number two ways (2345-6789-0292 and
+        -- 234567890292) give it once: compared in the carrier's stored
+        -- form, looked up only for an order with more than one
         jsonb_build_object('code', 'tracking_no_conflict',
-            'condition', $$cardinality(s.tracking_nos) = 1$$,
+            'condition', $$cardinality(s.tracking_nos) = 1
+                OR (SELECT count(DISTINCT coalesce(bulkorder.tracking_no_canonical(f.format, x), x))
+                    FROM (SELECT coalesce((SELECT dm.tracking_format FROM bulkorder.delivery_methods dm
+                                           WHERE dm.code = t.delivery_method), 'text') AS format) f,
+                         unnest(s.tracking_nos) AS x) = 1$$,
             'message_ja', 'ファイル内で同じ注文番号に異なる送り状番号が指定されています',
             'message_en', 'the file gives this order more than one tracking number'),
         jsonb_build_object('code', 'tracking_no_too_long',
             'condition', $$length(s.tracking_nos[1]) <= 100$$,
             'message_ja', '送り状番号が100文字を超えています',
-            'message_en', 'the tracking number is longer than 100 characters')),
+            'message_en', 'the tracking number is longer than 100 characters'),
+        -- last: the carrier's format, read when the job runs (a re-applied
+        -- file is checked against the carrier the order has then);
+        -- upload_errors says, line by line, which of the three it is
+        jsonb_build_object('code', 'invalid_tracking_no',
+            'condition', $$bulkorder.tracking_no_problem(
+                coalesce((SELECT dm.tracking_format FROM bulkorder.delivery_methods dm
+                          WHERE dm.code = t.delivery_method), 'text'),
+                s.tracking_nos[1]) IS NULL$$,
+            'message_ja', 'B列の送り状番号が、注文の配送方法の送り状番号の形式に合いません(桁数、使えない文字、チェックディジットのいずれかが違います。どれかは upload_errors の行ごとのメッセージに表示されます)。伝票の番号を確かめて入力し直し、保存し直してから取り込んでください',
+            'message_en', 'column B is not a tracking number of the order''s carrier (its length, a character, or its check digit is wrong; upload_errors says which, line by line). Check the number on the slip, enter it again, save the file and import it again')),
     -- params.upload_id must name a staged shipment file (run_bulk and the
     -- wrapper can re-apply one, e.g. to orders whose hold was released)
     checks => jsonb_build_array(
