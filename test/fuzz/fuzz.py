@@ -383,6 +383,11 @@ class Gen:
         if not self.clean and self.p(0.15):
             d['request_key'] = self.pick(['k1', 'k2', 'k3', 'screen-42-click', 'hold-ng-2026-01-02 02:00']) if self.p(0.8) \
                 else self.pick(['', ' ', 'x' * 1000, 1, None, "k'; --"])
+        # the shop: the calls' own (the session's too), or a wrong one; never
+        # the other shop of the database, which no call may reach
+        if self.p(0.15):
+            d['shop'] = 'default' if self.clean or self.p(0.6) else \
+                self.pick(['', 'nosuch', 'Default', 'de fault', 'x' * 64, 7, None, ['default']])
         if fn in ('upload_csv', 'import_shipments') or self.p(0.05):
             if self.p(0.5):
                 d['encoding'] = self.pick(ENCODINGS[:4]) if self.clean or self.p(0.7) else self.pick(ENCODINGS)

@@ -35,6 +35,9 @@ CREATE TABLE bulkorder_fuzz.findings (
     detail text
 );
 
+-- how far check() has looked at jobs and uploads for the other shop's rows
+CREATE TABLE bulkorder_fuzz.read_checked (call integer, job bigint, upload bigint);
+
 -- the jobs compact() dropped, for the summary
 CREATE TABLE bulkorder_fuzz.jobs_seen (
     job_id bigint PRIMARY KEY,
@@ -46,9 +49,29 @@ CREATE TABLE bulkorder_fuzz.jobs_seen (
 CREATE TABLE bulkorder_fuzz.state (
     one boolean PRIMARY KEY DEFAULT true CHECK (one),
     fp jsonb,
-    jobs_open boolean
+    jobs_open boolean,
+    other_fp jsonb              -- the other shop's rows (other_fingerprint)
 );
-INSERT INTO bulkorder_fuzz.state VALUES (true, NULL, NULL);
+INSERT INTO bulkorder_fuzz.state VALUES (true, NULL, NULL, NULL);
+
+-- The other shop (fuzzb): no call names it, so no call may read or change
+-- its rows.  Its keys that the calls' shop does not have: a call that finds
+-- one of them (an item that is not not_found, an upload line that resolves
+-- it) read the other shop.
+CREATE TABLE bulkorder_fuzz.other_only (page text, key bigint, PRIMARY KEY (page, key));
+INSERT INTO bulkorder_fuzz.other_only
+SELECT p.page, k.key
+FROM (VALUES ('orders'), ('shipments')) p(page),
+     LATERAL (SELECT o.order_no FROM bulkorder.orders o JOIN bulkorder.shops s USING (shop_id) WHERE s.code = 'fuzzb'
+              EXCEPT SELECT o.order_no FROM bulkorder.orders o JOIN bulkorder.shops s USING (shop_id) WHERE s.code = 'default') k(key)
+UNION ALL
+SELECT 'customers', k.key
+FROM (SELECT c.customer_id FROM bulkorder.customers c JOIN bulkorder.shops s USING (shop_id) WHERE s.code = 'fuzzb'
+      EXCEPT SELECT c.customer_id FROM bulkorder.customers c JOIN bulkorder.shops s USING (shop_id) WHERE s.code = 'default') k(key)
+UNION ALL
+SELECT 'subscriptions', k.key
+FROM (SELECT x.course_order_no FROM bulkorder.subscriptions x JOIN bulkorder.shops s USING (shop_id) WHERE s.code = 'fuzzb'
+      EXCEPT SELECT x.course_order_no FROM bulkorder.subscriptions x JOIN bulkorder.shops s USING (shop_id) WHERE s.code = 'default') k(key);
 
 -- The fingerprint function is generated from the tables there are now, so
 -- tables that later versions add are covered without editing this file.
@@ -69,6 +92,27 @@ BEGIN
         AS $b$ SELECT jsonb_object_agg(t, n || ':' || h) FROM (%s) s $b$ $f$, body);
 END
 $$;
+
+-- The other shop's rows, every table (each row version's xmin and ctid, as
+-- fingerprint()): no call may change them, failed or not, jobs open or not.
+DO $$
+DECLARE
+    body text;
+BEGIN
+    SELECT string_agg(format('SELECT %L AS t, count(*) AS n, coalesce(sum(pg_catalog.hashtextextended(x.xmin::text || x.ctid::text, 0)), 0) AS h FROM %s x WHERE x.shop_id = (SELECT shop_id FROM bulkorder.shops WHERE code = %L)',
+                             c.oid::regclass::text, c.oid::regclass, 'fuzzb'), E'\n    UNION ALL ' ORDER BY c.oid::regclass::text)
+      INTO body
+      FROM pg_class c
+     WHERE c.relnamespace = 'bulkorder'::regnamespace AND c.relkind IN ('r', 'p')
+       AND EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'shop_id');
+    EXECUTE format($f$
+        CREATE FUNCTION bulkorder_fuzz.other_fingerprint() RETURNS jsonb
+        LANGUAGE sql STABLE
+        SET search_path = pg_catalog, pg_temp
+        AS $b$ SELECT jsonb_object_agg(t, n || ':' || h) FROM (%s) s $b$ $f$, body);
+END
+$$;
+UPDATE bulkorder_fuzz.state SET other_fp = bulkorder_fuzz.other_fingerprint();
 
 -- every job of the run: those still there and those compact() dropped
 CREATE FUNCTION bulkorder_fuzz.all_jobs() RETURNS TABLE (job_id bigint, status text, is_async boolean, error_message text)
@@ -129,6 +173,43 @@ BEGIN
             verdict := 'FINDING';
         END IF;
     END IF;
+    -- the other shop: nothing of it changed, nothing of it read
+    SELECT string_agg(format('%s (%s -> %s)', k, prev.other_fp->>k, o.fp->>k), ', ' ORDER BY k)
+      INTO changed
+      FROM (SELECT bulkorder_fuzz.other_fingerprint() AS fp) o,
+           LATERAL (SELECT jsonb_object_keys(prev.other_fp) UNION SELECT jsonb_object_keys(o.fp)) AS s(k)
+     WHERE prev.other_fp->k IS DISTINCT FROM o.fp->k;
+    IF changed IS NOT NULL THEN
+        INSERT INTO bulkorder_fuzz.findings VALUES (p_call, 'changed the other shop''s rows', changed);
+        UPDATE bulkorder_fuzz.state SET other_fp = bulkorder_fuzz.other_fingerprint();
+        verdict := 'FINDING';
+    END IF;
+    SELECT string_agg(format('%s %s: %s', j.page, i.target, coalesce(i.error_code, 'ok')), ', ')
+      INTO changed
+      FROM bulkorder.bulk_job_items i
+      JOIN bulkorder.bulk_jobs j ON j.shop_id = i.shop_id AND j.job_id = i.job_id
+      JOIN bulkorder_fuzz.other_only x ON x.page = j.page AND x.key = i.target
+     WHERE i.error_code IS DISTINCT FROM 'not_found'
+       AND j.job_id > coalesce((SELECT max(f.job) FROM bulkorder_fuzz.read_checked f), 0);
+    IF changed IS NOT NULL THEN
+        INSERT INTO bulkorder_fuzz.findings VALUES (p_call, 'a job found the other shop''s rows', left(changed, 500));
+        verdict := 'FINDING';
+    END IF;
+    SELECT string_agg(format('%s line %s: %s', u.page, l.line_no, l.key), ', ')
+      INTO changed
+      FROM bulkorder.upload_lines l
+      JOIN bulkorder.uploads u ON u.shop_id = l.shop_id AND u.upload_id = l.upload_id
+      JOIN bulkorder_fuzz.other_only x ON x.page = u.page AND x.key = l.key
+     WHERE l.error_code IS NULL AND u.purpose = 'targets'   -- an import's lines are not looked up
+       AND u.upload_id > coalesce((SELECT max(f.upload) FROM bulkorder_fuzz.read_checked f), 0);
+    IF changed IS NOT NULL THEN
+        INSERT INTO bulkorder_fuzz.findings VALUES (p_call, 'an upload found the other shop''s keys', left(changed, 500));
+        verdict := 'FINDING';
+    END IF;
+    INSERT INTO bulkorder_fuzz.read_checked
+    SELECT p_call, (SELECT max(job_id) FROM bulkorder.bulk_jobs WHERE status NOT IN ('queued', 'running')
+                    AND job_id < coalesce((SELECT min(job_id) FROM bulkorder.bulk_jobs WHERE status IN ('queued', 'running')), 9223372036854775807)),
+           (SELECT max(upload_id) FROM bulkorder.uploads);
     -- preview_bulk and then run_bulk with the same arguments: what the
     -- preview accepted, the run accepts (a refusal for the same reason is
     -- fine; the statement timeout and lock conflicts are not the run's call)

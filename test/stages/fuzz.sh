@@ -18,6 +18,8 @@
 # Every seed's run prints the command that replays it, and every finding the
 # call that gave it.
 #
+# Two shops: the calls act on the default one; a second shop (fuzzb) holds
+# the same keys and more, and no call may read or change its rows.
 # Fails on: a lost connection; a server log line with TRAP, "terminated by
 # signal" or PANIC, or an error with SQLSTATE class XX (internal), from the
 # session or a job worker; a call answered with class XX, or with an SQL
@@ -101,7 +103,20 @@ q -d postgres -c "DROP ROLE IF EXISTS $op" -c "DROP ROLE IF EXISTS bulkorder_fuz
   -c "CREATE ROLE $op" -c "CREATE ROLE bulkorder_fuzz_other" || exit 1
 q -d "$db" -c "CREATE EXTENSION bulkorder" || exit 1
 q -d "$db" -v orders=300 -v seed=7 -f tools/demo-data.sql >/dev/null || exit 1
-q -d "$db" -c "SELECT bulkorder.grant_operator('$op')" >/dev/null || exit 1
+# a second shop, never named by a call (its code is not in the fuzzer's
+# words): no call may read or change its rows (test/fuzz/harness.sql).  Its
+# 400 orders share the first shop's 300 order numbers and add 100 of their own.
+q -d "$db" -c "SELECT bulkorder.create_shop('fuzzb', 'the other shop')" >/dev/null || exit 1
+PGOPTIONS="-c client_min_messages=warning -c bulkorder.shop=fuzzb" \
+  psql -X -q -v ON_ERROR_STOP=1 -d "$db" -v orders=400 -v seed=8 -f tools/demo-data.sql >/dev/null || exit 1
+# order generation with no shop named runs in every shop: the other shop's
+# masters are paused, so that it makes nothing there
+q -d "$db" -c "UPDATE bulkorder.subscriptions s SET status = 'paused' FROM bulkorder.shops x
+               WHERE x.shop_id = s.shop_id AND x.code = 'fuzzb' AND s.status = 'active'" || exit 1
+# every session acts on the default shop unless a call names one (RESET
+# comes back to it)
+q -d "$db" -c "ALTER DATABASE $db SET bulkorder.shop = 'default'" || exit 1
+q -d "$db" -c "SELECT bulkorder.grant_operator('$op', 'default')" >/dev/null || exit 1
 # the SQLSTATE of every error in the server log: a job worker's too
 q -d "$db" -c "ALTER DATABASE $db SET log_error_verbosity = verbose" || exit 1
 q -d "$db" -v op="$op" -f test/fuzz/harness.sql || exit 1

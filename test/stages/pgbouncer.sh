@@ -4,8 +4,9 @@
 # One role serves both shops; eight clients (four a shop) share a pool of
 # two server connections, so every client's transactions run on server
 # connections another shop's clients used just before.  Half the clients
-# name their shop with options.shop, half with SET LOCAL bulkorder.shop in
-# the transaction.  No call may act on the wrong shop: every job, every
+# name their shop with options.shop (every other call of theirs
+# asynchronous: both shops' jobs share one queue), half with SET LOCAL
+# bulkorder.shop in the transaction.  No call may act on the wrong shop: every job, every
 # tag it wrote and every row a client read must be its own shop's.
 # Uses the test cluster of tools/test.sh (PGHOST/PGPORT), or starts one.
 set -euo pipefail
@@ -83,7 +84,8 @@ client() {  # client SHOP N STYLE
       sql="SELECT bulkorder.run_bulk('orders', 'tags',
              ARRAY(SELECT order_no FROM bulkorder.order_list WHERE shop_id = (SELECT shop_id FROM bulkorder.shops WHERE code = '$shop')
                    ORDER BY order_no OFFSET $(( (n * rounds + r) % 290 )) LIMIT 3),
-             '{\"add\": [\"$tag\"]}', '{\"shop\": \"$shop\", \"request_key\": \"$tag\", \"operator\": \"$tag\"}');"
+             '{\"add\": [\"$tag\"]}', '{\"shop\": \"$shop\", \"request_key\": \"$tag\", \"operator\": \"$tag\",
+                                           \"async\": $( [ $((r % 2)) -eq 1 ] && echo true || echo false )}');"
     else
       sql="BEGIN;
            SET LOCAL bulkorder.shop = '$shop';
@@ -105,6 +107,17 @@ done
 for p in "${pids[@]}"; do wait "$p"; done
 [ ! -s "$work/errors" ] || fail "$(cat "$work/errors") -- $(cat "$work"/client-*.out | grep -m3 ERROR)"
 echo "ok - 8 clients x $rounds rounds through the pool of 2: every call answered"
+
+# the asynchronous ones (every other round of the options.shop clients):
+# both shops' jobs in one queue, taking turns
+deadline=$((SECONDS + 180))
+until [ "$(q -d $db -c "SELECT count(*) FROM bulkorder.bulk_jobs WHERE status IN ('queued', 'running')")" = 0 ]; do
+  [ $SECONDS -ge $deadline ] && fail "asynchronous jobs still open after 180 s"
+  sleep 0.3
+done
+check_async=$(q -d $db -c "SELECT count(DISTINCT shop_id) || ' ' || count(*) FROM bulkorder.bulk_jobs WHERE is_async")
+[ "$check_async" = "2 $((4 * ((rounds + 1) / 2)))" ] || fail "asynchronous jobs of both shops: got $check_async"
+echo "ok - asynchronous jobs of both shops ($check_async) ran in one queue and ended"
 
 expected=$((8 * rounds))
 check() {  # check LABEL SQL EXPECTED
