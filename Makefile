@@ -138,6 +138,6 @@ bench: deps
 	bash bench/run.sh
 
 # the extension built with ASan + UBSan in a copy of its own (.pg/asan), the
-# suites against a server with the runtime preloaded (README, "Development")
+# suites against a server with the runtime preloaded (docs/development.md)
 check-asan: deps
 	bash tools/asan.sh

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The payment and mail connectors of the README ("Payment and mail
-# connectors"), run for real: their own login roles with only the grants the
-# README gives, committed transactions, FOR UPDATE SKIP LOCKED polling and
-# the reports back.  Exits 0 when every check passed.
+# The payment and mail connectors of docs/connectors.md, run for real: the
+# document's own SQL blocks (doc_block, test/lib/docs.sh), as their own
+# login roles with only the grants the document gives, committed
+# transactions, FOR UPDATE SKIP LOCKED polling and the reports back.  Exits
+# 0 when every check passed.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 db=bulkorder_stage_connectors
@@ -13,10 +14,9 @@ cleanup() {
   q -d postgres -c "DROP ROLE IF EXISTS payment_connector" -c "DROP ROLE IF EXISTS mail_connector" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
-. "$top/test/lib/readme.sh"
-section='## Payment and mail connectors'
-for i in 1 2 3 4 5; do
-  [ -n "$(readme_block "$section" $i)" ] || { echo "FAILED: README block $i of '$section' is missing"; exit 1; }
+. "$top/test/lib/docs.sh"
+for b in roles payment-poll payment-batch payment-lease mail-poll; do
+  doc_block docs/connectors.md $b >/dev/null || { echo "FAILED: docs/connectors.md has no block $b"; exit 1; }
 done
 cleanup
 q -d postgres -c "CREATE DATABASE $db"
@@ -26,38 +26,38 @@ q -d $db -c "CREATE EXTENSION bulkorder" -f "$top/test/fixtures/shop.sql" >/dev/
 q -d $db -c "SELECT bulkorder.bulk_reauthorize('{1006,1008,2003}')" \
          -c "SELECT bulkorder.bulk_payment_method('{1007}', 'cod')" >/dev/null
 
-# README: the roles (as the extension's owner, once)
-q -d $db <<< "$(readme_block "$section" 1)"
+# the roles (as the extension's owner, once)
+q -d $db <<< "$(doc_block docs/connectors.md roles)"
 
-# README: one poll of the payment connector (one request, psql variables)
-q -d $db -U payment_connector <<< "$(readme_block "$section" 2)"
+# one poll of the payment connector (one request, psql variables)
+q -d $db -U payment_connector <<< "$(doc_block docs/connectors.md payment-poll)"
 
-# README: a batch poll: answers reported, a provider that did not answer
+# a batch poll: answers reported, a provider that did not answer
 # leaves its request pending with the try counted
-q -d $db -U payment_connector <<< "$(readme_block "$section" 3)"
+q -d $db -U payment_connector <<< "$(doc_block docs/connectors.md payment-batch)"
 
-# README: the short-transaction (lease) variant.  1006 was refused with
+# the short-transaction (lease) variant.  1006 was refused with
 # NG999 above, so 一括再与信 queues request 4; request 3 was tried a moment
 # ago and is left alone for five minutes.
 q -d $db -c "SELECT bulkorder.bulk_reauthorize('{1006}')" >/dev/null
-claimed=$(q -d $db -U payment_connector -At <<< "$(readme_block "$section" 4)" | awk 'NR == 1')
+claimed=$(q -d $db -U payment_connector -At <<< "$(doc_block docs/connectors.md payment-lease)" | awk 'NR == 1')
 [ "$claimed" = "4|1006|np_atobarai|reauthorize" ] || { echo "FAILED: lease claim gave: $claimed"; exit 1; }
 
-# A revert withdraws what no connector has taken (SPEC §7): a reauthorize
+# A revert withdraws what no connector has taken: a reauthorize
 # request and a 代引き自動変更 mail, both reverted before any poll.  The
-# README's polls never take them.
+# document's polls never take them.
 q -d $db -c "INSERT INTO bulkorder.orders (order_no, customer_id, status, payment_method, auth_status, delivery_method)
              VALUES (1090, 1, 'awaiting_shipment', 'gmo_ps_atobarai', 'ng', 'yamato'),
                     (1091, 1, 'awaiting_shipment', 'gmo_ps_atobarai', 'ng', 'yamato')" \
          -c "SELECT bulkorder.revert_job(bulkorder.bulk_reauthorize('{1091}'))" \
          -c "SELECT bulkorder.revert_job(bulkorder.bulk_payment_method('{1090}', 'cod'))" >/dev/null
-reclaimed=$(q -d $db -U payment_connector -At <<< "$(readme_block "$section" 4)")
+reclaimed=$(q -d $db -U payment_connector -At <<< "$(doc_block docs/connectors.md payment-lease)")
 if grep -q '|1091|' <<< "$reclaimed"; then
   echo "FAILED: the lease poll took a withdrawn request: $reclaimed"; exit 1
 fi
 
-# README: the mail connector
-polled=$(q -d $db -U mail_connector -At <<< "$(readme_block "$section" 5)")
+# the mail connector
+polled=$(q -d $db -U mail_connector -At <<< "$(doc_block docs/connectors.md mail-poll)")
 if grep -q '|1090|' <<< "$polled"; then
   echo "FAILED: the mail poll took a withdrawn mail: $polled"; exit 1
 fi

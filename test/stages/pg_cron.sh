@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# Stage: pg_cron runs subscription order generation.
+# Stage: pg_cron runs subscription order generation, scheduled as
+# docs/administration.md ("Scheduling with pg_cron") writes it.
 #
 # The test cluster preloads pg_cron with cron.database_name = 'postgres' and
 # cron.host = its socket directory (tools/pg.sh).  In database postgres:
-# create pg_cron and bulkorder, seed a due subscription, schedule
-# generation every minute (pg_cron 1.4's smallest interval), wait until
+# create pg_cron and bulkorder, seed a subscription due today (in Japan as
+# anywhere), schedule the document's command every minute (pg_cron 1.4's
+# smallest interval) instead of at 21:00 GMT, wait until
 # cron.job_run_details shows a succeeded run and the order exists, then
 # unschedule and drop bulkorder so the next stage starts clean.
 set -euo pipefail
 export PGHOST=${BULKORDER_TEST_HOST:-$PGHOST} PGPORT=${BULKORDER_TEST_PORT:-$PGPORT} PGUSER=${PGUSER:-postgres}
 export PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning"
-job_name=bulkorder-stage-generation
+job_name=bulkorder-subscription-orders
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d postgres "$@"; }
 
 cleanup() {
@@ -30,16 +32,20 @@ INSERT INTO bulkorder.products (product_id, name, price, is_public) VALUES (101,
 INSERT INTO bulkorder.product_payment_methods VALUES (101, 'credit_card');
 INSERT INTO bulkorder.product_delivery_methods VALUES (101, 'yamato');
 INSERT INTO bulkorder.product_frequencies VALUES (101, 1);
--- due within the 30 days the scheduled command looks ahead, whatever today is
+-- due today in Japan, whatever the server's time zone: the scheduled
+-- command generates for (now() AT TIME ZONE 'Asia/Tokyo')::date
 INSERT INTO bulkorder.subscriptions
     (course_order_no, customer_id, status, payment_method, delivery_method, frequency_id,
      next_ship_date, next_delivery_date)
-VALUES (501, 1, 'active', 'credit_card', 'yamato', 1, current_date + 3, current_date + 5);
+VALUES (501, 1, 'active', 'credit_card', 'yamato', 1, current_date - 1, current_date + 1);
 INSERT INTO bulkorder.subscription_items (course_order_no, product_id, quantity) VALUES (501, 101, 2);
 SQL
 
-jobid=$(q -c "SELECT cron.schedule('$job_name', '* * * * *',
-  \$\$SELECT * FROM bulkorder.generate_subscription_orders(current_date + 30)\$\$)")
+top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$top/test/lib/docs.sh"
+sql=$(doc_block docs/administration.md pg-cron-generation) || { echo "docs/administration.md has no block pg-cron-generation"; exit 1; }
+grep -q "'0 21 \* \* \*'" <<< "$sql" || { echo "docs/administration.md pg-cron-generation: no 21:00 schedule to replace"; exit 1; }
+jobid=$(q <<< "$(sed "s/'0 21 \* \* \*'/'* * * * *'/" <<< "$sql")")
 echo "scheduled pg_cron job $jobid; waiting for its first run (at most 75 s)"
 
 ok=0
@@ -61,10 +67,10 @@ done
 echo "run: $status"
 
 result=$(q -c "SELECT count(*) || ' order(s); seq ' || min(o.course_seq) || '; ship '
-                      || (min(o.scheduled_ship_date) = current_date + 3) || '; items '
+                      || (min(o.scheduled_ship_date) = current_date - 1) || '; items '
                       || (SELECT string_agg(i.product_id || 'x' || i.quantity, ',') FROM bulkorder.order_items i)
                       || '; master advanced '
-                      || (SELECT next_delivery_date > current_date + 30 FROM bulkorder.subscriptions)
+                      || (SELECT next_delivery_date > current_date + 1 FROM bulkorder.subscriptions)
                FROM bulkorder.orders o WHERE o.course_order_no = 501")
 echo "generated: $result"
 [ "$result" = "1 order(s); seq 1; ship true; items 101x2; master advanced true" ] || {

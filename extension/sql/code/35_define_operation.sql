@@ -539,7 +539,7 @@ BEGIN
     IF NOT shipped_ctx AND existing.shipped AND NOT coalesce(define_operation.replace_shipped, false) THEN
         RAISE EXCEPTION 'operation % is shipped with bulkorder', opname
             USING ERRCODE = '42710',
-                  HINT = 'Choose another code, or pass replace_shipped => true to replace the shipped declaration (README, "Adding an operation").';
+                  HINT = 'Choose another code, or pass replace_shipped => true to replace the shipped declaration (docs/define_operation.md).';
     END IF;
     -- (an install's script may run before the shop's tables exist: pg_restore)
     IF NOT shipped_ctx THEN
@@ -679,7 +679,7 @@ $fn$;
 
 COMMENT ON FUNCTION bulkorder.define_operation(text, text, text, text, text, jsonb, text[], text, text, text,
                                                text[], text, text, jsonb, jsonb, jsonb, boolean, jsonb) IS
-'Declare a bulk operation whole and create its typed wrapper (README, "Adding an operation")';
+'Declare a bulk operation whole and create its typed wrapper (docs/define_operation.md)';
 
 -- Remove a shop's own operation and its wrapper.  Shipped operations (and
 -- a shop's replacement of one, whose wrapper is shipped) are refused.
