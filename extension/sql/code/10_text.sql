@@ -24,17 +24,21 @@ AS $$
 $$;
 
 -- The tags rule shared by orders and customers: keep the existing order,
--- append what is new, drop what is removed, never a duplicate.
+-- append what is new, drop what is removed, never a duplicate.  No SET
+-- clause (a SET search_path made every call save and restore the GUCs, once
+-- per row): every function, operator and type is pg_catalog-qualified
+-- instead, so that the caller's search_path cannot change what it means.
 CREATE OR REPLACE FUNCTION bulkorder.merge_tags(tags text[], add text[], remove text[])
 RETURNS text[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT coalesce(array_agg(tag ORDER BY pos), '{}')
-    FROM (SELECT tag, min(pos) AS pos
-          FROM unnest(coalesce(tags, '{}') || coalesce(add, '{}')) WITH ORDINALITY AS u(tag, pos)
-          WHERE tag <> ALL (coalesce(remove, '{}'))
-          GROUP BY tag) s
+    SELECT coalesce(pg_catalog.array_agg(s.tag ORDER BY s.pos), '{}'::pg_catalog.text[])
+    FROM (SELECT u.tag, pg_catalog.min(u.pos) AS pos
+          FROM pg_catalog.unnest(coalesce(tags, '{}'::pg_catalog.text[])
+                                 OPERATOR(pg_catalog.||) coalesce(add, '{}'::pg_catalog.text[]))
+               WITH ORDINALITY AS u(tag, pos)
+          WHERE u.tag OPERATOR(pg_catalog.<>) ALL (coalesce(remove, '{}'::pg_catalog.text[]))
+          GROUP BY u.tag) s
 $$;
 
 -- Append on a new line, or overwrite; appending to NULL or '' stores the
