@@ -24,22 +24,15 @@ AS $$
 $$;
 
 -- The tags rule shared by orders and customers: keep the existing order,
--- append what is new, drop what is removed, never a duplicate.  No SET
--- clause (a SET search_path made every call save and restore the GUCs, once
--- per row): every function, operator and type is pg_catalog-qualified
--- instead, so that the caller's search_path cannot change what it means.
+-- append what is new, drop what is removed, never a duplicate.  In C
+-- (extension/src/tags.c, which gives what the SQL definition of 1.1 gave,
+-- NULLs included): a SQL body aggregating over unnest can never be inlined,
+-- so the tags operation's set clause started an executor for it once per
+-- row.  Nothing in it depends on search_path.
 CREATE OR REPLACE FUNCTION bulkorder.merge_tags(tags text[], add text[], remove text[])
 RETURNS text[]
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$
-    SELECT coalesce(pg_catalog.array_agg(s.tag ORDER BY s.pos), '{}'::pg_catalog.text[])
-    FROM (SELECT u.tag, pg_catalog.min(u.pos) AS pos
-          FROM pg_catalog.unnest(coalesce(tags, '{}'::pg_catalog.text[])
-                                 OPERATOR(pg_catalog.||) coalesce(add, '{}'::pg_catalog.text[]))
-               WITH ORDINALITY AS u(tag, pos)
-          WHERE u.tag OPERATOR(pg_catalog.<>) ALL (coalesce(remove, '{}'::pg_catalog.text[]))
-          GROUP BY u.tag) s
-$$;
+LANGUAGE C IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'bulkorder_merge_tags';
 
 -- Append on a new line, or overwrite; appending to NULL or '' stores the
 -- text alone.
