@@ -8,14 +8,20 @@ sysbin=/usr/lib/postgresql/15/bin
 # floor_sql NAME KEYS JOB [TAG] [FILE]: the hand-written statement(s) of
 # bench/floors/NAME.sql with its placeholders filled in: @KEYS@ an
 # expression giving the targets (bigint[]), @JOB@ the history job id,
-# @TAG@ a text literal, @FILE@ a file path literal.
+# @TAG@ a text literal, @FILE@ a file path literal, and @SHOP(alias,table)@
+# "alias.shop_id = N AND " when table has a shop column (FLOOR_SHOP_TABLES,
+# space-separated; N is FLOOR_SHOP_ID: bench.shop of that cluster), else
+# nothing.
 floor_sql() {
-  local esc=() v
+  local esc=() v t shop=()
   for v in "$2" "$3" "${4:-}" "${5:-}"; do
     esc+=("$(printf '%s' "$v" | sed -e 's/[\\|&]/\\&/g')")
   done
+  for t in ${FLOOR_SHOP_TABLES:-}; do
+    shop+=(-e "s|@SHOP(\([a-z_]*\),$t)@|\1.shop_id = ${FLOOR_SHOP_ID:?} AND|g")
+  done
   sed -e "s|@KEYS@|${esc[0]}|g" -e "s|@JOB@|${esc[1]}|g" -e "s|@TAG@|${esc[2]}|g" \
-      -e "s|@FILE@|${esc[3]}|g" "$top/bench/floors/$1.sql"
+      -e "s|@FILE@|${esc[3]}|g" "${shop[@]}" -e 's|@SHOP([a-z_]*,[a-z_]*)@ ||g' "$top/bench/floors/$1.sql"
 }
 
 # v11_tree DIR: a private copy of Debian's PostgreSQL 15 tree in DIR with

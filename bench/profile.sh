@@ -30,7 +30,8 @@
 # Files: bench/out/profile/ (scratch, ignored by git).
 #
 # Environment: PROFILE_ORDERS (1000000), PROFILE_KEYS (10000),
-# PROFILE_TOP (15 symbols), PROFILE_V11 (0).  Needs valgrind.  Builds and
+# PROFILE_TOP (15 symbols), PROFILE_V11 (0), PROFILE_CONTENDERS (all: e.g.
+# "engine floor").  Needs valgrind.  Builds and
 # installs this checkout into its private PostgreSQL tree (tools/pg.sh), never
 # into the system's.
 set -euo pipefail
@@ -41,6 +42,7 @@ orders=${PROFILE_ORDERS:-1000000}
 nkeys=${PROFILE_KEYS:-10000}
 ntop=${PROFILE_TOP:-15}
 v11=${PROFILE_V11:-0}
+only=${PROFILE_CONTENDERS:-}
 paths=${*:-tags cancel import}
 case "$orders$nkeys$ntop" in
   *[!0-9]*) echo "profile: PROFILE_ORDERS, PROFILE_KEYS and PROFILE_TOP must be whole numbers" >&2; exit 2 ;;
@@ -99,6 +101,7 @@ CONF
     $P -d bench -At -c "SELECT k FROM unnest((SELECT keys[$lo:$hi] FROM bench.keys)) k" \
       | awk 'BEGIN { printf "注文番号,送り状番号\r\n" } { printf "%s,4%011d\r\n", $1, $1 }' > "$dir/import_$part.csv"
   done
+  $P -d bench -At -c "SELECT coalesce(shop_id::text, '') || '|' || coalesce(tables, '') FROM bench.shop" > "$dir/shop"
   $P -d bench -c "CHECKPOINT" >/dev/null
   as_pg "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
   echo "$key" > "$dir/key"
@@ -119,7 +122,7 @@ cg() {
     printf 'SELECT pg_sleep(0), pg_current_wal_insert_lsn() AS lsn_end;\n\n'
   } | sed -e '/^ *--/d' > "$input"
   as_pg valgrind --tool=callgrind --dump-before=pg_sleep --callgrind-out-file="$out/$name.cg" \
-    "$bin/postgres" --single -D "$run" -c shared_preload_libraries= -c jit=off -j bench \
+    "$bin/postgres" --single -D "$run" -c shared_preload_libraries= -c jit=off -c wal_keep_size=4GB -j bench \
     < "$input" > "$out/$name.out" 2> "$out/$name.err" || true
   if grep -q 'ERROR:' "$out/$name.out" "$out/$name.err"; then
     echo "profile: $name failed:" >&2; grep -h -A3 'ERROR:' "$out/$name.out" "$out/$name.err" >&2; exit 1
@@ -155,11 +158,16 @@ if [ "$v11" = 1 ]; then
   old=$(template v11 "$v11_bin" "$out/demo-data-1.1.sql")
 fi
 
+# the floors run on the current build's data: confined to its shop when its
+# tables have a shop column (bench/lib.sh, floor_sql)
+shop=$(cat "$cur/shop")
+export FLOOR_SHOP_ID=${shop%%|*} FLOOR_SHOP_TABLES=${shop#*|}
 W="keys[1:$nkeys]" M="keys[$((nkeys + 1)):$((2 * nkeys))]"
 results=$out/results.txt
 : > "$results"
 measure() {  # measure PATH CONTENDER DIR BIN WARM MEASURED
   local r
+  case " $only " in "  "|*" $2 "*) ;; *) return 0 ;; esac
   echo "profile: $1 $2" >&2
   r=$(cg "$1.$2" "$3" "$4" "$5" "$6")
   echo "$1 $2 $r" >> "$results"

@@ -16,8 +16,8 @@ locked AS MATERIALIZED (
            o.tracking_no, o.ship_mail_sent, s.tracking_no AS new_tracking_no, pm.needs_ship_report,
            pm.name AS payment_name
     FROM bulkorder.orders o
-    JOIN staged s ON s.order_no = o.order_no
-    JOIN bulkorder.payment_methods pm ON pm.code = o.payment_method
+    JOIN staged s ON @SHOP(o,orders)@ s.order_no = o.order_no
+    JOIN bulkorder.payment_methods pm ON @SHOP(pm,payment_methods)@ pm.code = o.payment_method
     WHERE o.deleted_at IS NULL AND o.status = 'awaiting_shipment' AND NOT o.shipping_hold
     ORDER BY o.order_no
     FOR NO KEY UPDATE OF o),
@@ -27,9 +27,9 @@ changed AS (
         ship_report_status = CASE WHEN l.needs_ship_report THEN 'pending' ELSE o.ship_report_status END,
         tracking_no = l.new_tracking_no,
         ship_mail_sent = o.ship_mail_sent OR EXISTS (SELECT 1 FROM bulkorder.mail_templates mt
-                                                     WHERE mt.code = 'ship_complete' AND mt.enabled)
+                                                     WHERE @SHOP(mt,mail_templates)@ mt.code = 'ship_complete' AND mt.enabled)
     FROM locked l
-    WHERE o.order_no = l.order_no
+    WHERE @SHOP(o,orders)@ o.order_no = l.order_no
     RETURNING o.order_no, o.status, o.ship_report_status, o.tracking_no, o.ship_mail_sent,
               l.status AS old_status, l.ship_report_status AS old_ship_report_status,
               l.tracking_no AS old_tracking_no, l.ship_mail_sent AS old_ship_mail_sent),
@@ -46,8 +46,8 @@ mails AS (
                '{{customer_name}}', coalesce(c.name, '')), '{{tracking_no}}', l.new_tracking_no),
                '{{payment_method}}', l.payment_name), '{{course_order_no}}', coalesce(l.course_order_no::text, ''))
     FROM locked l
-    JOIN bulkorder.customers c ON c.customer_id = l.customer_id
-    JOIN bulkorder.mail_templates mt ON mt.code = 'ship_complete' AND mt.enabled
+    JOIN bulkorder.customers c ON @SHOP(c,customers)@ c.customer_id = l.customer_id
+    JOIN bulkorder.mail_templates mt ON @SHOP(mt,mail_templates)@ mt.code = 'ship_complete' AND mt.enabled
     WHERE NOT l.ship_mail_sent)
 INSERT INTO bench.floor_import (job_id, target, ok, before, after)
 SELECT @JOB@, order_no, true,

@@ -7,7 +7,7 @@ SELECT count(*) FILTER (WHERE ok) FROM (
                       WHEN NOT coalesce(t.status = 'awaiting_shipment', false) THEN 'not_awaiting_shipment'
                  END AS error_code
           FROM unnest(@KEYS@) AS i(target)
-          LEFT JOIN bulkorder.orders t ON t.order_no = i.target AND t.deleted_at IS NULL) c
+          LEFT JOIN bulkorder.orders t ON @SHOP(t,orders)@ t.order_no = i.target AND t.deleted_at IS NULL) c
     LEFT JOIN (VALUES ('not_found', '対象が見つかりません(存在しないか削除済みです)'),
                       ('not_awaiting_shipment', '出荷待ちの注文ではないためキャンセルできません')) AS m(code, message)
       ON m.code = c.error_code
