@@ -18,6 +18,8 @@
 #           floor:  floors/tags.sql      lock: floors/lock.sql alone
 #   cancel  engine: bulk_cancel(keys, false) of scattered awaiting orders
 #           floor:  floors/cancel.sql    nolock: floors/cancel_nolock.sql
+#           ctid:   floors/cancel_ctid.sql (the floor's UPDATE taking the
+#                   locked row by its ctid, as the engine does)
 #           lock:   floors/lock.sql alone
 #   import  engine: import_shipments of a file of those keys
 #           floor:  floors/import.sql (COPY + one statement)
@@ -111,7 +113,8 @@ CONF
 # cg NAME DIR BIN WARM MEASURED: run WARM, then MEASURED bracketed by
 # pg_sleep, in a single-user backend on a copy of DIR/data; writes
 # $out/NAME.cg.2 (the measured part) and prints "instructions wal_records
-# wal_bytes".
+# wal_bytes syscalls" (--collect-systime: the system calls it made, which
+# callgrind does not count as instructions).
 cg() {
   local name=$1 dir=$2 bin=$3 run=$2/run input=$out/$1.in start end
   rm -rf "$run"; cp -a "$dir/data" "$run"
@@ -121,7 +124,7 @@ cg() {
     printf '%s\n\n' "$5"
     printf 'SELECT pg_sleep(0), pg_current_wal_insert_lsn() AS lsn_end;\n\n'
   } | sed -e '/^ *--/d' > "$input"
-  as_pg valgrind --tool=callgrind --dump-before=pg_sleep --callgrind-out-file="$out/$name.cg" \
+  as_pg valgrind --tool=callgrind --dump-before=pg_sleep --collect-systime=yes --callgrind-out-file="$out/$name.cg" \
     "$bin/postgres" --single -D "$run" -c shared_preload_libraries= -c jit=off -c wal_keep_size=4GB -j bench \
     < "$input" > "$out/$name.out" 2> "$out/$name.err" || true
   if grep -q 'ERROR:' "$out/$name.out" "$out/$name.err"; then
@@ -131,11 +134,12 @@ cg() {
   end=$(sed -n 's/.*lsn_end = "\([0-9A-F/]*\)".*/\1/p' "$out/$name.out")
   "$bin/pg_waldump" -p "$run/pg_wal" -s "$start" -e "$end" --stats=record > "$out/$name.wal" 2> "$out/$name.wal.err" || true
   rm -rf "$run"
-  local ir records bytes
+  local ir records bytes sys
   ir=$(awk '/^(summary|totals):/ { print $2; exit }' "$out/$name.cg.2")
+  sys=$(awk '/^(summary|totals):/ { print $3 + 0; exit }' "$out/$name.cg.2")
   records=$(awk '$1 == "Total" { print $2; exit }' "$out/$name.wal")
   bytes=$(( (16#${end%/*} * 4294967296 + 16#${end#*/}) - (16#${start%/*} * 4294967296 + 16#${start#*/}) ))
-  echo "$ir ${records:-?} $bytes"
+  echo "$ir ${records:-?} $bytes $sys"
 }
 
 # c(n): n with thousands separators (mawk has no %'d)
@@ -143,9 +147,11 @@ C='function c(n,   s, r, m) { s = sprintf("%.0f", n); m = (s ~ /^-/); if (m) s =
   while (length(s) > 3) { r = "," substr(s, length(s) - 2) r; s = substr(s, 1, length(s) - 3) }
   return (m ? "-" : "") s r }'
 
-# symbols NAME: "count symbol" per function of NAME's measured part, self cost
+# symbols NAME [INCLUSIVE] [EVENT]: "count symbol" per function of NAME's
+# measured part: self cost (or inclusive), in instructions (or EVENT)
 symbols() {
-  callgrind_annotate --inclusive="${2:-no}" --threshold=100 --auto=no "$out/$1.cg.2" 2>/dev/null |
+  callgrind_annotate --inclusive="${2:-no}" --show="${3:-Ir}" --sort="${3:-Ir}" --threshold=100 --auto=no \
+    "$out/$1.cg.2" 2>/dev/null |
     awk '/PROGRAM TOTALS/ { t = $1; gsub(",", "", t); next }
          /^ *[0-9,]+ .*:/ { n = $1; gsub(",", "", n); if (n == t) next; s = $0; sub(/^ *[0-9,]+ +\([ 0-9.]+%\) +/, "", s);
                             sub(/ \[.*\]$/, "", s); sub(/^.*:/, "", s); print n, s }'
@@ -189,6 +195,7 @@ for p in $paths; do
       [ "$v11" = 1 ] && measure cancel engine_1.1 "$old" "$v11_bin" "$(eng "$kw")" "$(eng "$km")"
       measure cancel floor "$cur" "$cur_bin" "$(floor_sql cancel "$kw" 1)" "$(floor_sql cancel "$km" 2)"
       measure cancel nolock "$cur" "$cur_bin" "$(floor_sql cancel_nolock "$kw" 1)" "$(floor_sql cancel_nolock "$km" 2)"
+      measure cancel ctid "$cur" "$cur_bin" "$(floor_sql cancel_ctid "$kw" 1)" "$(floor_sql cancel_ctid "$km" 2)"
       measure cancel lock "$cur" "$cur_bin" "$(floor_sql lock "$kw" 1)" "$(floor_sql lock "$km" 2)" ;;
     import)
       eng() { echo "SELECT bulkorder.import_shipments(pg_read_binary_file('$1'), '{\"encoding\": \"UTF8\"}') IS NOT NULL;"; }
@@ -208,11 +215,11 @@ report=$out/profile.txt
        "PostgreSQL $("$cur_bin/postgres" --version | awk '{print $3}'), single-user backend under callgrind;" \
        "load average $(cut -d' ' -f1-3 /proc/loadavg) (instruction counts do not depend on it)"
   echo
-  printf '%-7s %-11s %16s %10s %10s %12s %14s\n' path contender instructions "/ floor" "per key" "WAL records" "WAL bytes"
+  printf '%-7s %-11s %16s %10s %10s %12s %14s %10s\n' path contender instructions "/ floor" "per key" "WAL records" "WAL bytes" syscalls
   awk -v k="$nkeys" "$C"'{ ir[$1 " " $2] = $3; line[NR] = $0 }
     END { for (i = 1; i <= NR; i++) { split(line[i], f, " "); fl = ir[f[1] " floor"];
-            printf "%-7s %-11s %16s %10s %10s %12s %14s\n", f[1], f[2], c(f[3]),
-                   fl ? sprintf("%.3f", f[3] / fl) : "-", c(f[3] / k), f[4], c(f[5]) } }' "$results"
+            printf "%-7s %-11s %16s %10s %10s %12s %14s %10s\n", f[1], f[2], c(f[3]),
+                   fl ? sprintf("%.3f", f[3] / fl) : "-", c(f[3] / k), f[4], c(f[5]), c(f[6]) } }' "$results"
   for p in $paths; do
     [ -f "$out/$p.engine.cg.2" ] && [ -f "$out/$p.floor.cg.2" ] || continue
     echo
@@ -236,9 +243,18 @@ report=$out/profile.txt
       awk -v fn="$fn" "$C"'FNR == NR { if ($2 == fn && !f) f = $1; next } { if ($2 == fn && !e) e = $1 }
         END { printf "%16s %16s  %s\n", c(e), c(f), fn }' "$out/$p.floor.inc" "$out/$p.engine.inc"
     done
-    echo "-- WAL by record type (pg_waldump --stats=record): engine | floor"
-    paste -d'|' <(awk '/^[A-Za-z]/ && $2 ~ /^[0-9]+$/ && $1 != "Total" { printf "%-32s %8d\n", $1, $2 }' "$out/$p.engine.wal") \
-                <(awk '/^[A-Za-z]/ && $2 ~ /^[0-9]+$/ && $1 != "Total" { printf " %-32s %8d\n", $1, $2 }' "$out/$p.floor.wal")
+    echo "-- system calls (inclusive count): the relation size (lseek), WAL and data file writes and reads"
+    symbols "$p.engine" yes sysCount > "$out/$p.engine.sys"
+    symbols "$p.floor" yes sysCount > "$out/$p.floor.sys"
+    printf '%16s %16s  %s\n' engine floor function
+    for fn in smgrnblocks heap_rescan XLogWrite FileWrite FileRead; do
+      awk -v fn="$fn" "$C"'FNR == NR { if ($2 == fn && !f) f = $1; next } { if ($2 == fn && !e) e = $1 }
+        END { printf "%16s %16s  %s\n", c(e), c(f), fn }' "$out/$p.floor.sys" "$out/$p.engine.sys"
+    done
+    echo "-- WAL records by type (pg_waldump --stats=record)"
+    printf '%16s %16s  %s\n' engine floor "record type"
+    awk '/^[A-Za-z]/ && $2 ~ /^[0-9]+$/ && $1 != "Total" { if (FNR == NR) f[$1] = $2; else e[$1] = $2; t[$1] = 1 }
+         END { for (k in t) printf "%16d %16d  %s\n", e[k], f[k], k }' "$out/$p.floor.wal" "$out/$p.engine.wal" | sort -k3
   done
 } > "$report"
 cat "$report"
