@@ -54,7 +54,7 @@ PG_VERSION_FOUND := $(if $(PG_CONFIG),$(shell $(PG_CONFIG) --version 2>/dev/null
 PG_MAJOR := $(shell echo '$(PG_VERSION_FOUND)' | sed -n 's/^PostgreSQL \([0-9][0-9]*\).*/\1/p')
 PG_CONFIG_HINT = set PG_CONFIG to the pg_config of a PostgreSQL $(PG_MAJOR_SUPPORTED) installation, e.g. make PG_CONFIG=$(PG_CONFIG_DEBIAN) (Debian package postgresql-server-dev-$(PG_MAJOR_SUPPORTED); make deps installs it)
 # goals that work without PostgreSQL's build files
-NO_PGXS_GOALS = deps demo stop test fuzz bench
+NO_PGXS_GOALS = deps demo stop test fuzz bench profile
 GOALS = $(or $(MAKECMDGOALS),all)
 
 ifeq ($(PG_MAJOR),)
@@ -110,7 +110,7 @@ $(OBJS): extension/include/bulkorder.h extension/include/bulkorder_csv.h
 # the library's version (BULKORDER_VERSION) is the control file's
 extension/src/version.o: $(EXTENSION).control
 
-.PHONY: deps demo stop test fuzz bench check-asan
+.PHONY: deps demo stop test fuzz bench profile check-asan
 
 deps:
 	bash tools/deps.sh
@@ -136,6 +136,11 @@ fuzz: deps
 bench: deps
 	$(MAKE) all
 	bash bench/run.sh
+
+# instruction counts of one engine chunk against its floor (bench/README.md)
+profile: deps
+	$(MAKE) all
+	bash bench/profile.sh
 
 # the extension built with ASan + UBSan in a copy of its own (.pg/asan), the
 # suites against a server with the runtime preloaded (docs/development.md)

@@ -10,7 +10,7 @@
 #     /proc/<pid>/status while it runs, and RssShmem (the shared part).
 # Goal: asynchronous throughput within 1.3x of synchronous, flat memory.
 # BENCH_TARGETS / BENCH_SMALL change the sizes; figures go to stdout and
-# bench/results/async.txt.
+# bench/out/async.txt (ignored by git).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 N=${BENCH_TARGETS:-1000000}
@@ -87,7 +87,7 @@ echo "- sync $N targets, again"
 read -r sync2_s sync2_hwm <<<"$(run_sync s2 "$N")"
 
 sync_mean=$(echo "($sync1_s + $sync2_s) / 2" | bc -l)
-out="$top/bench/results/async.txt"
+out="$top/bench/out/async.txt"
 mkdir -p "$(dirname "$out")"
 {
   echo "bench/async ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores)"

@@ -28,13 +28,49 @@ SELECT order_no, status, ship_report_status, tracking_no, ship_mail_sent
 FROM bulkorder.orders WHERE order_no = ANY ((SELECT keys FROM bench.keys)::bigint[]);
 ALTER TABLE bench.import_orig ADD PRIMARY KEY (order_no);
 
--- History tables shaped like bulkorder.bulk_job_items (same columns,
--- primary key and checks), one per hand-written contender; they grow across
--- runs as bulk_job_items does.
-CREATE TABLE bench.history_a (LIKE bulkorder.bulk_job_items INCLUDING ALL);  -- cancel, set-based
-CREATE TABLE bench.history_b (LIKE bulkorder.bulk_job_items INCLUDING ALL);  -- cancel, PL/pgSQL loop
-CREATE TABLE bench.history_t (LIKE bulkorder.bulk_job_items INCLUDING ALL);  -- tags, set-based
-CREATE TABLE bench.history_i (LIKE bulkorder.bulk_job_items INCLUDING ALL);  -- import, set-based
+-- The shop the bench runs on, when the shop's tables have a shop column
+-- (issue 21): its id, and the tables of schema bulkorder that have one.
+-- bench/lib.sh's floor_sql confines a floor to it (@SHOP(alias,table)@ in
+-- bench/floors/*.sql), as a DBA would write it for a table whose keys lead
+-- with the shop; without a shop column both are empty and the floors are
+-- unchanged.
+CREATE TABLE bench.shop AS
+SELECT (SELECT string_agg(c.relname, ' ' ORDER BY c.relname)
+        FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+        WHERE c.relnamespace = 'bulkorder'::regnamespace AND c.relkind IN ('r', 'p')
+          AND a.attname = 'shop_id' AND NOT a.attisdropped) AS tables;
+ALTER TABLE bench.shop ADD COLUMN shop_id bigint;
+DO $$
+BEGIN
+    IF (SELECT tables FROM bench.shop) IS NOT NULL THEN
+        EXECUTE 'UPDATE bench.shop SET shop_id = (SELECT min(shop_id) FROM bulkorder.orders)';
+    END IF;
+END
+$$;
+
+-- History tables of the hand-written contenders, one each, shaped like
+-- bulkorder.bulk_job_items (the same columns, primary key (job_id, target)
+-- and check; with the shop's id leading the key when bulk_job_items has a
+-- shop column, as a constant default), written out rather than copied with
+-- LIKE, so that a column the shop's tables gain never puts a call of the
+-- product's functions into a floor.  They grow across runs as
+-- bulk_job_items does.
+DO $$
+DECLARE
+    shop text := CASE WHEN ' ' || (SELECT tables FROM bench.shop) || ' ' LIKE '% bulk_job_items %'
+                      THEN (SELECT shop_id FROM bench.shop)::text END;
+BEGIN
+    EXECUTE format('CREATE TABLE bench.floor_cancel (%s job_id bigint NOT NULL, target bigint NOT NULL,'
+                   ' ok boolean NOT NULL, error_code text, message text, before jsonb, after jsonb,'
+                   ' PRIMARY KEY (%s job_id, target), CHECK (ok = (error_code IS NULL)))',
+                   CASE WHEN shop IS NOT NULL THEN format('shop_id bigint NOT NULL DEFAULT %s,', shop) ELSE '' END,
+                   CASE WHEN shop IS NOT NULL THEN 'shop_id,' ELSE '' END);
+END
+$$;
+CREATE TABLE bench.floor_tags (LIKE bench.floor_cancel INCLUDING ALL);    -- floors/tags.sql
+CREATE TABLE bench.floor_import (LIKE bench.floor_cancel INCLUDING ALL);  -- floors/import.sql
+CREATE TABLE bench.history_a (LIKE bench.floor_cancel INCLUDING ALL);     -- floors/cancel_nolock.sql
+CREATE TABLE bench.history_b (LIKE bench.floor_cancel INCLUDING ALL);     -- cancel, PL/pgSQL loop
 
 -- The set-based import's and upload's staging tables (COPY targets).
 CREATE TABLE bench.ship_stage (order_no text, tracking_no text);
@@ -90,5 +126,5 @@ BEGIN
 END
 $$;
 
-CREATE TABLE bench.results (path text, round integer, contender text, ms numeric, changed bigint);
+CREATE TABLE bench.results (path text, round integer, cluster text, contender text, ms numeric, cpu_ms numeric, changed bigint);
 CREATE TABLE bench.memory (what text, lines bigint, file_bytes bigint, before_kb bigint, peak_kb bigint, seconds numeric);

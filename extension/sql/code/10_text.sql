@@ -24,18 +24,15 @@ AS $$
 $$;
 
 -- The tags rule shared by orders and customers: keep the existing order,
--- append what is new, drop what is removed, never a duplicate.
+-- append what is new, drop what is removed, never a duplicate.  In C
+-- (extension/src/tags.c, which gives what the SQL definition of 1.1 gave,
+-- NULLs included): a SQL body aggregating over unnest can never be inlined,
+-- so the tags operation's set clause started an executor for it once per
+-- row.  Nothing in it depends on search_path.
 CREATE OR REPLACE FUNCTION bulkorder.merge_tags(tags text[], add text[], remove text[])
 RETURNS text[]
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT coalesce(array_agg(tag ORDER BY pos), '{}')
-    FROM (SELECT tag, min(pos) AS pos
-          FROM unnest(coalesce(tags, '{}') || coalesce(add, '{}')) WITH ORDINALITY AS u(tag, pos)
-          WHERE tag <> ALL (coalesce(remove, '{}'))
-          GROUP BY tag) s
-$$;
+LANGUAGE C IMMUTABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'bulkorder_merge_tags';
 
 -- Append on a new line, or overwrite; appending to NULL or '' stores the
 -- text alone.
