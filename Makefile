@@ -105,8 +105,8 @@ $(EXTENSION)--%--$(EXTVERSION).sql: extension/sql/upgrades/%--$(EXTVERSION).sql 
 	  $(call sql_cat,,$(UPGRADE_SHOP_SQL)); \
 	  $(call sql_cat,,$(CODE_SQL)); } > $@
 
-# PGXS tracks no header dependencies: every object depends on the shared header.
-$(OBJS): extension/include/bulkorder.h extension/include/bulkorder_csv.h
+# PGXS tracks no header dependencies: every object depends on every header.
+$(OBJS): $(wildcard extension/include/*.h)
 # the library's version (BULKORDER_VERSION) is the control file's
 extension/src/version.o: $(EXTENSION).control
 

@@ -4,9 +4,10 @@
  *	  Shared declarations of the bulkorder engine.
  *
  * An operation is data in bulkorder_catalog.operations and its rule tables; the
- * engine turns a declaration into prepared SPI plans (catalog.c), checks
- * parameters (params.c), and applies a job chunk by chunk (engine.c) on
- * behalf of the SQL API (jobs.c) and the job worker (job_worker.c).  The
+ * engine turns a declaration into prepared SPI plans (plan_cache.c, from the
+ * statements of bulkorder_statements.h), checks parameters (params.c), and
+ * applies a job chunk by chunk (engine.c) on behalf of the SQL API (jobs.c)
+ * and the job worker (job_worker.c).  The
  * queue (queue.c) takes asynchronous submissions, the launcher
  * (launcher.c) starts workers, job_status.c changes a job's status and
  * words its notifications, util.c holds the SPI/JSON/array helpers.
@@ -44,7 +45,8 @@ typedef enum BulkLanguage
 /*
  * A catalogued operation, ready to run.  The plans belong to the backend's
  * plan cache and stay valid while the catalogue's text for the operation is
- * unchanged; the rest is allocated in the caller's memory context.
+ * unchanged; the rest is allocated in the caller's memory context.  What
+ * each plan's statement returns is bulkorder_statements.h's.
  */
 typedef struct BulkOperation
 {
@@ -86,12 +88,16 @@ typedef struct BulkTargets
 	int			count;
 } BulkTargets;
 
-/* catalog.c */
+/* plan_cache.c: the operation a job runs, its plans prepared */
 extern BulkOperation *bulk_lookup_operation(const char *page, const char *operation);
 extern BulkOperation *bulk_lookup_revert(const char *page, Jsonb *revert_params);
 extern BulkOperation *bulk_lookup_job_operation(const char *page, const char *operation,
 												Jsonb *params, int64 job_id);
+
+/* revert_statements.c */
 extern void bulk_check_reversible(const char *page, const char *operation);
+
+/* declaration.c: the pages of the catalogue */
 extern char *bulk_page_list_hint(void);
 extern void bulk_unknown_page(const char *page) pg_attribute_noreturn();
 

@@ -24,7 +24,7 @@
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 
-#include "bulkorder.h"
+#include "bulkorder_statements.h"
 
 PG_FUNCTION_INFO_V1(bulkorder_run_bulk);
 PG_FUNCTION_INFO_V1(bulkorder_preview_bulk);
@@ -641,6 +641,8 @@ bulk_preview_targets(BulkOperation *op, Jsonb *params, BulkTargets *targets, boo
 													"bulkorder preview chunk",
 													ALLOCSET_DEFAULT_SIZES);
 
+	/* the preview statement's rows are the result's (BULK_PREVIEW_COL_*) */
+	Assert(rsinfo->setDesc->natts == BULK_PREVIEW_NCOLS);
 	for (int start = 0; start < targets->count; start += bulkorder_chunk_size)
 	{
 		int			n = Min(bulkorder_chunk_size, targets->count - start);
@@ -659,8 +661,8 @@ bulk_preview_targets(BulkOperation *op, Jsonb *params, BulkTargets *targets, boo
 
 			for (uint64 i = 0; i < nrows; i++)
 			{
-				Datum		out[4];
-				bool		nulls[4];
+				Datum		out[BULK_PREVIEW_NCOLS];
+				bool		nulls[BULK_PREVIEW_NCOLS];
 
 				/* the statement's columns are the function's result's */
 				heap_deform_tuple(rows[i], rsinfo->setDesc, out, nulls);
@@ -675,8 +677,8 @@ bulk_preview_targets(BulkOperation *op, Jsonb *params, BulkTargets *targets, boo
 			elog(ERROR, "bulkorder: preview failed: %s", SPI_result_code_string(rc));
 		for (uint64 i = 0; i < SPI_processed; i++)
 		{
-			Datum		out[4];
-			bool		nulls[4];
+			Datum		out[BULK_PREVIEW_NCOLS];
+			bool		nulls[BULK_PREVIEW_NCOLS];
 
 			heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, out, nulls);
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, nulls);

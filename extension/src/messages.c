@@ -107,7 +107,7 @@ static const BulkMessage messages[BMSG_COUNT] = {
 		"1 つのジョブの対象は %1$s 件までです (bulkorder.max_targets)。複数のジョブに分けてください。",
 		"One job takes at most %1$s targets (bulkorder.max_targets); split the keys into several jobs, or raise bulkorder.max_targets."},
 
-	/* catalog.c: %1$s the page, %2$s the list of its operations or of pages */
+	/* declaration.c: %1$s the page, %2$s the list of its operations or of pages */
 	[BMSG_PAGE_UNKNOWN] = {
 		"ページ %1$s はありません。ページは %2$s です。",
 		"The pages are %2$s."},

@@ -6,9 +6,10 @@
  *
  * Both make an ordinary job that the one engine runs: a retry is a job of
  * the same operation over the failed targets; a revert is a job with
- * operation 'revert' whose statements (catalog.c, bulk_lookup_revert) read
- * the reverted job's items.  Locking, chunks, items, counts, the worker,
- * cancel and crash-resume are the engine's, as for any job.
+ * operation 'revert' whose statements (revert_statements.c,
+ * bulk_lookup_revert) read the reverted job's items.  Locking, chunks,
+ * items, counts, the worker, cancel and crash-resume are the engine's, as
+ * for any job.
  *
  *-------------------------------------------------------------------------
  */

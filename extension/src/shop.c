@@ -22,7 +22,7 @@
  * bulkorder_catalog.same_shop).  A fragment therefore cannot read or change
  * another shop's rows, whether or not it names shop_id, and every statement
  * is a single-shop statement that Citus can route.  The shop is a constant:
- * the engine keeps its plans per shop (catalog.c).
+ * the engine keeps its plans per shop (plan_cache.c).
  *
  * Only the statement the engine hands to SPI is confined: the hook acts
  * while a statement is "armed" (bulk_spi_exec and bulk_spi_execute_plan

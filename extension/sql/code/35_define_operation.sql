@@ -7,7 +7,7 @@
 -- operation").
 
 -- The engine's composition of a declaration, prepared and planned once and
--- thrown away (extension/src/catalog.c): a broken fragment raises its own
+-- thrown away (extension/src/compile.c): a broken fragment raises its own
 -- error when it is declared.
 CREATE OR REPLACE FUNCTION bulkorder_catalog.compile_operation(page text, operation text)
 RETURNS void
@@ -16,7 +16,7 @@ LANGUAGE C VOLATILE STRICT;
 
 -- Refuse (22023) a piece of SQL of a declaration that forms more than one
 -- statement where the engine composes it, naming the piece; kind says where
--- that is (extension/src/catalog.c).  Parsed only: no table is read.
+-- that is (extension/src/compile.c).  Parsed only: no table is read.
 CREATE OR REPLACE FUNCTION bulkorder_catalog.check_fragment(opname text, piece text, kind text, fragment text)
 RETURNS void
 AS 'MODULE_PATHNAME', 'bulkorder_check_fragment'
@@ -292,7 +292,7 @@ REVOKE ALL ON FUNCTION bulkorder_catalog.compile_operation(text, text),
 --   revert  {"reversible": bool (true), "reason": text (required when false,
 --           and then the only other key), "condition", "rules", "before_sql",
 --           "apply_sql", "prelock_sql", "lock_sql", "visible_condition"}:
---           how a revert undoes it (the revert_* columns; catalog.c)
+--           how a revert undoes it (the revert_* columns; revert_statements.c)
 -- Returns the wrapper.
 CREATE OR REPLACE FUNCTION bulkorder.define_operation(
     page text,
@@ -503,7 +503,7 @@ BEGIN
             RAISE EXCEPTION '%: an irreversible operation declares no revert statements (revert.% given)', opname, bad
                 USING ERRCODE = '22023', HINT = 'Give "reversible": false with only its reason.';
         END IF;
-        -- the revert's own rules, checked after changed_since (catalog.c)
+        -- the revert's own rules, checked after changed_since (revert_statements.c)
         IF define_operation.revert ? 'rules' THEN
             PERFORM bulkorder_catalog.check_rules(opname, define_operation.revert->'rules', 'revert.rules',
                 'revert rule', ARRAY['not_found', 'side_effect_done', 'changed_since'],
