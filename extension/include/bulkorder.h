@@ -124,7 +124,6 @@ extern void bulk_apply_chunk(BulkOperation *op, int64 job_id, Jsonb *params,
 							 int64 *succeeded, int64 *failed);
 
 /* jobs.c */
-extern char *bulk_option_text(const char *name, JsonbValue *v);
 extern bytea *bulk_request_hash(const char *page, const char *operation,
 								const int64 *keys, int nkeys, Jsonb *params);
 extern bytea *bulk_request_hash_job(const char *call, const char *page, int64 job_id,
@@ -192,9 +191,12 @@ typedef enum BulkMsg
 	BMSG_SHOP_NAME_IT,
 	BMSG_SHOP_DENIED,
 	BMSG_CANCEL_OPTION_UNKNOWN,
+	BMSG_NOTIFICATIONS_OPTION_UNKNOWN,
+	BMSG_RETRY_ERROR_CODES,
 	BMSG_COUNT
 } BulkMsg;
 
+extern BulkMsg bulk_message_id(const char *name);
 extern int	bulk_errdetail_args(BulkMsg id, int nargs, const char *const *args);
 extern int	bulk_errhint_args(BulkMsg id, int nargs, const char *const *args);
 extern char *bulk_message_args(BulkMsg id, int nargs, const char *const *args);
@@ -205,7 +207,7 @@ extern char *bulk_message_args(BulkMsg id, int nargs, const char *const *args);
 #define bulk_errhint(id, ...) bulk_errhint_args((id), BULK_MSG_ARGS(__VA_ARGS__))
 #define bulk_message(id, ...) bulk_message_args((id), BULK_MSG_ARGS(__VA_ARGS__))
 
-/* jobs.c: the options of a call, and the job API in C */
+/* options.c: the options of a call */
 typedef struct BulkJobOptions
 {
 	bool		async;
@@ -222,6 +224,10 @@ typedef bool (*BulkOptionFn) (void *arg, const char *name, JsonbValue *v);
 extern BulkJobOptions bulk_parse_options(Jsonb *options, bool job_options,
 										 BulkOptionFn extra, void *arg,
 										 BulkMsg unknown_msg);
+extern char *bulk_option_text(const char *name, JsonbValue *v);
+extern bool bulk_is_call_option(const char *name);
+
+/* jobs.c: the job API in C */
 extern void bulk_preview_targets(BulkOperation *op, Jsonb *params,
 								 BulkTargets *targets, bool read_only,
 								 ReturnSetInfo *rsinfo);

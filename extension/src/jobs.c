@@ -16,7 +16,6 @@
 #include "common/sha2.h"
 #include "port/pg_bswap.h"
 #include "funcapi.h"
-#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "lib/stringinfo.h"
 #include "utils/acl.h"
@@ -28,91 +27,6 @@
 
 PG_FUNCTION_INFO_V1(bulkorder_run_bulk);
 PG_FUNCTION_INFO_V1(bulkorder_preview_bulk);
-
-/*
- * A text option: NULL for JSON null, else 1 to 200 characters (characters,
- * not bytes: an operator's name in kana is three bytes a character).
- */
-char *
-bulk_option_text(const char *name, JsonbValue *v)
-{
-	int			nchars;
-
-	if (v->type == jbvNull)
-		return NULL;
-	if (v->type != jbvString)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("option \"%s\" must be text", name),
-				 bulk_errdetail(BMSG_OPTION_TEXT, name)));
-	nchars = pg_mbstrlen_with_len(v->val.string.val, v->val.string.len);
-	if (nchars == 0 || nchars > 200)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("option \"%s\" must be 1 to 200 characters long", name),
-				 bulk_errdetail(BMSG_OPTION_TEXT, name)));
-	return pnstrdup(v->val.string.val, v->val.string.len);
-}
-
-/*
- * The options of a call: the job options (async, request_key, operator,
- * source, shop) when job_options, else operator and shop; a name neither knows goes
- * to extra (when given), which reads it and returns true, or returns false
- * for an unknown option: rejected with the hint unknown_msg.  One loop for
- * run_bulk and the CSV uploads (csv.c).
- */
-BulkJobOptions
-bulk_parse_options(Jsonb *options, bool job_options, BulkOptionFn extra, void *arg,
-				   BulkMsg unknown_msg)
-{
-	BulkJobOptions opts = {false, NULL, NULL, "api", false, NULL};
-	JsonbIterator *it;
-	JsonbValue	v;
-	char	   *name;
-
-	if (options == NULL)
-		return opts;
-	it = bulk_object_iterator(options, "options");
-	while (bulk_object_next(&it, &name, &v))
-	{
-		if (strcmp(name, "operator") == 0)
-			opts.operator_name = bulk_option_text(name, &v);
-		else if (strcmp(name, "shop") == 0)
-			opts.shop = bulk_option_text(name, &v);
-		else if (!job_options)
-		{
-			if (extra == NULL || !extra(arg, name, &v))
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("unknown option \"%s\"", name),
-						 bulk_errhint(unknown_msg, name)));
-		}
-		else if (strcmp(name, "async") == 0)
-		{
-			if (v.type != jbvBool)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("option \"async\" must be a boolean"),
-						 bulk_errdetail(BMSG_OPTION_BOOLEAN, "async")));
-			opts.async = v.val.boolean;
-		}
-		else if (strcmp(name, "request_key") == 0)
-			opts.request_key = bulk_option_text(name, &v);
-		else if (strcmp(name, "source") == 0)
-		{
-			char	   *source = bulk_option_text(name, &v);
-
-			opts.source = source ? source : "api";
-			opts.source_given = true;
-		}
-		else if (extra == NULL || !extra(arg, name, &v))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("unknown option \"%s\"", name),
-					 bulk_errhint(unknown_msg, name)));
-	}
-	return opts;
-}
 
 /*
  * Request keys (SPEC §8, "Request keys are idempotency keys").
@@ -245,9 +159,7 @@ bulk_request_hash_file(const char *page, const char *operation,
 	{
 		JsonbValue	key;
 
-		if (strcmp(name, "request_key") == 0 || strcmp(name, "operator") == 0 ||
-			strcmp(name, "source") == 0 || strcmp(name, "async") == 0 ||
-			strcmp(name, "shop") == 0)
+		if (bulk_is_call_option(name))
 			continue;
 		key.type = jbvString;
 		key.val.string.val = name;

@@ -177,6 +177,42 @@ refuse_running_revert(int64 reverted)
 }
 
 /*
+ * retry_failed's own option, error_codes: an array of error codes, or null
+ * (every failure).  The array is kept in *arg for the call to read.
+ */
+static bool
+error_codes_option(void *arg, const char *name, JsonbValue *v)
+{
+	Jsonb	  **codes = (Jsonb **) arg;
+	bool		all_text = true;
+
+	if (strcmp(name, "error_codes") != 0)
+		return false;
+	if (v->type == jbvNull)
+		return true;
+	if (v->type == jbvBinary && JsonContainerIsArray(v->val.binary.data))
+	{
+		JsonbIterator *it = JsonbIteratorInit(v->val.binary.data);
+		JsonbValue	elem;
+		JsonbIteratorToken tok;
+
+		while ((tok = JsonbIteratorNext(&it, &elem, true)) != WJB_DONE)
+			if (tok == WJB_ELEM && elem.type != jbvString)
+				all_text = false;
+		if (all_text)
+		{
+			*codes = JsonbValueToJsonb(v);
+			return true;
+		}
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("option \"error_codes\" must be an array of error codes"),
+			 bulk_errhint(BMSG_RETRY_ERROR_CODES, NULL)));
+	return false;				/* keep the compiler quiet */
+}
+
+/*
  * retry_failed(job_id bigint, options jsonb DEFAULT '{}') RETURNS bigint
  *
  * A new job of the same page, operation and params over the failed targets
@@ -194,7 +230,7 @@ bulkorder_retry_failed(PG_FUNCTION_ARGS)
 	Datum		codes = (Datum) 0;
 	bool		codes_null = true;
 	Jsonb	   *codes_request = NULL;
-	Jsonb	   *run_options = NULL;
+	Jsonb	   *codes_given = NULL;
 	BulkJobOptions opts;
 	bytea	   *request_hash = NULL;
 	JobRow		job;
@@ -210,44 +246,23 @@ bulkorder_retry_failed(PG_FUNCTION_ARGS)
 		elog(ERROR, "bulkorder: SPI_connect failed");
 
 	/* error_codes is retry_failed's own option; the others are run_bulk's */
-	if (options != NULL)
+	opts = bulk_parse_options(options, true, error_codes_option, &codes_given,
+							  BMSG_OPTION_UNKNOWN);
+	if (codes_given != NULL)
 	{
-		(void) bulk_object_iterator(options, "options");
-		values[0] = JsonbPGetDatum(options);
-		bulk_spi_exec("SELECT $1 - 'error_codes', jsonb_typeof($1->'error_codes'),"
-					  " (SELECT bool_and(jsonb_typeof(e) = 'string')"
-					  "    FROM jsonb_array_elements(CASE jsonb_typeof($1->'error_codes')"
-					  "                              WHEN 'array' THEN $1->'error_codes' END) e),"
-					  " ARRAY(SELECT jsonb_array_elements_text(CASE jsonb_typeof($1->'error_codes')"
-					  "                                        WHEN 'array' THEN $1->'error_codes' END)),"
-					  /* the codes as the request's fingerprint takes them */
-					  " CASE jsonb_typeof($1->'error_codes') WHEN 'array' THEN"
-					  "   coalesce((SELECT jsonb_agg(DISTINCT c ORDER BY c)"
-					  "               FROM jsonb_array_elements_text($1->'error_codes') c), '[]') END",
+		values[0] = JsonbPGetDatum(codes_given);
+		bulk_spi_exec("SELECT ARRAY(SELECT jsonb_array_elements_text($1)),"
+		/* the codes as the request's fingerprint takes them */
+					  " coalesce((SELECT jsonb_agg(DISTINCT c ORDER BY c)"
+					  "             FROM jsonb_array_elements_text($1) c), '[]')",
 					  1, types, values, NULL, true, SPI_OK_SELECT);
-		{
-			HeapTuple	tup = SPI_tuptable->vals[0];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
-			char	   *kind = SPI_getvalue(tup, desc, 2);
-			bool		all_text;
-
-			run_options = DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 1, &isnull));
-			all_text = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull)) || isnull;
-			if (kind != NULL && strcmp(kind, "null") != 0)
-			{
-				if (strcmp(kind, "array") != 0 || !all_text)
-					ereport(ERROR,
-							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-							 errmsg("option \"error_codes\" must be an array of error codes"),
-							 errhint("For example {\"error_codes\": [\"auth_ng\"]}.")));
-				codes = datumCopy(SPI_getbinval(tup, desc, 4, &isnull), false, -1);
-				codes_null = false;
-				codes_request = DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 5, &isnull));
-			}
-		}
+		codes = datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull),
+						  false, -1);
+		codes_null = false;
+		codes_request = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0],
+														 SPI_tuptable->tupdesc, 2, &isnull));
 		SPI_freetuptable(SPI_tuptable);
 	}
-	opts = bulk_parse_options(run_options, true, NULL, NULL, BMSG_OPTION_UNKNOWN);
 	previous = bulk_confine(bulk_resolve_shop(opts.shop));
 
 	job = read_job(job_id, false);

@@ -317,23 +317,14 @@ bulkorder_session_shop_id(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(cached_shop);
 }
 
-/* bulkorder_catalog.call_shop(options): for the API's PL/pgSQL functions */
+/*
+ * bulkorder_catalog.call_shop(): the shop of a call of the API's PL/pgSQL
+ * functions that take no options (those that do: call_options, options.c)
+ */
 Datum
 bulkorder_call_shop(PG_FUNCTION_ARGS)
 {
-	char	   *option_code = NULL;
-
-	if (!PG_ARGISNULL(0))
-	{
-		Jsonb	   *options = PG_GETARG_JSONB_P(0);
-		JsonbValue	buf;
-		JsonbValue *v;
-
-		if (JB_ROOT_IS_OBJECT(options) && !JB_ROOT_IS_SCALAR(options) &&
-			(v = getKeyJsonValueFromContainer(&options->root, "shop", 4, &buf)) != NULL)
-			option_code = bulk_option_text("shop", v);
-	}
-	PG_RETURN_INT64(bulk_resolve_shop(option_code));
+	PG_RETURN_INT64(bulk_resolve_shop(NULL));
 }
 
 /* bulkorder_catalog.shop_granted(shop): may the calling role act on it? */

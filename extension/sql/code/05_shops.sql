@@ -13,12 +13,21 @@ LANGUAGE C STABLE;
 COMMENT ON FUNCTION bulkorder.session_shop_id() IS
 'The shop the session acts on (bulkorder.shop, else the role''s only shop, else the database''s only shop): the default of every shop_id';
 
--- The shop of a call that takes options (options.shop first), checked
--- against the calling role's grants (42501): for the PL/pgSQL functions of
--- the API, as the C functions do it.
-CREATE OR REPLACE FUNCTION bulkorder_catalog.call_shop(options jsonb)
+-- The shop of a call, checked against the calling role's grants (42501):
+-- for the PL/pgSQL functions of the API, as the C functions do it.
+CREATE OR REPLACE FUNCTION bulkorder_catalog.call_shop()
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'bulkorder_call_shop'
+LANGUAGE C VOLATILE;
+
+-- The options of a PL/pgSQL function of the API (operator, shop), read by
+-- the parser of every call's options (extension/src/options.c): an unknown
+-- one is rejected with the hint of the message unknown_msg (messages.c).
+-- Returns the call's shop (options.shop first), checked as call_shop's,
+-- and options.operator.
+CREATE OR REPLACE FUNCTION bulkorder_catalog.call_options(options jsonb, unknown_msg text,
+                                                          OUT shop_id bigint, OUT operator text)
+AS 'MODULE_PATHNAME', 'bulkorder_call_options'
 LANGUAGE C VOLATILE;
 
 -- Is the calling role (or a role whose privileges it has) granted the
@@ -35,7 +44,8 @@ RETURNS bigint
 AS 'MODULE_PATHNAME', 'bulkorder_same_shop'
 LANGUAGE C IMMUTABLE;
 
-REVOKE ALL ON FUNCTION bulkorder.session_shop_id(), bulkorder_catalog.call_shop(jsonb),
+REVOKE ALL ON FUNCTION bulkorder.session_shop_id(), bulkorder_catalog.call_shop(),
+                       bulkorder_catalog.call_options(jsonb, text),
                        bulkorder_catalog.shop_granted(bigint),
                        bulkorder_catalog.same_shop(bigint, bigint)
     FROM PUBLIC;

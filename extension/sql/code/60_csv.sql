@@ -39,7 +39,7 @@ BEGIN
     END IF;
     -- an upload of another shop is one the caller cannot know
     IF NOT EXISTS (SELECT 1 FROM bulkorder.uploads u
-                   WHERE u.shop_id = bulkorder_catalog.call_shop(NULL) AND u.upload_id = $1) THEN
+                   WHERE u.shop_id = bulkorder_catalog.call_shop() AND u.upload_id = $1) THEN
         RAISE EXCEPTION 'upload % does not exist', $1
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'It may have been purged by bulkorder.purge_uploads(); upload the file again.';
@@ -62,7 +62,7 @@ BEGIN
     PERFORM bulkorder.check_upload($1);
     SELECT coalesce(array_agg(l.key ORDER BY l.line_no), '{}') INTO result
     FROM bulkorder.upload_lines l
-    WHERE l.shop_id = bulkorder_catalog.call_shop(NULL) AND l.upload_id = $1 AND l.error_code IS NULL;
+    WHERE l.shop_id = bulkorder_catalog.call_shop() AND l.upload_id = $1 AND l.error_code IS NULL;
     RETURN result;
 END
 $$;
@@ -224,7 +224,7 @@ BEGIN
                                CASE WHEN split_part(l.cause, ':', 1) = 'jp12'
                                     THEN length(regexp_replace(l.tracking_no, '[^0-9]', '', 'g'))
                                     ELSE length(replace(l.tracking_no, ' ', '')) END AS count) f
-    WHERE u.shop_id = bulkorder_catalog.call_shop(NULL) AND u.upload_id = $1
+    WHERE u.shop_id = bulkorder_catalog.call_shop() AND u.upload_id = $1
     ORDER BY l.line_no;
 END
 $$;
