@@ -239,10 +239,13 @@ extern int64 bulk_start_job(BulkOperation *op, Jsonb *params, Jsonb *normalized,
 							BulkJobOptions *opts, BulkTargets *targets,
 							bytea *request_hash, int64 retry_of, int64 reverts);
 
-/* shop.c: many shops in one database */
+/* shop.c: many shops in one database, the shop of a call */
 extern char *bulkorder_shop;
 extern void bulk_shop_init(void);
 extern int64 bulk_resolve_shop(const char *option_code);
+
+/* confine.c: the engine's statements confined to the job's shop */
+extern void bulk_confine_init(void);
 extern int64 bulk_confine(int64 shop);
 extern int64 bulk_confined_shop(void);
 extern void bulk_arm_confinement(void);
@@ -266,9 +269,12 @@ extern void bulk_finish_job(BulkOperation *op, int64 job_id, const char *status)
 /* queue.c */
 extern void bulk_submit_async(BulkOperation *op, int64 job_id, Jsonb *params,
 							  BulkTargets *targets);
+
+/* locks.c: the workers' locks */
 extern void bulk_job_locktag(LOCKTAG *tag, int64 job_id);
 extern void bulk_slot_locktag(LOCKTAG *tag, int slot);
 extern bool bulk_try_lock(LOCKTAG *tag, bool session);
+extern void bulk_set_lock_timeout(int ms);
 
 /* launcher.c */
 typedef enum BulkDbState

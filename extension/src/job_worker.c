@@ -18,7 +18,7 @@
  * and last_chunk_at.  A crash therefore loses at most the chunk in flight,
  * and the next worker redoes exactly that chunk.
  *
- * The worker running a chunk holds the job's lock (queue.c), a lock tag no
+ * The worker running a chunk holds the job's lock (locks.c), a lock tag no
  * SQL caller can take: two workers never run one job at once, and
  * cancel_job tells whether a chunk is in flight.  A worker exits as soon as
  * it finds no job to claim: it first gives up its slot, then looks once
@@ -109,17 +109,6 @@ static MemoryContext chunk_ctx = NULL;
  */
 static bool in_targets = false;
 
-/* lock_timeout for the rest of the transaction (a SET LOCAL) */
-static void
-set_lock_timeout(int ms)
-{
-	char		buf[32];
-
-	snprintf(buf, sizeof(buf), "%d", ms);
-	(void) set_config_option("lock_timeout", buf, PGC_SUSET, PGC_S_SESSION,
-							 GUC_ACTION_LOCAL, true, 0, false);
-}
-
 /*
  * The shop of the job whose turn it is (0 between turns): every transaction
  * of a turn runs its statements in that shop (shop.c).
@@ -133,7 +122,7 @@ begin_txn(const char *activity)
 	StartTransactionCommand();
 	bulk_confine(turn_shop);
 	/* no lock wait of a worker's outlasts bulkorder.lock_timeout */
-	set_lock_timeout(bulkorder_lock_timeout);
+	bulk_set_lock_timeout(bulkorder_lock_timeout);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "bulkorder: SPI_connect failed");
 	PushActiveSnapshot(GetTransactionSnapshot());
@@ -635,7 +624,7 @@ chunk_txn(void *arg)
 	SPI_freetuptable(SPI_tuptable);
 	if (strcmp(status, BULK_STATUS_RUNNING) != 0)
 		goto out;				/* cancelled while queued, or ended */
-	set_lock_timeout(a->give_up ? Min(a->lock_timeout_ms, BULK_GIVE_UP_WAIT_MS) : a->lock_timeout_ms);
+	bulk_set_lock_timeout(a->give_up ? Min(a->lock_timeout_ms, BULK_GIVE_UP_WAIT_MS) : a->lock_timeout_ms);
 
 	/* messages in the submitter's language */
 	SetConfigOption("bulkorder.language", language, PGC_USERSET, PGC_S_SESSION);

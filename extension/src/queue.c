@@ -2,15 +2,16 @@
  *
  * queue.c
  *	  The backend side of the job queue: submission of an asynchronous job,
- *	  cancel_job, start_worker, and the locks workers coordinate with.
+ *	  cancel_job and start_worker.
  *
  * run_bulk(..., '{"async": true}') stores the job `queued` with its sorted,
  * distinct targets, cut into chunks, in bulkorder.bulk_job_chunks and its
  * normalized params; when the submitting transaction commits, a dynamic
  * background worker (job_worker.c) is started for its database unless
- * bulkorder.max_workers of them are there already.  Without preloading, interrupted jobs resume at
- * the next asynchronous submission in their database or at
- * bulkorder.start_worker().
+ * bulkorder.max_workers of them are there already.  Without preloading,
+ * interrupted jobs resume at the next asynchronous submission in their
+ * database or at bulkorder.start_worker().  The locks workers coordinate
+ * with are locks.c's.
  *
  *-------------------------------------------------------------------------
  */
@@ -33,47 +34,11 @@ PG_FUNCTION_INFO_V1(bulkorder_cancel_job);
 PG_FUNCTION_INFO_V1(bulkorder_start_worker);
 
 /*
- * The workers' locks are advisory lock tags that no SQL caller can take or
- * wait for: pg_advisory_lock() and its kin build theirs with field4 = 1
- * (one bigint key) or 2 (two integer keys), these use 3 and 4.  pg_locks
- * shows them as locktype 'advisory' with objsubid 3 (a job: classid and
- * objid are the job id's high and low 32 bits) or 4 (a slot, objid).
- */
-#define BULK_LOCKTAG_JOB		3
-#define BULK_LOCKTAG_SLOT		4
-
-/*
  * This transaction submitted an asynchronous job, or asked to cancel one:
  * start a worker at commit.
  */
 static bool submitted_in_xact = false;
 static bool xact_callback_registered = false;
-
-/* ----------------------------------------------------------------
- * Locks
- * ----------------------------------------------------------------
- */
-
-/* held by the worker running a chunk of the job, and by cancel_job */
-void
-bulk_job_locktag(LOCKTAG *tag, int64 job_id)
-{
-	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, (uint32) ((uint64) job_id >> 32),
-						 (uint32) job_id, BULK_LOCKTAG_JOB);
-}
-
-/* without preloading: the job worker slots of the database */
-void
-bulk_slot_locktag(LOCKTAG *tag, int slot)
-{
-	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, 0, (uint32) slot, BULK_LOCKTAG_SLOT);
-}
-
-bool
-bulk_try_lock(LOCKTAG *tag, bool session)
-{
-	return LockAcquire(tag, ExclusiveLock, session, true) != LOCKACQUIRE_NOT_AVAIL;
-}
 
 /* ----------------------------------------------------------------
  * Submission
