@@ -261,10 +261,14 @@ extern void bulk_notify(int64 job_id, const char *message);
 extern char *bulk_accepted_message(BulkOperation *op, int64 job_id, int ntargets);
 extern char *bulk_completion_message(BulkOperation *op, int64 job_id,
 									 int64 succeeded, int64 failed);
-extern char *bulk_failure_message(const char *page_name, const char *op_name,
-								  int64 job_id, int64 succeeded, int64 failed,
-								  const char *error);
+extern const char *bulk_initial_status(bool async);
+extern void bulk_mark_job_running(int64 job_id);
+extern void bulk_finish_sync_job(BulkOperation *op, int64 job_id,
+								 int64 succeeded, int64 failed);
 extern void bulk_finish_job(BulkOperation *op, int64 job_id, const char *status);
+extern void bulk_record_cancel(int64 job_id, const char *role, const char *operator_name);
+extern void bulk_fail_job(int64 job_id, const char *message, const char *error_code);
+extern void bulk_lock_job(int64 job_id);
 
 /* queue.c */
 extern void bulk_submit_async(BulkOperation *op, int64 job_id, Jsonb *params,

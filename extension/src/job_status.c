@@ -4,8 +4,13 @@
  *	  The one home of a job's status changes and of every notification text
  *	  (ja and en).
  *
- * The status values themselves are the BULK_STATUS_* constants of
- * bulkorder.h, spliced into every SQL string that names one.
+ * Every statement that writes bulk_jobs.status is here: the status a job
+ * is inserted with (bulk_initial_status), queued -> running
+ * (bulk_mark_job_running), and the end of a job: done
+ * (bulk_finish_sync_job, bulk_finish_job), cancelled (bulk_finish_job,
+ * after bulk_record_cancel) or failed (bulk_fail_job).  The status values
+ * themselves are the BULK_STATUS_* constants of bulkorder.h, spliced into
+ * every SQL string that names one.
  *
  *-------------------------------------------------------------------------
  */
@@ -116,8 +121,8 @@ cancel_message(BulkOperation *op, int64 job_id, int64 succeeded, int64 failed,
 }
 
 /* page and op_name are display names: the catalogue may be what broke */
-char *
-bulk_failure_message(const char *page_name, const char *op_name, int64 job_id,
+static char *
+failure_message(const char *page_name, const char *op_name, int64 job_id,
 					 int64 succeeded, int64 failed, const char *error)
 {
 	return psprintf(BULK_LANG_TEXT("一括更新がエラーで中断しました。%s「%s」 中断までに 成功 %lld 件 / 失敗 %lld 件 エラー: %s (ジョブ #%lld)",
@@ -157,4 +162,154 @@ bulk_finish_job(BulkOperation *op, int64 job_id, const char *status)
 		message = bulk_completion_message(op, job_id, ok, ng);
 	SPI_freetuptable(SPI_tuptable);
 	bulk_notify(job_id, message);
+}
+
+/* The status a job is inserted with: queued for the worker, or running now. */
+const char *
+bulk_initial_status(bool async)
+{
+	return async ? BULK_STATUS_QUEUED : BULK_STATUS_RUNNING;
+}
+
+/* A queued job's first turn in a worker: running (its row locked already). */
+void
+bulk_mark_job_running(int64 job_id)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(job_id)};
+
+	bulk_spi_exec("UPDATE bulkorder.bulk_jobs SET status = '" BULK_STATUS_RUNNING "',"
+				  " started_at = coalesce(started_at, clock_timestamp())"
+				  " WHERE job_id = $1",
+				  1, types, values, NULL, false, SPI_OK_UPDATE);
+}
+
+/*
+ * A synchronous job has run every chunk: done, with its counts and cursor,
+ * and the completion notification.
+ */
+void
+bulk_finish_sync_job(BulkOperation *op, int64 job_id, int64 succeeded, int64 failed)
+{
+	Oid			types[3] = {INT8OID, INT8OID, INT8OID};
+	Datum		values[3];
+
+	values[0] = Int64GetDatum(job_id);
+	values[1] = Int64GetDatum(succeeded);
+	values[2] = Int64GetDatum(failed);
+	bulk_spi_exec("UPDATE bulkorder.bulk_jobs SET status = '" BULK_STATUS_DONE "',"
+				  " processed_count = $2 + $3, success_count = $2, failure_count = $3,"
+				  " last_target = (SELECT max(target) FROM bulkorder.bulk_job_items WHERE job_id = $1),"
+				  " finished_at = clock_timestamp() WHERE job_id = $1",
+				  3, types, values, NULL, false, SPI_OK_UPDATE);
+	bulk_notify(job_id, bulk_completion_message(op, job_id, succeeded, failed));
+}
+
+/*
+ * Who cancelled an open job: the first to ask is the one recorded, an
+ * earlier request made inside a transaction block (a row of
+ * bulk_job_cancel_requests), if one has committed, else role and
+ * operator_name (cancel_job's caller; NULL for the worker, which records
+ * such a request).  Waits at most for a worker's end-of-chunk update of the
+ * row.  The status itself changes when the job stops (bulk_finish_job).
+ */
+void
+bulk_record_cancel(int64 job_id, const char *role, const char *operator_name)
+{
+	Oid			types[3] = {INT8OID, TEXTOID, TEXTOID};
+	Datum		values[3];
+	char		nulls[3] = "   ";
+
+	values[0] = Int64GetDatum(job_id);
+	if (role)
+		values[1] = CStringGetTextDatum(role);
+	else
+		nulls[1] = 'n';
+	if (operator_name)
+		values[2] = CStringGetTextDatum(operator_name);
+	else
+		nulls[2] = 'n';
+	bulk_spi_exec("UPDATE bulkorder.bulk_jobs j SET cancel_requested = true,"
+				  " cancelled_by = coalesce(r.requested_by, $2),"
+				  " cancelled_by_operator = CASE WHEN r.requested_by IS NULL THEN $3 ELSE r.operator END"
+				  " FROM (SELECT $1::bigint AS job_id) k"
+				  " LEFT JOIN LATERAL (SELECT requested_by, operator FROM bulkorder.bulk_job_cancel_requests q"
+				  "                     WHERE q.job_id = k.job_id ORDER BY q.request_id LIMIT 1) r ON true"
+				  " WHERE j.job_id = k.job_id AND NOT j.cancel_requested"
+				  " AND j.status IN " BULK_SQL_OPEN_STATUSES,
+				  3, types, values, nulls, false, SPI_OK_UPDATE);
+}
+
+/*
+ * The display names of page/operation in the session's language, read
+ * without the engine (the catalogue may be what broke): the codes
+ * themselves when the catalogue has no such page or operation.
+ */
+static void
+display_names(char **page, char **operation)
+{
+	Oid			types[3] = {TEXTOID, TEXTOID, BOOLOID};
+	Datum		values[3];
+
+	values[0] = CStringGetTextDatum(*page);
+	values[1] = CStringGetTextDatum(*operation);
+	values[2] = BoolGetDatum(bulkorder_language == BULK_LANG_EN);
+	bulk_spi_exec("SELECT coalesce((SELECT CASE WHEN $3 THEN name_en ELSE name_ja END"
+				  "                   FROM bulkorder_catalog.pages WHERE page = $1), $1),"
+				  "        coalesce((SELECT CASE WHEN $3 THEN name_en ELSE name_ja END"
+				  "                   FROM bulkorder_catalog.operations WHERE page = $1 AND operation = $2), $2)",
+				  3, types, values, NULL, true, SPI_OK_SELECT);
+	*page = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	*operation = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+}
+
+/*
+ * An asynchronous job breaks off with an error: failed, with the error's
+ * message (error_code: the engine's code for it, or NULL), and the failure
+ * notification.  Nothing when the job has ended already.
+ */
+void
+bulk_fail_job(int64 job_id, const char *message, const char *error_code)
+{
+	Oid			types[3] = {INT8OID, TEXTOID, TEXTOID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', error_code ? ' ' : 'n'};
+	bool		isnull;
+	char	   *page,
+			   *operation;
+	int64		ok,
+				ng;
+
+	values[0] = Int64GetDatum(job_id);
+	values[1] = CStringGetTextDatum(message);
+	values[2] = error_code ? CStringGetTextDatum(error_code) : (Datum) 0;
+	bulk_spi_exec("UPDATE bulkorder.bulk_jobs SET status = '" BULK_STATUS_FAILED "', error_message = $2,"
+				  " error_code = $3, finished_at = clock_timestamp()"
+				  " WHERE job_id = $1 AND status IN " BULK_SQL_OPEN_STATUSES
+				  " RETURNING page, operation, success_count, failure_count",
+				  3, types, values, nulls, false, SPI_OK_UPDATE_RETURNING);
+	if (SPI_processed != 1)
+		return;
+	page = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	operation = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	ok = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
+	ng = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull));
+	display_names(&page, &operation);
+	bulk_notify(job_id, failure_message(page, operation, job_id, ok, ng, message));
+}
+
+/*
+ * Lock the job's row as an update does (an UPDATE that changes nothing),
+ * for the rest of the transaction: two reverts of one job queue up behind
+ * each other, and under REPEATABLE READ the second gets a serialization
+ * failure, as it would for a change of the row.
+ */
+void
+bulk_lock_job(int64 job_id)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(job_id)};
+
+	bulk_spi_exec("UPDATE bulkorder.bulk_jobs SET status = status WHERE job_id = $1",
+				  1, types, values, NULL, false, SPI_OK_UPDATE);
 }

@@ -361,10 +361,7 @@ claim_txn(void *arg)
 		}
 		/* only its first turn writes the row here; the chunk checks the status */
 		if (strcmp(status, BULK_STATUS_QUEUED) == 0)
-			bulk_spi_exec("UPDATE bulkorder.bulk_jobs SET status = '" BULK_STATUS_RUNNING "',"
-						  " started_at = coalesce(started_at, clock_timestamp())"
-						  " WHERE job_id = $1",
-						  1, types, values, NULL, false, SPI_OK_UPDATE);
+			bulk_mark_job_running(ids[i]);
 		mark_run(a, cursor, has_cursor);
 	}
 	end_txn();
@@ -636,12 +633,7 @@ chunk_txn(void *arg)
 	if (cancel)
 	{
 		/* asked inside a transaction block: the first request is who cancelled */
-		bulk_spi_exec("UPDATE bulkorder.bulk_jobs j SET cancel_requested = true,"
-					  " cancelled_by = r.requested_by, cancelled_by_operator = r.operator"
-					  " FROM (SELECT requested_by, operator FROM bulkorder.bulk_job_cancel_requests"
-					  "        WHERE job_id = $1 ORDER BY request_id LIMIT 1) r"
-					  " WHERE j.job_id = $1 AND NOT j.cancel_requested",
-					  1, types, values, NULL, false, SPI_OK_UPDATE);
+		bulk_record_cancel(a->job_id, NULL, NULL);
 		bulk_finish_job(op, a->job_id, BULK_STATUS_CANCELLED);
 		goto out;
 	}
@@ -797,18 +789,15 @@ typedef struct FailArgs
 	int64		last_target;
 } FailArgs;
 
-/* status failed with the error; the committed chunks stay */
+/* status failed with the error (job_status.c); the committed chunks stay */
 static void
 fail_txn(void *arg)
 {
 	FailArgs   *a = (FailArgs *) arg;
-	Oid			types[3] = {INT8OID, TEXTOID, TEXTOID};
-	Datum		values[3];
-	char		nulls[3] = "   ";
-	HeapTuple	tup;
-	TupleDesc	desc;
-	bool		isnull;
+	Oid			types[1] = {INT8OID};
+	Datum		values[1];
 	char	   *message;
+	const char *error_code = NULL;
 
 	begin_txn("bulkorder: recording a failed job");
 	values[0] = Int64GetDatum(a->job_id);
@@ -820,10 +809,7 @@ fail_txn(void *arg)
 						PGC_USERSET, PGC_S_SESSION);
 	SPI_freetuptable(SPI_tuptable);
 	if (a->err)
-	{
 		message = a->err->message ? a->err->message : "unknown error";
-		nulls[2] = 'n';
-	}
 	else
 	{
 		/* the job's language; the arguments come in another order in each */
@@ -833,44 +819,9 @@ fail_txn(void *arg)
 		else
 			message = psprintf("作業プロセスが対象 %lld〜%lld の処理中に%d回異常終了したため、このジョブは自動では再開しません (worker_crashed)",
 							   (long long) a->first_target, (long long) a->last_target, BULK_MAX_CRASHES);
-		values[2] = CStringGetTextDatum("worker_crashed");
+		error_code = "worker_crashed";
 	}
-	values[1] = CStringGetTextDatum(message);
-	bulk_spi_exec("UPDATE bulkorder.bulk_jobs SET status = '" BULK_STATUS_FAILED "', error_message = $2,"
-				  " error_code = $3, finished_at = clock_timestamp()"
-				  " WHERE job_id = $1 AND status IN " BULK_SQL_OPEN_STATUSES
-				  " RETURNING page, operation, success_count, failure_count",
-				  3, types, values, nulls, false, SPI_OK_UPDATE_RETURNING);
-	if (SPI_processed == 1)
-	{
-		char	   *page,
-				   *operation;
-		int64		ok,
-					ng;
-		Oid			ntypes[3] = {TEXTOID, TEXTOID, BOOLOID};
-		Datum		nvalues[3];
-
-		tup = SPI_tuptable->vals[0];
-		desc = SPI_tuptable->tupdesc;
-		page = SPI_getvalue(tup, desc, 1);
-		operation = SPI_getvalue(tup, desc, 2);
-		ok = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
-		ng = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
-
-		/* display names without the engine: the catalogue may be what broke */
-		nvalues[0] = CStringGetTextDatum(page);
-		nvalues[1] = CStringGetTextDatum(operation);
-		nvalues[2] = BoolGetDatum(bulkorder_language == BULK_LANG_EN);
-		bulk_spi_exec("SELECT coalesce((SELECT CASE WHEN $3 THEN name_en ELSE name_ja END"
-					  "                   FROM bulkorder_catalog.pages WHERE page = $1), $1),"
-					  "        coalesce((SELECT CASE WHEN $3 THEN name_en ELSE name_ja END"
-					  "                   FROM bulkorder_catalog.operations WHERE page = $1 AND operation = $2), $2)",
-					  3, ntypes, nvalues, NULL, true, SPI_OK_SELECT);
-		page = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-		operation = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-		bulk_notify(a->job_id, bulk_failure_message(page, operation, a->job_id, ok, ng,
-												   message));
-	}
+	bulk_fail_job(a->job_id, message, error_code);
 	bulk_spi_exec("UPDATE bulkorder.bulk_job_chunks SET run_started_at = NULL"
 				  " WHERE job_id = $1 AND run_started_at IS NOT NULL",
 				  1, types, values, NULL, false, SPI_OK_UPDATE);

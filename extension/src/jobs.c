@@ -231,10 +231,10 @@ static int64
 insert_job(BulkOperation *op, Jsonb *params, Jsonb *effective, BulkJobOptions *opts,
 		   int64 total, bytea *request_hash, bool *existing)
 {
-	Oid			types[11] = {TEXTOID, TEXTOID, JSONBOID, INT8OID, TEXTOID, TEXTOID,
-	TEXTOID, TEXTOID, BOOLOID, JSONBOID, BYTEAOID};
-	Datum		values[11];
-	char		nulls[11] = "           ";
+	Oid			types[12] = {TEXTOID, TEXTOID, JSONBOID, INT8OID, TEXTOID, TEXTOID,
+	TEXTOID, TEXTOID, BOOLOID, JSONBOID, BYTEAOID, TEXTOID};
+	Datum		values[12];
+	char		nulls[12] = "            ";
 	bool		isnull;
 	int64		job_id;
 
@@ -258,18 +258,19 @@ insert_job(BulkOperation *op, Jsonb *params, Jsonb *effective, BulkJobOptions *o
 		values[10] = PointerGetDatum(request_hash);
 	else
 		nulls[10] = 'n';
+	values[11] = CStringGetTextDatum(bulk_initial_status(opts->async));
 
 	*existing = false;
 	bulk_spi_exec("INSERT INTO bulkorder.bulk_jobs (page, operation, params, status, total_count,"
 				  " requested_by, operator, source, request_key, is_async, started_at,"
 				  " effective_params, request_hash)"
-				  " VALUES ($1, $2, $3, CASE WHEN $9 THEN '" BULK_STATUS_QUEUED "' ELSE '" BULK_STATUS_RUNNING "' END, $4,"
+				  " VALUES ($1, $2, $3, $12, $4,"
 				  " $5, $6, $7, $8, $9, CASE WHEN $9 THEN NULL ELSE clock_timestamp() END,"
 				  " $10, $11)"
 				  " ON CONFLICT (shop_id, page, requested_by, request_key) WHERE request_key IS NOT NULL"
 				  " DO NOTHING"
 				  " RETURNING job_id",
-				  11, types, values, nulls, false, SPI_OK_INSERT_RETURNING);
+				  12, types, values, nulls, false, SPI_OK_INSERT_RETURNING);
 	if (SPI_processed == 1)
 		return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 
@@ -296,8 +297,6 @@ run_sync(BulkOperation *op, int64 job_id, Jsonb *params, BulkTargets *targets)
 													ALLOCSET_DEFAULT_SIZES);
 	int64		succeeded = 0,
 				failed = 0;
-	Oid			types[4] = {INT8OID, INT8OID, INT8OID, TEXTOID};
-	Datum		values[4];
 
 	/*
 	 * The whole job runs in one transaction: take every lock it needs first,
@@ -322,16 +321,7 @@ run_sync(BulkOperation *op, int64 job_id, Jsonb *params, BulkTargets *targets)
 		failed += ng;
 	}
 	MemoryContextDelete(chunk_ctx);
-
-	values[0] = Int64GetDatum(job_id);
-	values[1] = Int64GetDatum(succeeded);
-	values[2] = Int64GetDatum(failed);
-	bulk_spi_exec("UPDATE bulkorder.bulk_jobs SET status = '" BULK_STATUS_DONE "',"
-				  " processed_count = $2 + $3, success_count = $2, failure_count = $3,"
-				  " last_target = (SELECT max(target) FROM bulkorder.bulk_job_items WHERE job_id = $1),"
-				  " finished_at = clock_timestamp() WHERE job_id = $1",
-				  3, types, values, NULL, false, SPI_OK_UPDATE);
-	bulk_notify(job_id, bulk_completion_message(op, job_id, succeeded, failed));
+	bulk_finish_sync_job(op, job_id, succeeded, failed);
 }
 
 /*

@@ -317,18 +317,9 @@ bulkorder_cancel_job(PG_FUNCTION_ARGS)
 
 	/*
 	 * The first to ask is the one recorded: an earlier request made inside
-	 * a transaction block, if one has committed, else this call.  Waits at
-	 * most for a worker's end-of-chunk update of the row.
+	 * a transaction block, if one has committed, else this call.
 	 */
-	bulk_spi_exec("UPDATE bulkorder.bulk_jobs j SET cancel_requested = true,"
-				  " cancelled_by = coalesce(r.requested_by, $2),"
-				  " cancelled_by_operator = CASE WHEN r.requested_by IS NULL THEN $3 ELSE r.operator END"
-				  " FROM (SELECT $1::bigint AS job_id) k"
-				  " LEFT JOIN LATERAL (SELECT requested_by, operator FROM bulkorder.bulk_job_cancel_requests q"
-				  "                     WHERE q.job_id = k.job_id ORDER BY q.request_id LIMIT 1) r ON true"
-				  " WHERE j.job_id = k.job_id AND NOT j.cancel_requested"
-				  " AND j.status IN " BULK_SQL_OPEN_STATUSES,
-				  3, types, values, nulls, false, SPI_OK_UPDATE);
+	bulk_record_cancel(job_id, GetUserNameFromId(GetOuterUserId(), false), operator_name);
 	/* a worker may have ended it since the first look */
 	bulk_spi_exec("SELECT status FROM bulkorder.bulk_jobs WHERE job_id = $1",
 				  1, types, values, NULL, false, SPI_OK_SELECT);

@@ -65,13 +65,10 @@ read_job(int64 job_id, bool lock)
 	bool		isnull;
 
 	if (lock)
-		bulk_spi_exec("UPDATE bulkorder.bulk_jobs SET status = status WHERE job_id = $1"
-					  " RETURNING page, operation, params, coalesce(effective_params, params), status, reverts",
-					  1, types, values, NULL, false, SPI_OK_UPDATE_RETURNING);
-	else
-		bulk_spi_exec("SELECT page, operation, params, coalesce(effective_params, params), status, reverts"
-					  " FROM bulkorder.bulk_jobs WHERE job_id = $1",
-					  1, types, values, NULL, false, SPI_OK_SELECT);
+		bulk_lock_job(job_id);
+	bulk_spi_exec("SELECT page, operation, params, coalesce(effective_params, params), status, reverts"
+				  " FROM bulkorder.bulk_jobs WHERE job_id = $1",
+				  1, types, values, NULL, false, SPI_OK_SELECT);
 	if (SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -88,7 +85,7 @@ read_job(int64 job_id, bool lock)
 		row.reverts = 0;
 	SPI_freetuptable(SPI_tuptable);
 
-	if (strcmp(row.status, "queued") == 0 || strcmp(row.status, "running") == 0)
+	if (strcmp(row.status, BULK_STATUS_QUEUED) == 0 || strcmp(row.status, BULK_STATUS_RUNNING) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("bulk job %lld is still %s", (long long) job_id, row.status),
@@ -361,7 +358,8 @@ prepare_revert(int64 job_id, bool lock, BulkJobOptions *opts, bytea **request_ha
 
 	values[0] = Int64GetDatum(job_id);
 	bulk_spi_exec("SELECT min(job_id) FROM bulkorder.bulk_jobs"
-				  " WHERE reverts = $1 AND status IN ('queued', 'running', 'done')",
+				  " WHERE reverts = $1 AND status IN ('" BULK_STATUS_QUEUED "', '" BULK_STATUS_RUNNING "',"
+				  " '" BULK_STATUS_DONE "')",
 				  1, types, values, NULL, false, SPI_OK_SELECT);
 	{
 		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
