@@ -270,6 +270,21 @@ extern void bulk_record_cancel(int64 job_id, const char *role, const char *opera
 extern void bulk_fail_job(int64 job_id, const char *message, const char *error_code);
 extern void bulk_lock_job(int64 job_id);
 
+/* job_chunk.c: one chunk of an asynchronous job, in the worker's transaction */
+typedef struct BulkChunk
+{
+	int64		job_id;
+	bool		give_up;		/* fail the targets still held: row_locked */
+	/* out, kept when the chunk fails */
+	bool		in_targets;		/* its targets were being locked or changed */
+	bool		has_chunk;
+	int64		first_target;
+	int			lock_timeout_ms;
+	int			lock_give_up_ms;
+} BulkChunk;
+
+extern void bulk_run_chunk(BulkChunk *chunk);
+
 /* queue.c */
 extern void bulk_submit_async(BulkOperation *op, int64 job_id, Jsonb *params,
 							  BulkTargets *targets);
