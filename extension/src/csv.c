@@ -253,7 +253,7 @@ bulkorder_import_shipments(PG_FUNCTION_ARGS)
 }
 
 /* ------------------------------------------------------------------------
- * Tracking numbers as carriers issue them (csv_cells.c, csv_tracking_check):
+ * Tracking numbers as carriers issue them (csv_tracking.c, csv_tracking_check):
  * the import's rules and its staging call these, once per order or line.
  * ------------------------------------------------------------------------
  */

@@ -72,7 +72,7 @@ COMMENT ON FUNCTION bulkorder.upload_targets(bigint) IS
 
 -- Every line that gave no key, with its code and a message in the
 -- session's bulkorder.language that names the cause and the fix.  A
--- not_a_number names the likely spreadsheet cause that csv_cells.c
+-- not_a_number names the likely spreadsheet cause that csv_sheet.c
 -- recorded (upload_lines.cause).  rounded_number, not_an_integer,
 -- negative_number, currency_format and formula_text are column A's when
 -- the line has no key, else column B's (the import's tracking number).  An

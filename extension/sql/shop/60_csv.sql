@@ -53,7 +53,7 @@ CREATE TABLE bulkorder.upload_lines (
     -- not_a_number: the likely spreadsheet cause ('grouping', 'formula_error',
     -- 'out_of_range', 'separator', 'question_mark'; 1.1 also wrote
     -- 'fraction'); invalid_tracking_no: the format and the problem
-    -- ('jp12:check_digit'); decided by csv_cells.c, worded by upload_errors()
+    -- ('jp12:check_digit'); decided by csv_tracking.c, worded by upload_errors()
     cause text
 );
 CREATE INDEX upload_lines_key_idx ON bulkorder.upload_lines (upload_id, key);

@@ -26,7 +26,7 @@
 -- order: every effect reads the changed rows only.
 
 -- A tracking number against its carrier's format: NULL when it is one, else
--- 'character', 'length' or 'check_digit' (csv_cells.c, csv_tracking_check).
+-- 'character', 'length' or 'check_digit' (csv_tracking.c, csv_tracking_check).
 -- C, IMMUTABLE and STRICT: the import calls it once per order and per line.
 CREATE OR REPLACE FUNCTION bulkorder.tracking_no_problem(tracking_format text, tracking_no text)
 RETURNS text
