@@ -56,7 +56,7 @@ compile_statement(const char *sql, int nargs, Oid *argtypes, const char *what)
 		elog(ERROR, "bulkorder: could not prepare statement (%s): %s",
 			 SPI_result_code_string(SPI_result), sql);
 	bulk_check_one_statement(plan, what);
-	/* planned as a job's statement is: confined to a shop (shop.c) */
+	/* planned as a job's statement is: confined to a shop (confine.c) */
 	bulk_arm_confinement();
 	cplan = SPI_plan_get_cached_plan(plan);
 	bulk_disarm_confinement();
@@ -150,9 +150,8 @@ bulkorder_check_fragment(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s: %s forms more than one statement", check.opname, check.piece),
-				 errdetail("Where the engine puts it, it makes %d statements: the engine would run those after the first outside the job's items.",
-						   list_length(statements)),
-				 errhint("A piece is part of one statement the engine composes: end nothing with a semicolon, and write further changes as CTEs of apply_sql or as effects.")));
+				 bulk_errdetail(BMSG_FRAGMENT_STATEMENTS, psprintf("%d", list_length(statements))),
+				 bulk_errhint(BMSG_FRAGMENT_ONE_STATEMENT, NULL)));
 	PG_RETURN_VOID();
 }
 

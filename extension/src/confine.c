@@ -217,7 +217,7 @@ confine_query(Query *query, ConfineContext *ctx)
 				ereport(ERROR,
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 						 errmsg("MERGE into a shop table is not supported in a bulk operation"),
-						 errhint("Write the change as INSERT, UPDATE or DELETE.")));
+						 bulk_errhint(BMSG_MERGE_UNSUPPORTED, NULL)));
 			if (query->commandType == CMD_UPDATE || query->commandType == CMD_DELETE)
 				query->jointree->quals = (Node *) make_and_qual(query->jointree->quals,
 																(Node *) shop_qual(rti, attno, ctx));
@@ -314,8 +314,8 @@ bulkorder_same_shop(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("a statement of a job of shop %lld wrote a row of shop %lld",
 						(long long) shop, (long long) PG_GETARG_INT64(0)),
-				 errdetail("Every statement the engine runs for a job is confined to the job's shop."),
-				 errhint("Leave shop_id out of the operation's SQL: the engine writes the job's shop.")));
+				 bulk_errdetail(BMSG_SHOP_CONFINED, NULL),
+				 bulk_errhint(BMSG_SHOP_LEAVE_SHOP_ID, NULL)));
 	PG_RETURN_INT64(shop);
 }
 

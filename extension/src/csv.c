@@ -119,9 +119,8 @@ content_arg(FunctionCallInfo fcinfo, int argno)
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("the file is %zu bytes, more than bulkorder.max_upload_bytes (%d bytes)",
 						size, bulkorder_max_upload_bytes),
-				 errdetail("ファイルが大きすぎるため(上限 %d バイト)、取り込まれていません。ファイルを分割してアップロードしてください。",
-						   bulkorder_max_upload_bytes),
-				 errhint("Split the file, or ask a superuser to raise bulkorder.max_upload_bytes.")));
+				 bulk_errdetail(BMSG_CSV_TOO_LARGE, psprintf("%d", bulkorder_max_upload_bytes)),
+				 bulk_errhint(BMSG_CSV_RAISE_LIMIT, NULL)));
 	return PG_GETARG_BYTEA_PP(argno);
 }
 

@@ -155,6 +155,6 @@ csv_tracking_check(const char *format, const char *tracking, int len, StringInfo
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unknown tracking number format \"%s\"", format),
-				 errhint("The formats are jp12, s10 and text (bulkorder.delivery_methods.tracking_format).")));
+				 bulk_errhint(BMSG_TRACKING_FORMATS, NULL)));
 	return problem;
 }

@@ -44,7 +44,8 @@ static const char *catalog_query =
 "       SELECT array_agg(condition ORDER BY position) AS conditions,"
 "              array_agg(sqlstate ORDER BY position) AS sqlstates,"
 "              array_agg(message ORDER BY position) AS messages,"
-"              array_agg(coalesce(hint, '') ORDER BY position) AS hints"
+"              array_agg(coalesce(CASE WHEN $3 THEN hint ELSE coalesce(hint_ja, hint) END, '')"
+"                        ORDER BY position) AS hints"
 "         FROM bulkorder_catalog.operation_param_checks"
 "        WHERE page = o.page AND operation = o.operation) c ON true"
 " WHERE o.page = $1 AND o.operation = $2";
@@ -165,11 +166,11 @@ page_list(bool english)
 	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 }
 
-/* The English hint of an unknown page (define_operation's SQL reads it) */
+/* The hint of an unknown page for define_operation's SQL: the pages */
 char *
 bulk_page_list_hint(void)
 {
-	return psprintf("The pages are %s.", page_list(true));
+	return bulk_message(BMSG_PAGE_LIST, page_list(bulkorder_language == BULK_LANG_EN));
 }
 
 /*

@@ -201,9 +201,8 @@ bulk_apply_chunk(BulkOperation *op, int64 job_id, Jsonb *params,
 							   "operation %s/%s passed its checks for %lld targets it did not change",
 							   (unsigned long) not_applied,
 							   op->page, op->operation, (long long) not_applied),
-				 op->fail_plan ?
-				 errhint("A BEFORE UPDATE trigger returning NULL, or a rule on the page's table, skipped the change of a row that passed every rule.") :
-				 errhint("The catalogue's apply_sql must return a row for every eligible target.")));
+				 bulk_errhint(op->fail_plan ? BMSG_NOT_APPLIED_TRIGGER : BMSG_NOT_APPLIED_APPLY_SQL,
+							  NULL)));
 	if (*succeeded + *failed != count)
 		elog(ERROR, "bulkorder: %s/%s recorded %lld items for %d targets",
 			 op->page, op->operation, (long long) (*succeeded + *failed), count);

@@ -52,8 +52,7 @@ record_row_locked(int64 job_id, const int64 *keys, int n)
 		return;
 	values[0] = Int64GetDatum(job_id);
 	values[1] = PointerGetDatum(bulk_keys_array(keys, n));
-	values[2] = CStringGetTextDatum(BULK_LANG_TEXT("他の処理が対象の行をロックしたままのため更新できませんでした(ロックが解除されてから失敗分を再実行してください)",
-												   "another transaction kept the target's rows locked; retry the failures once it has ended"));
+	values[2] = CStringGetTextDatum(bulk_message(BMSG_ITEM_ROW_LOCKED, NULL));
 	bulk_spi_exec("INSERT INTO bulkorder.bulk_job_items (job_id, target, ok, error_code, message)"
 				  " SELECT $1, k, false, 'row_locked', $3 FROM unnest($2::bigint[]) k",
 				  3, types, values, NULL, false, SPI_OK_INSERT);

@@ -55,43 +55,40 @@ format_count(int64 n)
 	return buf.data;
 }
 
+static char *
+int8_text(int64 n)
+{
+	return psprintf("%lld", (long long) n);
+}
+
 /*
  * A revert's notifications (op->reverts set) name the job it undoes:
  * 「一括更新を取り消しました。注文一覧「キャンセル」(ジョブ #12) 成功 4,998 件 / 失敗 2 件 (ジョブ #31)」
  */
 static char *
-revert_message(BulkOperation *op, int64 job_id, const char *ja, const char *en,
-			   int64 a, int64 b, const char *who)
+revert_message(BulkOperation *op, int64 job_id, BulkMsg msg, int64 a, int64 b, const char *who)
 {
-	return psprintf(BULK_LANG_TEXT(ja, en), op->page_name, op->op_name, (long long) op->reverts,
-					format_count(a), format_count(b), who, (long long) job_id);
+	return bulk_message(msg, op->page_name, op->op_name, int8_text(op->reverts),
+						format_count(a), format_count(b), who, int8_text(job_id));
 }
 
 char *
 bulk_accepted_message(BulkOperation *op, int64 job_id, int ntargets)
 {
 	if (op->reverts > 0)
-		return psprintf(BULK_LANG_TEXT("一括更新の取り消しを受け付けました。%s「%s」(ジョブ #%lld) 対象 %s 件 (ジョブ #%lld)",
-									   "Undo accepted: %s, %s (job #%lld): %s targets (job #%lld)"),
-						op->page_name, op->op_name, (long long) op->reverts,
-						format_count(ntargets), (long long) job_id);
-	return psprintf(BULK_LANG_TEXT("一括更新を受け付けました。%s「%s」 対象 %d 件 (ジョブ #%lld)",
-								   "Bulk update accepted: %s, %s: %d targets (job #%lld)"),
-					op->page_name, op->op_name, ntargets, (long long) job_id);
+		return bulk_message(BMSG_REVERT_ACCEPTED, op->page_name, op->op_name,
+							int8_text(op->reverts), format_count(ntargets), int8_text(job_id));
+	return bulk_message(BMSG_JOB_ACCEPTED, op->page_name, op->op_name, int8_text(ntargets),
+						int8_text(job_id));
 }
 
 char *
 bulk_completion_message(BulkOperation *op, int64 job_id, int64 succeeded, int64 failed)
 {
 	if (op->reverts > 0)
-		return revert_message(op, job_id,
-							  "一括更新を取り消しました。%s「%s」(ジョブ #%lld) 成功 %s 件 / 失敗 %s 件%s (ジョブ #%lld)",
-							  "Bulk update undone: %s, %s (job #%lld): %s succeeded / %s failed%s (job #%lld)",
-							  succeeded, failed, "");
-	return psprintf(BULK_LANG_TEXT("一括更新が完了しました。%s「%s」 成功 %lld 件 / 失敗 %lld 件 (ジョブ #%lld)",
-								   "Bulk update finished: %s, %s: %lld succeeded / %lld failed (job #%lld)"),
-					op->page_name, op->op_name, (long long) succeeded,
-					(long long) failed, (long long) job_id);
+		return revert_message(op, job_id, BMSG_REVERT_FINISHED, succeeded, failed, "");
+	return bulk_message(BMSG_JOB_FINISHED, op->page_name, op->op_name, int8_text(succeeded),
+						int8_text(failed), int8_text(job_id));
 }
 
 /*
@@ -105,30 +102,22 @@ cancel_message(BulkOperation *op, int64 job_id, int64 succeeded, int64 failed,
 	char	   *who = "";
 
 	if (role && operator_name)
-		who = psprintf(BULK_LANG_TEXT(" 中止した人: %s (ロール %s)", ", cancelled by %s (role %s)"),
-					   operator_name, role);
+		who = bulk_message(BMSG_CANCELLED_BY_OPERATOR, operator_name, role);
 	else if (role)
-		who = psprintf(BULK_LANG_TEXT(" 中止した人: ロール %s", ", cancelled by role %s"), role);
+		who = bulk_message(BMSG_CANCELLED_BY_ROLE, role);
 	if (op->reverts > 0)
-		return revert_message(op, job_id,
-							  "一括更新の取り消しを中止しました。%s「%s」(ジョブ #%lld) 成功 %s 件 / 失敗 %s 件%s (ジョブ #%lld)",
-							  "Undo cancelled: %s, %s (job #%lld): %s succeeded / %s failed%s (job #%lld)",
-							  succeeded, failed, who);
-	return psprintf(BULK_LANG_TEXT("一括更新を中止しました。%s「%s」 成功 %lld 件 / 失敗 %lld 件%s (ジョブ #%lld)",
-								   "Bulk update cancelled: %s, %s: %lld succeeded / %lld failed%s (job #%lld)"),
-					op->page_name, op->op_name, (long long) succeeded,
-					(long long) failed, who, (long long) job_id);
+		return revert_message(op, job_id, BMSG_REVERT_CANCELLED, succeeded, failed, who);
+	return bulk_message(BMSG_JOB_CANCELLED, op->page_name, op->op_name, int8_text(succeeded),
+						int8_text(failed), who, int8_text(job_id));
 }
 
 /* page and op_name are display names: the catalogue may be what broke */
 static char *
 failure_message(const char *page_name, const char *op_name, int64 job_id,
-					 int64 succeeded, int64 failed, const char *error)
+				int64 succeeded, int64 failed, const char *error)
 {
-	return psprintf(BULK_LANG_TEXT("一括更新がエラーで中断しました。%s「%s」 中断までに 成功 %lld 件 / 失敗 %lld 件 エラー: %s (ジョブ #%lld)",
-								   "Bulk update broke off with an error: %s, %s: %lld succeeded / %lld failed before it: %s (job #%lld)"),
-					page_name, op_name, (long long) succeeded, (long long) failed, error,
-					(long long) job_id);
+	return bulk_message(BMSG_JOB_FAILED, page_name, op_name, int8_text(succeeded),
+						int8_text(failed), error, int8_text(job_id));
 }
 
 /*

@@ -94,7 +94,7 @@ static MemoryContext chunk_ctx = NULL;
 
 /*
  * The shop of the job whose turn it is (0 between turns): every transaction
- * of a turn runs its statements in that shop (shop.c).
+ * of a turn runs its statements in that shop (confine.c).
  */
 static int64 turn_shop = 0;
 
@@ -479,13 +479,11 @@ fail_txn(void *arg)
 		message = a->err->message ? a->err->message : "unknown error";
 	else
 	{
-		/* the job's language; the arguments come in another order in each */
-		if (bulkorder_language == BULK_LANG_EN)
-			message = psprintf("the job's worker ended abnormally %d times while running targets %lld to %lld, so the job is not resumed automatically (worker_crashed)",
-							   BULK_MAX_CRASHES, (long long) a->first_target, (long long) a->last_target);
-		else
-			message = psprintf("作業プロセスが対象 %lld〜%lld の処理中に%d回異常終了したため、このジョブは自動では再開しません (worker_crashed)",
-							   (long long) a->first_target, (long long) a->last_target, BULK_MAX_CRASHES);
+		/* in the job's language */
+		message = bulk_message(BMSG_JOB_WORKER_CRASHED,
+							   psprintf("%lld", (long long) a->first_target),
+							   psprintf("%lld", (long long) a->last_target),
+							   psprintf("%d", BULK_MAX_CRASHES));
 		error_code = "worker_crashed";
 	}
 	bulk_fail_job(a->job_id, message, error_code);

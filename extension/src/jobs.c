@@ -216,7 +216,7 @@ bulk_request_key_job(const char *page, const char *request_key, bytea *request_h
 				 errmsg("request key \"%s\" was already used for a different request", request_key),
 				 bulk_errdetail(BMSG_REQUEST_KEY_OTHER_REQUEST, request_key, job_text,
 								SPI_getvalue(tup, desc, 3), SPI_getvalue(tup, desc, 4)),
-				 errhint("Use a new request key for a new request.")));
+				 bulk_errhint(BMSG_REQUEST_KEY_NEW, NULL)));
 	return job_id;
 }
 

@@ -417,6 +417,7 @@ bulk_check_params(BulkOperation *op, Jsonb *params)
 			ereport(ERROR,
 					(errcode(MAKE_SQLSTATE(state[0], state[1], state[2], state[3], state[4])),
 					 errmsg("%s: %s", opname, op->param_check_message[i]),
+					 /* the catalogue's own text, in the session's language */
 					 op->param_check_hint[i][0] ? errhint("%s", op->param_check_hint[i]) : 0));
 	}
 	return normalized;

@@ -26,7 +26,7 @@
 
 /*
  * The kept plans are the job's shop's: the shop is a constant in them
- * (shop.c), so they are kept per shop.
+ * (confine.c), so they are kept per shop.
  */
 #define BULK_PLAN_KEY_SIZE (2 * NAMEDATALEN + 48)
 
@@ -86,8 +86,8 @@ bulk_check_one_statement(SPIPlanPtr plan, const char *what)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s is %d statements, not one", what, n),
-				 errdetail("A piece of the declaration ends the statement it is part of."),
-				 errhint("Declare the operation again with bulkorder.define_operation, which names the piece.")));
+				 bulk_errdetail(BMSG_STATEMENT_NOT_ONE, NULL),
+				 bulk_errhint(BMSG_DECLARE_AGAIN, NULL)));
 	}
 }
 
@@ -248,7 +248,7 @@ bulk_lookup_revert(const char *page, Jsonb *revert_params)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("malformed revert job parameters"),
-				 errdetail("A revert's params name the job (job_id) and its operation.")));
+				 bulk_errdetail(BMSG_REVERT_PARAMS, NULL)));
 
 	/* the original operation read (an unknown one refused) before its revert */
 	op = bulk_compose_revert(page, operation, reapply, &st);

@@ -73,16 +73,13 @@ start_worker_after_commit(void)
 	if (bulk_preloaded)
 		ereport(NOTICE,
 				(errmsg("no background worker is free: the job stays queued until the bulkorder launcher starts one"),
-				 errdetail("The launcher looks for queued jobs every bulkorder.worker_naptime (%d s).",
-						   bulkorder_worker_naptime),
-				 errhint("Raise max_worker_processes.")));
+				 bulk_errdetail(BMSG_WORKER_NOT_FREE, psprintf("%d", bulkorder_worker_naptime)),
+				 bulk_errhint(BMSG_RAISE_MAX_WORKER_PROCESSES, NULL)));
 	else
 		ereport(WARNING,
 				(errmsg("could not start a background worker for the asynchronous job"),
-				 errdetail("Every background worker slot is in use: the job stays queued until the next "
-						   "asynchronous submission in this database or bulkorder.start_worker()."),
-				 errhint("Raise max_worker_processes, or add bulkorder to shared_preload_libraries "
-						 "so that its launcher starts the job as soon as a worker is free.")));
+				 bulk_errdetail(BMSG_WORKER_SLOTS_IN_USE, NULL),
+				 bulk_errhint(BMSG_RAISE_OR_PRELOAD, NULL)));
 }
 
 /*

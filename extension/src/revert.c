@@ -89,8 +89,7 @@ read_job(int64 job_id, bool lock)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("bulk job %lld is still %s", (long long) job_id, row.status),
-				 errhint("Wait until it ends, or cancel it with bulkorder.cancel_job(%lld).",
-						 (long long) job_id)));
+				 bulk_errhint(BMSG_JOB_STILL_OPEN, psprintf("%lld", (long long) job_id))));
 	return row;
 }
 
@@ -167,9 +166,9 @@ refuse_running_revert(int64 reverted)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("bulk job %lld is being reverted by job %lld", (long long) reverted,
 						(long long) DatumGetInt64(running)),
-				 errdetail("A target is undone at most once: a retry of a revert waits until no other revert of the job is queued or running."),
-				 errhint("Wait until job %lld ends, or cancel it with bulkorder.cancel_job(%lld).",
-						 (long long) DatumGetInt64(running), (long long) DatumGetInt64(running))));
+				 bulk_errdetail(BMSG_REVERT_ONCE, NULL),
+				 bulk_errhint(BMSG_REVERT_RUNNING,
+							  psprintf("%lld", (long long) DatumGetInt64(running)))));
 	SPI_freetuptable(SPI_tuptable);
 }
 
@@ -368,8 +367,8 @@ prepare_revert(int64 job_id, bool lock, BulkJobOptions *opts, bytea **request_ha
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("bulk job %lld has already been reverted", (long long) job_id),
-					 errdetail("Revert job %lld undoes it.", (long long) DatumGetInt64(d)),
-					 errhint("Revert job %lld to apply the change again.", (long long) DatumGetInt64(d))));
+					 bulk_errdetail(BMSG_ALREADY_REVERTED, psprintf("%lld", (long long) DatumGetInt64(d))),
+					 bulk_errhint(BMSG_REVERT_THE_REVERT, psprintf("%lld", (long long) DatumGetInt64(d)))));
 	}
 	SPI_freetuptable(SPI_tuptable);
 

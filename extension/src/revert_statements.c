@@ -48,12 +48,9 @@ append_revert_messages(StringInfo buf, char **op_codes, char **op_messages, int 
 	static char *own[] = {"not_found", "side_effect_done", "changed_since"};
 
 	appendStringInfo(buf, "(VALUES ('not_found', %s), ('side_effect_done', %s), ('changed_since', %s)",
-					 quote_literal_cstr(BULK_LANG_TEXT("対象が見つかりません(存在しないか削除済みです)",
-													   "not found (unknown or deleted)")),
-					 quote_literal_cstr(BULK_LANG_TEXT("決済リクエストまたはメールがすでに処理・送信されているため取り消せません",
-													   "a payment request or mail of this target has already been taken or answered")),
-					 quote_literal_cstr(BULK_LANG_TEXT("一括更新の後に変更されているため取り消せません",
-													   "changed since the job")));
+					 quote_literal_cstr(bulk_message(BMSG_ITEM_NOT_FOUND, NULL)),
+					 quote_literal_cstr(bulk_message(BMSG_ITEM_SIDE_EFFECT_DONE, NULL)),
+					 quote_literal_cstr(bulk_message(BMSG_ITEM_CHANGED_SINCE, NULL)));
 	for (int i = 0; i < nop; i++)
 		if (!code_listed(op_codes[i], own, lengthof(own)) && !code_listed(op_codes[i], op_codes, i))
 			appendStringInfo(buf, ", (%s, %s)",
@@ -78,7 +75,7 @@ bulk_check_reversible(const char *page, const char *operation)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("operation \"%s\" of page \"%s\" is no longer in the catalogue", operation, page),
-				 errdetail("A job of an operation that is not declared cannot be reverted.")));
+				 bulk_errdetail(BMSG_REVERT_NOT_DECLARED, NULL)));
 	if (!r.reversible)
 	{
 		char	   *reason = r.irreversible_reason;
@@ -93,7 +90,7 @@ bulk_check_reversible(const char *page, const char *operation)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("operation \"%s\" of page \"%s\" declares no revert", operation, page),
-				 errdetail("Its change is not confined to the target's own fields, and the catalogue has no revert_apply_sql for it.")));
+				 bulk_errdetail(BMSG_REVERT_NO_APPLY, NULL)));
 }
 
 /*

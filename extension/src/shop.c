@@ -92,7 +92,7 @@ shops_owner(void)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("table bulkorder.shops does not exist"),
-				 errhint("ALTER EXTENSION bulkorder UPDATE creates it.")));
+				 bulk_errhint(BMSG_SHOPS_MISSING, NULL)));
 	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 	if (!HeapTupleIsValid(tup))
 		elog(ERROR, "cache lookup failed for relation %u", relid);

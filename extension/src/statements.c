@@ -32,8 +32,7 @@ bulk_append_item_message(StringInfo buf, char **codes, char **messages, int nrul
 {
 	appendStringInfo(buf, "CASE WHEN c.error_code IS NULL THEN NULL"
 					 " WHEN c.error_code = 'not_found' THEN %s",
-					 quote_literal_cstr(BULK_LANG_TEXT("対象が見つかりません(存在しないか削除済みです)",
-													   "not found (unknown or deleted)")));
+					 quote_literal_cstr(bulk_message(BMSG_ITEM_NOT_FOUND, NULL)));
 	for (int i = 0; i < nrules; i++)
 		appendStringInfo(buf, " WHEN c.error_code = %s THEN %s",
 						 quote_literal_cstr(codes[i]), quote_literal_cstr(messages[i]));

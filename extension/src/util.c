@@ -16,7 +16,7 @@
 
 /*
  * Every statement the engine runs goes through one of these two, which
- * confine it to the job's shop when one is set (shop.c).
+ * confine it to the job's shop when one is set (confine.c).
  */
 int
 bulk_spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *values,

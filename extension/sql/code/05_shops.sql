@@ -38,7 +38,7 @@ AS 'MODULE_PATHNAME', 'bulkorder_shop_granted'
 LANGUAGE C STABLE STRICT;
 
 -- What the engine writes into a shop_id a statement of a job sets itself:
--- the value, when it is the job's shop; an error otherwise (shop.c).
+-- the value, when it is the job's shop; an error otherwise (confine.c).
 CREATE OR REPLACE FUNCTION bulkorder_catalog.same_shop(value bigint, shop bigint)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'bulkorder_same_shop'
@@ -167,14 +167,14 @@ BEGIN
     IF create_shop.code !~ '^[a-z0-9_-]{1,63}$' THEN
         RAISE EXCEPTION 'shop code "%" is not a valid code', create_shop.code
             USING ERRCODE = '22023',
-                  HINT = 'A shop code is 1 to 63 lower-case letters, digits, - or _, e.g. kenko-shop.';
+                  HINT = bulkorder_catalog.message('CREATE_SHOP_CODE');
     END IF;
     IF btrim(create_shop.name) = '' THEN
         RAISE EXCEPTION 'the name of shop "%" must not be blank', create_shop.code USING ERRCODE = '22023';
     END IF;
     IF EXISTS (SELECT FROM bulkorder.shops s WHERE s.code = create_shop.code) THEN
         RAISE EXCEPTION 'shop "%" already exists', create_shop.code
-            USING ERRCODE = '42710', HINT = 'Choose another code.';
+            USING ERRCODE = '42710', HINT = bulkorder_catalog.message('CHOOSE_ANOTHER_CODE');
     END IF;
     INSERT INTO bulkorder.shops (code, name) VALUES (create_shop.code, create_shop.name)
     RETURNING shop_id INTO new_id;
@@ -200,14 +200,14 @@ BEGIN
         IF (SELECT count(*) FROM bulkorder.shops) > 1 THEN
             RAISE EXCEPTION 'this database has several shops: name the shop'
                 USING ERRCODE = '22023',
-                      HINT = 'Pass the shop''s code, e.g. bulkorder.grant_operator(''role'', ''kenko-shop'').';
+                      HINT = bulkorder_catalog.message('GRANT_NAME_SHOP');
         END IF;
         SELECT s.shop_id INTO found_id FROM bulkorder.shops s;
     ELSE
         SELECT s.shop_id INTO found_id FROM bulkorder.shops s WHERE s.code = shop;
         IF found_id IS NULL THEN
             RAISE EXCEPTION 'unknown shop "%"', shop
-                USING ERRCODE = '22023', HINT = 'The shops are the codes of bulkorder.shops.';
+                USING ERRCODE = '22023', HINT = bulkorder_catalog.message('GRANT_SHOP_UNKNOWN');
         END IF;
     END IF;
     RETURN found_id;

@@ -57,10 +57,10 @@ BEGIN
         END IF;
         RAISE EXCEPTION 'payment request % is already settled', req.request_id
             USING ERRCODE = 'object_not_in_prerequisite_state',
-                  DETAIL = format('It was settled as %s (result code %s) at %s; this report says %s (result code %s).',
-                                  req.status, coalesce(req.result_code, 'none'), req.completed_at,
+                  DETAIL = bulkorder_catalog.message('REQUEST_SETTLED',
+                                  req.status, coalesce(req.result_code, 'none'), req.completed_at::text,
                                   new_status, coalesce(complete_payment_request.result_code, 'none')),
-                  HINT = 'A request is settled once; queue a new request (一括再与信 / 一括再出荷報告) to try again.';
+                  HINT = bulkorder_catalog.message('REQUEST_SETTLED_ONCE');
     END IF;
 
     UPDATE bulkorder.payment_requests r

@@ -141,6 +141,12 @@ ALTER TABLE bulkorder_catalog.operations
     -- revert of 削除 sees the orders it deleted
     ADD COLUMN revert_visible_condition text;
 
+-- A whole-call check's hint in Japanese (1.2), shown to a Japanese
+-- session; hint is the English one (and the Japanese one when there is
+-- none).
+ALTER TABLE bulkorder_catalog.operation_param_checks
+    ADD COLUMN hint_ja text;
+
 -- A row of other data per target (define_operation's target_join): one row
 -- of table, as alias, whose column key is the target's key (and which meets
 -- on, over alias and p), LEFT JOINed to every statement that reads t, so

@@ -64,6 +64,11 @@ ALTER TABLE bulkorder.upload_lines
 ALTER TABLE bulkorder.upload_shipments
     ADD COLUMN tracking_errors text[] NOT NULL DEFAULT '{}';
 
+-- A whole-call check's hint in Japanese (install/10_catalog.sql: the same
+-- statement).
+ALTER TABLE bulkorder_catalog.operation_param_checks
+    ADD COLUMN hint_ja text;
+
 -- Functions whose arguments changed (code/ creates them anew):
 -- grant_operator(role, shop), grant_reader / grant_payment_connector /
 -- grant_mail_connector(role_name, shop) and generate_subscription_orders

@@ -84,11 +84,13 @@ SELECT bulkorder.define_operation('orders', 'tags',
     checks => jsonb_build_array(
         jsonb_build_object('condition', $$jsonb_array_length(p->'add') + jsonb_array_length(p->'remove') > 0$$,
             'message', 'params.add and params.remove are both empty',
-            'hint', 'Name at least one tag to add or remove.'),
+            'hint', 'Name at least one tag to add or remove.',
+            'hint_ja', '追加または削除するタグを 1 つ以上指定してください。'),
         jsonb_build_object('condition', $$NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(p->'add') a(tag)
                    WHERE a.tag = '' OR p->'remove' ? a.tag)$$,
             'message', 'a tag is empty or both added and removed',
-            'hint', 'Each tag must be non-empty and named in add or remove, not both.')));
+            'hint', 'Each tag must be non-empty and named in add or remove, not both.',
+            'hint_ja', 'タグは空にせず、add と remove のどちらか一方にだけ指定してください。')));
 
 -- The free-text fields (00_common.sql)
 SELECT bulkorder.define_operation('orders', 'customer_message',
@@ -140,12 +142,14 @@ SELECT bulkorder.define_operation('orders', 'delivery_method',
     checks => jsonb_build_array(
         jsonb_build_object('condition', $$EXISTS (SELECT 1 FROM bulkorder.delivery_methods m WHERE m.code = p->>'delivery_method')$$,
             'message', 'unknown delivery method',
-            'hint', 'The delivery methods are the codes of bulkorder.delivery_methods.'),
+            'hint', 'The delivery methods are the codes of bulkorder.delivery_methods.',
+            'hint_ja', '配送方法は bulkorder.delivery_methods のコードで指定してください。'),
         jsonb_build_object('condition', $$p->>'time_slot' IS NULL
               OR EXISTS (SELECT 1 FROM bulkorder.delivery_time_slots s
                          WHERE s.delivery_method = p->>'delivery_method' AND s.code = p->>'time_slot')$$,
             'message', 'the time slot does not belong to the delivery method',
-            'hint', 'Pick a slot of bulkorder.delivery_time_slots for that method, or null (指定なし).')));
+            'hint', 'Pick a slot of bulkorder.delivery_time_slots for that method, or null (指定なし).',
+            'hint_ja', 'その配送方法の時間帯 (bulkorder.delivery_time_slots) を指定するか、null (指定なし) にしてください。')));
 
 -- 一括再与信: auth_status → pending, and a reauthorize request
 SELECT bulkorder.define_operation('orders', 'reauthorize',
@@ -328,11 +332,13 @@ SELECT bulkorder.define_operation('orders', 'add_products',
     checks => jsonb_build_array(
         jsonb_build_object('condition', $$EXISTS (SELECT 1 FROM bulkorder.products pr WHERE pr.product_id = (p->>'product_id')::bigint)$$,
             'message', 'unknown product',
-            'hint', 'params.product_id must be a product_id of bulkorder.products.'),
+            'hint', 'params.product_id must be a product_id of bulkorder.products.',
+            'hint_ja', 'params.product_id には bulkorder.products の product_id を指定してください。'),
         jsonb_build_object('condition', $$EXISTS (SELECT 1 FROM bulkorder.products pr
                WHERE pr.product_id = (p->>'product_id')::bigint AND pr.price = 0)$$,
             'message', 'only products at price 0 can be added in bulk',
-            'hint', 'Choose a free item (販売価格0円の商品).')),
+            'hint', 'Choose a free item (販売価格0円の商品).',
+            'hint_ja', '販売価格0円の商品を選んでください。')),
     revert => bulkorder_catalog.order_line_revert());
 
 -- 商品を一括削除: the price-0 line is deleted
@@ -367,7 +373,8 @@ SELECT bulkorder.define_operation('orders', 'remove_products',
     checks => jsonb_build_array(
         jsonb_build_object('condition', $$EXISTS (SELECT 1 FROM bulkorder.products pr WHERE pr.product_id = (p->>'product_id')::bigint)$$,
             'message', 'unknown product',
-            'hint', 'params.product_id must be a product_id of bulkorder.products.')),
+            'hint', 'params.product_id must be a product_id of bulkorder.products.',
+            'hint_ja', 'params.product_id には bulkorder.products の product_id を指定してください。')),
     revert => bulkorder_catalog.order_line_revert());
 
 -- 定期注文自動生成エラー解除 and its revert record the same before image: the

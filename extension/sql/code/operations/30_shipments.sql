@@ -89,7 +89,8 @@ SELECT bulkorder.define_operation('shipments', 'delivery_dates',
     checks => jsonb_build_array(
         jsonb_build_object('condition', $$(p->>'ship_date')::date <= (p->>'delivery_date')::date$$,
             'message', 'ship_date is after delivery_date',
-            'hint', 'The scheduled ship date must be on or before the delivery date.')),
+            'hint', 'The scheduled ship date must be on or before the delivery date.',
+            'hint_ja', '発送予定日はお届け予定日以前の日付にしてください。')),
     -- 配送関連日程: the order's dates and, where the job moved them, its master's
     -- next dates and month anchor.  1.1 records the master (course_order_no) and
     -- its anchor_day in the before image; an item of 1.0 that moved a master
@@ -185,9 +186,11 @@ SELECT bulkorder.define_operation('shipments', 'delivery_method',
     checks => jsonb_build_array(
         jsonb_build_object('condition', $$EXISTS (SELECT 1 FROM bulkorder.delivery_methods m WHERE m.code = p->>'delivery_method')$$,
             'message', 'unknown delivery method',
-            'hint', 'The delivery methods are the codes of bulkorder.delivery_methods.'),
+            'hint', 'The delivery methods are the codes of bulkorder.delivery_methods.',
+            'hint_ja', '配送方法は bulkorder.delivery_methods のコードで指定してください。'),
         jsonb_build_object('condition', $$p->>'time_slot' IS NULL
               OR EXISTS (SELECT 1 FROM bulkorder.delivery_time_slots s
                          WHERE s.delivery_method = p->>'delivery_method' AND s.code = p->>'time_slot')$$,
             'message', 'the time slot does not belong to the delivery method',
-            'hint', 'Pick a slot of bulkorder.delivery_time_slots for that method, or null (指定なし).')));
+            'hint', 'Pick a slot of bulkorder.delivery_time_slots for that method, or null (指定なし).',
+            'hint_ja', 'その配送方法の時間帯 (bulkorder.delivery_time_slots) を指定するか、null (指定なし) にしてください。')));

@@ -158,6 +158,7 @@ SELECT bulkorder.define_operation('shipments', 'import_shipments',
         jsonb_build_object('condition', $$EXISTS (SELECT 1 FROM bulkorder.uploads u
                WHERE u.upload_id = (p->>'upload_id')::bigint AND u.purpose = 'import_shipments')$$,
             'message', 'params.upload_id does not name a shipment file upload',
-            'hint', 'Upload the file with bulkorder.import_shipments(content, options).')),
+            'hint', 'Upload the file with bulkorder.import_shipments(content, options).',
+            'hint_ja', 'ファイルは bulkorder.import_shipments(content, options) でアップロードしてください。')),
     target_join => jsonb_build_object('table', 'bulkorder.upload_shipments', 'alias', 's', 'key', 'order_no',
         'on', $$s.upload_id = (p->>'upload_id')::bigint$$));

@@ -118,11 +118,13 @@ SELECT bulkorder.define_operation('customers', 'tags',
     checks => jsonb_build_array(
         jsonb_build_object('condition', $$jsonb_array_length(p->'add') + jsonb_array_length(p->'remove') > 0$$,
             'message', 'params.add and params.remove are both empty',
-            'hint', 'Name at least one tag to add or remove.'),
+            'hint', 'Name at least one tag to add or remove.',
+            'hint_ja', '追加または削除するタグを 1 つ以上指定してください。'),
         jsonb_build_object('condition', $$NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(p->'add') a(tag)
                    WHERE a.tag = '' OR p->'remove' ? a.tag)$$,
             'message', 'a tag is empty or both added and removed',
-            'hint', 'Each tag must be non-empty and named in add or remove, not both.')));
+            'hint', 'Each tag must be non-empty and named in add or remove, not both.',
+            'hint_ja', 'タグは空にせず、add と remove のどちらか一方にだけ指定してください。')));
 
 -- 備考欄: the free-text field (00_common.sql)
 SELECT bulkorder.define_operation('customers', 'remarks',
@@ -156,7 +158,8 @@ SELECT bulkorder.define_operation('customers', 'rank',
     checks => jsonb_build_array(
         jsonb_build_object('condition', $$p->>'rank' IS NULL OR EXISTS (SELECT 1 FROM bulkorder.customer_ranks r WHERE r.code = p->>'rank')$$,
             'message', 'unknown customer rank',
-            'hint', 'The ranks are the codes of bulkorder.customer_ranks; null clears the rank.')));
+            'hint', 'The ranks are the codes of bulkorder.customer_ranks; null clears the rank.',
+            'hint_ja', '会員ランクは bulkorder.customer_ranks のコードで指定してください。null でランクを外します。')));
 
 SELECT bulkorder.define_operation('customers', 'points',
     name_ja => 'ポイント', name_en => 'points',
@@ -176,7 +179,8 @@ SELECT bulkorder.define_operation('customers', 'points',
     checks => jsonb_build_array(
         jsonb_build_object('condition', $$(p->>'delta')::integer <> 0$$,
             'message', 'params.delta is zero',
-            'hint', 'Give a positive delta to add points or a negative one to take them.')),
+            'hint', 'Give a positive delta to add points or a negative one to take them.',
+            'hint_ja', 'ポイントを加算するなら正の数、減算するなら負の数を指定してください。')),
     -- ポイント: as the delta given (SPEC §7): the revert subtracts the job's
     -- delta from today's balance, whatever happened to it since.
     revert => jsonb_build_object(
