@@ -70,27 +70,9 @@ SELECT bulkorder.define_operation('orders', 'shipping_hold',
             'message_ja', '出荷待ち・出荷作業中の注文のみ出荷停止にできます',
             'message_en', 'only orders awaiting shipment or being shipped can be held')));
 
--- タグ設定: tags added and removed, no duplicates (the customers page
--- declares the same operation)
-SELECT bulkorder.define_operation('orders', 'tags',
-    name_ja => 'タグ設定', name_en => 'tags',
-    wrapper => 'bulk_tags',
-    params => '{"add": {"type": "text[]", "default": [], "max_length": 50, "position": 1},
-                "remove": {"type": "text[]", "default": [], "max_length": 50, "position": 2}}',
-    changed_columns => '{tags}',
-    set_clause => $$tags = bulkorder.merge_tags(t.tags,
-                                   ARRAY(SELECT jsonb_array_elements_text(p->'add')),
-                                   ARRAY(SELECT jsonb_array_elements_text(p->'remove')))$$,
-    checks => jsonb_build_array(
-        jsonb_build_object('condition', $$jsonb_array_length(p->'add') + jsonb_array_length(p->'remove') > 0$$,
-            'message', 'params.add and params.remove are both empty',
-            'hint', 'Name at least one tag to add or remove.',
-            'hint_ja', '追加または削除するタグを 1 つ以上指定してください。'),
-        jsonb_build_object('condition', $$NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(p->'add') a(tag)
-                   WHERE a.tag = '' OR p->'remove' ? a.tag)$$,
-            'message', 'a tag is empty or both added and removed',
-            'hint', 'Each tag must be non-empty and named in add or remove, not both.',
-            'hint_ja', 'タグは空にせず、add と remove のどちらか一方にだけ指定してください。')));
+-- タグ設定: tags added and removed, no duplicates (00_common.sql: the
+-- customers page declares the same operation)
+SELECT bulkorder_catalog.define_tags('orders', 'bulk_tags');
 
 -- The free-text fields (00_common.sql)
 SELECT bulkorder.define_operation('orders', 'customer_message',
@@ -126,30 +108,9 @@ SELECT bulkorder.define_operation('orders', 'integration_text',
     rules => bulkorder_catalog.text_field_rules('integration_text'));
 
 -- 配送方法: method and time slot of an awaiting order (NULL slot = 指定なし);
--- the subscription master is not touched.  The shipments page declares the
--- same operation.
-SELECT bulkorder.define_operation('orders', 'delivery_method',
-    name_ja => '配送方法', name_en => 'delivery method',
-    wrapper => 'bulk_delivery_method',
-    params => '{"delivery_method": {"type": "text", "position": 1},
-                "time_slot": {"type": "text", "nullable": true, "position": 2}}',
-    changed_columns => '{delivery_method,delivery_time_slot}',
-    set_clause => $$delivery_method = p->>'delivery_method', delivery_time_slot = p->>'time_slot'$$,
-    rules => jsonb_build_array(
-        jsonb_build_object('code', 'not_awaiting_shipment', 'condition', $$t.status = 'awaiting_shipment'$$,
-            'message_ja', '出荷待ちの注文ではないため配送方法を変更できません',
-            'message_en', 'only orders awaiting shipment can have their delivery method changed')),
-    checks => jsonb_build_array(
-        jsonb_build_object('condition', $$EXISTS (SELECT 1 FROM bulkorder.delivery_methods m WHERE m.code = p->>'delivery_method')$$,
-            'message', 'unknown delivery method',
-            'hint', 'The delivery methods are the codes of bulkorder.delivery_methods.',
-            'hint_ja', '配送方法は bulkorder.delivery_methods のコードで指定してください。'),
-        jsonb_build_object('condition', $$p->>'time_slot' IS NULL
-              OR EXISTS (SELECT 1 FROM bulkorder.delivery_time_slots s
-                         WHERE s.delivery_method = p->>'delivery_method' AND s.code = p->>'time_slot')$$,
-            'message', 'the time slot does not belong to the delivery method',
-            'hint', 'Pick a slot of bulkorder.delivery_time_slots for that method, or null (指定なし).',
-            'hint_ja', 'その配送方法の時間帯 (bulkorder.delivery_time_slots) を指定するか、null (指定なし) にしてください。')));
+-- the subscription master is not touched (00_common.sql: the shipments
+-- page declares the same operation).
+SELECT bulkorder_catalog.define_delivery_method('orders', 'bulk_delivery_method');
 
 -- 一括再与信: auth_status → pending, and a reauthorize request
 SELECT bulkorder.define_operation('orders', 'reauthorize',

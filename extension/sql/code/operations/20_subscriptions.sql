@@ -51,17 +51,7 @@ SELECT bulkorder.define_operation('subscriptions', 'next_delivery_method',
                                        AND pd.delivery_method = p->>'delivery_method'))$$,
             'message_ja', '定期商品にこの配送方法に対応していない商品があるため変更できません',
             'message_en', 'a product of the subscription does not allow this delivery method')),
-    checks => jsonb_build_array(
-        jsonb_build_object('condition', $$EXISTS (SELECT 1 FROM bulkorder.delivery_methods dm WHERE dm.code = p->>'delivery_method')$$,
-            'message', 'unknown delivery method',
-            'hint', 'The delivery methods are the codes of bulkorder.delivery_methods.',
-            'hint_ja', '配送方法は bulkorder.delivery_methods のコードで指定してください。'),
-        jsonb_build_object('condition', $$p->>'time_slot' IS NULL
-       OR EXISTS (SELECT 1 FROM bulkorder.delivery_time_slots ts
-                  WHERE ts.delivery_method = p->>'delivery_method' AND ts.code = p->>'time_slot')$$,
-            'message', 'the time slot does not belong to the delivery method',
-            'hint', 'Give one of the method''s slots in bulkorder.delivery_time_slots, or null (指定なし).',
-            'hint_ja', 'その配送方法の時間帯 (bulkorder.delivery_time_slots) を指定するか、null (指定なし) にしてください。')));
+    checks => bulkorder_catalog.delivery_method_checks());
 
 -- 定期自動生成エラー: the flag and its reason, on the master
 SELECT bulkorder.define_operation('subscriptions', 'clear_autogen_error',

@@ -170,27 +170,6 @@ SELECT bulkorder.define_operation('shipments', 'revert_to_awaiting',
             'message_ja', '出荷済みの注文ではないため出荷待ちに戻せません',
             'message_en', 'only shipped orders can be set back to awaiting shipment')));
 
--- 配送方法: as on the orders page (10_orders.sql), for the shipments page's
+-- 配送方法: as on the orders page (00_common.sql), for the shipments page's
 -- own jobs.
-SELECT bulkorder.define_operation('shipments', 'delivery_method',
-    name_ja => '配送方法', name_en => 'delivery method',
-    wrapper => 'bulk_shipment_delivery_method',
-    params => '{"delivery_method": {"type": "text", "position": 1},
-                "time_slot": {"type": "text", "nullable": true, "position": 2}}',
-    changed_columns => '{delivery_method,delivery_time_slot}',
-    set_clause => $$delivery_method = p->>'delivery_method', delivery_time_slot = p->>'time_slot'$$,
-    rules => jsonb_build_array(
-        jsonb_build_object('code', 'not_awaiting_shipment', 'condition', $$t.status = 'awaiting_shipment'$$,
-            'message_ja', '出荷待ちの注文ではないため配送方法を変更できません',
-            'message_en', 'only orders awaiting shipment can have their delivery method changed')),
-    checks => jsonb_build_array(
-        jsonb_build_object('condition', $$EXISTS (SELECT 1 FROM bulkorder.delivery_methods m WHERE m.code = p->>'delivery_method')$$,
-            'message', 'unknown delivery method',
-            'hint', 'The delivery methods are the codes of bulkorder.delivery_methods.',
-            'hint_ja', '配送方法は bulkorder.delivery_methods のコードで指定してください。'),
-        jsonb_build_object('condition', $$p->>'time_slot' IS NULL
-              OR EXISTS (SELECT 1 FROM bulkorder.delivery_time_slots s
-                         WHERE s.delivery_method = p->>'delivery_method' AND s.code = p->>'time_slot')$$,
-            'message', 'the time slot does not belong to the delivery method',
-            'hint', 'Pick a slot of bulkorder.delivery_time_slots for that method, or null (指定なし).',
-            'hint_ja', 'その配送方法の時間帯 (bulkorder.delivery_time_slots) を指定するか、null (指定なし) にしてください。')));
+SELECT bulkorder_catalog.define_delivery_method('shipments', 'bulk_shipment_delivery_method');

@@ -104,27 +104,8 @@ SELECT bulkorder.define_operation('customers', 'blacklist',
         ORDER BY o.order_no
           FOR NO KEY UPDATE OF o$$));
 
--- タグ設定: as on the orders page (10_orders.sql): the same parameters,
--- bulkorder.merge_tags and the same whole-job checks.
-SELECT bulkorder.define_operation('customers', 'tags',
-    name_ja => 'タグ設定', name_en => 'tags',
-    wrapper => 'bulk_customer_tags',
-    params => '{"add": {"type": "text[]", "default": [], "max_length": 50, "position": 1},
-                "remove": {"type": "text[]", "default": [], "max_length": 50, "position": 2}}',
-    changed_columns => '{tags}',
-    set_clause => $$tags = bulkorder.merge_tags(t.tags,
-                                   ARRAY(SELECT jsonb_array_elements_text(p->'add')),
-                                   ARRAY(SELECT jsonb_array_elements_text(p->'remove')))$$,
-    checks => jsonb_build_array(
-        jsonb_build_object('condition', $$jsonb_array_length(p->'add') + jsonb_array_length(p->'remove') > 0$$,
-            'message', 'params.add and params.remove are both empty',
-            'hint', 'Name at least one tag to add or remove.',
-            'hint_ja', '追加または削除するタグを 1 つ以上指定してください。'),
-        jsonb_build_object('condition', $$NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(p->'add') a(tag)
-                   WHERE a.tag = '' OR p->'remove' ? a.tag)$$,
-            'message', 'a tag is empty or both added and removed',
-            'hint', 'Each tag must be non-empty and named in add or remove, not both.',
-            'hint_ja', 'タグは空にせず、add と remove のどちらか一方にだけ指定してください。')));
+-- タグ設定: as on the orders page (00_common.sql)
+SELECT bulkorder_catalog.define_tags('customers', 'bulk_customer_tags');
 
 -- 備考欄: the free-text field (00_common.sql)
 SELECT bulkorder.define_operation('customers', 'remarks',
