@@ -8,7 +8,7 @@ OBJS = $(patsubst %.c,%.o,$(sort $(wildcard extension/src/*.c)))
 PG_CPPFLAGS = -I$(srcdir)/extension/include -DBULKORDER_VERSION='"$(EXTVERSION)"'
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
 
-# The SQL sources, by kind (README, "Source layout"):
+# The SQL sources, by kind:
 #   install/   run once by CREATE EXTENSION: what it finds (fresh, adopt,
 #              restore), the catalogue's tables
 #   shop/      the shop's tables and views: created on a fresh install only,
@@ -162,6 +162,6 @@ bench: deps
 	bash bench/run.sh
 
 # the extension built with ASan + UBSan in a copy of its own (.pg/asan), the
-# suites against a server with the runtime preloaded (README, "Development")
+# suites against a server with the runtime preloaded (tools/asan.sh)
 check-asan: deps
 	bash tools/asan.sh

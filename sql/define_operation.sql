@@ -1,6 +1,6 @@
--- define_operation / drop_operation: a shop's own operation (README,
--- "Adding an operation"), validated and compiled when declared, run by the
--- one engine, redefined, dropped; shipped operations are protected.
+-- define_operation / drop_operation: a shop's own operation
+-- (docs/define_operation.md), validated and compiled when declared, run by
+-- the one engine, redefined, dropped; shipped operations are protected.
 CREATE EXTENSION bulkorder;
 \set ECHO none
 \i test/fixtures/shop.sql
@@ -15,7 +15,8 @@ FROM bulkorder.operation_catalog;
 SELECT page, operation, wrapper, shipped, reversible, irreversible_reason
 FROM bulkorder.operation_catalog WHERE operation = 'cancel';
 
--- the README's example: the shop's own column, and an operation that sets it
+-- docs/define_operation.md's example: the shop's own column, and an
+-- operation that sets it
 ALTER TABLE bulkorder.orders ADD COLUMN gift_wrap boolean NOT NULL DEFAULT false;
 CREATE ROLE bulkorder_test_operator;
 SELECT bulkorder.grant_operator('bulkorder_test_operator');

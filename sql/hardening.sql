@@ -196,7 +196,7 @@ SELECT bulkorder.run_bulk('subscriptions', 'next_dates', '{502}', '{"next_ship_d
                           '{"request_key": "dates-1"}') = :date_job AS iso_same;
 SELECT pg_temp.try($$SELECT bulkorder.run_bulk('subscriptions', 'next_dates', '{502}',
                      '{"next_ship_date": "2030-01-02"}', '{"request_key": "dates-1"}')$$) AS other_date;
--- a job of 1.0 has no fingerprint: its key cannot be reused (README)
+-- a job of 1.0 has no fingerprint: its key cannot be reused (docs/api.md)
 UPDATE bulkorder.bulk_jobs SET request_hash = NULL WHERE job_id = :norm_job;
 SELECT bulkorder.run_bulk('orders', 'tags', '{1002}', '{"add": ["k"]}', '{"request_key": "norm-1"}');
 -- async submissions hold to it as well

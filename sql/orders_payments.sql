@@ -210,7 +210,7 @@ RESET compute_query_id;
 -- the template is rendered with the changed order: a shop's own wording
 -- that names the new method shows 代引き.  Customer 4 has no e-mail
 -- address: the mail is still queued (to_address NULL) and the mail
--- connector decides (README).
+-- connector decides (docs/connectors.md).
 UPDATE bulkorder.mail_templates
 SET subject = '{{order_no}}: {{payment_method}}へ変更',
     body = '{{customer_name}} / {{order_no}} / {{payment_method}} / {{course_order_no}} / {{tracking_no}}'

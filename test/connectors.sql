@@ -1,5 +1,5 @@
 -- The connectors' roles: grant_payment_connector / grant_mail_connector give
--- exactly what the README's loops need, and nothing of the shop.
+-- exactly what docs/connectors.md's loops need, and nothing of the shop.
 BEGIN;
 CREATE EXTENSION bulkorder;
 \set ECHO none

@@ -1,5 +1,5 @@
 -- pgTAP: the shipments and customers pages' catalogue, wrappers and the
--- decisions written in the README (blacklist holds, delivery_dates and the
+-- decisions written in docs/operations.md (blacklist holds, delivery_dates and the
 -- master), checked through the public API.
 BEGIN;
 CREATE EXTENSION bulkorder;

@@ -114,8 +114,7 @@ INSERT INTO bulkorder.customer_ranks (code, name) VALUES
     ('regular', 'レギュラー'), ('silver', 'シルバー'), ('gold', 'ゴールド'), ('platinum', 'プラチナ');
 
 -- All four issue 12-digit tracking numbers with the 7DR check digit (jp12):
--- the shipment import refuses any other (README, "Tracking numbers as
--- carriers issue them").
+-- the shipment import refuses any other (docs/csv.md).
 INSERT INTO bulkorder.delivery_methods (code, name, tracking_format) VALUES
     ('yamato', 'ヤマト運輸', 'jp12'), ('sagawa', '佐川急便', 'jp12'), ('yupack', 'ゆうパック', 'jp12'),
     ('nekopos', 'ネコポス', 'jp12');

@@ -53,8 +53,8 @@ ascii_digit(char c)
 }
 
 /*
- * csv_sheet.c: what a cell is, read the way a spreadsheet writes it (README,
- * "Numbers as spreadsheets write them").  Every kind but SHEET_INTEGER is a
+ * csv_sheet.c: what a cell is, read the way a spreadsheet writes it
+ * (docs/csv.md).  Every kind but SHEET_INTEGER is a
  * refusal of a key; csv_sheet_code and csv_sheet_cause name it.
  */
 typedef enum SheetKind

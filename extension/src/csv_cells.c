@@ -243,8 +243,8 @@ nfkc_ascii(const char *s, int len, int *outlen)
 }
 
 /*
- * Column B as a tracking number (SPEC §5, "Tracking numbers as carriers
- * issue them"): spaces, line breaks and invisible characters around it
+ * Column B as a tracking number (docs/csv.md, tracking numbers as
+ * carriers issue them): spaces, line breaks and invisible characters around it
  * dropped, full-width forms and dash look-alikes folded to ASCII (and NFKC,
  * for the full-width forms outside ASCII's block), then read as a
  * spreadsheet cell (csv_sheet_tracking_no).  NULL when there is none.  A

@@ -1,9 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * csv_sheet.c
- *	  A cell as spreadsheets write it (README, "Numbers as spreadsheets
- *	  write them"): a pure function of a cell's text, for column A (a key)
- *	  and column B (a tracking number) of an upload (csv_cells.c).
+ *	  A cell as spreadsheets write it (docs/csv.md): a pure function of a
+ *	  cell's text, for column A (a key) and column B (a tracking number) of
+ *	  an upload (csv_cells.c).
  *
  * A cell is first folded: the spaces around it trimmed (csv_cells.c), the
  * full-width ASCII forms (１２３ ， ． ＇ ＝ ＂ Ｅ ＋) replaced by ASCII, every

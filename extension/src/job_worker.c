@@ -25,20 +25,20 @@
  * more, so a job committed while every slot was taken is still seen by a
  * slot holder.
  *
- * No open transaction stalls a worker (SPEC §8).  Each of its transactions
- * waits at most bulkorder.lock_timeout for a lock (a chunk: the value its
- * job was submitted with), and the claim takes the job's row with SKIP
- * LOCKED.  A chunk whose rows another transaction holds is rolled back and
- * set aside: the cursor does not move, so the chunk is later tried again
+ * No open transaction stalls a worker (docs/async.md).  Each of its
+ * transactions waits at most bulkorder.lock_timeout for a lock (a chunk: the
+ * value its job was submitted with), and the claim takes the job's row with
+ * SKIP LOCKED.  A chunk whose rows another transaction holds is rolled back
+ * and set aside: the cursor does not move, so the chunk is later tried again
  * whole, as if never started, and bulk_jobs.not_before keeps the job from
- * being claimed for a pause that grows with the time its rows have been
- * held (BULK_ASIDE_MAX_MS at most).  The worker serves other jobs meanwhile,
- * and while any job is set aside it stays, looking at the queue every
+ * being claimed for a pause that grows with the time its rows have been held
+ * (BULK_ASIDE_MAX_MS at most).  The worker serves other jobs meanwhile, and
+ * while any job is set aside it stays, looking at the queue every
  * BULK_POLL_MS.  bulk_job_chunks.held_since records the first try that found
  * the rows held; a try after bulkorder.lock_give_up has passed that still
- * finds them held gives up on those targets (job_chunk.c): each target
- * whose rows are held gets a failed item row_locked, the others are applied,
- * and the cursor moves past the chunk as after any chunk.
+ * finds them held gives up on those targets (job_chunk.c): each target whose
+ * rows are held gets a failed item row_locked, the others are applied, and
+ * the cursor moves past the chunk as after any chunk.
  *
  * A job that kills its worker is not resumed forever.  The claim marks the
  * chunk it is about to run (bulk_job_chunks.run_started_at, committed before

@@ -29,7 +29,7 @@ PG_FUNCTION_INFO_V1(bulkorder_run_bulk);
 PG_FUNCTION_INFO_V1(bulkorder_preview_bulk);
 
 /*
- * Request keys (SPEC §8, "Request keys are idempotency keys").
+ * Request keys (docs/api.md: request keys are idempotency keys).
  *
  * A key belongs to a page and to the calling database role (requested_by):
  * another role cannot take it first.  With the key, a job records the
@@ -113,7 +113,7 @@ bulk_request_hash(const char *page, const char *operation,
 }
 
 /*
- * The fingerprint of a request about a job (SPEC §7, §8): call is
+ * The fingerprint of a request about a job (docs/api.md): call is
  * "retry_failed" or "revert_job", job_id the job it retries or reverts, and
  * request what else defines it (a retry's error codes; NULL for none).  Not
  * the targets: they are derived from the job's items and from what earlier
@@ -481,9 +481,9 @@ bulk_start_job(BulkOperation *op, Jsonb *params, Jsonb *normalized, BulkJobOptio
  * once the rows are copied: that releases the row locks it took, so the
  * preview holds none past its statement, and an open transaction that
  * called it never makes another operator's undo take a row for a
- * connector's (SPEC §7).  The caller's tuplestore is written after the
- * rollback: one that spills to disk must do so under the caller's resource
- * owner, not the subtransaction's.
+ * connector's (revert_statements.c).  The caller's tuplestore is written
+ * after the rollback: one that spills to disk must do so under the
+ * caller's resource owner, not the subtransaction's.
  */
 static uint64
 preview_chunk_unlocked(BulkOperation *op, Datum *values, HeapTuple **rows)

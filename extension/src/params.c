@@ -4,7 +4,7 @@
  *	  Check a job's parameters against the operation's declared schema.
  *
  * Parameters wrong for the whole job reject the call before anything
- * changes (SPEC §3): an unknown or missing key, a wrong type, a value
+ * changes (docs/api.md): an unknown or missing key, a wrong type, a value
  * outside its enum or bounds, then the operation's own whole-job checks
  * (a known delivery method, a public product, …) declared in SQL.
  *

@@ -216,7 +216,7 @@ in_explicit_transaction_block(void)
  * job id is 22023, as in every function that takes one.
  *
  * It holds no lock past its own statement, so that no open transaction can
- * stall the worker (SPEC §8).  Called on its own (a transaction that ends
+ * stall the worker (docs/async.md).  Called on its own (a transaction that ends
  * with the statement, or with its query string), or on a job its own
  * transaction submitted, it changes the job's row: the cancel shows at
  * once.  Inside a BEGIN ... COMMIT block, for a job of another transaction,

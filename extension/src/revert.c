@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * revert.c
- *	  Retrying a job's failures and undoing a job (SPEC §7): retry_failed,
+ *	  Retrying a job's failures and undoing a job (docs/api.md): retry_failed,
  *	  revert_job and preview_revert.
  *
  * Both make an ordinary job that the one engine runs: a retry is a job of
@@ -99,7 +99,7 @@ read_job(int64 job_id, bool lock)
  * has just run (SELECT revert_job(run_bulk(...))).
  *
  * undone_of (0: none): leave out every target that a revert of that job
- * has undone already (SPEC §7: a target is undone at most once per job).
+ * has undone already (a target is undone at most once per job).
  * That is derived from the history, not recorded apart: an ok item of any
  * job whose reverts names it -- a revert cancelled or failed after some
  * chunks committed, or a retry of a revert -- whatever that job's status.
@@ -313,7 +313,7 @@ bulkorder_retry_failed(PG_FUNCTION_ARGS)
  * revert's operation and its params.
  *
  * revert_job's request key (opts, else NULL) is looked at before "already
- * reverted" (SPEC §7): the same key and request return the first revert,
+ * reverted": the same key and request return the first revert,
  * whose own job is what makes the job reverted.  Then *first_job is that
  * revert, and nothing else is done.
  */

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * revert_statements.c
- *	  Compose the statements of a revert (SPEC §7 "Undoing a job"), which
+ *	  Compose the statements of a revert (docs/api.md, revert_job), which
  *	  revert.c's revert_job, preview_revert and retry_failed run.
  *
  * A revert is a job of the original job's page with operation 'revert' and

@@ -141,7 +141,7 @@ BEGIN
     FOR n IN 1 .. coalesce(array_length(p_states, 1), 0) LOOP
         -- run_bulk/preview_bulk with well-typed arguments (literals of their
         -- types, params and options valid JSON): a value of the wrong type
-        -- inside params must be refused as such (22023, README), not fail
+        -- inside params must be refused as such (22023, docs/api.md), not fail
         -- a cast inside the engine
         IF p_typed AND p_states[n] = '22P02' THEN
             INSERT INTO bulkorder_fuzz.findings VALUES

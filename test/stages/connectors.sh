@@ -43,9 +43,9 @@ q -d $db -c "SELECT bulkorder.bulk_reauthorize('{1006}')" >/dev/null
 claimed=$(q -d $db -U payment_connector -At <<< "$(readme_block "$section" 4)" | awk 'NR == 1')
 [ "$claimed" = "4|1006|np_atobarai|reauthorize" ] || { echo "FAILED: lease claim gave: $claimed"; exit 1; }
 
-# A revert withdraws what no connector has taken (SPEC §7): a reauthorize
-# request and a 代引き自動変更 mail, both reverted before any poll.  The
-# README's polls never take them.
+# A revert withdraws what no connector has taken (docs/connectors.md): a
+# reauthorize request and a 代引き自動変更 mail, both reverted before any
+# poll.  The README's polls never take them.
 q -d $db -c "INSERT INTO bulkorder.orders (order_no, customer_id, status, payment_method, auth_status, delivery_method)
              VALUES (1090, 1, 'awaiting_shipment', 'gmo_ps_atobarai', 'ng', 'yamato'),
                     (1091, 1, 'awaiting_shipment', 'gmo_ps_atobarai', 'ng', 'yamato')" \

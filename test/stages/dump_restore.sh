@@ -19,7 +19,7 @@ q -d $src -c "CREATE EXTENSION bulkorder"
 q -d $src -v orders=2000 -v seed=7 -f "$top/tools/demo-data.sql" >/dev/null
 q -d $src -c "SELECT bulkorder.bulk_cancel(ARRAY(SELECT order_no FROM bulkorder.order_list
                                                WHERE status = 'awaiting_shipment' ORDER BY order_no LIMIT 7), true)" >/dev/null
-# the shop's own operation on its own column (README, "Adding an operation"),
+# the shop's own operation on its own column (docs/define_operation.md),
 # and its replacement of a shipped one: both must come back with the dump
 q -d $src -f - >/dev/null <<'SQL'
 ALTER TABLE bulkorder.orders ADD COLUMN gift_wrap boolean NOT NULL DEFAULT false;

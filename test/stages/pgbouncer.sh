@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Stage: two shops' clients through PgBouncer in transaction mode, as an
-# admin tool reaches the database (README, "Many shops in one database").
+# admin tool reaches the database (README; docs/security.md).
 # One role serves both shops; eight clients (four a shop) share a pool of
 # two server connections, so every client's transactions run on server
 # connections another shop's clients used just before.  Half the clients

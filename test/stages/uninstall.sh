@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The shop's data outlives the extension (SPEC §8; README, "Upgrading and
-# uninstalling"), tried as a DBA would on a shop with orders and history:
+# The shop's data outlives the extension (docs/administration.md), tried as
+# a DBA would on a shop with orders and history:
 #  - DROP EXTENSION bulkorder is refused (2BP01) and changes nothing;
 #  - DROP EXTENSION bulkorder CASCADE removes the engine and keeps every
 #    table and row;

@@ -1,4 +1,4 @@
--- Many shops in one database (extension/src/shop.c; README, "Shops").
+-- Many shops in one database (extension/src/shop.c; docs/security.md).
 
 -- The shop the session acts on, for a row inserted without one: the
 -- setting bulkorder.shop, else the role's only granted shop, else the
@@ -215,7 +215,7 @@ END
 $fn$;
 
 -- Record that a role acts on a shop as kind: the first steps of every
--- grant_* function (README, "Roles and security").
+-- grant_* function (docs/security.md).
 CREATE OR REPLACE FUNCTION bulkorder_catalog.grant_shop_role(role_name name, shop text, kind text)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE

@@ -1,4 +1,4 @@
--- Jobs: the history trigger and the notification bell (SPEC §4).
+-- Jobs: the history trigger and the notification bell (docs/api.md).
 
 CREATE OR REPLACE FUNCTION bulkorder.delete_job_items()
 RETURNS trigger

@@ -3,8 +3,8 @@
 -- compiles the statements the engine will build from it, and creates its
 -- typed wrapper; bulkorder.drop_operation(page, operation) removes a shop's
 -- own.  Every shipped operation (code/operations/) is one call of it; a
--- shop's operations are calls made later by a superuser (README, "Adding an
--- operation").
+-- shop's operations are calls made later by a superuser
+-- (docs/define_operation.md).
 
 -- The engine's composition of a declaration, prepared and planned once and
 -- thrown away (extension/src/compile.c): a broken fragment raises its own
@@ -288,7 +288,7 @@ REVOKE ALL ON FUNCTION bulkorder_catalog.compile_operation(text, text),
                        bulkorder_catalog.check_strings(text, jsonb, text, text[], text[], text)
     FROM PUBLIC;
 
--- Declare an operation whole (README, "Adding an operation").
+-- Declare an operation whole (docs/define_operation.md).
 --   rules   [{"code", "condition", "message_ja", "message_en"}, …]: the
 --           eligibility rules, in the order they are checked
 --   checks  [{"condition", "message", "hint"?, "hint_ja"?, "sqlstate"? (22023)}, …]:
@@ -440,8 +440,8 @@ BEGIN
         RAISE EXCEPTION '%: error code "%" is given to more than one rule', opname, bad USING ERRCODE = '22023';
     END IF;
 
-    -- the row of other data joined to each target (README, "Adding an
-    -- operation": target_join); the compilation below checks the SQL
+    -- the row of other data joined to each target (docs/define_operation.md:
+    -- target_join); the compilation below checks the SQL
     IF define_operation.target_join IS NOT NULL THEN
         PERFORM bulkorder_catalog.check_object(opname, define_operation.target_join, 'target_join',
             ARRAY['table', 'alias', 'key', 'on'], 'TARGET_JOIN_KEYS');
@@ -483,7 +483,7 @@ BEGIN
         END IF;
     END LOOP;
 
-    -- the revert declaration (README, "Adding an operation": revert)
+    -- the revert declaration (docs/define_operation.md: revert)
     IF define_operation.revert IS NOT NULL THEN
         PERFORM bulkorder_catalog.check_object(opname, define_operation.revert, 'revert',
             ARRAY['reversible', 'reason', 'condition', 'rules', 'before_sql', 'apply_sql',
@@ -686,7 +686,7 @@ $fn$;
 
 COMMENT ON FUNCTION bulkorder.define_operation(text, text, text, text, text, jsonb, text[], text, text, text,
                                                text[], text, text, jsonb, jsonb, jsonb, boolean, jsonb) IS
-'Declare a bulk operation whole and create its typed wrapper (README, "Adding an operation")';
+'Declare a bulk operation whole and create its typed wrapper (docs/define_operation.md)';
 
 -- Remove a shop's own operation and its wrapper.  Shipped operations (and
 -- a shop's replacement of one, whose wrapper is shipped) are refused.

@@ -1,4 +1,4 @@
--- The payment connector's way back in (SPEC §2, outboxes).
+-- The payment connector's way back in (docs/connectors.md).
 --
 -- A connector process takes pending rows of bulkorder.payment_requests with
 -- FOR UPDATE SKIP LOCKED (so several connectors never take the same one),
@@ -90,7 +90,7 @@ COMMENT ON FUNCTION bulkorder.complete_payment_request(bigint, boolean, text, te
 'A payment connector reports the provider''s answer to a request: true when settled now, false for a repeated identical report';
 
 -- The connectors' roles, granted like grant_operator / grant_reader (run as
--- the extension's owner): exactly what the README's connector loops need.
+-- the extension's owner): exactly what docs/connectors.md's loops need.
 -- A payment connector reads the requests, locks them (FOR UPDATE needs an
 -- UPDATE privilege: it gets attempts and last_attempt_at only, to record a
 -- try without an answer) and reports through complete_payment_request.  A

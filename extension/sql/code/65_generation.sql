@@ -1,9 +1,9 @@
--- Subscription order generation (定期注文の自動生成), SPEC §6.
+-- Subscription order generation (定期注文の自動生成): docs/api.md.
 --
 -- bulkorder.generate_subscription_orders(as_of, shop) creates the next order
 -- of every due master — `active`, no autogen_error, next_ship_date <= as_of
 -- — and advances the master to its following delivery.  Meant to run every
--- morning from pg_cron (README).  shop NULL: every shop, each on its own
+-- morning from pg_cron (docs/api.md).  shop NULL: every shop, each on its own
 -- (bulkorder_catalog.generate_shop_orders, in a subtransaction of its own:
 -- one shop's failure never stops another's).
 --
@@ -34,7 +34,7 @@
 -- autogen_error_reason (every reason, in Japanese) and is left as it is;
 -- clear it with the subscriptions page's clear_autogen_error once fixed.
 --
--- One master's data never stops the run for the others (SPEC §8).  The
+-- One master's data never stops the run for the others (docs/api.md).  The
 -- checks below name what they foresee, a next date that is no real date
 -- (infinity, outside 1900-01-01 .. 2199-12-31, written by hand) included:
 -- such an active master is flagged on every run whatever as_of, since it

@@ -1,10 +1,10 @@
 -- Nothing for PUBLIC: an operator or a BI role is granted what it needs
--- (README, "Roles").  Functions that change data are SECURITY DEFINER with a
+-- (docs/security.md).  Functions that change data are SECURITY DEFINER with a
 -- pinned search_path, so an operator needs no privilege on the tables and
 -- every change goes through the rules.
 
 -- The roles a shop needs, as functions so that a DBA grants exactly what
--- the README describes and nothing more, on one shop at a time (shop: a
+-- docs/security.md describes and nothing more, on one shop at a time (shop: a
 -- code; NULL: the database's only shop).  Run them as the extension's
 -- owner: SELECT bulkorder.grant_operator('shop_operator', 'kenko-shop');
 

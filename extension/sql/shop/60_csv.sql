@@ -1,5 +1,5 @@
--- CSV target selection (CSVにて注文・顧客を指定, SPEC §5) and the staging
--- of the shipment data import (出荷データ取り込み, SPEC §6).
+-- CSV target selection (CSVにて注文・顧客を指定, docs/csv.md) and the staging of the
+-- shipment data import (出荷データ取り込み, docs/csv.md).
 --
 -- bulkorder.upload_csv(page, content, options) (extension/src/csv.c) parses
 -- the file with PostgreSQL's COPY CSV machinery and stages one row per line

@@ -4,7 +4,7 @@
 -- Every install and every upgrade declares the shipped operations anew
 -- (their rules and checks go with them, ON DELETE CASCADE).  A shop's own
 -- operations (shipped = false) are never touched: define_operation keeps a
--- shop's declaration of a shipped code (README, "Adding an operation").
+-- shop's declaration of a shipped code (docs/define_operation.md).
 DELETE FROM bulkorder_catalog.operations WHERE shipped;
 
 -- The free-text fields (お客様からの通信欄 / お客様への返信 / 備考欄 /
@@ -55,7 +55,7 @@ $fn$;
 -- The first rule of every subscriptions-page operation but the free-text
 -- ones: an ended master's course is never changed (dates, method,
 -- frequency, products, status, generation error).  Its free-text fields
--- stay open ("any" in the README's table): operators note on an ended
+-- stay open ("any" in docs/operations.md): operators note on an ended
 -- course why it ended.
 CREATE OR REPLACE FUNCTION bulkorder_catalog.subscription_ended_rule()
 RETURNS jsonb

@@ -1,4 +1,4 @@
--- Orders page (受注管理 > 注文一覧): README, "Orders".  One
+-- Orders page (受注管理 > 注文一覧): docs/operations.md.  One
 -- define_operation call per operation.  Which payment methods can be
 -- re-authorized, need a shipment report, or (NP後払い) are re-authorized
 -- only for one exact refusal message is data: the columns reauthorizable,
@@ -44,7 +44,8 @@ SELECT bulkorder.define_operation('orders', 'delete',
             'message_en', 'an order being shipped cannot be deleted')),
     -- 削除: the revert sees the orders the job deleted.  An order whose
     -- course_seq a later generated order of its subscription took again
-    -- (SPEC §3 delete) cannot come back: two orders would share one place.
+    -- (docs/operations.md, 削除) cannot come back: two orders would share one
+    -- place.
     revert => jsonb_build_object(
         'visible_condition', 'true',
         'rules', jsonb_build_array(jsonb_build_object(

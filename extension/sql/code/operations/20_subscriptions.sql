@@ -1,5 +1,5 @@
--- Subscription masters page (受注管理 > 定期注文マスター): README,
--- "Subscription masters".  One define_operation call per operation.  Every
+-- Subscription masters page (受注管理 > 定期注文マスター):
+-- docs/operations.md.  One define_operation call per operation.  Every
 -- operation but the four free-text ones starts with the rule that nothing
 -- changes an `ended` (終了) master (00_common.sql).
 

@@ -1,4 +1,4 @@
--- Shipments page (仕入・出荷管理 > 出荷一覧): README, "Shipments".  Its rows
+-- Shipments page (仕入・出荷管理 > 出荷一覧): docs/operations.md.  Its rows
 -- are orders (bulkorder_catalog.pages: target_table bulkorder.orders), but
 -- its jobs are its own: they show in shipment_bulk_history, not in
 -- order_bulk_history.  One define_operation call per operation.

@@ -1,5 +1,5 @@
 -- Shipments page (仕入・出荷管理 > 出荷一覧): the shipment data import
--- (出荷データ取り込み): README, "The shipment data import".
+-- (出荷データ取り込み): docs/csv.md.
 --
 -- bulkorder.import_shipments(content, options) (extension/src/csv.c) stages
 -- the file as an upload (bulkorder.uploads, upload_lines, upload_shipments:
@@ -16,7 +16,7 @@
 -- A ship_complete mail is queued unless ship_mail_sent, which is then set
 -- (left as it was when the template is disabled: no mail went).
 --
--- Tracking numbers as carriers issue them (SPEC §5): csv_cells.c normalises
+-- Tracking numbers as carriers issue them (docs/csv.md): csv_cells.c normalises
 -- column B and refuses what a spreadsheet spoiled (a formula written as
 -- text, a currency format, a negative number, a fraction, scientific
 -- notation), marking the order's staged row; the rules below fail such an

@@ -1,4 +1,4 @@
--- Customers page (顧客管理 > 顧客一覧): README, "Customers".  The seed only
+-- Customers page (顧客管理 > 顧客一覧): docs/operations.md.  The seed only
 -- says customer information can be bulk-updated; these are the updates
 -- shop operators expect.  One define_operation call per operation.
 
@@ -162,8 +162,9 @@ SELECT bulkorder.define_operation('customers', 'points',
             'message', 'params.delta is zero',
             'hint', 'Give a positive delta to add points or a negative one to take them.',
             'hint_ja', 'ポイントを加算するなら正の数、減算するなら負の数を指定してください。')),
-    -- ポイント: as the delta given (SPEC §7): the revert subtracts the job's
-    -- delta from today's balance, whatever happened to it since.
+    -- ポイント: as the delta given (docs/api.md, revert_job): the revert
+    -- subtracts the job's delta from today's balance, whatever happened to it
+    -- since.
     revert => jsonb_build_object(
         'condition', 'true',
         'rules', jsonb_build_array(
