@@ -110,6 +110,10 @@ extern int	bulk_spi_exec(const char *sql, int nargs, Oid *argtypes,
 						  int expected);
 extern int	bulk_spi_execute_plan(SPIPlanPtr plan, Datum *values, const char *nulls,
 								  bool read_only);
+extern Datum bulk_spi_first(int col, bool *isnull);
+extern Datum bulk_spi_exec_value(const char *sql, int nargs, Oid *argtypes, Datum *values,
+								 const char *nulls, bool read_only, int expected,
+								 bool *isnull);
 extern JsonbIterator *bulk_object_iterator(Jsonb *obj, const char *what);
 extern bool bulk_object_next(JsonbIterator **it, char **key, JsonbValue *value);
 extern BulkTargets bulk_targets_from_array(ArrayType *targets);
@@ -319,6 +323,9 @@ typedef enum BulkMsg
 } BulkMsg;
 
 extern BulkMsg bulk_message_id(const char *name);
+/* message_table.c */
+extern const char *bulk_message_format(BulkMsg id, bool english);
+extern const char *bulk_message_name(BulkMsg id);
 extern int	bulk_errdetail_args(BulkMsg id, int nargs, const char *const *args);
 extern int	bulk_errhint_args(BulkMsg id, int nargs, const char *const *args);
 extern char *bulk_message_args(BulkMsg id, int nargs, const char *const *args);
@@ -365,6 +372,8 @@ extern int64 bulk_start_job(BulkOperation *op, Jsonb *params, Jsonb *normalized,
 extern char *bulkorder_shop;
 extern void bulk_shop_init(void);
 extern int64 bulk_resolve_shop(const char *option_code);
+extern int64 bulk_enter_call(const char *option_code);
+extern void bulk_leave_call(int64 previous);
 
 /* confine.c: the engine's statements confined to the job's shop */
 extern void bulk_confine_init(void);
@@ -379,6 +388,7 @@ extern bool bulk_installed_version_matches(void);
 extern void bulk_check_installed_version(void);
 
 /* job_status.c */
+extern void bulk_select_job(int64 job_id, const char *select);
 extern void bulk_notify(int64 job_id, const char *message);
 extern char *bulk_accepted_message(BulkOperation *op, int64 job_id, int ntargets);
 extern char *bulk_completion_message(BulkOperation *op, int64 job_id,
@@ -387,6 +397,7 @@ extern const char *bulk_initial_status(bool async);
 extern void bulk_mark_job_running(int64 job_id);
 extern void bulk_finish_sync_job(BulkOperation *op, int64 job_id,
 								 int64 succeeded, int64 failed);
+extern int64 bulk_advance_job(int64 job_id, int64 succeeded, int64 failed, int64 last_target);
 extern void bulk_finish_job(BulkOperation *op, int64 job_id, const char *status);
 extern void bulk_record_cancel(int64 job_id, const char *role, const char *operator_name);
 extern void bulk_fail_job(int64 job_id, const char *message, const char *error_code);

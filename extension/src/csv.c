@@ -148,16 +148,12 @@ bulkorder_upload_csv(PG_FUNCTION_ARGS)
 	opts = bulk_parse_options(PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2), false,
 							  encoding_option, &encoding, BMSG_UPLOAD_OPTION_UNKNOWN);
 	/* keys are resolved in the call's shop: every statement is confined to it */
-	previous = bulk_confine(bulk_resolve_shop(opts.shop));
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "bulkorder: SPI_connect failed");
+	previous = bulk_enter_call(opts.shop);
 	info = lookup_page(page);
 	bulk_check_installed_version();
 	upload_id = csv_stage_upload(page, "targets", content, encoding, opts.operator_name,
 								 &info, false);
-	SPI_finish();
-	bulk_confine(previous);
+	bulk_leave_call(previous);
 	PG_RETURN_INT64(upload_id);
 }
 
@@ -191,12 +187,10 @@ bulkorder_import_shipments(PG_FUNCTION_ARGS)
 	BulkTargets targets;
 	Jsonb	   *params;
 
-	int64		previous = bulk_confine(bulk_resolve_shop(opts.shop));
+	int64		previous = bulk_enter_call(opts.shop);
 
 	if (!opts.source_given)
 		opts.source = "csv";
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "bulkorder: SPI_connect failed");
 
 	/* a request key already used: the first job's id, without reading the file */
 	if (opts.request_key)
@@ -208,8 +202,7 @@ bulkorder_import_shipments(PG_FUNCTION_ARGS)
 		job_id = bulk_request_key_job("shipments", opts.request_key, request_hash);
 		if (job_id != 0)
 		{
-			SPI_finish();
-			bulk_confine(previous);
+			bulk_leave_call(previous);
 			PG_RETURN_INT64(job_id);
 		}
 	}
@@ -246,8 +239,7 @@ bulkorder_import_shipments(PG_FUNCTION_ARGS)
 	 */
 	csv_settle_upload(upload_id, job_id, !existing);
 
-	SPI_finish();
-	bulk_confine(previous);
+	bulk_leave_call(previous);
 	PG_RETURN_INT64(job_id);
 }
 

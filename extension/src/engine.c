@@ -21,7 +21,7 @@ static int64
 result_int8(int col)
 {
 	bool		isnull;
-	Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col, &isnull);
+	Datum		d = bulk_spi_first(col, &isnull);
 
 	return isnull ? 0 : DatumGetInt64(d);
 }

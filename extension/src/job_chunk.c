@@ -208,7 +208,6 @@ bulk_run_chunk(BulkChunk *a)
 {
 	Oid			types[3] = {INT8OID, INT8OID, INT4OID};
 	Datum		values[4];
-	Oid			utypes[4] = {INT8OID, INT8OID, INT8OID, INT8OID};
 	HeapTuple	tup;
 	TupleDesc	desc;
 	bool		isnull,
@@ -343,16 +342,7 @@ bulk_run_chunk(BulkChunk *a)
 		else
 			bulk_apply_chunk(op, a->job_id, params, keys, n, false, &ok, &ng);
 		a->in_targets = false;
-		values[1] = Int64GetDatum(ok);
-		values[2] = Int64GetDatum(ng + nheld);
-		values[3] = Int64GetDatum(keys[n - 1]);
-		bulk_spi_exec("UPDATE bulkorder.bulk_jobs SET processed_count = processed_count + $2 + $3,"
-					  " success_count = success_count + $2, failure_count = failure_count + $3,"
-					  " last_target = $4, last_chunk_at = clock_timestamp(), not_before = NULL"
-					  " WHERE job_id = $1 RETURNING processed_count",
-					  4, utypes, values, NULL, false, SPI_OK_UPDATE_RETURNING);
-		processed = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		SPI_freetuptable(SPI_tuptable);
+		processed = bulk_advance_job(a->job_id, ok, ng + nheld, keys[n - 1]);
 	}
 	if (n < chunk || processed >= total)
 		bulk_finish_job(op, a->job_id, BULK_STATUS_DONE);

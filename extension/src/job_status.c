@@ -22,6 +22,25 @@
 
 #include "bulkorder.h"
 
+/*
+ * Read the job's row: select, a select list over bulkorder.bulk_jobs, in
+ * SPI_tuptable's one row.  A job this call's shop does not have is one it
+ * cannot know: 22023, as for a job that does not exist.
+ */
+void
+bulk_select_job(int64 job_id, const char *select)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(job_id)};
+
+	bulk_spi_exec(psprintf("SELECT %s FROM bulkorder.bulk_jobs WHERE job_id = $1", select),
+				  1, types, values, NULL, false, SPI_OK_SELECT);
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("bulk job %lld does not exist", (long long) job_id)));
+}
+
 /* A notification to the job's operator, or else to the role that asked. */
 void
 bulk_notify(int64 job_id, const char *message)
@@ -192,6 +211,33 @@ bulk_finish_sync_job(BulkOperation *op, int64 job_id, int64 succeeded, int64 fai
 				  " finished_at = clock_timestamp() WHERE job_id = $1",
 				  3, types, values, NULL, false, SPI_OK_UPDATE);
 	bulk_notify(job_id, bulk_completion_message(op, job_id, succeeded, failed));
+}
+
+/*
+ * A chunk of an asynchronous job has been applied: the job's counts, its
+ * cursor (last_target, the chunk's last key) and its turn move on, in the
+ * chunk's transaction.  Returns the targets processed so far.
+ */
+int64
+bulk_advance_job(int64 job_id, int64 succeeded, int64 failed, int64 last_target)
+{
+	Oid			types[4] = {INT8OID, INT8OID, INT8OID, INT8OID};
+	Datum		values[4];
+	bool		isnull;
+
+	values[0] = Int64GetDatum(job_id);
+	values[1] = Int64GetDatum(succeeded);
+	values[2] = Int64GetDatum(failed);
+	values[3] = Int64GetDatum(last_target);
+	return DatumGetInt64(bulk_spi_exec_value("UPDATE bulkorder.bulk_jobs"
+											 " SET processed_count = processed_count + $2 + $3,"
+											 " success_count = success_count + $2,"
+											 " failure_count = failure_count + $3,"
+											 " last_target = $4, last_chunk_at = clock_timestamp(),"
+											 " not_before = NULL"
+											 " WHERE job_id = $1 RETURNING processed_count",
+											 4, types, values, NULL, false,
+											 SPI_OK_UPDATE_RETURNING, &isnull));
 }
 
 /*

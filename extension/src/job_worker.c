@@ -211,7 +211,7 @@ typedef struct ClaimArgs
 static int64
 col_int8(int col, bool *isnull)
 {
-	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col, isnull));
+	return DatumGetInt64(bulk_spi_first(col, isnull));
 }
 
 /*

@@ -445,16 +445,13 @@ bulkorder_run_bulk(PG_FUNCTION_ARGS)
 	JobCall		call = job_call_args(fcinfo);
 	BulkJobOptions opts = bulk_parse_options(PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4),
 											 true, NULL, NULL, BMSG_OPTION_UNKNOWN);
-	int64		previous = bulk_confine(bulk_resolve_shop(opts.shop));
+	int64		previous = bulk_enter_call(opts.shop);
 	int64		job_id;
 	bool		existing;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "bulkorder: SPI_connect failed");
 	job_id = bulk_submit_job(call.page, call.operation, &call.targets, call.params, &opts,
 							 NULL, &existing);
-	SPI_finish();
-	bulk_confine(previous);
+	bulk_leave_call(previous);
 	PG_RETURN_INT64(job_id);
 }
 
@@ -611,15 +608,12 @@ bulkorder_preview_bulk(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 
-	previous = bulk_confine(bulk_resolve_shop(NULL));
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "bulkorder: SPI_connect failed");
+	previous = bulk_enter_call(NULL);
 	op = bulk_lookup_operation(call.page, call.operation);
 	normalized = bulk_check_params(op, call.params);
 
 	bulk_preview_targets(op, normalized, &targets, true, rsinfo);
 
-	SPI_finish();
-	bulk_confine(previous);
+	bulk_leave_call(previous);
 	return (Datum) 0;
 }

@@ -269,14 +269,7 @@ bulkorder_cancel_job(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "bulkorder: SPI_connect failed");
 	/* no lock: a worker may be updating the row, this reads it as committed */
-	bulk_spi_exec("SELECT status, is_async, page, operation, coalesce(language, 'ja'), xmin"
-				  " FROM bulkorder.bulk_jobs WHERE job_id = $1",
-				  1, types, values, NULL, false, SPI_OK_SELECT);
-	/* a job of another shop is one this call cannot know */
-	if (SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("bulk job %lld does not exist", (long long) job_id)));
+	bulk_select_job(job_id, "status, is_async, page, operation, coalesce(language, 'ja'), xmin");
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
 	status = SPI_getvalue(tup, desc, 1);
@@ -288,8 +281,7 @@ bulkorder_cancel_job(PG_FUNCTION_ARGS)
 	own_row = TransactionIdIsCurrentTransactionId(DatumGetTransactionId(SPI_getbinval(tup, desc, 6, &isnull)));
 	if (!is_async || (strcmp(status, BULK_STATUS_QUEUED) != 0 && strcmp(status, BULK_STATUS_RUNNING) != 0))
 	{
-		SPI_finish();
-		bulk_confine(previous);
+		bulk_leave_call(previous);
 		PG_RETURN_BOOL(false);
 	}
 
@@ -341,8 +333,7 @@ bulkorder_cancel_job(PG_FUNCTION_ARGS)
 		AtEOXact_GUC(true, nest);
 		LockRelease(&tag, ExclusiveLock, false);
 	}
-	SPI_finish();
-	bulk_confine(previous);
+	bulk_leave_call(previous);
 	PG_RETURN_BOOL(true);
 }
 

@@ -57,8 +57,6 @@ job_id_arg(FunctionCallInfo fcinfo)
 static JobRow
 read_job(int64 job_id, bool lock)
 {
-	Oid			types[1] = {INT8OID};
-	Datum		values[1] = {Int64GetDatum(job_id)};
 	JobRow		row;
 	HeapTuple	tup;
 	TupleDesc	desc;
@@ -66,13 +64,7 @@ read_job(int64 job_id, bool lock)
 
 	if (lock)
 		bulk_lock_job(job_id);
-	bulk_spi_exec("SELECT page, operation, params, coalesce(effective_params, params), status, reverts"
-				  " FROM bulkorder.bulk_jobs WHERE job_id = $1",
-				  1, types, values, NULL, false, SPI_OK_SELECT);
-	if (SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("bulk job %lld does not exist", (long long) job_id)));
+	bulk_select_job(job_id, "page, operation, params, coalesce(effective_params, params), status, reverts");
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
 	row.page = SPI_getvalue(tup, desc, 1);
@@ -115,18 +107,17 @@ job_targets(int64 job_id, bool ok, Datum codes, bool codes_null, int64 undone_of
 	Datum		values[4] = {Int64GetDatum(job_id), BoolGetDatum(ok), codes, Int64GetDatum(undone_of)};
 	char		nulls[4] = {' ', ' ', codes_null ? 'n' : ' ', undone_of > 0 ? ' ' : 'n'};
 	bool		isnull;
-	ArrayType  *arr;
+	Datum		targets;
 
-	bulk_spi_exec("SELECT coalesce(array_agg(i.target ORDER BY i.target), '{}')"
-				  " FROM bulkorder.bulk_job_items i"
-				  " WHERE i.job_id = $1 AND i.ok = $2 AND ($3::text[] IS NULL OR i.error_code = ANY ($3))"
-				  " AND NOT EXISTS (SELECT 1 FROM bulkorder.bulk_jobs r"
-				  " JOIN bulkorder.bulk_job_items u ON u.job_id = r.job_id"
-				  " WHERE r.reverts = $4 AND u.target = i.target AND u.ok)",
-				  4, types, values, nulls, false, SPI_OK_SELECT);
-	arr = DatumGetArrayTypePCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	SPI_freetuptable(SPI_tuptable);
-	return bulk_targets_from_array(arr);
+	targets = bulk_spi_exec_value("SELECT coalesce(array_agg(i.target ORDER BY i.target), '{}')"
+								  " FROM bulkorder.bulk_job_items i"
+								  " WHERE i.job_id = $1 AND i.ok = $2"
+								  " AND ($3::text[] IS NULL OR i.error_code = ANY ($3))"
+								  " AND NOT EXISTS (SELECT 1 FROM bulkorder.bulk_jobs r"
+								  " JOIN bulkorder.bulk_job_items u ON u.job_id = r.job_id"
+								  " WHERE r.reverts = $4 AND u.target = i.target AND u.ok)",
+								  4, types, values, nulls, false, SPI_OK_SELECT, &isnull);
+	return bulk_targets_from_array(DatumGetArrayTypeP(targets));
 }
 
 /*
@@ -279,8 +270,7 @@ bulkorder_retry_failed(PG_FUNCTION_ARGS)
 		first = bulk_request_key_job(job.page, opts.request_key, request_hash);
 		if (first != 0)
 		{
-			SPI_finish();
-			bulk_confine(previous);
+			bulk_leave_call(previous);
 			PG_RETURN_INT64(first);
 		}
 	}
@@ -301,8 +291,7 @@ bulkorder_retry_failed(PG_FUNCTION_ARGS)
 	}
 	new_job = bulk_start_job(op, job.params, normalized, &opts, &targets, request_hash,
 							 job_id, job.reverts);
-	SPI_finish();
-	bulk_confine(previous);
+	bulk_leave_call(previous);
 	PG_RETURN_INT64(new_job);
 }
 
@@ -400,18 +389,15 @@ bulkorder_revert_job(PG_FUNCTION_ARGS)
 	BulkTargets targets;
 	BulkOperation *op;
 	int64		new_job;
-	int64		previous = bulk_confine(bulk_resolve_shop(opts.shop));
+	int64		previous = bulk_enter_call(opts.shop);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "bulkorder: SPI_connect failed");
 	op = prepare_revert(job_id, true, &opts, &request_hash, &first_job, &revert_params, &targets);
 	if (op == NULL)
 		new_job = first_job;
 	else
 		new_job = bulk_start_job(op, revert_params, revert_params, &opts, &targets, request_hash,
 								 0, job_id);
-	SPI_finish();
-	bulk_confine(previous);
+	bulk_leave_call(previous);
 	PG_RETURN_INT64(new_job);
 }
 
@@ -437,13 +423,10 @@ bulkorder_preview_revert(PG_FUNCTION_ARGS)
 	int64		previous;
 
 	InitMaterializedSRF(fcinfo, 0);
-	previous = bulk_confine(bulk_resolve_shop(NULL));
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "bulkorder: SPI_connect failed");
+	previous = bulk_enter_call(NULL);
 	op = prepare_revert(job_id, false, NULL, NULL, NULL, &revert_params, &targets);
 
 	bulk_preview_targets(op, revert_params, &targets, false, rsinfo);
-	SPI_finish();
-	bulk_confine(previous);
+	bulk_leave_call(previous);
 	return (Datum) 0;
 }

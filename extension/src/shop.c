@@ -242,6 +242,62 @@ bulk_resolve_shop(const char *option_code)
 }
 
 /*
+ * The start of a call of the API on its shop: the shop resolved
+ * (option_code: options.shop, or NULL), every statement the engine runs
+ * confined to it (confine.c), SPI connected.  Returns what bulk_leave_call
+ * gives back.
+ */
+int64
+bulk_enter_call(const char *option_code)
+{
+	int64		previous = bulk_confine(bulk_resolve_shop(option_code));
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "bulkorder: SPI_connect failed");
+	return previous;
+}
+
+/* The end of a call that bulk_enter_call started. */
+void
+bulk_leave_call(int64 previous)
+{
+	SPI_finish();
+	bulk_confine(previous);
+}
+
+/*
+ * What an answer kept for one statement depends on: the statement, the
+ * role and the setting bulkorder.shop.  session_shop_id and
+ * visible_shop_ids are called for every row a statement inserts or reads.
+ */
+typedef struct StatementKey
+{
+	LocalTransactionId lxid;	/* InvalidLocalTransactionId: nothing kept */
+	CommandId	cid;
+	Oid			user;
+	char		setting[NAMEDATALEN * 2];
+} StatementKey;
+
+static StatementKey
+statement_key(Oid user)
+{
+	StatementKey key;
+
+	key.lxid = MyProc->lxid;
+	key.cid = GetCurrentCommandId(false);
+	key.user = user;
+	strlcpy(key.setting, bulkorder_shop ? bulkorder_shop : "", sizeof(key.setting));
+	return key;
+}
+
+static bool
+same_statement(const StatementKey *a, const StatementKey *b)
+{
+	return a->lxid == b->lxid && a->cid == b->cid && a->user == b->user &&
+		strcmp(a->setting, b->setting) == 0;
+}
+
+/*
  * bulkorder.session_shop_id(): the shop the session acts on, for a row
  * inserted without one (the default of every shop_id).  Resolved once per
  * statement: an INSERT of many rows asks once.
@@ -249,23 +305,15 @@ bulk_resolve_shop(const char *option_code)
 Datum
 bulkorder_session_shop_id(PG_FUNCTION_ARGS)
 {
-	static LocalTransactionId cached_lxid = InvalidLocalTransactionId;
-	static CommandId cached_cid;
-	static Oid	cached_user;
-	static char cached_setting[NAMEDATALEN * 2];
+	static StatementKey cached_key = {InvalidLocalTransactionId};
 	static int64 cached_shop;
-	const char *setting = bulkorder_shop ? bulkorder_shop : "";
-	CommandId	cid = GetCurrentCommandId(false);
+	StatementKey key = statement_key(GetOuterUserId());
 
-	if (cached_lxid == MyProc->lxid && cached_cid == cid && cached_user == GetOuterUserId() &&
-		strcmp(cached_setting, setting) == 0)
+	if (same_statement(&key, &cached_key))
 		PG_RETURN_INT64(cached_shop);
-	cached_lxid = InvalidLocalTransactionId;
+	cached_key.lxid = InvalidLocalTransactionId;
 	cached_shop = bulk_resolve_shop(NULL);
-	cached_cid = cid;
-	cached_user = GetOuterUserId();
-	strlcpy(cached_setting, setting, sizeof(cached_setting));
-	cached_lxid = MyProc->lxid;
+	cached_key = key;
 	PG_RETURN_INT64(cached_shop);
 }
 
@@ -302,17 +350,12 @@ bulkorder_shop_granted(PG_FUNCTION_ARGS)
 Datum
 bulkorder_visible_shop_ids(PG_FUNCTION_ARGS)
 {
-	static LocalTransactionId cached_lxid = InvalidLocalTransactionId;
-	static CommandId cached_cid;
-	static Oid	cached_user;
-	static char cached_setting[NAMEDATALEN * 2];
+	static StatementKey cached_key = {InvalidLocalTransactionId};
 	static ArrayType *cached = NULL;
-	const char *setting = bulkorder_shop ? bulkorder_shop : "";
-	CommandId	cid = GetCurrentCommandId(false);
+	StatementKey key = statement_key(GetUserId());
 	ArrayType  *shops;
 
-	if (cached && cached_lxid == MyProc->lxid && cached_cid == cid && cached_user == GetUserId() &&
-		strcmp(cached_setting, setting) == 0)
+	if (cached && same_statement(&key, &cached_key))
 		PG_RETURN_ARRAYTYPE_P(cached);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "bulkorder: SPI_connect failed");
@@ -322,10 +365,7 @@ bulkorder_visible_shop_ids(PG_FUNCTION_ARGS)
 		pfree(cached);
 	cached = (ArrayType *) MemoryContextAlloc(TopMemoryContext, VARSIZE(shops));
 	memcpy(cached, shops, VARSIZE(shops));
-	cached_lxid = MyProc->lxid;
-	cached_cid = cid;
-	cached_user = GetUserId();
-	strlcpy(cached_setting, setting, sizeof(cached_setting));
+	cached_key = key;
 	PG_RETURN_ARRAYTYPE_P(shops);
 }
 
