@@ -214,6 +214,22 @@ BEGIN
 END
 $fn$;
 
+-- A role a grant_* or revoke_* function names: one of pg_roles ('' would
+-- be broken SQL, and GRANT … TO "public" would grant to PUBLIC).
+CREATE OR REPLACE FUNCTION bulkorder_catalog.check_role(role_name name)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    IF role_name IS NULL THEN
+        RAISE EXCEPTION 'role must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    ELSIF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = role_name) THEN
+        RAISE EXCEPTION 'role "%" does not exist', role_name USING ERRCODE = 'undefined_object';
+    END IF;
+END
+$fn$;
+
 -- Record that a role acts on a shop as kind: the first steps of every
 -- grant_* function (docs/security.md).
 CREATE OR REPLACE FUNCTION bulkorder_catalog.grant_shop_role(role_name name, shop text, kind text)
@@ -224,13 +240,7 @@ AS $fn$
 DECLARE
     v_shop bigint;
 BEGIN
-    -- a role of pg_roles: '' would be broken SQL, and GRANT … TO "public"
-    -- would grant to PUBLIC
-    IF role_name IS NULL THEN
-        RAISE EXCEPTION 'role must not be NULL' USING ERRCODE = 'null_value_not_allowed';
-    ELSIF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = role_name) THEN
-        RAISE EXCEPTION 'role "%" does not exist', role_name USING ERRCODE = 'undefined_object';
-    END IF;
+    PERFORM bulkorder_catalog.check_role(role_name);
     v_shop := bulkorder_catalog.grant_shop(shop);
     INSERT INTO bulkorder.shop_roles (shop_id, role, kind)
     VALUES (v_shop, role_name::regrole, kind)
@@ -242,5 +252,5 @@ BEGIN
 END
 $fn$;
 
-REVOKE ALL ON FUNCTION bulkorder_catalog.grant_shop(text),
+REVOKE ALL ON FUNCTION bulkorder_catalog.grant_shop(text), bulkorder_catalog.check_role(name),
                        bulkorder_catalog.grant_shop_role(name, text, text) FROM PUBLIC;

@@ -70,11 +70,7 @@ DECLARE
     fn regprocedure;
     rel regclass;
 BEGIN
-    IF revoke_operator.role IS NULL THEN
-        RAISE EXCEPTION 'role must not be NULL' USING ERRCODE = 'null_value_not_allowed';
-    ELSIF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = revoke_operator.role) THEN
-        RAISE EXCEPTION 'role "%" does not exist', revoke_operator.role USING ERRCODE = 'undefined_object';
-    END IF;
+    PERFORM bulkorder_catalog.check_role(revoke_operator.role);
     v_shop := bulkorder_catalog.grant_shop(revoke_operator.shop);
     DELETE FROM bulkorder.shop_roles g
     WHERE g.shop_id = v_shop AND g.role = revoke_operator.role::regrole AND g.kind = 'operator';
