@@ -6,11 +6,15 @@
  * An operation is data in bulkorder_catalog.operations and its rule tables; the
  * engine turns a declaration into prepared SPI plans (plan_cache.c, from the
  * statements of bulkorder_statements.h), checks parameters (params.c), and
- * applies a job chunk by chunk (engine.c) on behalf of the SQL API (jobs.c)
- * and the job worker (job_worker.c).  The
- * queue (queue.c) takes asynchronous submissions, the launcher
- * (launcher.c) starts workers, job_status.c changes a job's status and
- * words its notifications, util.c holds the SPI/JSON/array helpers.
+ * applies a job chunk by chunk (engine.c) on behalf of the SQL API (jobs.c,
+ * revert.c, csv.c) and the job worker (job_worker.c, job_chunk.c).  The
+ * queue (queue.c) takes asynchronous submissions, the launcher (launcher.c)
+ * starts workers, locks.c has their locks.  job_status.c writes a job's
+ * status and words its notifications, options.c parses every call's
+ * options, shop.c finds the shop of a call and confine.c keeps every
+ * statement in it, messages.c gives every text in the session's language,
+ * util.c holds the SPI/JSON/array helpers.  Calls go one way: no two files
+ * call each other, directly or around a circle.
  *
  *-------------------------------------------------------------------------
  */
