@@ -8,7 +8,7 @@ OBJS = $(patsubst %.c,%.o,$(sort $(wildcard extension/src/*.c)))
 PG_CPPFLAGS = -I$(srcdir)/extension/include -DBULKORDER_VERSION='"$(EXTVERSION)"'
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
 
-# The SQL sources, by kind (README, "Source layout"):
+# The SQL sources, by kind:
 #   install/   run once by CREATE EXTENSION: what it finds (fresh, adopt,
 #              restore), the catalogue's tables
 #   shop/      the shop's tables and views: created on a fresh install only,
@@ -18,18 +18,35 @@ PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initi
 #   upgrades/  A--B.sql: what only the upgrade from A to B does (tables,
 #              dropped or re-typed objects); the build appends code/
 #   releases/  the scripts of released versions, frozen as shipped
-INSTALL_SQL = $(sort $(wildcard extension/sql/install/*.sql))
-SHOP_SQL = $(sort $(wildcard extension/sql/shop/*.sql))
-CODE_SQL = $(sort $(wildcard extension/sql/code/[0-5]*.sql)) \
-           $(sort $(wildcard extension/sql/code/operations/*.sql)) \
-           $(sort $(wildcard extension/sql/code/[6-9]*.sql))
-# only the step into the version being built is generated; earlier steps
-# are frozen under releases/ when their version ships
-UPGRADE_SQL = $(wildcard extension/sql/upgrades/*--$(EXTVERSION).sql)
+#
+# The order the scripts run them in is written here, and only here: a
+# file's number is a name, not a place.  A .sql file in those folders that
+# is not listed stops the build (sql-listed), so none is left out unseen.
+INSTALL_SQL = $(addprefix extension/sql/install/, \
+    00_mode.sql 10_catalog.sql 65_generation_result.sql)
 # the shop/ files this version added: a fresh install runs them after the
 # older ones, the update runs them after upgrades/A--B.sql (the same
 # statements on both paths, so both end with the same schema)
-UPGRADE_SHOP_SQL = extension/sql/shop/99_shops.sql
+UPGRADE_SHOP_SQL = $(addprefix extension/sql/shop/, \
+    96_queue_1_2.sql 99_shops.sql)
+SHOP_SQL = $(addprefix extension/sql/shop/, \
+    10_domain.sql 20_jobs.sql 40_views.sql 55_payments.sql 60_csv.sql 70_async.sql \
+    90_jobs_1_1.sql 95_revert.sql) \
+    $(UPGRADE_SHOP_SQL)
+# the shipped operations come after the API they call and before what reads
+# the catalogue they fill (the uploads, generation, the grants of wrappers)
+CODE_SQL = $(addprefix extension/sql/code/, \
+    01_messages.sql 05_shops.sql 10_text.sql 15_frequency.sql 20_jobs.sql 30_catalog.sql \
+    35_define_operation.sql 50_api.sql 55_payments.sql \
+    operations/00_common.sql operations/10_orders.sql operations/20_subscriptions.sql \
+    operations/30_shipments.sql operations/35_shipments_import.sql operations/40_customers.sql \
+    60_csv.sql 65_generation.sql 70_async.sql 98_release.sql 99_security.sql)
+# only the step into the version being built is generated; earlier steps
+# are frozen under releases/ when their version ships
+UPGRADE_SQL = $(wildcard extension/sql/upgrades/*--$(EXTVERSION).sql)
+SQL_UNLISTED = $(filter-out $(INSTALL_SQL) $(SHOP_SQL) $(CODE_SQL), \
+    $(wildcard extension/sql/install/*.sql extension/sql/shop/*.sql extension/sql/code/*.sql \
+               extension/sql/code/operations/*.sql))
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql \
              $(patsubst extension/sql/upgrades/%.sql,$(EXTENSION)--%.sql,$(UPGRADE_SQL))
 DATA = $(wildcard extension/sql/releases/$(EXTENSION)--*.sql)
@@ -87,7 +104,7 @@ endif
 # sql_cat TITLE FILES: the files, each under a banner, @EXTVERSION@ filled in
 sql_cat = for f in $(2); do echo; echo "-- ==== $$f"; sed 's/@EXTVERSION@/$(EXTVERSION)/g' $$f; done
 
-$(EXTENSION)--$(EXTVERSION).sql: $(INSTALL_SQL) $(SHOP_SQL) $(CODE_SQL) $(EXTENSION).control Makefile
+$(EXTENSION)--$(EXTVERSION).sql: $(INSTALL_SQL) $(SHOP_SQL) $(CODE_SQL) $(EXTENSION).control Makefile | sql-listed
 	{ echo '-- Generated from extension/sql by make: edit the sources, not this file.'; \
 	  printf '%s\n' '\echo Use "CREATE EXTENSION $(EXTENSION)" to load this file. \quit'; \
 	  $(call sql_cat,,$(INSTALL_SQL)); \
@@ -98,15 +115,22 @@ $(EXTENSION)--$(EXTVERSION).sql: $(INSTALL_SQL) $(SHOP_SQL) $(CODE_SQL) $(EXTENS
 	  echo 'END IF;'; echo 'END'; echo '$$bulkorder_shop$$;'; \
 	  $(call sql_cat,,$(CODE_SQL)); } > $@
 
-$(EXTENSION)--%--$(EXTVERSION).sql: extension/sql/upgrades/%--$(EXTVERSION).sql $(UPGRADE_SHOP_SQL) $(CODE_SQL) $(EXTENSION).control Makefile
+$(EXTENSION)--%--$(EXTVERSION).sql: extension/sql/upgrades/%--$(EXTVERSION).sql $(UPGRADE_SHOP_SQL) $(CODE_SQL) $(EXTENSION).control Makefile | sql-listed
 	{ echo '-- Generated from extension/sql by make: edit the sources, not this file.'; \
 	  printf '%s\n' '\echo Use "ALTER EXTENSION $(EXTENSION) UPDATE TO '"'"'$(EXTVERSION)'"'"'" to load this file. \quit'; \
 	  $(call sql_cat,,$<); \
 	  $(call sql_cat,,$(UPGRADE_SHOP_SQL)); \
 	  $(call sql_cat,,$(CODE_SQL)); } > $@
 
-# PGXS tracks no header dependencies: every object depends on the shared header.
-$(OBJS): extension/include/bulkorder.h extension/include/bulkorder_csv.h
+# every SQL source is in the lists above
+.PHONY: sql-listed
+sql-listed:
+	@if [ -n "$(strip $(SQL_UNLISTED))" ]; then \
+	  echo "Makefile: $(strip $(SQL_UNLISTED)) not in INSTALL_SQL, SHOP_SQL or CODE_SQL: list it where it runs" >&2; \
+	  exit 1; fi
+
+# PGXS tracks no header dependencies: every object depends on every header.
+$(OBJS): $(wildcard extension/include/*.h)
 # the library's version (BULKORDER_VERSION) is the control file's
 extension/src/version.o: $(EXTENSION).control
 

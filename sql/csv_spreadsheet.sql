@@ -1,4 +1,4 @@
--- Keys as spreadsheets write them (SPEC §5, issue 15): thousands groups, a
+-- Keys as spreadsheets write them (docs/csv.md, issue 15): thousands groups, a
 -- zero fraction, an apostrophe, the text formula and exact scientific
 -- notation are the integer; scientific notation that lost digits is
 -- rounded_number and never a guess; what is still refused names its likely

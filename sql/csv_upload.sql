@@ -1,4 +1,4 @@
--- CSV target selection (SPEC §5): every file shape Excel produces, every
+-- CSV target selection (docs/csv.md): every file shape Excel produces, every
 -- per-line error code, malformed bytes and unparsable lines (an SQLSTATE
 -- naming the line, nothing kept), the upload list and the purge.
 -- Fixture files: test/fixtures/csv/ (see make_fixtures.sh there).

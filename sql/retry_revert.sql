@@ -1,4 +1,4 @@
--- Retrying the failures and undoing a job (SPEC §7): retry_failed,
+-- Retrying the failures and undoing a job (docs/api.md): retry_failed,
 -- revert_job, preview_revert.
 CREATE EXTENSION bulkorder;
 \set VERBOSITY default
@@ -324,7 +324,7 @@ RESET ROLE;
 DROP OWNED BY revert_operator, revert_nobody;
 DROP ROLE revert_operator, revert_nobody;
 
--- A target is undone at most once per job (SPEC §7, issue 23): a retry of a
+-- A target is undone at most once per job (docs/api.md, issue 23): a retry of a
 -- revert leaves out what an earlier retry of it undid.  +100 points at 50,
 -- spent down to 10: the revert fails points_below_zero; topped up to 500,
 -- the first retry undoes the 100 (400), the second has nothing left to undo
@@ -398,7 +398,7 @@ ROLLBACK;
 \set ON_ERROR_ROLLBACK off
 
 -- Reverting a revert applies the operation again only where the operation
--- would accept the target today (SPEC §7, issue 23): its eligibility rules
+-- would accept the target today (docs/api.md, issue 23): its eligibility rules
 -- are checked per target, after changed_since, and a target it refuses fails
 -- with that rule's code and message; nothing of it changes and no outbox row
 -- is queued for it.  1.1 applied all three below.
@@ -498,7 +498,7 @@ FROM bulkorder.preview_revert(:j);
 RESET bulkorder.chunk_size;
 RESET work_mem;
 
--- Request keys (SPEC §7, §8, issue 23).  revert_job with a repeated key
+-- Request keys (docs/api.md, issue 23).  revert_job with a repeated key
 -- returns the first revert: the key is looked at before "already reverted"
 -- (1.1: 55000), synchronous or queued ...
 SELECT bulkorder.run_bulk('orders', 'tags', '{5011,5012}', '{"add": ["key"]}') AS j \gset

@@ -1,4 +1,4 @@
--- The shipment data import (出荷データ取り込み, SPEC §6): a job of the
+-- The shipment data import (出荷データ取り込み, docs/csv.md): a job of the
 -- shipments page, one item per order number of the file; every payment
 -- method's outcome, every failure code, the completion mail and its flag,
 -- what the file's own problems become, malformed bytes, request keys, and

@@ -91,7 +91,7 @@ SELECT count(*) = :jobs_before AS nothing_recorded FROM bulkorder.bulk_jobs;
 
 ---------------------------------------------------------------- text fields
 -- append to NULL stores the text alone, append again adds a line,
--- overwrite replaces; an ended master's notes can still be written (SPEC: any)
+-- overwrite replaces; an ended master's notes can still be written (docs/operations.md: any)
 SELECT bulkorder.bulk_subscription_customer_message('{501,503,999}', '置き配希望', 'append') AS job \gset
 SELECT * FROM pg_temp.items(:job);
 SELECT bulkorder.bulk_subscription_customer_message('{501}', '玄関前', 'append') AS job \gset

@@ -1,4 +1,4 @@
--- Tracking numbers as carriers issue them (SPEC §5, issue 24): column B of
+-- Tracking numbers as carriers issue them (docs/csv.md, issue 24): column B of
 -- the shipment import is normalised, refused by its spreadsheet cause, then
 -- checked against the format of the order's carrier
 -- (delivery_methods.tracking_format) and stored in that format's form;

@@ -1,4 +1,4 @@
--- The orders page in the catalogue: all eighteen operations of SPEC §3 with
+-- The orders page in the catalogue: all eighteen operations of docs/operations.md with
 -- their Japanese names, typed wrappers, a code and two messages per rule,
 -- the payment-method data behind 一括再与信 / 一括再出荷報告, and the
 -- connector function's security.
@@ -16,7 +16,7 @@ SELECT set_eq(
              ('add_products', '商品を一括追加'), ('remove_products', '商品を一括削除'),
              ('clear_autogen_error', '定期注文自動生成エラー解除'), ('delivery_method', '配送方法'),
              ('ship_mail_status', '出荷完了メールステータス変更'), ('blacklist', 'ブラックリスト')$$,
-    'the orders page has exactly the eighteen operations of SPEC §3, with their seed names');
+    'the orders page has exactly the eighteen operations of docs/operations.md, with their seed names');
 
 SELECT is_empty(
     $$SELECT o.wrapper FROM bulkorder_catalog.operations o
@@ -80,7 +80,7 @@ SELECT set_eq($$SELECT code, reauth_message FROM bulkorder.payment_methods WHERE
 SELECT is((SELECT enabled FROM bulkorder.mail_templates WHERE code = 'cod_auto_change'), true,
           'the 代引き自動変更 template is installed enabled');
 
--- whole-job parameter checks exist where SPEC §3 says the call is rejected
+-- whole-job parameter checks exist where docs/operations.md says the call is rejected
 SELECT is((SELECT params->'payment_method'->'enum' FROM bulkorder_catalog.operations
            WHERE page = 'orders' AND operation = 'payment_method'), '["cod"]'::jsonb,
           'payment_method: cod only');

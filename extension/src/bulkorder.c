@@ -99,6 +99,7 @@ _PG_init(void)
 
 	/* bulkorder.shop, and the confinement of the engine's statements */
 	bulk_shop_init();
+	bulk_confine_init();
 	/* the launcher, when preloaded */
 	bulk_launcher_init();
 	MarkGUCPrefixReserved("bulkorder");

@@ -119,9 +119,8 @@ content_arg(FunctionCallInfo fcinfo, int argno)
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("the file is %zu bytes, more than bulkorder.max_upload_bytes (%d bytes)",
 						size, bulkorder_max_upload_bytes),
-				 errdetail("ファイルが大きすぎるため(上限 %d バイト)、取り込まれていません。ファイルを分割してアップロードしてください。",
-						   bulkorder_max_upload_bytes),
-				 errhint("Split the file, or ask a superuser to raise bulkorder.max_upload_bytes.")));
+				 bulk_errdetail(BMSG_CSV_TOO_LARGE, psprintf("%d", bulkorder_max_upload_bytes)),
+				 bulk_errhint(BMSG_CSV_RAISE_LIMIT, NULL)));
 	return PG_GETARG_BYTEA_PP(argno);
 }
 
@@ -149,16 +148,12 @@ bulkorder_upload_csv(PG_FUNCTION_ARGS)
 	opts = bulk_parse_options(PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2), false,
 							  encoding_option, &encoding, BMSG_UPLOAD_OPTION_UNKNOWN);
 	/* keys are resolved in the call's shop: every statement is confined to it */
-	previous = bulk_confine(bulk_resolve_shop(opts.shop));
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "bulkorder: SPI_connect failed");
+	previous = bulk_enter_call(opts.shop);
 	info = lookup_page(page);
 	bulk_check_installed_version();
 	upload_id = csv_stage_upload(page, "targets", content, encoding, opts.operator_name,
 								 &info, false);
-	SPI_finish();
-	bulk_confine(previous);
+	bulk_leave_call(previous);
 	PG_RETURN_INT64(upload_id);
 }
 
@@ -192,12 +187,10 @@ bulkorder_import_shipments(PG_FUNCTION_ARGS)
 	BulkTargets targets;
 	Jsonb	   *params;
 
-	int64		previous = bulk_confine(bulk_resolve_shop(opts.shop));
+	int64		previous = bulk_enter_call(opts.shop);
 
 	if (!opts.source_given)
 		opts.source = "csv";
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "bulkorder: SPI_connect failed");
 
 	/* a request key already used: the first job's id, without reading the file */
 	if (opts.request_key)
@@ -209,8 +202,7 @@ bulkorder_import_shipments(PG_FUNCTION_ARGS)
 		job_id = bulk_request_key_job("shipments", opts.request_key, request_hash);
 		if (job_id != 0)
 		{
-			SPI_finish();
-			bulk_confine(previous);
+			bulk_leave_call(previous);
 			PG_RETURN_INT64(job_id);
 		}
 	}
@@ -247,13 +239,12 @@ bulkorder_import_shipments(PG_FUNCTION_ARGS)
 	 */
 	csv_settle_upload(upload_id, job_id, !existing);
 
-	SPI_finish();
-	bulk_confine(previous);
+	bulk_leave_call(previous);
 	PG_RETURN_INT64(job_id);
 }
 
 /* ------------------------------------------------------------------------
- * Tracking numbers as carriers issue them (csv_cells.c, csv_tracking_check):
+ * Tracking numbers as carriers issue them (csv_tracking.c, csv_tracking_check):
  * the import's rules and its staging call these, once per order or line.
  * ------------------------------------------------------------------------
  */

@@ -103,9 +103,9 @@ check_record_width(CopyFromState cstate, int slack, int line)
 			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 			 errmsg("a record longer than %d bytes is not allowed in a CSV upload",
 					CSV_MAX_RECORD_BYTES),
-			 errdetail("%d 行目が長すぎるため(1 行 %d バイトまで)、ファイルは取り込まれていません。",
-					   line, CSV_MAX_RECORD_BYTES),
-			 errhint("Only column A (and B for the shipment import) is read: delete the other columns and save the file again, or check that the file is CSV text.")));
+			 bulk_errdetail(BMSG_CSV_LINE_TOO_LONG, psprintf("%d", line),
+							psprintf("%d", CSV_MAX_RECORD_BYTES)),
+			 bulk_errhint(BMSG_CSV_ONLY_COLUMNS_AB, NULL)));
 }
 
 static int

@@ -5,6 +5,9 @@
  *	  key order, check, change and record them in one statement, then
  *	  record the targets that failed, when there are any.
  *
+ * The statements are the operation's (plan_cache.c); their results are
+ * read by the column names of bulkorder_statements.h.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -12,13 +15,13 @@
 #include "catalog/pg_type.h"
 #include "utils/array.h"
 
-#include "bulkorder.h"
+#include "bulkorder_statements.h"
 
 static int64
 result_int8(int col)
 {
 	bool		isnull;
-	Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col, &isnull);
+	Datum		d = bulk_spi_first(col, &isnull);
 
 	return isnull ? 0 : DatumGetInt64(d);
 }
@@ -40,7 +43,7 @@ run_lock(BulkOperation *op, SPIPlanPtr plan, Datum *values)
 {
 	if (plan == NULL)
 		return;
-	run_statement(op, plan, values, "lock");
+	run_statement(op, plan, values, "lock");	/* BULK_LOCK_COL_LOCKED */
 	SPI_freetuptable(SPI_tuptable);
 }
 
@@ -129,18 +132,20 @@ apply_pipeline(BulkOperation *op, Datum *values, const int64 *keys, int count,
 	ArrayType  *again = NULL;
 
 	run_statement(op, op->run_plan, values, "run");
-	*succeeded = result_int8(1);
+	*succeeded = result_int8(BULK_PIPELINE_COL_CHANGED);
 	*failed = 0;
 	*not_applied = 0;
 	if (*succeeded < count)
-		values[0] = PointerGetDatum(keys_not_changed(keys, count, 2, (int) *succeeded));
+		values[0] = PointerGetDatum(keys_not_changed(keys, count, BULK_PIPELINE_COL_TARGETS,
+													 (int) *succeeded));
 	SPI_freetuptable(SPI_tuptable);
 	if (*succeeded == count)
 		return;
 
 	run_statement(op, op->fail_plan, values, "recording the failures");
-	*failed = result_int8(2);
-	passing = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
+	*failed = result_int8(BULK_FAIL_COL_FAILED);
+	passing = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, BULK_FAIL_COL_PASSING,
+							&isnull);
 	if (!isnull)
 		again = DatumGetArrayTypePCopy(passing);
 	SPI_freetuptable(SPI_tuptable);
@@ -150,8 +155,8 @@ apply_pipeline(BulkOperation *op, Datum *values, const int64 *keys, int count,
 	values[0] = PointerGetDatum(again);
 	*not_applied = ArrayGetNItems(ARR_NDIM(again), ARR_DIMS(again));
 	run_statement(op, op->run_plan, values, "second run");
-	*succeeded += result_int8(1);
-	*not_applied -= result_int8(1);
+	*succeeded += result_int8(BULK_PIPELINE_COL_CHANGED);
+	*not_applied -= result_int8(BULK_PIPELINE_COL_CHANGED);
 	SPI_freetuptable(SPI_tuptable);
 }
 
@@ -183,9 +188,9 @@ bulk_apply_chunk(BulkOperation *op, int64 job_id, Jsonb *params,
 	else
 	{
 		run_statement(op, op->run_plan, values, "run");
-		*succeeded = result_int8(1);
-		*failed = result_int8(2);
-		not_applied = result_int8(3);
+		*succeeded = result_int8(BULK_RUN_COL_SUCCEEDED);
+		*failed = result_int8(BULK_RUN_COL_FAILED);
+		not_applied = result_int8(BULK_RUN_COL_NOT_APPLIED);
 		SPI_freetuptable(SPI_tuptable);
 	}
 
@@ -196,9 +201,8 @@ bulk_apply_chunk(BulkOperation *op, int64 job_id, Jsonb *params,
 							   "operation %s/%s passed its checks for %lld targets it did not change",
 							   (unsigned long) not_applied,
 							   op->page, op->operation, (long long) not_applied),
-				 op->fail_plan ?
-				 errhint("A BEFORE UPDATE trigger returning NULL, or a rule on the page's table, skipped the change of a row that passed every rule.") :
-				 errhint("The catalogue's apply_sql must return a row for every eligible target.")));
+				 bulk_errhint(op->fail_plan ? BMSG_NOT_APPLIED_TRIGGER : BMSG_NOT_APPLIED_APPLY_SQL,
+							  NULL)));
 	if (*succeeded + *failed != count)
 		elog(ERROR, "bulkorder: %s/%s recorded %lld items for %d targets",
 			 op->page, op->operation, (long long) (*succeeded + *failed), count);

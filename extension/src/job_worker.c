@@ -18,27 +18,27 @@
  * and last_chunk_at.  A crash therefore loses at most the chunk in flight,
  * and the next worker redoes exactly that chunk.
  *
- * The worker running a chunk holds the job's lock (queue.c), a lock tag no
+ * The worker running a chunk holds the job's lock (locks.c), a lock tag no
  * SQL caller can take: two workers never run one job at once, and
  * cancel_job tells whether a chunk is in flight.  A worker exits as soon as
  * it finds no job to claim: it first gives up its slot, then looks once
  * more, so a job committed while every slot was taken is still seen by a
  * slot holder.
  *
- * No open transaction stalls a worker (SPEC §8).  Each of its transactions
- * waits at most bulkorder.lock_timeout for a lock (a chunk: the value its
- * job was submitted with), and the claim takes the job's row with SKIP
- * LOCKED.  A chunk whose rows another transaction holds is rolled back and
- * set aside: the cursor does not move, so the chunk is later tried again
+ * No open transaction stalls a worker (docs/async.md).  Each of its
+ * transactions waits at most bulkorder.lock_timeout for a lock (a chunk: the
+ * value its job was submitted with), and the claim takes the job's row with
+ * SKIP LOCKED.  A chunk whose rows another transaction holds is rolled back
+ * and set aside: the cursor does not move, so the chunk is later tried again
  * whole, as if never started, and bulk_jobs.not_before keeps the job from
- * being claimed for a pause that grows with the time its rows have been
- * held (BULK_ASIDE_MAX_MS at most).  The worker serves other jobs meanwhile,
- * and while any job is set aside it stays, looking at the queue every
+ * being claimed for a pause that grows with the time its rows have been held
+ * (BULK_ASIDE_MAX_MS at most).  The worker serves other jobs meanwhile, and
+ * while any job is set aside it stays, looking at the queue every
  * BULK_POLL_MS.  bulk_job_chunks.held_since records the first try that found
  * the rows held; a try after bulkorder.lock_give_up has passed that still
- * finds them held gives up on those targets (give_up_chunk): each target
- * whose rows are held gets a failed item row_locked, the others are applied,
- * and the cursor moves past the chunk as after any chunk.
+ * finds them held gives up on those targets (job_chunk.c): each target whose
+ * rows are held gets a failed item row_locked, the others are applied, and
+ * the cursor moves past the chunk as after any chunk.
  *
  * A job that kills its worker is not resumed forever.  The claim marks the
  * chunk it is about to run (bulk_job_chunks.run_started_at, committed before
@@ -89,40 +89,12 @@ PGDLLEXPORT void bulkorder_worker_main(Datum main_arg);
 /* the longest pause of a chunk whose rows are held, between two tries */
 #define BULK_ASIDE_MAX_MS		60000
 
-/*
- * The longest lock wait of a give-up pass.  The pass locks the page's rows
- * before those of earlier tables in the shop's lock order (customers of
- * orders), so it must never wait long enough for a deadlock to be detected
- * (deadlock_timeout, 1 s by default): at that point the rows have been held
- * for bulkorder.lock_give_up already, and a target whose rows are held now
- * is what row_locked reports.
- */
-#define BULK_GIVE_UP_WAIT_MS	100
-
 static MemoryContext worker_ctx = NULL;
 static MemoryContext chunk_ctx = NULL;
 
 /*
- * Where the chunk in flight is: a lock timeout while its targets are locked
- * or changed means their rows are held (the chunk is set aside); one
- * elsewhere (the job's row, the catalogue) only pauses the job.
- */
-static bool in_targets = false;
-
-/* lock_timeout for the rest of the transaction (a SET LOCAL) */
-static void
-set_lock_timeout(int ms)
-{
-	char		buf[32];
-
-	snprintf(buf, sizeof(buf), "%d", ms);
-	(void) set_config_option("lock_timeout", buf, PGC_SUSET, PGC_S_SESSION,
-							 GUC_ACTION_LOCAL, true, 0, false);
-}
-
-/*
  * The shop of the job whose turn it is (0 between turns): every transaction
- * of a turn runs its statements in that shop (shop.c).
+ * of a turn runs its statements in that shop (confine.c).
  */
 static int64 turn_shop = 0;
 
@@ -133,7 +105,7 @@ begin_txn(const char *activity)
 	StartTransactionCommand();
 	bulk_confine(turn_shop);
 	/* no lock wait of a worker's outlasts bulkorder.lock_timeout */
-	set_lock_timeout(bulkorder_lock_timeout);
+	bulk_set_lock_timeout(bulkorder_lock_timeout);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "bulkorder: SPI_connect failed");
 	PushActiveSnapshot(GetTransactionSnapshot());
@@ -192,6 +164,18 @@ release_job(int64 job_id)
 	LockRelease(&tag, ExclusiveLock, true);
 }
 
+/* The run of the job's next chunk has ended and the worker lives on (mark_run) */
+static void
+end_run(int64 job_id)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(job_id)};
+
+	bulk_spi_exec("UPDATE bulkorder.bulk_job_chunks SET run_started_at = NULL"
+				  " WHERE job_id = $1 AND run_started_at IS NOT NULL",
+				  1, types, values, NULL, false, SPI_OK_UPDATE);
+}
+
 typedef struct StartupArgs
 {
 	bool		has_extension;
@@ -227,7 +211,7 @@ typedef struct ClaimArgs
 static int64
 col_int8(int col, bool *isnull)
 {
-	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col, isnull));
+	return DatumGetInt64(bulk_spi_first(col, isnull));
 }
 
 /*
@@ -372,360 +356,26 @@ claim_txn(void *arg)
 		}
 		/* only its first turn writes the row here; the chunk checks the status */
 		if (strcmp(status, BULK_STATUS_QUEUED) == 0)
-			bulk_spi_exec("UPDATE bulkorder.bulk_jobs SET status = '" BULK_STATUS_RUNNING "',"
-						  " started_at = coalesce(started_at, clock_timestamp())"
-						  " WHERE job_id = $1",
-						  1, types, values, NULL, false, SPI_OK_UPDATE);
+			bulk_mark_job_running(ids[i]);
 		mark_run(a, cursor, has_cursor);
 	}
 	end_txn();
 }
 
-typedef struct ChunkArgs
-{
-	int64		job_id;
-	bool		give_up;		/* fail the targets still held: row_locked */
-	/* out, kept when the chunk fails */
-	bool		has_chunk;
-	int64		first_target;
-	int			lock_timeout_ms;
-	int			lock_give_up_ms;
-} ChunkArgs;
-
 /*
- * A target whose rows were held through a give-up pass: the job's items
- * record it as failed, in the job's language, and retry_failed can take it.
- */
-static void
-record_row_locked(int64 job_id, const int64 *keys, int n)
-{
-	Oid			types[3] = {INT8OID, INT8ARRAYOID, TEXTOID};
-	Datum		values[3];
-
-	if (n == 0)
-		return;
-	values[0] = Int64GetDatum(job_id);
-	values[1] = PointerGetDatum(bulk_keys_array(keys, n));
-	values[2] = CStringGetTextDatum(BULK_LANG_TEXT("他の処理が対象の行をロックしたままのため更新できませんでした(ロックが解除されてから失敗分を再実行してください)",
-												   "another transaction kept the target's rows locked; retry the failures once it has ended"));
-	bulk_spi_exec("INSERT INTO bulkorder.bulk_job_items (job_id, target, ok, error_code, message)"
-				  " SELECT $1, k, false, 'row_locked', $3 FROM unnest($2::bigint[]) k",
-				  3, types, values, NULL, false, SPI_OK_INSERT);
-}
-
-typedef struct GiveUp
-{
-	BulkOperation *op;
-	int64		job_id;
-	Jsonb	   *params;
-	int64		ok;
-	int64		ng;
-	int64	   *held;			/* the targets found held, in key order */
-	int			nheld;
-} GiveUp;
-
-/*
- * Apply keys[0..n) in a subtransaction.  Rows held by another transaction
- * roll it back: then each half is tried on its own, down to the targets
- * whose own rows are held, which go to g->held.  Any other error ends the
- * chunk as usual.
- */
-static void
-apply_part(GiveUp *g, const int64 *keys, int n)
-{
-	MemoryContext oldcxt = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
-	bool		held = false;
-
-	if (n == 0)
-		return;
-	CHECK_FOR_INTERRUPTS();
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcxt);
-	PG_TRY();
-	{
-		int64		ok,
-					ng;
-
-		bulk_apply_chunk(g->op, g->job_id, g->params, keys, n, false, &ok, &ng);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-		g->ok += ok;
-		g->ng += ng;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
-			ReThrowError(edata);
-		FreeErrorData(edata);
-		held = true;
-	}
-	PG_END_TRY();
-	if (!held)
-		return;
-	if (n == 1)
-		g->held[g->nheld++] = keys[0];
-	else
-	{
-		apply_part(g, keys, n / 2);
-		apply_part(g, keys + n / 2, n - n / 2);
-	}
-}
-
-/*
- * The give-up pass of a chunk whose rows have been held for
- * bulkorder.lock_give_up: apply every target it can, and fail those whose
- * rows are still held with row_locked.  First the page's own rows, the
- * usual case (an open transaction that changed the same orders): one
- * statement locks those that are free, in key order, and skips those held
- * (SKIP LOCKED), which are the held targets.  Then the others are applied;
- * should rows of other tables (customers, subscriptions) be held, the
- * targets are tried in halves until those that hold them are found.
- */
-static void
-give_up_chunk(GiveUp *g, const char *page, const int64 *keys, int n)
-{
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1];
-	Oid			ptypes[1] = {INT8ARRAYOID};
-	Datum		pvalues[1];
-	char	   *table;
-	const char *key;
-	bool		isnull;
-	ArrayType  *arr;
-	int64	   *page_held;
-	int			npage_held;
-	int64	   *rest;
-	int			nrest = 0;
-	StringInfoData sql;
-
-	g->held = palloc(sizeof(int64) * Max(n, 1));
-	g->nheld = 0;
-	values[0] = CStringGetTextDatum(page);
-	bulk_spi_exec("SELECT target_table, key_column FROM bulkorder_catalog.pages WHERE page = $1",
-				  1, types, values, NULL, true, SPI_OK_SELECT);
-	if (SPI_processed != 1)
-		elog(ERROR, "bulkorder: page \"%s\" is not in the catalogue", page);
-	table = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	key = quote_identifier(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
-	SPI_freetuptable(SPI_tuptable);
-
-	/* one snapshot for both scans: a row seen and not locked is held */
-	initStringInfo(&sql);
-	appendStringInfo(&sql,
-					 "WITH free AS (SELECT t.%s AS k FROM %s t WHERE t.%s = ANY ($1)"
-					 "              ORDER BY t.%s FOR NO KEY UPDATE OF t SKIP LOCKED)"
-					 " SELECT coalesce(array_agg(t.%s ORDER BY t.%s), '{}') FROM %s t"
-					 " WHERE t.%s = ANY ($1) AND t.%s NOT IN (SELECT k FROM free)",
-					 key, table, key, key, key, key, table, key, key);
-	pvalues[0] = PointerGetDatum(bulk_keys_array(keys, n));
-	bulk_spi_exec(sql.data, 1, ptypes, pvalues, NULL, false, SPI_OK_SELECT);
-	arr = DatumGetArrayTypePCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	SPI_freetuptable(SPI_tuptable);
-	if (ARR_NDIM(arr) > 1 || ARR_HASNULL(arr) || ARR_ELEMTYPE(arr) != INT8OID)
-		elog(ERROR, "bulkorder: malformed list of held targets");
-	npage_held = ARR_NDIM(arr) == 0 ? 0 : ArrayGetNItems(1, ARR_DIMS(arr));
-	page_held = (int64 *) ARR_DATA_PTR(arr);
-
-	/* the others, in key order: both lists are sorted */
-	rest = palloc(sizeof(int64) * Max(n, 1));
-	for (int i = 0, j = 0; i < n; i++)
-	{
-		while (j < npage_held && page_held[j] < keys[i])
-			j++;
-		if (j < npage_held && page_held[j] == keys[i])
-			g->held[g->nheld++] = keys[i];
-		else
-			rest[nrest++] = keys[i];
-	}
-	apply_part(g, rest, nrest);
-	/* the ones found in halves came after: the items' order is the key's */
-	qsort(g->held, g->nheld, sizeof(int64), bulk_compare_int64);
-}
-
-/*
- * One chunk, one transaction: the next targets after the cursor, applied by
- * the engine, with the counts and the cursor moved in the same commit.
+ * One chunk, one transaction (job_chunk.c), as the job's owner; the run
+ * has ended and the worker lives on (mark_run).
  */
 static void
 chunk_txn(void *arg)
 {
-	ChunkArgs  *a = (ChunkArgs *) arg;
-	Oid			types[3] = {INT8OID, INT8OID, INT4OID};
-	Datum		values[4];
-	Oid			utypes[4] = {INT8OID, INT8OID, INT8OID, INT8OID};
-	HeapTuple	tup;
-	TupleDesc	desc;
-	bool		isnull,
-				has_cursor,
-				cancel;
-	char	   *status,
-			   *page,
-			   *operation,
-			   *language;
-	Jsonb	   *params;
-	int64		cursor,
-				total,
-				processed,
-				ok,
-				ng;
-	int			chunk,
-				n;
-	int64	   *keys;
-	Oid			owner,
-				save_userid;
-	int			save_sec;
-	BulkOperation *op;
+	BulkChunk  *a = (BulkChunk *) arg;
 	MemoryContext oldcxt;
 
 	begin_txn("bulkorder: running a job");
 	oldcxt = MemoryContextSwitchTo(chunk_ctx);
-
-	/* run as the extension's owner, as run_bulk (SECURITY DEFINER) does */
-	bulk_spi_exec("SELECT extowner FROM pg_catalog.pg_extension WHERE extname = 'bulkorder'",
-				  0, NULL, NULL, NULL, true, SPI_OK_SELECT);
-	if (SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("extension \"bulkorder\" is not installed in this database")));
-	owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	SetUserIdAndSecContext(owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
-
-	values[0] = Int64GetDatum(a->job_id);
-	bulk_spi_exec("SELECT status, cancel_requested"
-				  "   OR EXISTS (SELECT FROM bulkorder.bulk_job_cancel_requests r WHERE r.job_id = j.job_id),"
-				  " last_target, page, operation,"
-				  " coalesce(effective_params, params), coalesce(chunk_size, 10000),"
-				  " coalesce(language, 'ja'), total_count, processed_count,"
-				  " lock_timeout_ms, lock_give_up_ms"
-				  " FROM bulkorder.bulk_jobs j WHERE job_id = $1",
-				  1, types, values, NULL, true, SPI_OK_SELECT);
-	if (SPI_processed != 1)
-		goto out;				/* deleted under us */
-	tup = SPI_tuptable->vals[0];
-	desc = SPI_tuptable->tupdesc;
-	status = SPI_getvalue(tup, desc, 1);
-	cancel = DatumGetBool(SPI_getbinval(tup, desc, 2, &isnull));
-	cursor = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
-	has_cursor = !isnull;
-	page = SPI_getvalue(tup, desc, 4);
-	operation = SPI_getvalue(tup, desc, 5);
-	params = DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 6, &isnull));
-	chunk = DatumGetInt32(SPI_getbinval(tup, desc, 7, &isnull));
-	language = SPI_getvalue(tup, desc, 8);
-	total = DatumGetInt64(SPI_getbinval(tup, desc, 9, &isnull));
-	processed = DatumGetInt64(SPI_getbinval(tup, desc, 10, &isnull));
-	/* jobs queued by 1.1 have neither: the worker's own settings */
-	a->lock_timeout_ms = DatumGetInt32(SPI_getbinval(tup, desc, 11, &isnull));
-	if (isnull)
-		a->lock_timeout_ms = bulkorder_lock_timeout;
-	a->lock_give_up_ms = DatumGetInt32(SPI_getbinval(tup, desc, 12, &isnull));
-	if (isnull)
-		a->lock_give_up_ms = bulkorder_lock_give_up;
-	SPI_freetuptable(SPI_tuptable);
-	if (strcmp(status, BULK_STATUS_RUNNING) != 0)
-		goto out;				/* cancelled while queued, or ended */
-	set_lock_timeout(a->give_up ? Min(a->lock_timeout_ms, BULK_GIVE_UP_WAIT_MS) : a->lock_timeout_ms);
-
-	/* messages in the submitter's language */
-	SetConfigOption("bulkorder.language", language, PGC_USERSET, PGC_S_SESSION);
-	pgstat_report_activity(STATE_RUNNING,
-						   psprintf("bulkorder: job %lld %s/%s: %lld of %lld",
-									(long long) a->job_id, page, operation,
-									(long long) processed, (long long) total));
-	op = bulk_lookup_job_operation(page, operation, params, a->job_id);
-	if (cancel)
-	{
-		/* asked inside a transaction block: the first request is who cancelled */
-		bulk_spi_exec("UPDATE bulkorder.bulk_jobs j SET cancel_requested = true,"
-					  " cancelled_by = r.requested_by, cancelled_by_operator = r.operator"
-					  " FROM (SELECT requested_by, operator FROM bulkorder.bulk_job_cancel_requests"
-					  "        WHERE job_id = $1 ORDER BY request_id LIMIT 1) r"
-					  " WHERE j.job_id = $1 AND NOT j.cancel_requested",
-					  1, types, values, NULL, false, SPI_OK_UPDATE);
-		bulk_finish_job(op, a->job_id, BULK_STATUS_CANCELLED);
-		goto out;
-	}
-	/* the whole-job checks again: the catalogue may have changed since */
-	params = bulk_check_params(op, params);
-
-	/* the next chunk: the first after the cursor */
-	values[1] = Int64GetDatum(cursor);
-	bulk_spi_exec("SELECT targets, first_target FROM bulkorder.bulk_job_chunks"
-				  " WHERE job_id = $1 AND ($2::bigint IS NULL OR first_target > $2)"
-				  " ORDER BY first_target LIMIT 1",
-				  2, types, values, has_cursor ? NULL : " n", true, SPI_OK_SELECT);
-	n = 0;
-	keys = NULL;
-	if (SPI_processed == 1)
-	{
-		ArrayType  *arr = DatumGetArrayTypePCopy(SPI_getbinval(SPI_tuptable->vals[0],
-															  SPI_tuptable->tupdesc, 1, &isnull));
-
-		if (ARR_NDIM(arr) != 1 || ARR_HASNULL(arr) || ARR_ELEMTYPE(arr) != INT8OID)
-			elog(ERROR, "bulkorder: malformed chunk of job %lld", (long long) a->job_id);
-		n = ArrayGetNItems(1, ARR_DIMS(arr));
-		keys = (int64 *) ARR_DATA_PTR(arr);
-		a->has_chunk = true;
-		a->first_target = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	}
-	SPI_freetuptable(SPI_tuptable);
-
-	if (n > 0)
-	{
-		int64		nheld = 0;
-
-		in_targets = true;
-		if (a->give_up)
-		{
-			GiveUp		g = {op, a->job_id, params, 0, 0, NULL, 0};
-
-			give_up_chunk(&g, page, keys, n);
-			record_row_locked(a->job_id, g.held, g.nheld);
-			ok = g.ok;
-			ng = g.ng;
-			nheld = g.nheld;
-			if (g.nheld > 0)
-				ereport(LOG,
-						(errmsg_plural("bulkorder: job %lld: %d target failed with row_locked, its rows held for more than %d ms",
-									   "bulkorder: job %lld: %d targets failed with row_locked, their rows held for more than %d ms",
-									   g.nheld, (long long) a->job_id, g.nheld, a->lock_give_up_ms),
-						 errdetail("Targets %lld to %lld: the first held is %lld.",
-								   (long long) keys[0], (long long) keys[n - 1], (long long) g.held[0])));
-		}
-		else
-			bulk_apply_chunk(op, a->job_id, params, keys, n, false, &ok, &ng);
-		in_targets = false;
-		values[1] = Int64GetDatum(ok);
-		values[2] = Int64GetDatum(ng + nheld);
-		values[3] = Int64GetDatum(keys[n - 1]);
-		bulk_spi_exec("UPDATE bulkorder.bulk_jobs SET processed_count = processed_count + $2 + $3,"
-					  " success_count = success_count + $2, failure_count = failure_count + $3,"
-					  " last_target = $4, last_chunk_at = clock_timestamp(), not_before = NULL"
-					  " WHERE job_id = $1 RETURNING processed_count",
-					  4, utypes, values, NULL, false, SPI_OK_UPDATE_RETURNING);
-		processed = col_int8(1, &isnull);
-		SPI_freetuptable(SPI_tuptable);
-	}
-	if (n < chunk || processed >= total)
-		bulk_finish_job(op, a->job_id, BULK_STATUS_DONE);
-
-out:
-	/* the run ended and the worker lives on (mark_run) */
-	bulk_spi_exec("UPDATE bulkorder.bulk_job_chunks SET run_started_at = NULL"
-				  " WHERE job_id = $1 AND run_started_at IS NOT NULL",
-				  1, types, values, NULL, false, SPI_OK_UPDATE);
-	SetUserIdAndSecContext(save_userid, save_sec);
+	bulk_run_chunk(a);
+	end_run(a->job_id);
 	MemoryContextSwitchTo(oldcxt);
 	end_txn();
 }
@@ -793,9 +443,7 @@ aside_txn(void *arg)
 					  "       FOR NO KEY UPDATE SKIP LOCKED) l"
 					  " WHERE j.job_id = l.job_id",
 					  2, types, values, NULL, false, SPI_OK_UPDATE);
-		bulk_spi_exec("UPDATE bulkorder.bulk_job_chunks SET run_started_at = NULL"
-					  " WHERE job_id = $1 AND run_started_at IS NOT NULL",
-					  1, types, values, NULL, false, SPI_OK_UPDATE);
+		end_run(a->job_id);
 	}
 	end_txn();
 }
@@ -808,18 +456,15 @@ typedef struct FailArgs
 	int64		last_target;
 } FailArgs;
 
-/* status failed with the error; the committed chunks stay */
+/* status failed with the error (job_status.c); the committed chunks stay */
 static void
 fail_txn(void *arg)
 {
 	FailArgs   *a = (FailArgs *) arg;
-	Oid			types[3] = {INT8OID, TEXTOID, TEXTOID};
-	Datum		values[3];
-	char		nulls[3] = "   ";
-	HeapTuple	tup;
-	TupleDesc	desc;
-	bool		isnull;
+	Oid			types[1] = {INT8OID};
+	Datum		values[1];
 	char	   *message;
+	const char *error_code = NULL;
 
 	begin_txn("bulkorder: recording a failed job");
 	values[0] = Int64GetDatum(a->job_id);
@@ -831,60 +476,18 @@ fail_txn(void *arg)
 						PGC_USERSET, PGC_S_SESSION);
 	SPI_freetuptable(SPI_tuptable);
 	if (a->err)
-	{
 		message = a->err->message ? a->err->message : "unknown error";
-		nulls[2] = 'n';
-	}
 	else
 	{
-		/* the job's language; the arguments come in another order in each */
-		if (bulkorder_language == BULK_LANG_EN)
-			message = psprintf("the job's worker ended abnormally %d times while running targets %lld to %lld, so the job is not resumed automatically (worker_crashed)",
-							   BULK_MAX_CRASHES, (long long) a->first_target, (long long) a->last_target);
-		else
-			message = psprintf("作業プロセスが対象 %lld〜%lld の処理中に%d回異常終了したため、このジョブは自動では再開しません (worker_crashed)",
-							   (long long) a->first_target, (long long) a->last_target, BULK_MAX_CRASHES);
-		values[2] = CStringGetTextDatum("worker_crashed");
+		/* in the job's language */
+		message = bulk_message(BMSG_JOB_WORKER_CRASHED,
+							   psprintf("%lld", (long long) a->first_target),
+							   psprintf("%lld", (long long) a->last_target),
+							   psprintf("%d", BULK_MAX_CRASHES));
+		error_code = "worker_crashed";
 	}
-	values[1] = CStringGetTextDatum(message);
-	bulk_spi_exec("UPDATE bulkorder.bulk_jobs SET status = '" BULK_STATUS_FAILED "', error_message = $2,"
-				  " error_code = $3, finished_at = clock_timestamp()"
-				  " WHERE job_id = $1 AND status IN " BULK_SQL_OPEN_STATUSES
-				  " RETURNING page, operation, success_count, failure_count",
-				  3, types, values, nulls, false, SPI_OK_UPDATE_RETURNING);
-	if (SPI_processed == 1)
-	{
-		char	   *page,
-				   *operation;
-		int64		ok,
-					ng;
-		Oid			ntypes[3] = {TEXTOID, TEXTOID, BOOLOID};
-		Datum		nvalues[3];
-
-		tup = SPI_tuptable->vals[0];
-		desc = SPI_tuptable->tupdesc;
-		page = SPI_getvalue(tup, desc, 1);
-		operation = SPI_getvalue(tup, desc, 2);
-		ok = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
-		ng = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
-
-		/* display names without the engine: the catalogue may be what broke */
-		nvalues[0] = CStringGetTextDatum(page);
-		nvalues[1] = CStringGetTextDatum(operation);
-		nvalues[2] = BoolGetDatum(bulkorder_language == BULK_LANG_EN);
-		bulk_spi_exec("SELECT coalesce((SELECT CASE WHEN $3 THEN name_en ELSE name_ja END"
-					  "                   FROM bulkorder_catalog.pages WHERE page = $1), $1),"
-					  "        coalesce((SELECT CASE WHEN $3 THEN name_en ELSE name_ja END"
-					  "                   FROM bulkorder_catalog.operations WHERE page = $1 AND operation = $2), $2)",
-					  3, ntypes, nvalues, NULL, true, SPI_OK_SELECT);
-		page = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-		operation = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-		bulk_notify(a->job_id, bulk_failure_message(page, operation, a->job_id, ok, ng,
-												   message));
-	}
-	bulk_spi_exec("UPDATE bulkorder.bulk_job_chunks SET run_started_at = NULL"
-				  " WHERE job_id = $1 AND run_started_at IS NOT NULL",
-				  1, types, values, NULL, false, SPI_OK_UPDATE);
+	bulk_fail_job(a->job_id, message, error_code);
+	end_run(a->job_id);
 	end_txn();
 }
 
@@ -939,12 +542,11 @@ run_turn_in_shop(ClaimArgs *claim)
 
 	for (;;)
 	{
-		ChunkArgs	args = {job_id, give_up};
+		BulkChunk	args = {job_id, give_up};
 		ErrorData  *err;
 
 		CHECK_FOR_INTERRUPTS();
 		bulk_process_reload();
-		in_targets = false;
 		err = guarded(chunk_txn, &args);
 		MemoryContextReset(chunk_ctx);
 		if (err == NULL)
@@ -953,7 +555,7 @@ run_turn_in_shop(ClaimArgs *claim)
 		if (err->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE)
 		{
 			/* one give-up pass per turn: a lock timeout in it only pauses */
-			AsideArgs	aa = {job_id, in_targets && args.has_chunk && !give_up,
+			AsideArgs	aa = {job_id, args.in_targets && args.has_chunk && !give_up,
 			args.first_target, args.lock_timeout_ms, args.lock_give_up_ms};
 			ErrorData  *err2;
 

@@ -16,7 +16,6 @@
 #include "common/sha2.h"
 #include "port/pg_bswap.h"
 #include "funcapi.h"
-#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "lib/stringinfo.h"
 #include "utils/acl.h"
@@ -24,98 +23,13 @@
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 
-#include "bulkorder.h"
+#include "bulkorder_statements.h"
 
 PG_FUNCTION_INFO_V1(bulkorder_run_bulk);
 PG_FUNCTION_INFO_V1(bulkorder_preview_bulk);
 
 /*
- * A text option: NULL for JSON null, else 1 to 200 characters (characters,
- * not bytes: an operator's name in kana is three bytes a character).
- */
-char *
-bulk_option_text(const char *name, JsonbValue *v)
-{
-	int			nchars;
-
-	if (v->type == jbvNull)
-		return NULL;
-	if (v->type != jbvString)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("option \"%s\" must be text", name),
-				 bulk_errdetail(BMSG_OPTION_TEXT, name)));
-	nchars = pg_mbstrlen_with_len(v->val.string.val, v->val.string.len);
-	if (nchars == 0 || nchars > 200)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("option \"%s\" must be 1 to 200 characters long", name),
-				 bulk_errdetail(BMSG_OPTION_TEXT, name)));
-	return pnstrdup(v->val.string.val, v->val.string.len);
-}
-
-/*
- * The options of a call: the job options (async, request_key, operator,
- * source, shop) when job_options, else operator and shop; a name neither knows goes
- * to extra (when given), which reads it and returns true, or returns false
- * for an unknown option: rejected with the hint unknown_msg.  One loop for
- * run_bulk and the CSV uploads (csv.c).
- */
-BulkJobOptions
-bulk_parse_options(Jsonb *options, bool job_options, BulkOptionFn extra, void *arg,
-				   BulkMsg unknown_msg)
-{
-	BulkJobOptions opts = {false, NULL, NULL, "api", false, NULL};
-	JsonbIterator *it;
-	JsonbValue	v;
-	char	   *name;
-
-	if (options == NULL)
-		return opts;
-	it = bulk_object_iterator(options, "options");
-	while (bulk_object_next(&it, &name, &v))
-	{
-		if (strcmp(name, "operator") == 0)
-			opts.operator_name = bulk_option_text(name, &v);
-		else if (strcmp(name, "shop") == 0)
-			opts.shop = bulk_option_text(name, &v);
-		else if (!job_options)
-		{
-			if (extra == NULL || !extra(arg, name, &v))
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("unknown option \"%s\"", name),
-						 bulk_errhint(unknown_msg, name)));
-		}
-		else if (strcmp(name, "async") == 0)
-		{
-			if (v.type != jbvBool)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("option \"async\" must be a boolean"),
-						 bulk_errdetail(BMSG_OPTION_BOOLEAN, "async")));
-			opts.async = v.val.boolean;
-		}
-		else if (strcmp(name, "request_key") == 0)
-			opts.request_key = bulk_option_text(name, &v);
-		else if (strcmp(name, "source") == 0)
-		{
-			char	   *source = bulk_option_text(name, &v);
-
-			opts.source = source ? source : "api";
-			opts.source_given = true;
-		}
-		else if (extra == NULL || !extra(arg, name, &v))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("unknown option \"%s\"", name),
-					 bulk_errhint(unknown_msg, name)));
-	}
-	return opts;
-}
-
-/*
- * Request keys (SPEC §8, "Request keys are idempotency keys").
+ * Request keys (docs/api.md: request keys are idempotency keys).
  *
  * A key belongs to a page and to the calling database role (requested_by):
  * another role cannot take it first.  With the key, a job records the
@@ -199,7 +113,7 @@ bulk_request_hash(const char *page, const char *operation,
 }
 
 /*
- * The fingerprint of a request about a job (SPEC §7, §8): call is
+ * The fingerprint of a request about a job (docs/api.md): call is
  * "retry_failed" or "revert_job", job_id the job it retries or reverts, and
  * request what else defines it (a retry's error codes; NULL for none).  Not
  * the targets: they are derived from the job's items and from what earlier
@@ -245,9 +159,7 @@ bulk_request_hash_file(const char *page, const char *operation,
 	{
 		JsonbValue	key;
 
-		if (strcmp(name, "request_key") == 0 || strcmp(name, "operator") == 0 ||
-			strcmp(name, "source") == 0 || strcmp(name, "async") == 0 ||
-			strcmp(name, "shop") == 0)
+		if (bulk_is_call_option(name))
 			continue;
 		key.type = jbvString;
 		key.val.string.val = name;
@@ -304,7 +216,7 @@ bulk_request_key_job(const char *page, const char *request_key, bytea *request_h
 				 errmsg("request key \"%s\" was already used for a different request", request_key),
 				 bulk_errdetail(BMSG_REQUEST_KEY_OTHER_REQUEST, request_key, job_text,
 								SPI_getvalue(tup, desc, 3), SPI_getvalue(tup, desc, 4)),
-				 errhint("Use a new request key for a new request.")));
+				 bulk_errhint(BMSG_REQUEST_KEY_NEW, NULL)));
 	return job_id;
 }
 
@@ -319,10 +231,10 @@ static int64
 insert_job(BulkOperation *op, Jsonb *params, Jsonb *effective, BulkJobOptions *opts,
 		   int64 total, bytea *request_hash, bool *existing)
 {
-	Oid			types[11] = {TEXTOID, TEXTOID, JSONBOID, INT8OID, TEXTOID, TEXTOID,
-	TEXTOID, TEXTOID, BOOLOID, JSONBOID, BYTEAOID};
-	Datum		values[11];
-	char		nulls[11] = "           ";
+	Oid			types[12] = {TEXTOID, TEXTOID, JSONBOID, INT8OID, TEXTOID, TEXTOID,
+	TEXTOID, TEXTOID, BOOLOID, JSONBOID, BYTEAOID, TEXTOID};
+	Datum		values[12];
+	char		nulls[12] = "            ";
 	bool		isnull;
 	int64		job_id;
 
@@ -346,18 +258,19 @@ insert_job(BulkOperation *op, Jsonb *params, Jsonb *effective, BulkJobOptions *o
 		values[10] = PointerGetDatum(request_hash);
 	else
 		nulls[10] = 'n';
+	values[11] = CStringGetTextDatum(bulk_initial_status(opts->async));
 
 	*existing = false;
 	bulk_spi_exec("INSERT INTO bulkorder.bulk_jobs (page, operation, params, status, total_count,"
 				  " requested_by, operator, source, request_key, is_async, started_at,"
 				  " effective_params, request_hash)"
-				  " VALUES ($1, $2, $3, CASE WHEN $9 THEN '" BULK_STATUS_QUEUED "' ELSE '" BULK_STATUS_RUNNING "' END, $4,"
+				  " VALUES ($1, $2, $3, $12, $4,"
 				  " $5, $6, $7, $8, $9, CASE WHEN $9 THEN NULL ELSE clock_timestamp() END,"
 				  " $10, $11)"
 				  " ON CONFLICT (shop_id, page, requested_by, request_key) WHERE request_key IS NOT NULL"
 				  " DO NOTHING"
 				  " RETURNING job_id",
-				  11, types, values, nulls, false, SPI_OK_INSERT_RETURNING);
+				  12, types, values, nulls, false, SPI_OK_INSERT_RETURNING);
 	if (SPI_processed == 1)
 		return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 
@@ -384,8 +297,6 @@ run_sync(BulkOperation *op, int64 job_id, Jsonb *params, BulkTargets *targets)
 													ALLOCSET_DEFAULT_SIZES);
 	int64		succeeded = 0,
 				failed = 0;
-	Oid			types[4] = {INT8OID, INT8OID, INT8OID, TEXTOID};
-	Datum		values[4];
 
 	/*
 	 * The whole job runs in one transaction: take every lock it needs first,
@@ -410,16 +321,7 @@ run_sync(BulkOperation *op, int64 job_id, Jsonb *params, BulkTargets *targets)
 		failed += ng;
 	}
 	MemoryContextDelete(chunk_ctx);
-
-	values[0] = Int64GetDatum(job_id);
-	values[1] = Int64GetDatum(succeeded);
-	values[2] = Int64GetDatum(failed);
-	bulk_spi_exec("UPDATE bulkorder.bulk_jobs SET status = '" BULK_STATUS_DONE "',"
-				  " processed_count = $2 + $3, success_count = $2, failure_count = $3,"
-				  " last_target = (SELECT max(target) FROM bulkorder.bulk_job_items WHERE job_id = $1),"
-				  " finished_at = clock_timestamp() WHERE job_id = $1",
-				  3, types, values, NULL, false, SPI_OK_UPDATE);
-	bulk_notify(job_id, bulk_completion_message(op, job_id, succeeded, failed));
+	bulk_finish_sync_job(op, job_id, succeeded, failed);
 }
 
 /*
@@ -543,16 +445,13 @@ bulkorder_run_bulk(PG_FUNCTION_ARGS)
 	JobCall		call = job_call_args(fcinfo);
 	BulkJobOptions opts = bulk_parse_options(PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4),
 											 true, NULL, NULL, BMSG_OPTION_UNKNOWN);
-	int64		previous = bulk_confine(bulk_resolve_shop(opts.shop));
+	int64		previous = bulk_enter_call(opts.shop);
 	int64		job_id;
 	bool		existing;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "bulkorder: SPI_connect failed");
 	job_id = bulk_submit_job(call.page, call.operation, &call.targets, call.params, &opts,
 							 NULL, &existing);
-	SPI_finish();
-	bulk_confine(previous);
+	bulk_leave_call(previous);
 	PG_RETURN_INT64(job_id);
 }
 
@@ -579,9 +478,9 @@ bulk_start_job(BulkOperation *op, Jsonb *params, Jsonb *normalized, BulkJobOptio
  * once the rows are copied: that releases the row locks it took, so the
  * preview holds none past its statement, and an open transaction that
  * called it never makes another operator's undo take a row for a
- * connector's (SPEC §7).  The caller's tuplestore is written after the
- * rollback: one that spills to disk must do so under the caller's resource
- * owner, not the subtransaction's.
+ * connector's (revert_statements.c).  The caller's tuplestore is written
+ * after the rollback: one that spills to disk must do so under the
+ * caller's resource owner, not the subtransaction's.
  */
 static uint64
 preview_chunk_unlocked(BulkOperation *op, Datum *values, HeapTuple **rows)
@@ -641,6 +540,8 @@ bulk_preview_targets(BulkOperation *op, Jsonb *params, BulkTargets *targets, boo
 													"bulkorder preview chunk",
 													ALLOCSET_DEFAULT_SIZES);
 
+	/* the preview statement's rows are the result's (BULK_PREVIEW_COL_*) */
+	Assert(rsinfo->setDesc->natts == BULK_PREVIEW_NCOLS);
 	for (int start = 0; start < targets->count; start += bulkorder_chunk_size)
 	{
 		int			n = Min(bulkorder_chunk_size, targets->count - start);
@@ -659,8 +560,8 @@ bulk_preview_targets(BulkOperation *op, Jsonb *params, BulkTargets *targets, boo
 
 			for (uint64 i = 0; i < nrows; i++)
 			{
-				Datum		out[4];
-				bool		nulls[4];
+				Datum		out[BULK_PREVIEW_NCOLS];
+				bool		nulls[BULK_PREVIEW_NCOLS];
 
 				/* the statement's columns are the function's result's */
 				heap_deform_tuple(rows[i], rsinfo->setDesc, out, nulls);
@@ -675,8 +576,8 @@ bulk_preview_targets(BulkOperation *op, Jsonb *params, BulkTargets *targets, boo
 			elog(ERROR, "bulkorder: preview failed: %s", SPI_result_code_string(rc));
 		for (uint64 i = 0; i < SPI_processed; i++)
 		{
-			Datum		out[4];
-			bool		nulls[4];
+			Datum		out[BULK_PREVIEW_NCOLS];
+			bool		nulls[BULK_PREVIEW_NCOLS];
 
 			heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, out, nulls);
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, nulls);
@@ -707,15 +608,12 @@ bulkorder_preview_bulk(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 
-	previous = bulk_confine(bulk_resolve_shop(NULL));
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "bulkorder: SPI_connect failed");
+	previous = bulk_enter_call(NULL);
 	op = bulk_lookup_operation(call.page, call.operation);
 	normalized = bulk_check_params(op, call.params);
 
 	bulk_preview_targets(op, normalized, &targets, true, rsinfo);
 
-	SPI_finish();
-	bulk_confine(previous);
+	bulk_leave_call(previous);
 	return (Datum) 0;
 }

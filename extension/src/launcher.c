@@ -21,7 +21,7 @@
  * the slot is free again when the worker exits (or, had its start failed,
  * after BULK_SLOT_STALE_SECS).  Without preloading there is no shared
  * memory of ours: a worker takes one of the database's slot locks
- * (queue.c) as it starts, and exits at once when none is free.
+ * (locks.c) as it starts, and exits at once when none is free.
  *
  * As pg_cron splits its launcher (pg_cron.c) from its metadata API
  * (job_metadata.c), this file knows nothing of jobs: it starts workers.

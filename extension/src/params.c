@@ -4,7 +4,7 @@
  *	  Check a job's parameters against the operation's declared schema.
  *
  * Parameters wrong for the whole job reject the call before anything
- * changes (SPEC §3): an unknown or missing key, a wrong type, a value
+ * changes (docs/api.md): an unknown or missing key, a wrong type, a value
  * outside its enum or bounds, then the operation's own whole-job checks
  * (a known delivery method, a public product, …) declared in SQL.
  *
@@ -417,6 +417,7 @@ bulk_check_params(BulkOperation *op, Jsonb *params)
 			ereport(ERROR,
 					(errcode(MAKE_SQLSTATE(state[0], state[1], state[2], state[3], state[4])),
 					 errmsg("%s: %s", opname, op->param_check_message[i]),
+					 /* the catalogue's own text, in the session's language */
 					 op->param_check_hint[i][0] ? errhint("%s", op->param_check_hint[i]) : 0));
 	}
 	return normalized;

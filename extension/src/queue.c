@@ -2,15 +2,16 @@
  *
  * queue.c
  *	  The backend side of the job queue: submission of an asynchronous job,
- *	  cancel_job, start_worker, and the locks workers coordinate with.
+ *	  cancel_job and start_worker.
  *
  * run_bulk(..., '{"async": true}') stores the job `queued` with its sorted,
  * distinct targets, cut into chunks, in bulkorder.bulk_job_chunks and its
  * normalized params; when the submitting transaction commits, a dynamic
  * background worker (job_worker.c) is started for its database unless
- * bulkorder.max_workers of them are there already.  Without preloading, interrupted jobs resume at
- * the next asynchronous submission in their database or at
- * bulkorder.start_worker().
+ * bulkorder.max_workers of them are there already.  Without preloading,
+ * interrupted jobs resume at the next asynchronous submission in their
+ * database or at bulkorder.start_worker().  The locks workers coordinate
+ * with are locks.c's.
  *
  *-------------------------------------------------------------------------
  */
@@ -33,47 +34,11 @@ PG_FUNCTION_INFO_V1(bulkorder_cancel_job);
 PG_FUNCTION_INFO_V1(bulkorder_start_worker);
 
 /*
- * The workers' locks are advisory lock tags that no SQL caller can take or
- * wait for: pg_advisory_lock() and its kin build theirs with field4 = 1
- * (one bigint key) or 2 (two integer keys), these use 3 and 4.  pg_locks
- * shows them as locktype 'advisory' with objsubid 3 (a job: classid and
- * objid are the job id's high and low 32 bits) or 4 (a slot, objid).
- */
-#define BULK_LOCKTAG_JOB		3
-#define BULK_LOCKTAG_SLOT		4
-
-/*
  * This transaction submitted an asynchronous job, or asked to cancel one:
  * start a worker at commit.
  */
 static bool submitted_in_xact = false;
 static bool xact_callback_registered = false;
-
-/* ----------------------------------------------------------------
- * Locks
- * ----------------------------------------------------------------
- */
-
-/* held by the worker running a chunk of the job, and by cancel_job */
-void
-bulk_job_locktag(LOCKTAG *tag, int64 job_id)
-{
-	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, (uint32) ((uint64) job_id >> 32),
-						 (uint32) job_id, BULK_LOCKTAG_JOB);
-}
-
-/* without preloading: the job worker slots of the database */
-void
-bulk_slot_locktag(LOCKTAG *tag, int slot)
-{
-	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, 0, (uint32) slot, BULK_LOCKTAG_SLOT);
-}
-
-bool
-bulk_try_lock(LOCKTAG *tag, bool session)
-{
-	return LockAcquire(tag, ExclusiveLock, session, true) != LOCKACQUIRE_NOT_AVAIL;
-}
 
 /* ----------------------------------------------------------------
  * Submission
@@ -108,16 +73,13 @@ start_worker_after_commit(void)
 	if (bulk_preloaded)
 		ereport(NOTICE,
 				(errmsg("no background worker is free: the job stays queued until the bulkorder launcher starts one"),
-				 errdetail("The launcher looks for queued jobs every bulkorder.worker_naptime (%d s).",
-						   bulkorder_worker_naptime),
-				 errhint("Raise max_worker_processes.")));
+				 bulk_errdetail(BMSG_WORKER_NOT_FREE, psprintf("%d", bulkorder_worker_naptime)),
+				 bulk_errhint(BMSG_RAISE_MAX_WORKER_PROCESSES, NULL)));
 	else
 		ereport(WARNING,
 				(errmsg("could not start a background worker for the asynchronous job"),
-				 errdetail("Every background worker slot is in use: the job stays queued until the next "
-						   "asynchronous submission in this database or bulkorder.start_worker()."),
-				 errhint("Raise max_worker_processes, or add bulkorder to shared_preload_libraries "
-						 "so that its launcher starts the job as soon as a worker is free.")));
+				 bulk_errdetail(BMSG_WORKER_SLOTS_IN_USE, NULL),
+				 bulk_errhint(BMSG_RAISE_OR_PRELOAD, NULL)));
 }
 
 /*
@@ -254,7 +216,7 @@ in_explicit_transaction_block(void)
  * job id is 22023, as in every function that takes one.
  *
  * It holds no lock past its own statement, so that no open transaction can
- * stall the worker (SPEC §8).  Called on its own (a transaction that ends
+ * stall the worker (docs/async.md).  Called on its own (a transaction that ends
  * with the statement, or with its query string), or on a job its own
  * transaction submitted, it changes the job's row: the cancel shows at
  * once.  Inside a BEGIN ... COMMIT block, for a job of another transaction,
@@ -307,14 +269,7 @@ bulkorder_cancel_job(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "bulkorder: SPI_connect failed");
 	/* no lock: a worker may be updating the row, this reads it as committed */
-	bulk_spi_exec("SELECT status, is_async, page, operation, coalesce(language, 'ja'), xmin"
-				  " FROM bulkorder.bulk_jobs WHERE job_id = $1",
-				  1, types, values, NULL, false, SPI_OK_SELECT);
-	/* a job of another shop is one this call cannot know */
-	if (SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("bulk job %lld does not exist", (long long) job_id)));
+	bulk_select_job(job_id, "status, is_async, page, operation, coalesce(language, 'ja'), xmin");
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
 	status = SPI_getvalue(tup, desc, 1);
@@ -326,8 +281,7 @@ bulkorder_cancel_job(PG_FUNCTION_ARGS)
 	own_row = TransactionIdIsCurrentTransactionId(DatumGetTransactionId(SPI_getbinval(tup, desc, 6, &isnull)));
 	if (!is_async || (strcmp(status, BULK_STATUS_QUEUED) != 0 && strcmp(status, BULK_STATUS_RUNNING) != 0))
 	{
-		SPI_finish();
-		bulk_confine(previous);
+		bulk_leave_call(previous);
 		PG_RETURN_BOOL(false);
 	}
 
@@ -352,18 +306,9 @@ bulkorder_cancel_job(PG_FUNCTION_ARGS)
 
 	/*
 	 * The first to ask is the one recorded: an earlier request made inside
-	 * a transaction block, if one has committed, else this call.  Waits at
-	 * most for a worker's end-of-chunk update of the row.
+	 * a transaction block, if one has committed, else this call.
 	 */
-	bulk_spi_exec("UPDATE bulkorder.bulk_jobs j SET cancel_requested = true,"
-				  " cancelled_by = coalesce(r.requested_by, $2),"
-				  " cancelled_by_operator = CASE WHEN r.requested_by IS NULL THEN $3 ELSE r.operator END"
-				  " FROM (SELECT $1::bigint AS job_id) k"
-				  " LEFT JOIN LATERAL (SELECT requested_by, operator FROM bulkorder.bulk_job_cancel_requests q"
-				  "                     WHERE q.job_id = k.job_id ORDER BY q.request_id LIMIT 1) r ON true"
-				  " WHERE j.job_id = k.job_id AND NOT j.cancel_requested"
-				  " AND j.status IN " BULK_SQL_OPEN_STATUSES,
-				  3, types, values, nulls, false, SPI_OK_UPDATE);
+	bulk_record_cancel(job_id, GetUserNameFromId(GetOuterUserId(), false), operator_name);
 	/* a worker may have ended it since the first look */
 	bulk_spi_exec("SELECT status FROM bulkorder.bulk_jobs WHERE job_id = $1",
 				  1, types, values, NULL, false, SPI_OK_SELECT);
@@ -388,8 +333,7 @@ bulkorder_cancel_job(PG_FUNCTION_ARGS)
 		AtEOXact_GUC(true, nest);
 		LockRelease(&tag, ExclusiveLock, false);
 	}
-	SPI_finish();
-	bulk_confine(previous);
+	bulk_leave_call(previous);
 	PG_RETURN_BOOL(true);
 }
 

@@ -1,14 +1,15 @@
 /*-------------------------------------------------------------------------
  *
  * revert.c
- *	  Retrying a job's failures and undoing a job (SPEC §7): retry_failed,
+ *	  Retrying a job's failures and undoing a job (docs/api.md): retry_failed,
  *	  revert_job and preview_revert.
  *
  * Both make an ordinary job that the one engine runs: a retry is a job of
  * the same operation over the failed targets; a revert is a job with
- * operation 'revert' whose statements (catalog.c, bulk_lookup_revert) read
- * the reverted job's items.  Locking, chunks, items, counts, the worker,
- * cancel and crash-resume are the engine's, as for any job.
+ * operation 'revert' whose statements (revert_statements.c,
+ * bulk_lookup_revert) read the reverted job's items.  Locking, chunks,
+ * items, counts, the worker, cancel and crash-resume are the engine's, as
+ * for any job.
  *
  *-------------------------------------------------------------------------
  */
@@ -56,25 +57,14 @@ job_id_arg(FunctionCallInfo fcinfo)
 static JobRow
 read_job(int64 job_id, bool lock)
 {
-	Oid			types[1] = {INT8OID};
-	Datum		values[1] = {Int64GetDatum(job_id)};
 	JobRow		row;
 	HeapTuple	tup;
 	TupleDesc	desc;
 	bool		isnull;
 
 	if (lock)
-		bulk_spi_exec("UPDATE bulkorder.bulk_jobs SET status = status WHERE job_id = $1"
-					  " RETURNING page, operation, params, coalesce(effective_params, params), status, reverts",
-					  1, types, values, NULL, false, SPI_OK_UPDATE_RETURNING);
-	else
-		bulk_spi_exec("SELECT page, operation, params, coalesce(effective_params, params), status, reverts"
-					  " FROM bulkorder.bulk_jobs WHERE job_id = $1",
-					  1, types, values, NULL, false, SPI_OK_SELECT);
-	if (SPI_processed != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("bulk job %lld does not exist", (long long) job_id)));
+		bulk_lock_job(job_id);
+	bulk_select_job(job_id, "page, operation, params, coalesce(effective_params, params), status, reverts");
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
 	row.page = SPI_getvalue(tup, desc, 1);
@@ -87,12 +77,11 @@ read_job(int64 job_id, bool lock)
 		row.reverts = 0;
 	SPI_freetuptable(SPI_tuptable);
 
-	if (strcmp(row.status, "queued") == 0 || strcmp(row.status, "running") == 0)
+	if (strcmp(row.status, BULK_STATUS_QUEUED) == 0 || strcmp(row.status, BULK_STATUS_RUNNING) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("bulk job %lld is still %s", (long long) job_id, row.status),
-				 errhint("Wait until it ends, or cancel it with bulkorder.cancel_job(%lld).",
-						 (long long) job_id)));
+				 bulk_errhint(BMSG_JOB_STILL_OPEN, psprintf("%lld", (long long) job_id))));
 	return row;
 }
 
@@ -102,7 +91,7 @@ read_job(int64 job_id, bool lock)
  * has just run (SELECT revert_job(run_bulk(...))).
  *
  * undone_of (0: none): leave out every target that a revert of that job
- * has undone already (SPEC §7: a target is undone at most once per job).
+ * has undone already (a target is undone at most once per job).
  * That is derived from the history, not recorded apart: an ok item of any
  * job whose reverts names it -- a revert cancelled or failed after some
  * chunks committed, or a retry of a revert -- whatever that job's status.
@@ -118,18 +107,17 @@ job_targets(int64 job_id, bool ok, Datum codes, bool codes_null, int64 undone_of
 	Datum		values[4] = {Int64GetDatum(job_id), BoolGetDatum(ok), codes, Int64GetDatum(undone_of)};
 	char		nulls[4] = {' ', ' ', codes_null ? 'n' : ' ', undone_of > 0 ? ' ' : 'n'};
 	bool		isnull;
-	ArrayType  *arr;
+	Datum		targets;
 
-	bulk_spi_exec("SELECT coalesce(array_agg(i.target ORDER BY i.target), '{}')"
-				  " FROM bulkorder.bulk_job_items i"
-				  " WHERE i.job_id = $1 AND i.ok = $2 AND ($3::text[] IS NULL OR i.error_code = ANY ($3))"
-				  " AND NOT EXISTS (SELECT 1 FROM bulkorder.bulk_jobs r"
-				  " JOIN bulkorder.bulk_job_items u ON u.job_id = r.job_id"
-				  " WHERE r.reverts = $4 AND u.target = i.target AND u.ok)",
-				  4, types, values, nulls, false, SPI_OK_SELECT);
-	arr = DatumGetArrayTypePCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	SPI_freetuptable(SPI_tuptable);
-	return bulk_targets_from_array(arr);
+	targets = bulk_spi_exec_value("SELECT coalesce(array_agg(i.target ORDER BY i.target), '{}')"
+								  " FROM bulkorder.bulk_job_items i"
+								  " WHERE i.job_id = $1 AND i.ok = $2"
+								  " AND ($3::text[] IS NULL OR i.error_code = ANY ($3))"
+								  " AND NOT EXISTS (SELECT 1 FROM bulkorder.bulk_jobs r"
+								  " JOIN bulkorder.bulk_job_items u ON u.job_id = r.job_id"
+								  " WHERE r.reverts = $4 AND u.target = i.target AND u.ok)",
+								  4, types, values, nulls, false, SPI_OK_SELECT, &isnull);
+	return bulk_targets_from_array(DatumGetArrayTypeP(targets));
 }
 
 /*
@@ -169,10 +157,46 @@ refuse_running_revert(int64 reverted)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("bulk job %lld is being reverted by job %lld", (long long) reverted,
 						(long long) DatumGetInt64(running)),
-				 errdetail("A target is undone at most once: a retry of a revert waits until no other revert of the job is queued or running."),
-				 errhint("Wait until job %lld ends, or cancel it with bulkorder.cancel_job(%lld).",
-						 (long long) DatumGetInt64(running), (long long) DatumGetInt64(running))));
+				 bulk_errdetail(BMSG_REVERT_ONCE, NULL),
+				 bulk_errhint(BMSG_REVERT_RUNNING,
+							  psprintf("%lld", (long long) DatumGetInt64(running)))));
 	SPI_freetuptable(SPI_tuptable);
+}
+
+/*
+ * retry_failed's own option, error_codes: an array of error codes, or null
+ * (every failure).  The array is kept in *arg for the call to read.
+ */
+static bool
+error_codes_option(void *arg, const char *name, JsonbValue *v)
+{
+	Jsonb	  **codes = (Jsonb **) arg;
+	bool		all_text = true;
+
+	if (strcmp(name, "error_codes") != 0)
+		return false;
+	if (v->type == jbvNull)
+		return true;
+	if (v->type == jbvBinary && JsonContainerIsArray(v->val.binary.data))
+	{
+		JsonbIterator *it = JsonbIteratorInit(v->val.binary.data);
+		JsonbValue	elem;
+		JsonbIteratorToken tok;
+
+		while ((tok = JsonbIteratorNext(&it, &elem, true)) != WJB_DONE)
+			if (tok == WJB_ELEM && elem.type != jbvString)
+				all_text = false;
+		if (all_text)
+		{
+			*codes = JsonbValueToJsonb(v);
+			return true;
+		}
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("option \"error_codes\" must be an array of error codes"),
+			 bulk_errhint(BMSG_RETRY_ERROR_CODES, NULL)));
+	return false;				/* keep the compiler quiet */
 }
 
 /*
@@ -193,7 +217,7 @@ bulkorder_retry_failed(PG_FUNCTION_ARGS)
 	Datum		codes = (Datum) 0;
 	bool		codes_null = true;
 	Jsonb	   *codes_request = NULL;
-	Jsonb	   *run_options = NULL;
+	Jsonb	   *codes_given = NULL;
 	BulkJobOptions opts;
 	bytea	   *request_hash = NULL;
 	JobRow		job;
@@ -209,44 +233,23 @@ bulkorder_retry_failed(PG_FUNCTION_ARGS)
 		elog(ERROR, "bulkorder: SPI_connect failed");
 
 	/* error_codes is retry_failed's own option; the others are run_bulk's */
-	if (options != NULL)
+	opts = bulk_parse_options(options, true, error_codes_option, &codes_given,
+							  BMSG_OPTION_UNKNOWN);
+	if (codes_given != NULL)
 	{
-		(void) bulk_object_iterator(options, "options");
-		values[0] = JsonbPGetDatum(options);
-		bulk_spi_exec("SELECT $1 - 'error_codes', jsonb_typeof($1->'error_codes'),"
-					  " (SELECT bool_and(jsonb_typeof(e) = 'string')"
-					  "    FROM jsonb_array_elements(CASE jsonb_typeof($1->'error_codes')"
-					  "                              WHEN 'array' THEN $1->'error_codes' END) e),"
-					  " ARRAY(SELECT jsonb_array_elements_text(CASE jsonb_typeof($1->'error_codes')"
-					  "                                        WHEN 'array' THEN $1->'error_codes' END)),"
-					  /* the codes as the request's fingerprint takes them */
-					  " CASE jsonb_typeof($1->'error_codes') WHEN 'array' THEN"
-					  "   coalesce((SELECT jsonb_agg(DISTINCT c ORDER BY c)"
-					  "               FROM jsonb_array_elements_text($1->'error_codes') c), '[]') END",
+		values[0] = JsonbPGetDatum(codes_given);
+		bulk_spi_exec("SELECT ARRAY(SELECT jsonb_array_elements_text($1)),"
+		/* the codes as the request's fingerprint takes them */
+					  " coalesce((SELECT jsonb_agg(DISTINCT c ORDER BY c)"
+					  "             FROM jsonb_array_elements_text($1) c), '[]')",
 					  1, types, values, NULL, true, SPI_OK_SELECT);
-		{
-			HeapTuple	tup = SPI_tuptable->vals[0];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
-			char	   *kind = SPI_getvalue(tup, desc, 2);
-			bool		all_text;
-
-			run_options = DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 1, &isnull));
-			all_text = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull)) || isnull;
-			if (kind != NULL && strcmp(kind, "null") != 0)
-			{
-				if (strcmp(kind, "array") != 0 || !all_text)
-					ereport(ERROR,
-							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-							 errmsg("option \"error_codes\" must be an array of error codes"),
-							 errhint("For example {\"error_codes\": [\"auth_ng\"]}.")));
-				codes = datumCopy(SPI_getbinval(tup, desc, 4, &isnull), false, -1);
-				codes_null = false;
-				codes_request = DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 5, &isnull));
-			}
-		}
+		codes = datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull),
+						  false, -1);
+		codes_null = false;
+		codes_request = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0],
+														 SPI_tuptable->tupdesc, 2, &isnull));
 		SPI_freetuptable(SPI_tuptable);
 	}
-	opts = bulk_parse_options(run_options, true, NULL, NULL, BMSG_OPTION_UNKNOWN);
 	previous = bulk_confine(bulk_resolve_shop(opts.shop));
 
 	job = read_job(job_id, false);
@@ -267,8 +270,7 @@ bulkorder_retry_failed(PG_FUNCTION_ARGS)
 		first = bulk_request_key_job(job.page, opts.request_key, request_hash);
 		if (first != 0)
 		{
-			SPI_finish();
-			bulk_confine(previous);
+			bulk_leave_call(previous);
 			PG_RETURN_INT64(first);
 		}
 	}
@@ -289,8 +291,7 @@ bulkorder_retry_failed(PG_FUNCTION_ARGS)
 	}
 	new_job = bulk_start_job(op, job.params, normalized, &opts, &targets, request_hash,
 							 job_id, job.reverts);
-	SPI_finish();
-	bulk_confine(previous);
+	bulk_leave_call(previous);
 	PG_RETURN_INT64(new_job);
 }
 
@@ -301,7 +302,7 @@ bulkorder_retry_failed(PG_FUNCTION_ARGS)
  * revert's operation and its params.
  *
  * revert_job's request key (opts, else NULL) is looked at before "already
- * reverted" (SPEC §7): the same key and request return the first revert,
+ * reverted": the same key and request return the first revert,
  * whose own job is what makes the job reverted.  Then *first_job is that
  * revert, and nothing else is done.
  */
@@ -345,7 +346,8 @@ prepare_revert(int64 job_id, bool lock, BulkJobOptions *opts, bytea **request_ha
 
 	values[0] = Int64GetDatum(job_id);
 	bulk_spi_exec("SELECT min(job_id) FROM bulkorder.bulk_jobs"
-				  " WHERE reverts = $1 AND status IN ('queued', 'running', 'done')",
+				  " WHERE reverts = $1 AND status IN ('" BULK_STATUS_QUEUED "', '" BULK_STATUS_RUNNING "',"
+				  " '" BULK_STATUS_DONE "')",
 				  1, types, values, NULL, false, SPI_OK_SELECT);
 	{
 		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
@@ -354,8 +356,8 @@ prepare_revert(int64 job_id, bool lock, BulkJobOptions *opts, bytea **request_ha
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("bulk job %lld has already been reverted", (long long) job_id),
-					 errdetail("Revert job %lld undoes it.", (long long) DatumGetInt64(d)),
-					 errhint("Revert job %lld to apply the change again.", (long long) DatumGetInt64(d))));
+					 bulk_errdetail(BMSG_ALREADY_REVERTED, psprintf("%lld", (long long) DatumGetInt64(d))),
+					 bulk_errhint(BMSG_REVERT_THE_REVERT, psprintf("%lld", (long long) DatumGetInt64(d)))));
 	}
 	SPI_freetuptable(SPI_tuptable);
 
@@ -387,18 +389,15 @@ bulkorder_revert_job(PG_FUNCTION_ARGS)
 	BulkTargets targets;
 	BulkOperation *op;
 	int64		new_job;
-	int64		previous = bulk_confine(bulk_resolve_shop(opts.shop));
+	int64		previous = bulk_enter_call(opts.shop);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "bulkorder: SPI_connect failed");
 	op = prepare_revert(job_id, true, &opts, &request_hash, &first_job, &revert_params, &targets);
 	if (op == NULL)
 		new_job = first_job;
 	else
 		new_job = bulk_start_job(op, revert_params, revert_params, &opts, &targets, request_hash,
 								 0, job_id);
-	SPI_finish();
-	bulk_confine(previous);
+	bulk_leave_call(previous);
 	PG_RETURN_INT64(new_job);
 }
 
@@ -424,13 +423,10 @@ bulkorder_preview_revert(PG_FUNCTION_ARGS)
 	int64		previous;
 
 	InitMaterializedSRF(fcinfo, 0);
-	previous = bulk_confine(bulk_resolve_shop(NULL));
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "bulkorder: SPI_connect failed");
+	previous = bulk_enter_call(NULL);
 	op = prepare_revert(job_id, false, NULL, NULL, NULL, &revert_params, &targets);
 
 	bulk_preview_targets(op, revert_params, &targets, false, rsinfo);
-	SPI_finish();
-	bulk_confine(previous);
+	bulk_leave_call(previous);
 	return (Datum) 0;
 }

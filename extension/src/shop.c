@@ -1,93 +1,45 @@
 /*-------------------------------------------------------------------------
  *
  * shop.c
- *	  Many shops in one database: the shop a call acts on, and the
- *	  confinement of every statement the engine runs to the job's shop.
+ *	  Many shops in one database: the shop a call acts on, and which shops
+ *	  a role may act on and see.
  *
  * The shop of a call is options.shop (a code), else the setting
  * bulkorder.shop, else the calling role's only granted shop, else the
  * database's only shop; otherwise the call is refused (22023).  A role acts
  * only on the shops it is granted (bulkorder.shop_roles, membership
  * counts): another shop is refused with 42501.  A superuser acts on any.
- *
- * Confinement.  Every statement the engine runs for a job -- its own and
- * the fragments of shipped and shop-defined operations alike -- is planned
- * with the job's shop written into it: the planner hook below walks the
- * rewritten query (views expanded, every subquery, CTE and sub-select) and
- * gives each scan of a shop table the qual shop_id = <the shop>, at the
- * scan itself (an outer join's nullable side stays nullable), gives an
- * UPDATE or DELETE of one the same qual, and makes a row an INSERT or
- * UPDATE writes carry the shop (the column's default becomes the shop
- * itself; a value the statement gives is checked by
- * bulkorder_catalog.same_shop).  A fragment therefore cannot read or change
- * another shop's rows, whether or not it names shop_id, and every statement
- * is a single-shop statement that Citus can route.  The shop is a constant:
- * the engine keeps its plans per shop (catalog.c).
- *
- * Only the statement the engine hands to SPI is confined: the hook acts
- * while a statement is "armed" (bulk_spi_exec and bulk_spi_execute_plan
- * arm it) and the statement's ExecutorStart disarms it, so what that
- * statement's execution plans itself -- foreign key checks, a PL/pgSQL
- * function it calls -- is planned as usual and its cached plans stay valid
- * for every shop.
+ * Every statement the engine runs for the call is then confined to that
+ * shop (confine.c).
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
-#include "access/xact.h"
+#include "access/htup_details.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
-#include "catalog/pg_operator_d.h"
 #include "catalog/pg_type.h"
-#include "executor/executor.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
-#include "nodes/makefuncs.h"
-#include "nodes/nodeFuncs.h"
-#include "optimizer/optimizer.h"
-#include "optimizer/planner.h"
-#include "parser/parse_func.h"
-#include "parser/parsetree.h"
 #include "storage/proc.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
-#include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
-#include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
-#include "access/htup_details.h"
-#include "catalog/pg_class.h"
 
 #include "bulkorder.h"
 
 PG_FUNCTION_INFO_V1(bulkorder_session_shop_id);
 PG_FUNCTION_INFO_V1(bulkorder_call_shop);
 PG_FUNCTION_INFO_V1(bulkorder_shop_granted);
-PG_FUNCTION_INFO_V1(bulkorder_same_shop);
 PG_FUNCTION_INFO_V1(bulkorder_visible_shop_ids);
 
 /* GUC bulkorder.shop: the shop code the session acts on ('' = none) */
 char	   *bulkorder_shop = NULL;
-
-/* the shop the engine's statements are confined to (0: none) */
-static int64 confine_shop = 0;
-/* the next statement planned is the engine's own: confine it */
-static bool confine_armed = false;
-
-/* =(bigint, bigint): a pinned OID of pg_operator.dat */
-#define INT8_EQ_OPERATOR	410
-
-static planner_hook_type prev_planner_hook = NULL;
-static ExecutorStart_hook_type prev_executor_start_hook = NULL;
-
-/* ----------------------------------------------------------------
- * The shop of a call
- * ----------------------------------------------------------------
- */
 
 /* A shop code as shops.code allows it: 1-63 of [a-z0-9_-] (22023 else) */
 static void
@@ -140,7 +92,7 @@ shops_owner(void)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("table bulkorder.shops does not exist"),
-				 errhint("ALTER EXTENSION bulkorder UPDATE creates it.")));
+				 bulk_errhint(BMSG_SHOPS_MISSING, NULL)));
 	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 	if (!HeapTupleIsValid(tup))
 		elog(ERROR, "cache lookup failed for relation %u", relid);
@@ -290,6 +242,62 @@ bulk_resolve_shop(const char *option_code)
 }
 
 /*
+ * The start of a call of the API on its shop: the shop resolved
+ * (option_code: options.shop, or NULL), every statement the engine runs
+ * confined to it (confine.c), SPI connected.  Returns what bulk_leave_call
+ * gives back.
+ */
+int64
+bulk_enter_call(const char *option_code)
+{
+	int64		previous = bulk_confine(bulk_resolve_shop(option_code));
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "bulkorder: SPI_connect failed");
+	return previous;
+}
+
+/* The end of a call that bulk_enter_call started. */
+void
+bulk_leave_call(int64 previous)
+{
+	SPI_finish();
+	bulk_confine(previous);
+}
+
+/*
+ * What an answer kept for one statement depends on: the statement, the
+ * role and the setting bulkorder.shop.  session_shop_id and
+ * visible_shop_ids are called for every row a statement inserts or reads.
+ */
+typedef struct StatementKey
+{
+	LocalTransactionId lxid;	/* InvalidLocalTransactionId: nothing kept */
+	CommandId	cid;
+	Oid			user;
+	char		setting[NAMEDATALEN * 2];
+} StatementKey;
+
+static StatementKey
+statement_key(Oid user)
+{
+	StatementKey key;
+
+	key.lxid = MyProc->lxid;
+	key.cid = GetCurrentCommandId(false);
+	key.user = user;
+	strlcpy(key.setting, bulkorder_shop ? bulkorder_shop : "", sizeof(key.setting));
+	return key;
+}
+
+static bool
+same_statement(const StatementKey *a, const StatementKey *b)
+{
+	return a->lxid == b->lxid && a->cid == b->cid && a->user == b->user &&
+		strcmp(a->setting, b->setting) == 0;
+}
+
+/*
  * bulkorder.session_shop_id(): the shop the session acts on, for a row
  * inserted without one (the default of every shop_id).  Resolved once per
  * statement: an INSERT of many rows asks once.
@@ -297,43 +305,26 @@ bulk_resolve_shop(const char *option_code)
 Datum
 bulkorder_session_shop_id(PG_FUNCTION_ARGS)
 {
-	static LocalTransactionId cached_lxid = InvalidLocalTransactionId;
-	static CommandId cached_cid;
-	static Oid	cached_user;
-	static char cached_setting[NAMEDATALEN * 2];
+	static StatementKey cached_key = {InvalidLocalTransactionId};
 	static int64 cached_shop;
-	const char *setting = bulkorder_shop ? bulkorder_shop : "";
-	CommandId	cid = GetCurrentCommandId(false);
+	StatementKey key = statement_key(GetOuterUserId());
 
-	if (cached_lxid == MyProc->lxid && cached_cid == cid && cached_user == GetOuterUserId() &&
-		strcmp(cached_setting, setting) == 0)
+	if (same_statement(&key, &cached_key))
 		PG_RETURN_INT64(cached_shop);
-	cached_lxid = InvalidLocalTransactionId;
+	cached_key.lxid = InvalidLocalTransactionId;
 	cached_shop = bulk_resolve_shop(NULL);
-	cached_cid = cid;
-	cached_user = GetOuterUserId();
-	strlcpy(cached_setting, setting, sizeof(cached_setting));
-	cached_lxid = MyProc->lxid;
+	cached_key = key;
 	PG_RETURN_INT64(cached_shop);
 }
 
-/* bulkorder_catalog.call_shop(options): for the API's PL/pgSQL functions */
+/*
+ * bulkorder_catalog.call_shop(): the shop of a call of the API's PL/pgSQL
+ * functions that take no options (those that do: call_options, options.c)
+ */
 Datum
 bulkorder_call_shop(PG_FUNCTION_ARGS)
 {
-	char	   *option_code = NULL;
-
-	if (!PG_ARGISNULL(0))
-	{
-		Jsonb	   *options = PG_GETARG_JSONB_P(0);
-		JsonbValue	buf;
-		JsonbValue *v;
-
-		if (JB_ROOT_IS_OBJECT(options) && !JB_ROOT_IS_SCALAR(options) &&
-			(v = getKeyJsonValueFromContainer(&options->root, "shop", 4, &buf)) != NULL)
-			option_code = bulk_option_text("shop", v);
-	}
-	PG_RETURN_INT64(bulk_resolve_shop(option_code));
+	PG_RETURN_INT64(bulk_resolve_shop(NULL));
 }
 
 /* bulkorder_catalog.shop_granted(shop): may the calling role act on it? */
@@ -359,17 +350,12 @@ bulkorder_shop_granted(PG_FUNCTION_ARGS)
 Datum
 bulkorder_visible_shop_ids(PG_FUNCTION_ARGS)
 {
-	static LocalTransactionId cached_lxid = InvalidLocalTransactionId;
-	static CommandId cached_cid;
-	static Oid	cached_user;
-	static char cached_setting[NAMEDATALEN * 2];
+	static StatementKey cached_key = {InvalidLocalTransactionId};
 	static ArrayType *cached = NULL;
-	const char *setting = bulkorder_shop ? bulkorder_shop : "";
-	CommandId	cid = GetCurrentCommandId(false);
+	StatementKey key = statement_key(GetUserId());
 	ArrayType  *shops;
 
-	if (cached && cached_lxid == MyProc->lxid && cached_cid == cid && cached_user == GetUserId() &&
-		strcmp(cached_setting, setting) == 0)
+	if (cached && same_statement(&key, &cached_key))
 		PG_RETURN_ARRAYTYPE_P(cached);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "bulkorder: SPI_connect failed");
@@ -379,274 +365,8 @@ bulkorder_visible_shop_ids(PG_FUNCTION_ARGS)
 		pfree(cached);
 	cached = (ArrayType *) MemoryContextAlloc(TopMemoryContext, VARSIZE(shops));
 	memcpy(cached, shops, VARSIZE(shops));
-	cached_lxid = MyProc->lxid;
-	cached_cid = cid;
-	cached_user = GetUserId();
-	strlcpy(cached_setting, setting, sizeof(cached_setting));
+	cached_key = key;
 	PG_RETURN_ARRAYTYPE_P(shops);
-}
-
-/*
- * bulkorder_catalog.same_shop(value, shop): a shop_id a statement of a job
- * writes itself must be the job's.
- */
-Datum
-bulkorder_same_shop(PG_FUNCTION_ARGS)
-{
-	int64		shop = PG_GETARG_INT64(1);
-
-	if (PG_ARGISNULL(0))
-		PG_RETURN_NULL();		/* NOT NULL refuses it, naming the column */
-	if (PG_GETARG_INT64(0) != shop)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("a statement of a job of shop %lld wrote a row of shop %lld",
-						(long long) shop, (long long) PG_GETARG_INT64(0)),
-				 errdetail("Every statement the engine runs for a job is confined to the job's shop."),
-				 errhint("Leave shop_id out of the operation's SQL: the engine writes the job's shop.")));
-	PG_RETURN_INT64(shop);
-}
-
-/* ----------------------------------------------------------------
- * Confinement
- * ----------------------------------------------------------------
- */
-
-/* Confine the engine's statements to shop (0: none); returns the previous. */
-int64
-bulk_confine(int64 shop)
-{
-	int64		previous = confine_shop;
-
-	confine_shop = shop;
-	confine_armed = false;
-	return previous;
-}
-
-int64
-bulk_confined_shop(void)
-{
-	return confine_shop;
-}
-
-/* The next statement planned is the engine's: confine it (when confined). */
-void
-bulk_arm_confinement(void)
-{
-	confine_armed = confine_shop != 0;
-}
-
-void
-bulk_disarm_confinement(void)
-{
-	confine_armed = false;
-}
-
-typedef struct ConfineContext
-{
-	int64		shop;
-	Oid			namespace;		/* bulkorder */
-	Oid			default_fn;		/* bulkorder.session_shop_id() */
-	Oid			check_fn;		/* bulkorder_catalog.same_shop(bigint, bigint) */
-} ConfineContext;
-
-/* shop_id's column number when relid is a shop table, else 0 */
-static AttrNumber
-shop_column(Oid relid, ConfineContext *ctx)
-{
-	AttrNumber	attno;
-
-	if (get_rel_namespace(relid) != ctx->namespace || get_rel_relkind(relid) != RELKIND_RELATION)
-		return InvalidAttrNumber;
-	attno = get_attnum(relid, "shop_id");
-	if (attno != InvalidAttrNumber && get_atttype(relid, attno) != INT8OID)
-		return InvalidAttrNumber;
-	return attno;
-}
-
-static Const *
-shop_const(ConfineContext *ctx)
-{
-	return makeConst(INT8OID, -1, InvalidOid, sizeof(int64), Int64GetDatum(ctx->shop), false,
-					 FLOAT8PASSBYVAL);
-}
-
-/* rti.shop_id = <shop> */
-static Expr *
-shop_qual(int rti, AttrNumber attno, ConfineContext *ctx)
-{
-	OpExpr	   *op = (OpExpr *) make_opclause(INT8_EQ_OPERATOR, BOOLOID, false,
-											  (Expr *) makeVar(rti, attno, INT8OID, -1, InvalidOid, 0),
-											  (Expr *) shop_const(ctx), InvalidOid, InvalidOid);
-
-	op->opfuncid = F_INT8EQ;
-	return (Expr *) op;
-}
-
-/*
- * Give the range table entry rti the qual where it is scanned: its
- * reference in the join tree becomes a FROM item of its own with the qual,
- * so that a LEFT JOIN's nullable side stays nullable.  False when rti is
- * not in the join tree.
- */
-static bool
-wrap_reference(Node **node, int rti, Expr *qual)
-{
-	if (*node == NULL)
-		return false;
-	if (IsA(*node, RangeTblRef))
-	{
-		if (((RangeTblRef *) *node)->rtindex != rti)
-			return false;
-		*node = (Node *) makeFromExpr(list_make1(*node), (Node *) qual);
-		return true;
-	}
-	if (IsA(*node, FromExpr))
-	{
-		ListCell   *lc;
-
-		foreach(lc, ((FromExpr *) *node)->fromlist)
-			if (wrap_reference((Node **) &lfirst(lc), rti, qual))
-				return true;
-		return false;
-	}
-	if (IsA(*node, JoinExpr))
-	{
-		JoinExpr   *j = (JoinExpr *) *node;
-
-		return wrap_reference(&j->larg, rti, qual) || wrap_reference(&j->rarg, rti, qual);
-	}
-	elog(ERROR, "bulkorder: unrecognized join tree node %d", (int) nodeTag(*node));
-	return false;
-}
-
-/*
- * The shop_id an INSERT or UPDATE writes: the column's default (the
- * session's shop) becomes the job's shop; a value the statement gives
- * itself is checked against it.
- */
-static void
-confine_written_shop(List *targetlist, AttrNumber attno, ConfineContext *ctx)
-{
-	ListCell   *lc;
-
-	foreach(lc, targetlist)
-	{
-		TargetEntry *tle = lfirst_node(TargetEntry, lc);
-
-		if (tle->resjunk || tle->resno != attno)
-			continue;
-		if (IsA(tle->expr, FuncExpr) && ((FuncExpr *) tle->expr)->funcid == ctx->default_fn)
-			tle->expr = (Expr *) shop_const(ctx);
-		else if (IsA(tle->expr, Const) && !((Const *) tle->expr)->constisnull &&
-				 DatumGetInt64(((Const *) tle->expr)->constvalue) == ctx->shop)
-			continue;
-		else
-			tle->expr = (Expr *) makeFuncExpr(ctx->check_fn, INT8OID,
-											  list_make2(tle->expr, shop_const(ctx)),
-											  InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
-	}
-}
-
-static void
-confine_query(Query *query, ConfineContext *ctx)
-{
-	int			rti = 0;
-	ListCell   *lc;
-
-	foreach(lc, query->rtable)
-	{
-		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
-		AttrNumber	attno;
-
-		rti++;
-		if (rte->rtekind != RTE_RELATION || (attno = shop_column(rte->relid, ctx)) == InvalidAttrNumber)
-			continue;
-		if (rti == query->resultRelation)
-		{
-			if (query->commandType == CMD_MERGE)
-				ereport(ERROR,
-						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						 errmsg("MERGE into a shop table is not supported in a bulk operation"),
-						 errhint("Write the change as INSERT, UPDATE or DELETE.")));
-			if (query->commandType == CMD_UPDATE || query->commandType == CMD_DELETE)
-				query->jointree->quals = (Node *) make_and_qual(query->jointree->quals,
-																(Node *) shop_qual(rti, attno, ctx));
-			if (query->commandType == CMD_UPDATE || query->commandType == CMD_INSERT)
-				confine_written_shop(query->targetList, attno, ctx);
-			if (query->onConflict && query->onConflict->action == ONCONFLICT_UPDATE)
-				confine_written_shop(query->onConflict->onConflictSet, attno, ctx);
-			continue;
-		}
-		/* not in the join tree: an INSERT's EXCLUDED row, a view's OLD/NEW */
-		(void) wrap_reference((Node **) &query->jointree, rti, shop_qual(rti, attno, ctx));
-	}
-}
-
-static bool
-confine_walker(Node *node, ConfineContext *ctx)
-{
-	if (node == NULL)
-		return false;
-	if (IsA(node, Query))
-	{
-		confine_query((Query *) node, ctx);
-		return query_tree_walker((Query *) node, confine_walker, (void *) ctx, 0);
-	}
-	return expression_tree_walker(node, confine_walker, (void *) ctx);
-}
-
-static PlannedStmt *
-shop_planner(Query *parse, const char *query_string, int cursorOptions,
-			 ParamListInfo boundParams)
-{
-	if (confine_armed && confine_shop != 0)
-	{
-		ConfineContext ctx;
-		Oid			argtypes[2] = {INT8OID, INT8OID};
-
-		ctx.shop = confine_shop;
-		ctx.namespace = get_namespace_oid("bulkorder", false);
-		ctx.default_fn = LookupFuncName(list_make2(makeString("bulkorder"), makeString("session_shop_id")),
-										0, NULL, true);
-		ctx.check_fn = LookupFuncName(list_make2(makeString("bulkorder_catalog"), makeString("same_shop")),
-									  2, argtypes, false);
-		(void) confine_walker((Node *) parse, &ctx);
-	}
-	if (prev_planner_hook)
-		return prev_planner_hook(parse, query_string, cursorOptions, boundParams);
-	return standard_planner(parse, query_string, cursorOptions, boundParams);
-}
-
-/* the engine's statement runs: what it plans from now on is not its own */
-static void
-shop_executor_start(QueryDesc *queryDesc, int eflags)
-{
-	confine_armed = false;
-	if (prev_executor_start_hook)
-		prev_executor_start_hook(queryDesc, eflags);
-	else
-		standard_ExecutorStart(queryDesc, eflags);
-}
-
-/* an error never leaves the next transaction confined */
-static void
-shop_xact_callback(XactEvent event, void *arg)
-{
-	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_COMMIT ||
-		event == XACT_EVENT_PARALLEL_ABORT || event == XACT_EVENT_PREPARE)
-	{
-		confine_shop = 0;
-		confine_armed = false;
-	}
-}
-
-static void
-shop_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-					  SubTransactionId parentSubid, void *arg)
-{
-	if (event == SUBXACT_EVENT_ABORT_SUB)
-		confine_armed = false;
 }
 
 void
@@ -659,10 +379,4 @@ bulk_shop_init(void)
 							   "",
 							   PGC_USERSET, 0,
 							   NULL, NULL, NULL);
-	prev_planner_hook = planner_hook;
-	planner_hook = shop_planner;
-	prev_executor_start_hook = ExecutorStart_hook;
-	ExecutorStart_hook = shop_executor_start;
-	RegisterXactCallback(shop_xact_callback, NULL);
-	RegisterSubXactCallback(shop_subxact_callback, NULL);
 }

@@ -10,13 +10,14 @@
 
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/lsyscache.h"
 
 #include "bulkorder.h"
 
 /*
  * Every statement the engine runs goes through one of these two, which
- * confine it to the job's shop when one is set (shop.c).
+ * confine it to the job's shop when one is set (confine.c).
  */
 int
 bulk_spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *values,
@@ -31,6 +32,36 @@ bulk_spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *values,
 		elog(ERROR, "bulkorder: SPI_execute_with_args returned %s for: %s",
 			 SPI_result_code_string(rc), sql);
 	return rc;
+}
+
+/*
+ * bulk_spi_exec a statement that gives one row, and return the row's first
+ * column, copied into the current memory context (*isnull: it is NULL).
+ */
+Datum
+bulk_spi_exec_value(const char *sql, int nargs, Oid *argtypes, Datum *values,
+					const char *nulls, bool read_only, int expected, bool *isnull)
+{
+	Form_pg_attribute att;
+	Datum		d;
+
+	bulk_spi_exec(sql, nargs, argtypes, values, nulls, read_only, expected);
+	if (SPI_processed != 1)
+		elog(ERROR, "bulkorder: %llu rows, not one, from: %s",
+			 (unsigned long long) SPI_processed, sql);
+	att = TupleDescAttr(SPI_tuptable->tupdesc, 0);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, isnull);
+	if (!*isnull)
+		d = datumCopy(d, att->attbyval, att->attlen);
+	SPI_freetuptable(SPI_tuptable);
+	return d;
+}
+
+/* Column col of the first row of SPI_tuptable. */
+Datum
+bulk_spi_first(int col, bool *isnull)
+{
+	return SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col, isnull);
 }
 
 /* A kept or prepared plan; the caller checks the result code. */

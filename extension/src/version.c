@@ -86,7 +86,6 @@ bulk_check_installed_version(void)
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 			 errmsg("bulkorder library %s is loaded, but this database has bulkorder %s",
 					BULKORDER_VERSION, installed ? installed : "(not installed)"),
-			 BULK_LANG_TEXT(errdetail("新しいバージョンのライブラリに合わせて、データベースの bulkorder を更新してください。"),
-							errdetail("The database's objects must be updated to the library's version.")),
-			 errhint("Run ALTER EXTENSION bulkorder UPDATE in this database.")));
+			 bulk_errdetail(BMSG_VERSION_MISMATCH, NULL),
+			 bulk_errhint(BMSG_VERSION_UPDATE, NULL)));
 }

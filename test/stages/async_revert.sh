@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A large asynchronous revert (SPEC §7 "Undoing a job"): 100,000 orders
+# A large asynchronous revert (docs/api.md, revert_job): 100,000 orders
 # cancelled with a void request each, then undone by an async revert job that
 # the engine's worker runs chunk by chunk.  On a cluster of its own:
 #   A. progress (processed_count grows, chunk by chunk) and crash-resume:

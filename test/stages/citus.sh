@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Stage: the shop's tables are Citus-ready (SPEC §8, issue 10 part 4).
+# Stage: the shop's tables are Citus-ready (docs/citus.md, issue 10 part 4).
 #
 # Skipped (exit 0) when ../shared/vendor (beside the checkout) is absent;
 # otherwise Citus 13.2.2 is built and installed into the system's
@@ -191,7 +191,7 @@ export PGOPTIONS="$PGOPTIONS -c citus.enable_local_reference_table_foreign_keys=
 masters="shops customer_ranks payment_methods delivery_methods delivery_time_slots frequencies products
          product_payment_methods product_delivery_methods product_frequencies mail_templates customers
          subscriptions subscription_items"
-# as the README's "Citus" section writes it
+# as docs/citus.md writes it
 attempt "SELECT create_reference_table('bulkorder.' || t)
            FROM unnest(string_to_array('$(echo $masters)', ' ')) WITH ORDINALITY AS m(t, i) ORDER BY i"
 [ -z "$err" ] || fail "create_reference_table of the masters: $err"

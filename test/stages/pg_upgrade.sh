@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Stage: a shop with bulkorder survives pg_upgrade (SPEC §8).
+# Stage: a shop with bulkorder survives pg_upgrade (docs/administration.md).
 #
 # Two clusters of its own (tools/pg.sh: bulkorder preloaded, from this
 # checkout's private tree): the old one gets the extension, a small demo

@@ -1,4 +1,4 @@
--- Many shops in one database (extension/src/shop.c; README, "Shops").
+-- Many shops in one database (extension/src/shop.c; docs/security.md).
 
 -- The shop the session acts on, for a row inserted without one: the
 -- setting bulkorder.shop, else the role's only granted shop, else the
@@ -13,12 +13,21 @@ LANGUAGE C STABLE;
 COMMENT ON FUNCTION bulkorder.session_shop_id() IS
 'The shop the session acts on (bulkorder.shop, else the role''s only shop, else the database''s only shop): the default of every shop_id';
 
--- The shop of a call that takes options (options.shop first), checked
--- against the calling role's grants (42501): for the PL/pgSQL functions of
--- the API, as the C functions do it.
-CREATE OR REPLACE FUNCTION bulkorder_catalog.call_shop(options jsonb)
+-- The shop of a call, checked against the calling role's grants (42501):
+-- for the PL/pgSQL functions of the API, as the C functions do it.
+CREATE OR REPLACE FUNCTION bulkorder_catalog.call_shop()
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'bulkorder_call_shop'
+LANGUAGE C VOLATILE;
+
+-- The options of a PL/pgSQL function of the API (operator, shop), read by
+-- the parser of every call's options (extension/src/options.c): an unknown
+-- one is rejected with the hint of the message unknown_msg (messages.c).
+-- Returns the call's shop (options.shop first), checked as call_shop's,
+-- and options.operator.
+CREATE OR REPLACE FUNCTION bulkorder_catalog.call_options(options jsonb, unknown_msg text,
+                                                          OUT shop_id bigint, OUT operator text)
+AS 'MODULE_PATHNAME', 'bulkorder_call_options'
 LANGUAGE C VOLATILE;
 
 -- Is the calling role (or a role whose privileges it has) granted the
@@ -29,13 +38,14 @@ AS 'MODULE_PATHNAME', 'bulkorder_shop_granted'
 LANGUAGE C STABLE STRICT;
 
 -- What the engine writes into a shop_id a statement of a job sets itself:
--- the value, when it is the job's shop; an error otherwise (shop.c).
+-- the value, when it is the job's shop; an error otherwise (confine.c).
 CREATE OR REPLACE FUNCTION bulkorder_catalog.same_shop(value bigint, shop bigint)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'bulkorder_same_shop'
 LANGUAGE C IMMUTABLE;
 
-REVOKE ALL ON FUNCTION bulkorder.session_shop_id(), bulkorder_catalog.call_shop(jsonb),
+REVOKE ALL ON FUNCTION bulkorder.session_shop_id(), bulkorder_catalog.call_shop(),
+                       bulkorder_catalog.call_options(jsonb, text),
                        bulkorder_catalog.shop_granted(bigint),
                        bulkorder_catalog.same_shop(bigint, bigint)
     FROM PUBLIC;
@@ -157,14 +167,14 @@ BEGIN
     IF create_shop.code !~ '^[a-z0-9_-]{1,63}$' THEN
         RAISE EXCEPTION 'shop code "%" is not a valid code', create_shop.code
             USING ERRCODE = '22023',
-                  HINT = 'A shop code is 1 to 63 lower-case letters, digits, - or _, e.g. kenko-shop.';
+                  HINT = bulkorder_catalog.message('CREATE_SHOP_CODE');
     END IF;
     IF btrim(create_shop.name) = '' THEN
         RAISE EXCEPTION 'the name of shop "%" must not be blank', create_shop.code USING ERRCODE = '22023';
     END IF;
     IF EXISTS (SELECT FROM bulkorder.shops s WHERE s.code = create_shop.code) THEN
         RAISE EXCEPTION 'shop "%" already exists', create_shop.code
-            USING ERRCODE = '42710', HINT = 'Choose another code.';
+            USING ERRCODE = '42710', HINT = bulkorder_catalog.message('CHOOSE_ANOTHER_CODE');
     END IF;
     INSERT INTO bulkorder.shops (code, name) VALUES (create_shop.code, create_shop.name)
     RETURNING shop_id INTO new_id;
@@ -190,22 +200,38 @@ BEGIN
         IF (SELECT count(*) FROM bulkorder.shops) > 1 THEN
             RAISE EXCEPTION 'this database has several shops: name the shop'
                 USING ERRCODE = '22023',
-                      HINT = 'Pass the shop''s code, e.g. bulkorder.grant_operator(''role'', ''kenko-shop'').';
+                      HINT = bulkorder_catalog.message('GRANT_NAME_SHOP');
         END IF;
         SELECT s.shop_id INTO found_id FROM bulkorder.shops s;
     ELSE
         SELECT s.shop_id INTO found_id FROM bulkorder.shops s WHERE s.code = shop;
         IF found_id IS NULL THEN
             RAISE EXCEPTION 'unknown shop "%"', shop
-                USING ERRCODE = '22023', HINT = 'The shops are the codes of bulkorder.shops.';
+                USING ERRCODE = '22023', HINT = bulkorder_catalog.message('GRANT_SHOP_UNKNOWN');
         END IF;
     END IF;
     RETURN found_id;
 END
 $fn$;
 
+-- A role a grant_* or revoke_* function names: one of pg_roles ('' would
+-- be broken SQL, and GRANT … TO "public" would grant to PUBLIC).
+CREATE OR REPLACE FUNCTION bulkorder_catalog.check_role(role_name name)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    IF role_name IS NULL THEN
+        RAISE EXCEPTION 'role must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+    ELSIF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = role_name) THEN
+        RAISE EXCEPTION 'role "%" does not exist', role_name USING ERRCODE = 'undefined_object';
+    END IF;
+END
+$fn$;
+
 -- Record that a role acts on a shop as kind: the first steps of every
--- grant_* function (README, "Roles and security").
+-- grant_* function (docs/security.md).
 CREATE OR REPLACE FUNCTION bulkorder_catalog.grant_shop_role(role_name name, shop text, kind text)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
@@ -214,13 +240,7 @@ AS $fn$
 DECLARE
     v_shop bigint;
 BEGIN
-    -- a role of pg_roles: '' would be broken SQL, and GRANT … TO "public"
-    -- would grant to PUBLIC
-    IF role_name IS NULL THEN
-        RAISE EXCEPTION 'role must not be NULL' USING ERRCODE = 'null_value_not_allowed';
-    ELSIF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = role_name) THEN
-        RAISE EXCEPTION 'role "%" does not exist', role_name USING ERRCODE = 'undefined_object';
-    END IF;
+    PERFORM bulkorder_catalog.check_role(role_name);
     v_shop := bulkorder_catalog.grant_shop(shop);
     INSERT INTO bulkorder.shop_roles (shop_id, role, kind)
     VALUES (v_shop, role_name::regrole, kind)
@@ -232,5 +252,5 @@ BEGIN
 END
 $fn$;
 
-REVOKE ALL ON FUNCTION bulkorder_catalog.grant_shop(text),
+REVOKE ALL ON FUNCTION bulkorder_catalog.grant_shop(text), bulkorder_catalog.check_role(name),
                        bulkorder_catalog.grant_shop_role(name, text, text) FROM PUBLIC;

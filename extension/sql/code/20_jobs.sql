@@ -1,4 +1,4 @@
--- Jobs: the history trigger and the notification bell (SPEC §4).
+-- Jobs: the history trigger and the notification bell (docs/api.md).
 
 CREATE OR REPLACE FUNCTION bulkorder.delete_job_items()
 RETURNS trigger
@@ -43,33 +43,15 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     who text := coalesce(nullif(current_setting('role'), 'none'), session_user);
-    operator_name text;
-    bad text;
-    shop bigint;
+    opts record;
     n integer;
 BEGIN
-    IF options IS NOT NULL THEN
-        IF jsonb_typeof(options) <> 'object' THEN
-            RAISE EXCEPTION 'options must be a JSON object' USING ERRCODE = '22023';
-        END IF;
-        SELECT k INTO bad FROM jsonb_object_keys(options) k WHERE k NOT IN ('operator', 'shop') LIMIT 1;
-        IF bad IS NOT NULL THEN
-            RAISE EXCEPTION 'unknown option "%"', bad USING ERRCODE = '22023',
-                HINT = 'The options of mark_notifications_read are operator and shop.';
-        END IF;
-        IF jsonb_typeof(options -> 'operator') NOT IN ('string', 'null') THEN
-            RAISE EXCEPTION 'option "operator" must be text' USING ERRCODE = '22023';
-        END IF;
-        operator_name := options ->> 'operator';
-        IF char_length(operator_name) NOT BETWEEN 1 AND 200 THEN
-            RAISE EXCEPTION 'option "operator" must be 1 to 200 characters long' USING ERRCODE = '22023';
-        END IF;
-    END IF;
-    -- the call's shop: another shop's notifications are none of its own
-    shop := bulkorder_catalog.call_shop(options);
+    -- the options, as every call's are read; the call's shop: another
+    -- shop's notifications are none of its own
+    opts := bulkorder_catalog.call_options(options, 'NOTIFICATIONS_OPTION_UNKNOWN');
     UPDATE bulkorder.notifications
-       SET read_at = now(), read_by = who, read_by_operator = operator_name
-     WHERE shop_id = shop AND notification_id = ANY (notification_ids) AND read_at IS NULL;
+       SET read_at = now(), read_by = who, read_by_operator = opts.operator
+     WHERE shop_id = opts.shop_id AND notification_id = ANY (notification_ids) AND read_at IS NULL;
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;
 END

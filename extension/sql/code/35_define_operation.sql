@@ -3,11 +3,11 @@
 -- compiles the statements the engine will build from it, and creates its
 -- typed wrapper; bulkorder.drop_operation(page, operation) removes a shop's
 -- own.  Every shipped operation (code/operations/) is one call of it; a
--- shop's operations are calls made later by a superuser (README, "Adding an
--- operation").
+-- shop's operations are calls made later by a superuser
+-- (docs/define_operation.md).
 
 -- The engine's composition of a declaration, prepared and planned once and
--- thrown away (extension/src/catalog.c): a broken fragment raises its own
+-- thrown away (extension/src/compile.c): a broken fragment raises its own
 -- error when it is declared.
 CREATE OR REPLACE FUNCTION bulkorder_catalog.compile_operation(page text, operation text)
 RETURNS void
@@ -16,7 +16,7 @@ LANGUAGE C VOLATILE STRICT;
 
 -- Refuse (22023) a piece of SQL of a declaration that forms more than one
 -- statement where the engine composes it, naming the piece; kind says where
--- that is (extension/src/catalog.c).  Parsed only: no table is read.
+-- that is (extension/src/compile.c).  Parsed only: no table is read.
 CREATE OR REPLACE FUNCTION bulkorder_catalog.check_fragment(opname text, piece text, kind text, fragment text)
 RETURNS void
 AS 'MODULE_PATHNAME', 'bulkorder_check_fragment'
@@ -127,7 +127,8 @@ FOR EACH ROW EXECUTE FUNCTION bulkorder_catalog.displace_shipped();
 
 -- A declaration's JSON object (a parameter's spec, revert, target_join, a
 -- rule, a check): an object with no key but the allowed ones; what names it
--- in the errors.
+-- in the errors, hint is the message (bulkorder_catalog.message) of the
+-- hint.
 CREATE OR REPLACE FUNCTION bulkorder_catalog.check_object(opname text, value jsonb, what text,
                                                           allowed text[], hint text)
 RETURNS void
@@ -144,13 +145,15 @@ BEGIN
     FROM pg_catalog.jsonb_object_keys(value) k
     WHERE k <> ALL (allowed);
     IF bad IS NOT NULL THEN
-        RAISE EXCEPTION '%: unknown key % in %', opname, bad, what USING ERRCODE = '22023', HINT = hint;
+        RAISE EXCEPTION '%: unknown key % in %', opname, bad, what
+            USING ERRCODE = '22023', HINT = bulkorder_catalog.message(hint);
     END IF;
 END
 $fn$;
 
 -- The keys of a declaration's JSON object that hold text: each required
--- one, and each optional one given, a non-empty string.
+-- one, and each optional one given, a non-empty string (hint: the message
+-- of the hint).
 CREATE OR REPLACE FUNCTION bulkorder_catalog.check_strings(opname text, value jsonb, what text,
                                                            required text[], optional text[], hint text)
 RETURNS void
@@ -167,7 +170,7 @@ BEGIN
            OR pg_catalog.btrim(value->>k) = '');
     IF bad IS NOT NULL THEN
         RAISE EXCEPTION '%: %.% must be a non-empty string', opname, what, bad
-            USING ERRCODE = '22023', HINT = hint;
+            USING ERRCODE = '22023', HINT = bulkorder_catalog.message(hint);
     END IF;
 END
 $fn$;
@@ -176,7 +179,8 @@ $fn$;
 -- revert's): a JSON array of objects, each with exactly code, condition,
 -- message_ja and message_en as non-empty strings, and a code of the form
 -- ^[a-z][a-z0-9_]*$ that is not one of the engine's own (reserved).
--- list_name and rule_name name them in the errors ('rules' / 'rule').
+-- list_name and rule_name name them in the errors ('rules' / 'rule'),
+-- code_hint is the message of the hint of a bad code.
 CREATE OR REPLACE FUNCTION bulkorder_catalog.check_rules(opname text, rules jsonb, list_name text,
                                                          rule_name text, reserved text[], code_hint text)
 RETURNS void
@@ -195,18 +199,18 @@ BEGIN
             RAISE EXCEPTION '%: % % is not a JSON object', opname, rule_name, elem.n USING ERRCODE = '22023';
         END IF;
         PERFORM bulkorder_catalog.check_object(opname, elem.rule, pg_catalog.format('%s %s', rule_name, elem.n),
-            ARRAY['code', 'condition', 'message_ja', 'message_en'], 'A rule has code, condition, message_ja and message_en.');
+            ARRAY['code', 'condition', 'message_ja', 'message_en'], 'RULE_KEYS');
         SELECT pg_catalog.string_agg(k, ', ' ORDER BY k) INTO bad
         FROM pg_catalog.unnest(ARRAY['code', 'condition', 'message_ja', 'message_en']) k
         WHERE pg_catalog.jsonb_typeof(elem.rule->k) IS DISTINCT FROM 'string' OR pg_catalog.btrim(elem.rule->>k) = '';
         IF bad IS NOT NULL THEN
             RAISE EXCEPTION '%: % % has no %', opname, rule_name, elem.n, bad
                 USING ERRCODE = '22023',
-                      HINT = 'Every rule needs its error code, its condition and both messages (Japanese and English), as non-empty strings.';
+                      HINT = bulkorder_catalog.message('RULE_FIELDS');
         END IF;
         IF elem.rule->>'code' !~ '^[a-z][a-z0-9_]*$' OR elem.rule->>'code' = ANY (reserved) THEN
             RAISE EXCEPTION '%: % % has error code "%"', opname, rule_name, elem.n, elem.rule->>'code'
-                USING ERRCODE = '22023', HINT = code_hint;
+                USING ERRCODE = '22023', HINT = bulkorder_catalog.message(code_hint);
         END IF;
     END LOOP;
 END
@@ -284,15 +288,17 @@ REVOKE ALL ON FUNCTION bulkorder_catalog.compile_operation(text, text),
                        bulkorder_catalog.check_strings(text, jsonb, text, text[], text[], text)
     FROM PUBLIC;
 
--- Declare an operation whole (README, "Adding an operation").
+-- Declare an operation whole (docs/define_operation.md).
 --   rules   [{"code", "condition", "message_ja", "message_en"}, …]: the
 --           eligibility rules, in the order they are checked
---   checks  [{"condition", "message", "hint"?, "sqlstate"? (22023)}, …]: the
---           whole-call checks over p, in order
+--   checks  [{"condition", "message", "hint"?, "hint_ja"?, "sqlstate"? (22023)}, …]:
+--           the whole-call checks over p, in order; message is the error's
+--           (English, as every errmsg), hint its hint in English, hint_ja in
+--           Japanese (a Japanese session without it gets hint)
 --   revert  {"reversible": bool (true), "reason": text (required when false,
 --           and then the only other key), "condition", "rules", "before_sql",
 --           "apply_sql", "prelock_sql", "lock_sql", "visible_condition"}:
---           how a revert undoes it (the revert_* columns; catalog.c)
+--           how a revert undoes it (the revert_* columns; revert_statements.c)
 -- Returns the wrapper.
 CREATE OR REPLACE FUNCTION bulkorder.define_operation(
     page text,
@@ -352,22 +358,22 @@ BEGIN
     END IF;
     IF v_operation !~ '^[a-z][a-z0-9_]*$' OR pg_catalog.length(v_operation) > 63 THEN
         RAISE EXCEPTION 'operation code "%" is not a lowercase snake_case code', v_operation
-            USING ERRCODE = '22023', HINT = 'A code matches ^[a-z][a-z0-9_]*$ (at most 63 characters).';
+            USING ERRCODE = '22023', HINT = bulkorder_catalog.message('OPERATION_CODE');
     END IF;
     IF v_operation = 'revert' THEN
         -- a job named revert is an undo (revert_job): the engine reads its
         -- params as the job it reverts, never as this operation's
         RAISE EXCEPTION 'operation code "revert" is reserved'
             USING ERRCODE = '22023',
-                  DETAIL = 'A job whose operation is revert is the undo of another job (bulkorder.revert_job).',
-                  HINT = 'Choose another code, e.g. revert_to_awaiting.';
+                  DETAIL = bulkorder_catalog.message('REVERT_RESERVED'),
+                  HINT = bulkorder_catalog.message('CHOOSE_ANOTHER_OPERATION_CODE');
     END IF;
     IF pg_catalog.btrim(define_operation.name_ja) = '' OR pg_catalog.btrim(define_operation.name_en) = '' THEN
         RAISE EXCEPTION '%: name_ja and name_en must not be empty', opname USING ERRCODE = '22023';
     END IF;
     IF v_wrapper !~ '^[a-z][a-z0-9_]*$' OR pg_catalog.length(v_wrapper) > 63 THEN
         RAISE EXCEPTION '%: wrapper name "%" is not a lowercase snake_case name', opname, v_wrapper
-            USING ERRCODE = '22023', HINT = 'A wrapper name matches ^[a-z][a-z0-9_]*$ (at most 63 characters), e.g. bulk_gift_wrap.';
+            USING ERRCODE = '22023', HINT = bulkorder_catalog.message('WRAPPER_NAME');
     END IF;
 
     -- the parameter schema (extension/src/params.c checks values against it)
@@ -378,15 +384,15 @@ BEGIN
         IF prm.name !~ '^[a-z][a-z0-9_]*$' OR prm.name = keys_arg THEN
             RAISE EXCEPTION '%: parameter name "%" is not usable', opname, prm.name
                 USING ERRCODE = '22023',
-                      HINT = pg_catalog.format('A parameter name matches ^[a-z][a-z0-9_]*$ and is not %s (the wrapper''s keys).', keys_arg);
+                      HINT = bulkorder_catalog.message('PARAM_NAME', keys_arg);
         END IF;
         PERFORM bulkorder_catalog.check_object(opname, prm.spec, pg_catalog.format('the spec of parameter "%s"', prm.name),
             ARRAY['type', 'default', 'nullable', 'enum', 'max_length', 'min', 'max', 'position'],
-            'A parameter spec takes type, default, nullable, enum, max_length, min, max and position.');
+            'PARAM_SPEC_KEYS');
         IF prm.spec->>'type' IS NULL
            OR prm.spec->>'type' NOT IN ('boolean', 'text', 'integer', 'bigint', 'date', 'text[]') THEN
             RAISE EXCEPTION '%: parameter "%" has unknown type %', opname, prm.name, coalesce(prm.spec->'type', 'null')
-                USING ERRCODE = '22023', HINT = 'The types are boolean, text, integer, bigint, date and text[].';
+                USING ERRCODE = '22023', HINT = bulkorder_catalog.message('PARAM_TYPES');
         END IF;
         IF prm.spec ? 'nullable' AND pg_catalog.jsonb_typeof(prm.spec->'nullable') <> 'boolean'
            OR prm.spec ? 'position' AND pg_catalog.jsonb_typeof(prm.spec->'position') <> 'number'
@@ -395,7 +401,7 @@ BEGIN
                       WHERE b.key IN ('max_length', 'min', 'max') AND pg_catalog.jsonb_typeof(b.value) <> 'number') THEN
             RAISE EXCEPTION '%: the spec of parameter "%" is malformed', opname, prm.name
                 USING ERRCODE = '22023',
-                      HINT = 'nullable is a boolean, enum an array, position, max_length, min and max numbers.';
+                      HINT = bulkorder_catalog.message('PARAM_SPEC');
         END IF;
         IF prm.spec ? 'default' AND NOT (
                (prm.spec->'default' = 'null' AND coalesce((prm.spec->>'nullable')::boolean, false))
@@ -403,7 +409,7 @@ BEGIN
                CASE prm.spec->>'type' WHEN 'boolean' THEN 'boolean' WHEN 'text' THEN 'string'
                                       WHEN 'date' THEN 'string' WHEN 'text[]' THEN 'array' ELSE 'number' END) THEN
             RAISE EXCEPTION '%: the default of parameter "%" is not of type %', opname, prm.name, prm.spec->>'type'
-                USING ERRCODE = '22023', HINT = 'A default of null needs "nullable": true.';
+                USING ERRCODE = '22023', HINT = bulkorder_catalog.message('PARAM_DEFAULT_NULL');
         END IF;
     END LOOP;
 
@@ -411,7 +417,7 @@ BEGIN
     IF (define_operation.set_clause IS NULL) = (define_operation.apply_sql IS NULL) THEN
         RAISE EXCEPTION '%: give exactly one of set_clause and apply_sql', opname
             USING ERRCODE = '22023',
-                  HINT = 'set_clause updates the page''s row (UPDATE t SET <set_clause>); apply_sql defines applied(target, after) from eligible.';
+                  HINT = bulkorder_catalog.message('SET_OR_APPLY');
     END IF;
     IF define_operation.changed_columns IS NULL OR NULL = ANY (define_operation.changed_columns)
        OR define_operation.effects IS NULL OR NULL = ANY (define_operation.effects) THEN
@@ -421,31 +427,31 @@ BEGIN
     IF define_operation.set_clause IS NOT NULL AND pg_catalog.cardinality(define_operation.changed_columns) = 0 THEN
         RAISE EXCEPTION '%: set_clause needs changed_columns', opname
             USING ERRCODE = '22023',
-                  DETAIL = 'A job records the changed columns in each item''s before and after images, and revert_job sets them back.',
-                  HINT = 'Name the columns set_clause changes, e.g. changed_columns => ''{gift_wrap}''.';
+                  DETAIL = bulkorder_catalog.message('CHANGED_COLUMNS'),
+                  HINT = bulkorder_catalog.message('NAME_CHANGED_COLUMNS');
     END IF;
 
     -- the eligibility rules
     PERFORM bulkorder_catalog.check_rules(opname, v_rules, 'rules', 'rule', ARRAY['not_found'],
-        'An error code matches ^[a-z][a-z0-9_]*$; not_found is the engine''s own.');
+        'RULE_CODE');
     SELECT r->>'code' INTO bad FROM pg_catalog.jsonb_array_elements(v_rules) r
     GROUP BY r->>'code' HAVING pg_catalog.count(*) > 1 LIMIT 1;
     IF bad IS NOT NULL THEN
         RAISE EXCEPTION '%: error code "%" is given to more than one rule', opname, bad USING ERRCODE = '22023';
     END IF;
 
-    -- the row of other data joined to each target (README, "Adding an
-    -- operation": target_join); the compilation below checks the SQL
+    -- the row of other data joined to each target (docs/define_operation.md:
+    -- target_join); the compilation below checks the SQL
     IF define_operation.target_join IS NOT NULL THEN
         PERFORM bulkorder_catalog.check_object(opname, define_operation.target_join, 'target_join',
-            ARRAY['table', 'alias', 'key', 'on'], 'target_join takes table, alias, key and on.');
+            ARRAY['table', 'alias', 'key', 'on'], 'TARGET_JOIN_KEYS');
         PERFORM bulkorder_catalog.check_strings(opname, define_operation.target_join, 'target_join',
-            ARRAY['table', 'alias', 'key'], ARRAY['on'], 'table, alias and key are required; on is optional.');
+            ARRAY['table', 'alias', 'key'], ARRAY['on'], 'TARGET_JOIN_STRINGS');
         IF define_operation.target_join->>'alias' !~ '^[a-z_][a-z0-9_]*$'
            OR define_operation.target_join->>'alias' IN ('t', 'i', 'p', 'prm', 'bulkorder_old') THEN
             RAISE EXCEPTION '%: target_join.alias "%" is not usable', opname, define_operation.target_join->>'alias'
                 USING ERRCODE = '22023',
-                      HINT = 'An alias matches ^[a-z_][a-z0-9_]*$ and is none of the statements'' own names t, i, p, prm and bulkorder_old.';
+                      HINT = bulkorder_catalog.message('TARGET_JOIN_ALIAS');
         END IF;
     END IF;
 
@@ -458,56 +464,57 @@ BEGIN
             RAISE EXCEPTION '%: check % is not a JSON object', opname, elem.n USING ERRCODE = '22023';
         END IF;
         PERFORM bulkorder_catalog.check_object(opname, elem.chk, pg_catalog.format('check %s', elem.n),
-            ARRAY['condition', 'message', 'hint', 'sqlstate'], 'A check has condition, message, and optionally hint and sqlstate.');
+            ARRAY['condition', 'message', 'hint', 'hint_ja', 'sqlstate'], 'CHECK_KEYS');
         IF pg_catalog.jsonb_typeof(elem.chk->'condition') IS DISTINCT FROM 'string'
            OR pg_catalog.jsonb_typeof(elem.chk->'message') IS DISTINCT FROM 'string'
            OR pg_catalog.btrim(elem.chk->>'condition') = '' OR pg_catalog.btrim(elem.chk->>'message') = ''
            OR elem.chk ? 'hint' AND pg_catalog.jsonb_typeof(elem.chk->'hint') NOT IN ('string', 'null')
+           OR elem.chk ? 'hint_ja' AND pg_catalog.jsonb_typeof(elem.chk->'hint_ja') NOT IN ('string', 'null')
            OR elem.chk ? 'sqlstate' AND (elem.chk->>'sqlstate') !~ '^[0-9A-Z]{5}$' THEN
-            RAISE EXCEPTION '%: check % needs a condition and a message (strings); hint is a string, sqlstate five characters [0-9A-Z]', opname, elem.n
+            RAISE EXCEPTION '%: check % needs a condition and a message (strings); hint and hint_ja are strings, sqlstate five characters [0-9A-Z]', opname, elem.n
                 USING ERRCODE = '22023';
         END IF;
         -- a check that fails rejects the call: its SQLSTATE is an error's
         IF pg_catalog.left(elem.chk->>'sqlstate', 2) IN ('00', '01', '02') THEN
             RAISE EXCEPTION '%: check % has sqlstate %, which is no error', opname, elem.n, elem.chk->>'sqlstate'
                 USING ERRCODE = '22023',
-                      DETAIL = 'Class 00 is success, 01 a warning and 02 no data; a failed check rejects the call with an error.',
-                      HINT = 'Give an error SQLSTATE, e.g. 22023 (invalid_parameter_value, the default) or 22008.';
+                      DETAIL = bulkorder_catalog.message('CHECK_SQLSTATE'),
+                      HINT = bulkorder_catalog.message('CHECK_ERROR_SQLSTATE');
         END IF;
     END LOOP;
 
-    -- the revert declaration (README, "Adding an operation": revert)
+    -- the revert declaration (docs/define_operation.md: revert)
     IF define_operation.revert IS NOT NULL THEN
         PERFORM bulkorder_catalog.check_object(opname, define_operation.revert, 'revert',
             ARRAY['reversible', 'reason', 'condition', 'rules', 'before_sql', 'apply_sql',
                   'prelock_sql', 'lock_sql', 'visible_condition'],
-            'revert takes reversible, reason, condition, rules, before_sql, apply_sql, prelock_sql, lock_sql and visible_condition.');
+            'REVERT_KEYS');
         IF define_operation.revert ? 'reversible' AND pg_catalog.jsonb_typeof(define_operation.revert->'reversible') <> 'boolean' THEN
             RAISE EXCEPTION '%: revert.reversible must be a boolean', opname USING ERRCODE = '22023';
         END IF;
         PERFORM bulkorder_catalog.check_strings(opname, define_operation.revert, 'revert', '{}',
             ARRAY['reason', 'condition', 'before_sql', 'apply_sql', 'prelock_sql', 'lock_sql', 'visible_condition'],
-            'Its reason, condition and statements are optional; each one given is a non-empty string.');
+            'REVERT_STRINGS');
         v_reversible := coalesce((define_operation.revert->>'reversible')::boolean, true);
         v_reason := define_operation.revert->>'reason';
         IF NOT v_reversible AND v_reason IS NULL THEN
             RAISE EXCEPTION '%: an irreversible operation needs revert.reason', opname
-                USING ERRCODE = '22023', HINT = 'Say why a job of it cannot be undone; revert_job shows the reason.';
+                USING ERRCODE = '22023', HINT = bulkorder_catalog.message('IRREVERSIBLE_REASON');
         ELSIF v_reversible AND v_reason IS NOT NULL THEN
             RAISE EXCEPTION '%: revert.reason is for an irreversible operation', opname
-                USING ERRCODE = '22023', HINT = 'Give "reversible": false with the reason, or no reason.';
+                USING ERRCODE = '22023', HINT = bulkorder_catalog.message('REVERSIBLE_REASON');
         END IF;
         SELECT pg_catalog.string_agg(k, ', ' ORDER BY k) INTO bad
         FROM pg_catalog.jsonb_object_keys(define_operation.revert) k WHERE k NOT IN ('reversible', 'reason');
         IF NOT v_reversible AND bad IS NOT NULL THEN
             RAISE EXCEPTION '%: an irreversible operation declares no revert statements (revert.% given)', opname, bad
-                USING ERRCODE = '22023', HINT = 'Give "reversible": false with only its reason.';
+                USING ERRCODE = '22023', HINT = bulkorder_catalog.message('IRREVERSIBLE_ONLY_REASON');
         END IF;
-        -- the revert's own rules, checked after changed_since (catalog.c)
+        -- the revert's own rules, checked after changed_since (revert_statements.c)
         IF define_operation.revert ? 'rules' THEN
             PERFORM bulkorder_catalog.check_rules(opname, define_operation.revert->'rules', 'revert.rules',
                 'revert rule', ARRAY['not_found', 'side_effect_done', 'changed_since'],
-                'An error code matches ^[a-z][a-z0-9_]*$; not_found, side_effect_done and changed_since are the revert''s own.');
+                'REVERT_RULE_CODE');
             SELECT r.value->>'code' INTO bad
             FROM pg_catalog.jsonb_array_elements(define_operation.revert->'rules') r
             GROUP BY r.value->>'code' HAVING count(*) > 1 LIMIT 1;
@@ -531,7 +538,7 @@ BEGIN
         -- later version ships too): the shop's stays.  A WARNING, as an
         -- extension script shows no NOTICE.
         RAISE WARNING 'bulkorder: keeping the shop''s declaration of operation %', opname
-            USING HINT = 'Compare it with the shipped declaration in the release notes; drop or redefine it to take the shipped one.';
+            USING HINT = bulkorder_catalog.message('KEEPING_SHOP_DECLARATION');
         SELECT p.oid::regprocedure INTO fn FROM pg_catalog.pg_proc p
         WHERE p.pronamespace = 'bulkorder'::regnamespace AND p.proname = existing.wrapper;
         RETURN fn;
@@ -539,14 +546,14 @@ BEGIN
     IF NOT shipped_ctx AND existing.shipped AND NOT coalesce(define_operation.replace_shipped, false) THEN
         RAISE EXCEPTION 'operation % is shipped with bulkorder', opname
             USING ERRCODE = '42710',
-                  HINT = 'Choose another code, or pass replace_shipped => true to replace the shipped declaration (docs/define_operation.md).';
+                  HINT = bulkorder_catalog.message('OPERATION_SHIPPED');
     END IF;
     -- (an install's script may run before the shop's tables exist: pg_restore)
     IF NOT shipped_ctx THEN
         IF EXISTS (SELECT FROM bulkorder.bulk_jobs j
                    WHERE j.page = v_page AND j.operation = v_operation AND j.status IN ('queued', 'running')) THEN
             RAISE EXCEPTION 'operation % has a queued or running job', opname
-                USING ERRCODE = '55006', HINT = 'Wait for it, or cancel it with bulkorder.cancel_job(job_id).';
+                USING ERRCODE = '55006', HINT = bulkorder_catalog.message('JOB_OPEN_WAIT');
         END IF;
     END IF;
 
@@ -563,7 +570,7 @@ BEGIN
     LIMIT 1;
     IF fn IS NOT NULL THEN
         RAISE EXCEPTION '%: wrapper name "%" is taken by function %', opname, v_wrapper, fn
-            USING ERRCODE = '42723', HINT = 'Choose another wrapper name.';
+            USING ERRCODE = '42723', HINT = bulkorder_catalog.message('WRAPPER_TAKEN');
     END IF;
 
     w := bulkorder_catalog.wrapper_sql(v_page, v_operation, v_params, v_wrapper);
@@ -582,7 +589,7 @@ BEGIN
        AND w.ddl IS DISTINCT FROM (bulkorder_catalog.wrapper_sql(v_page, v_operation, existing.params, existing.wrapper)).ddl THEN
         RAISE EXCEPTION '%: a replacement of a shipped operation keeps its wrapper %', opname, old_fn
             USING ERRCODE = '0A000',
-                  HINT = 'Keep the wrapper name and the parameters'' names, types, order and defaults; rules, checks, the change and its effects may differ.';
+                  HINT = bulkorder_catalog.message('WRAPPER_KEPT');
     END IF;
 
     -- write the declaration: nothing of it stays if anything below fails
@@ -622,9 +629,9 @@ BEGIN
            r.value->>'message_ja', r.value->>'message_en'
     FROM pg_catalog.jsonb_array_elements(v_rules) WITH ORDINALITY r(value, n);
     INSERT INTO bulkorder_catalog.operation_param_checks
-        (page, operation, position, condition, sqlstate, message, hint)
+        (page, operation, position, condition, sqlstate, message, hint, hint_ja)
     SELECT v_page, v_operation, c.n, c.value->>'condition', coalesce(c.value->>'sqlstate', '22023'),
-           c.value->>'message', c.value->>'hint'
+           c.value->>'message', c.value->>'hint', c.value->>'hint_ja'
     FROM pg_catalog.jsonb_array_elements(v_checks) WITH ORDINALITY c(value, n);
 
     -- the statements the engine will build, compiled now; skipped, as
@@ -715,12 +722,12 @@ BEGIN
     IF fn IS NOT NULL AND bulkorder_catalog.is_extension_member(fn) THEN
         RAISE EXCEPTION 'operation % replaces a shipped operation and cannot be dropped', opname
             USING ERRCODE = '42501',
-                  HINT = 'Its wrapper is shipped: redefine it with define_operation(..., replace_shipped => true) instead.';
+                  HINT = bulkorder_catalog.message('SHIPPED_WRAPPER');
     END IF;
     IF EXISTS (SELECT FROM bulkorder.bulk_jobs j
                WHERE j.page = v_page AND j.operation = v_operation AND j.status IN ('queued', 'running')) THEN
         RAISE EXCEPTION 'operation % has a queued or running job', opname
-            USING ERRCODE = '55006', HINT = 'Wait for it, or cancel it with bulkorder.cancel_job(job_id).';
+            USING ERRCODE = '55006', HINT = bulkorder_catalog.message('JOB_OPEN_WAIT');
     END IF;
     DELETE FROM bulkorder_catalog.operations o WHERE o.page = v_page AND o.operation = v_operation;
     IF fn IS NOT NULL THEN

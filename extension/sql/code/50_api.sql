@@ -1,4 +1,4 @@
--- The SQL API of the engine (SPEC §4).  SECURITY DEFINER with a pinned
+-- The SQL API of the engine (docs/api.md).  SECURITY DEFINER with a pinned
 -- search_path: an operator needs EXECUTE here, not privileges on the tables,
 -- so every change goes through the catalogue's rules.
 
@@ -22,7 +22,8 @@ SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION bulkorder.preview_bulk(text, text, bigint[], jsonb) IS
 'The final confirmation (最終確認): what run_bulk would do per target, changing nothing';
 
--- Retrying the failures and undoing a job (SPEC §7; extension/src/revert.c).
+-- Retrying the failures and undoing a job (docs/api.md;
+-- extension/src/revert.c).
 CREATE OR REPLACE FUNCTION bulkorder.retry_failed(job_id bigint, options jsonb DEFAULT '{}')
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'bulkorder_retry_failed'

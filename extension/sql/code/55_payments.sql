@@ -1,4 +1,4 @@
--- The payment connector's way back in (SPEC §2, outboxes).
+-- The payment connector's way back in (docs/connectors.md).
 --
 -- A connector process takes pending rows of bulkorder.payment_requests with
 -- FOR UPDATE SKIP LOCKED (so several connectors never take the same one),
@@ -57,10 +57,10 @@ BEGIN
         END IF;
         RAISE EXCEPTION 'payment request % is already settled', req.request_id
             USING ERRCODE = 'object_not_in_prerequisite_state',
-                  DETAIL = format('It was settled as %s (result code %s) at %s; this report says %s (result code %s).',
-                                  req.status, coalesce(req.result_code, 'none'), req.completed_at,
+                  DETAIL = bulkorder_catalog.message('REQUEST_SETTLED',
+                                  req.status, coalesce(req.result_code, 'none'), req.completed_at::text,
                                   new_status, coalesce(complete_payment_request.result_code, 'none')),
-                  HINT = 'A request is settled once; queue a new request (一括再与信 / 一括再出荷報告) to try again.';
+                  HINT = bulkorder_catalog.message('REQUEST_SETTLED_ONCE');
     END IF;
 
     UPDATE bulkorder.payment_requests r
@@ -90,7 +90,7 @@ COMMENT ON FUNCTION bulkorder.complete_payment_request(bigint, boolean, text, te
 'A payment connector reports the provider''s answer to a request: true when settled now, false for a repeated identical report';
 
 -- The connectors' roles, granted like grant_operator / grant_reader (run as
--- the extension's owner): exactly what the README's connector loops need.
+-- the extension's owner): exactly what docs/connectors.md's loops need.
 -- A payment connector reads the requests, locks them (FOR UPDATE needs an
 -- UPDATE privilege: it gets attempts and last_attempt_at only, to record a
 -- try without an answer) and reports through complete_payment_request.  A

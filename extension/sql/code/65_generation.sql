@@ -1,9 +1,9 @@
--- Subscription order generation (定期注文の自動生成), SPEC §6.
+-- Subscription order generation (定期注文の自動生成): docs/api.md.
 --
 -- bulkorder.generate_subscription_orders(as_of, shop) creates the next order
 -- of every due master — `active`, no autogen_error, next_ship_date <= as_of
 -- — and advances the master to its following delivery.  Meant to run every
--- morning from pg_cron (README).  shop NULL: every shop, each on its own
+-- morning from pg_cron (docs/api.md).  shop NULL: every shop, each on its own
 -- (bulkorder_catalog.generate_shop_orders, in a subtransaction of its own:
 -- one shop's failure never stops another's).
 --
@@ -34,7 +34,7 @@
 -- autogen_error_reason (every reason, in Japanese) and is left as it is;
 -- clear it with the subscriptions page's clear_autogen_error once fixed.
 --
--- One master's data never stops the run for the others (SPEC §8).  The
+-- One master's data never stops the run for the others (docs/api.md).  The
 -- checks below name what they foresee, a next date that is no real date
 -- (infinity, outside 1900-01-01 .. 2199-12-31, written by hand) included:
 -- such an active master is flagged on every run whatever as_of, since it
@@ -258,10 +258,10 @@ BEGIN
     IF result.created + result.failed > 0 THEN
         INSERT INTO bulkorder.notifications (shop_id, job_id, recipient, message)
         VALUES (shop, NULL, NULL,
-                format('定期注文を自動生成しました(%s 発送分まで): 作成 %s件、エラー %s件',
-                       to_char(as_of, 'YYYY-MM-DD'), result.created, result.failed)
+                bulkorder_catalog.message('GENERATION_DONE', to_char(as_of, 'YYYY-MM-DD'),
+                                          result.created::text, result.failed::text)
                 || CASE WHEN result.failed > 0
-                        THEN '。エラーの定期注文マスターは定期自動生成エラーとして一覧に表示されます'
+                        THEN bulkorder_catalog.message('GENERATION_ERRORS_LISTED')
                         ELSE '' END);
     END IF;
 
@@ -287,20 +287,18 @@ BEGIN
     IF as_of IS NULL THEN
         RAISE EXCEPTION 'as_of must not be null'
             USING ERRCODE = 'null_value_not_allowed',
-                  HINT = 'Pass the date up to which due subscriptions get their order, e.g. current_date.';
+                  HINT = bulkorder_catalog.message('AS_OF_NULL');
     END IF;
     IF NOT (as_of BETWEEN '1900-01-01' AND '2199-12-31') THEN
         RAISE EXCEPTION 'as_of is out of range: "%"', as_of
             USING ERRCODE = 'datetime_field_overflow',
-                  DETAIL = CASE WHEN pg_catalog.current_setting('bulkorder.language', true) = 'en'
-                                THEN 'A date argument takes a date from 1900-01-01 to 2199-12-31; infinity is not a date.'
-                                ELSE 'as_of は 1900-01-01 から 2199-12-31 までの日付で指定してください。' END;
+                  DETAIL = bulkorder_catalog.message('AS_OF_RANGE');
     END IF;
 
     IF generate_subscription_orders.shop IS NOT NULL
        AND NOT EXISTS (SELECT FROM bulkorder.shops s WHERE s.code = generate_subscription_orders.shop) THEN
         RAISE EXCEPTION 'unknown shop "%"', generate_subscription_orders.shop
-            USING ERRCODE = '22023', HINT = 'Name a shop of bulkorder.shops, or NULL for every shop.';
+            USING ERRCODE = '22023', HINT = bulkorder_catalog.message('GENERATION_SHOP');
     END IF;
     FOR one IN
         SELECT s.shop_id, s.code FROM bulkorder.shops s
@@ -326,8 +324,7 @@ BEGIN
             RAISE WARNING 'bulkorder: order generation of shop "%" failed: %', one.code, err;
             INSERT INTO bulkorder.notifications (shop_id, job_id, recipient, message)
             VALUES (one.shop_id, NULL, NULL,
-                    format('定期注文の自動生成がエラーで中断しました(%s 発送分まで): %s',
-                           to_char(as_of, 'YYYY-MM-DD'), err));
+                    bulkorder_catalog.message('GENERATION_BROKE_OFF', to_char(as_of, 'YYYY-MM-DD'), err));
         END;
     END LOOP;
     RETURN result;

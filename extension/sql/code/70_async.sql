@@ -1,7 +1,7 @@
--- Asynchronous jobs (SPEC §7): run_bulk(..., options => '{"async": true}')
--- queues the job; a background worker of the extension (job_worker.c) runs it
--- chunk by chunk, each chunk committing its changes, its items, the job's
--- counts and the resume cursor bulk_jobs.last_target together.
+-- Asynchronous jobs (docs/async.md): run_bulk(..., options => '{"async":
+-- true}') queues the job; a background worker of the extension (job_worker.c)
+-- runs it chunk by chunk, each chunk committing its changes, its items, the
+-- job's counts and the resume cursor bulk_jobs.last_target together.
 
 -- options: operator (the person a pooled role acts for), recorded with the
 -- calling role in bulk_jobs.cancelled_by(_operator).  A NULL job_id gives

@@ -1,11 +1,11 @@
--- The shop's data outlives the extension (SPEC §8).  Its tables, their key
--- sequences and the views over them are created by the install script and
--- then released from the extension: DROP EXTENSION bulkorder leaves them and
--- their rows, pg_dump dumps them as the shop's own tables, and Citus can
--- distribute them.  The engine (functions, the catalogue and its listing)
--- stays the extension's.  Runs at every install and upgrade; it releases
--- whatever is still a member, so a table added by a later version is
--- released by the same lines.
+-- The shop's data outlives the extension (docs/administration.md).  Its
+-- tables, their key sequences and the views over them are created by the
+-- install script and then released from the extension: DROP EXTENSION
+-- bulkorder leaves them and their rows, pg_dump dumps them as the shop's own
+-- tables, and Citus can distribute them.  The engine (functions, the catalogue
+-- and its listing) stays the extension's.  Runs at every install and upgrade;
+-- it releases whatever is still a member, so a table added by a later version
+-- is released by the same lines.
 DO $release$
 DECLARE
     obj record;

@@ -1,10 +1,10 @@
 -- Nothing for PUBLIC: an operator or a BI role is granted what it needs
--- (README, "Roles").  Functions that change data are SECURITY DEFINER with a
+-- (docs/security.md).  Functions that change data are SECURITY DEFINER with a
 -- pinned search_path, so an operator needs no privilege on the tables and
 -- every change goes through the rules.
 
 -- The roles a shop needs, as functions so that a DBA grants exactly what
--- the README describes and nothing more, on one shop at a time (shop: a
+-- docs/security.md describes and nothing more, on one shop at a time (shop: a
 -- code; NULL: the database's only shop).  Run them as the extension's
 -- owner: SELECT bulkorder.grant_operator('shop_operator', 'kenko-shop');
 
@@ -70,11 +70,7 @@ DECLARE
     fn regprocedure;
     rel regclass;
 BEGIN
-    IF revoke_operator.role IS NULL THEN
-        RAISE EXCEPTION 'role must not be NULL' USING ERRCODE = 'null_value_not_allowed';
-    ELSIF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = revoke_operator.role) THEN
-        RAISE EXCEPTION 'role "%" does not exist', revoke_operator.role USING ERRCODE = 'undefined_object';
-    END IF;
+    PERFORM bulkorder_catalog.check_role(revoke_operator.role);
     v_shop := bulkorder_catalog.grant_shop(revoke_operator.shop);
     DELETE FROM bulkorder.shop_roles g
     WHERE g.shop_id = v_shop AND g.role = revoke_operator.role::regrole AND g.kind = 'operator';

@@ -13,7 +13,7 @@
 
 -- The catalogue is the extension's own code, not shop data: it lives in a
 -- schema of its own, so that after CREATE EXTENSION the shop's schema holds
--- rows only in payment_methods and mail_templates (README, "How it works"), and nothing in
+-- rows only in payment_methods and mail_templates, and nothing in
 -- it is visible to any role but the owner.
 CREATE SCHEMA bulkorder_catalog;
 REVOKE ALL ON SCHEMA bulkorder_catalog FROM PUBLIC;
@@ -113,10 +113,10 @@ SELECT pg_catalog.pg_extension_config_dump('bulkorder_catalog.operation_rules',
 SELECT pg_catalog.pg_extension_config_dump('bulkorder_catalog.operation_param_checks',
     'WHERE (page, operation) IN (SELECT page, operation FROM bulkorder_catalog.operations WHERE NOT shipped)');
 
--- How a revert undoes the operation (define_operation's revert argument; README,
--- "Undoing a job").  NULL everywhere is the generic revert: the fields named
--- in the original item's after image, where the row still holds them, are
--- set back to its before image.  Fragments may use t (the target row),
+-- How a revert undoes the operation (define_operation's revert argument;
+-- docs/define_operation.md).  NULL everywhere is the generic revert: the
+-- fields named in the original item's after image, where the row still
+-- holds them, are set back to its before image.  Fragments may use t (the target row),
 -- s (the original item: s.before, s.after), p (the original job's params),
 -- src ($2->>'job_id', the job being reverted) and eligible/applied as for
 -- apply_sql.
@@ -140,6 +140,12 @@ ALTER TABLE bulkorder_catalog.operations
     -- the rows a revert can see (NULL: the page's visible_condition); a
     -- revert of 削除 sees the orders it deleted
     ADD COLUMN revert_visible_condition text;
+
+-- A whole-call check's hint in Japanese (1.2), shown to a Japanese
+-- session; hint is the English one (and the Japanese one when there is
+-- none).
+ALTER TABLE bulkorder_catalog.operation_param_checks
+    ADD COLUMN hint_ja text;
 
 -- A row of other data per target (define_operation's target_join): one row
 -- of table, as alias, whose column key is the target's key (and which meets

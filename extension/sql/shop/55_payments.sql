@@ -1,4 +1,4 @@
--- The payment connector's way back in (SPEC §2, outboxes).
+-- The payment connector's way back in (docs/connectors.md).
 --
 -- A connector process takes pending rows of bulkorder.payment_requests with
 -- FOR UPDATE SKIP LOCKED (so several connectors never take the same one),

@@ -1,5 +1,5 @@
--- CSV target selection (CSVにて注文・顧客を指定, SPEC §5) and the staging
--- of the shipment data import (出荷データ取り込み, SPEC §6).
+-- CSV target selection (CSVにて注文・顧客を指定, docs/csv.md) and the staging of the
+-- shipment data import (出荷データ取り込み, docs/csv.md).
 --
 -- bulkorder.upload_csv(page, content, options) (extension/src/csv.c) parses
 -- the file with PostgreSQL's COPY CSV machinery and stages one row per line
@@ -53,7 +53,7 @@ CREATE TABLE bulkorder.upload_lines (
     -- not_a_number: the likely spreadsheet cause ('grouping', 'formula_error',
     -- 'out_of_range', 'separator', 'question_mark'; 1.1 also wrote
     -- 'fraction'); invalid_tracking_no: the format and the problem
-    -- ('jp12:check_digit'); decided by csv_cells.c, worded by upload_errors()
+    -- ('jp12:check_digit'); decided by csv_tracking.c, worded by upload_errors()
     cause text
 );
 CREATE INDEX upload_lines_key_idx ON bulkorder.upload_lines (upload_id, key);

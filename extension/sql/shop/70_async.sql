@@ -1,7 +1,7 @@
--- Asynchronous jobs (SPEC §7): run_bulk(..., options => '{"async": true}')
--- queues the job; a background worker of the extension (job_worker.c) runs it
--- chunk by chunk, each chunk committing its changes, its items, the job's
--- counts and the resume cursor bulk_jobs.last_target together.
+-- Asynchronous jobs (docs/async.md): run_bulk(..., options => '{"async":
+-- true}') queues the job; a background worker of the extension (job_worker.c)
+-- runs it chunk by chunk, each chunk committing its changes, its items, the
+-- job's counts and the resume cursor bulk_jobs.last_target together.
 
 -- What the worker needs to run a job the way its submitter asked for it.
 ALTER TABLE bulkorder.bulk_jobs

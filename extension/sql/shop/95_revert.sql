@@ -1,4 +1,4 @@
--- Retrying the failures and undoing a job (SPEC §7, issue 11).  The same
+-- Retrying the failures and undoing a job (docs/api.md, issue 11).  The same
 -- lines are in releases/bulkorder--1.0--1.1.sql ("retry_failed / revert_job"), so a
 -- fresh 1.1 and an upgraded 1.0 end up identical.
 
@@ -13,7 +13,7 @@ CREATE INDEX bulk_jobs_reverts_idx ON bulkorder.bulk_jobs (reverts) WHERE revert
 -- taken: payment_requests.status 'withdrawn' (payment_requests_status_check
 -- in 10_domain.sql) and mail_outbox.withdrawn_at.  A withdrawn row is never
 -- sent: the connectors take only pending requests and unsent, unwithdrawn
--- mails (README, "Payment and mail connectors").
+-- mails (docs/connectors.md).
 ALTER TABLE bulkorder.mail_outbox ADD COLUMN withdrawn_at timestamptz;
 -- a revert finds the rows of one job's targets by these
 CREATE INDEX payment_requests_job_idx ON bulkorder.payment_requests (job_id, order_no);

@@ -1,7 +1,9 @@
--- The queue's columns and table of 1.2 (SPEC §8 "No open transaction stalls
--- the queue", "A job that kills its worker is not resumed forever").  They
--- come after every column of 1.1; upgrades/1.1--1.2.sql has the same
--- statements in the same order, so a fresh 1.2 and an upgraded 1.1 are alike.
+-- The queue's columns and table of 1.2 (docs/async.md: no open
+-- transaction stalls the queue, a job that kills its worker is not resumed
+-- forever).  They
+-- come after every column of 1.1; the update from 1.1 runs this very file
+-- after upgrades/1.1--1.2.sql (Makefile, UPGRADE_SHOP_SQL), so a fresh 1.2
+-- and an upgraded 1.1 are alike.
 
 ALTER TABLE bulkorder.bulk_jobs
     -- bulkorder.lock_timeout and bulkorder.lock_give_up of the submitting

@@ -1,4 +1,4 @@
--- Orders page (受注管理 > 注文一覧): README, "Orders".  One
+-- Orders page (受注管理 > 注文一覧): docs/operations.md.  One
 -- define_operation call per operation.  Which payment methods can be
 -- re-authorized, need a shipment report, or (NP後払い) are re-authorized
 -- only for one exact refusal message is data: the columns reauthorizable,
@@ -44,7 +44,8 @@ SELECT bulkorder.define_operation('orders', 'delete',
             'message_en', 'an order being shipped cannot be deleted')),
     -- 削除: the revert sees the orders the job deleted.  An order whose
     -- course_seq a later generated order of its subscription took again
-    -- (SPEC §3 delete) cannot come back: two orders would share one place.
+    -- (docs/operations.md, 削除) cannot come back: two orders would share one
+    -- place.
     revert => jsonb_build_object(
         'visible_condition', 'true',
         'rules', jsonb_build_array(jsonb_build_object(
@@ -70,25 +71,9 @@ SELECT bulkorder.define_operation('orders', 'shipping_hold',
             'message_ja', '出荷待ち・出荷作業中の注文のみ出荷停止にできます',
             'message_en', 'only orders awaiting shipment or being shipped can be held')));
 
--- タグ設定: tags added and removed, no duplicates (the customers page
--- declares the same operation)
-SELECT bulkorder.define_operation('orders', 'tags',
-    name_ja => 'タグ設定', name_en => 'tags',
-    wrapper => 'bulk_tags',
-    params => '{"add": {"type": "text[]", "default": [], "max_length": 50, "position": 1},
-                "remove": {"type": "text[]", "default": [], "max_length": 50, "position": 2}}',
-    changed_columns => '{tags}',
-    set_clause => $$tags = bulkorder.merge_tags(t.tags,
-                                   ARRAY(SELECT jsonb_array_elements_text(p->'add')),
-                                   ARRAY(SELECT jsonb_array_elements_text(p->'remove')))$$,
-    checks => jsonb_build_array(
-        jsonb_build_object('condition', $$jsonb_array_length(p->'add') + jsonb_array_length(p->'remove') > 0$$,
-            'message', 'params.add and params.remove are both empty',
-            'hint', 'Name at least one tag to add or remove.'),
-        jsonb_build_object('condition', $$NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(p->'add') a(tag)
-                   WHERE a.tag = '' OR p->'remove' ? a.tag)$$,
-            'message', 'a tag is empty or both added and removed',
-            'hint', 'Each tag must be non-empty and named in add or remove, not both.')));
+-- タグ設定: tags added and removed, no duplicates (00_common.sql: the
+-- customers page declares the same operation)
+SELECT bulkorder_catalog.define_tags('orders', 'bulk_tags');
 
 -- The free-text fields (00_common.sql)
 SELECT bulkorder.define_operation('orders', 'customer_message',
@@ -124,28 +109,9 @@ SELECT bulkorder.define_operation('orders', 'integration_text',
     rules => bulkorder_catalog.text_field_rules('integration_text'));
 
 -- 配送方法: method and time slot of an awaiting order (NULL slot = 指定なし);
--- the subscription master is not touched.  The shipments page declares the
--- same operation.
-SELECT bulkorder.define_operation('orders', 'delivery_method',
-    name_ja => '配送方法', name_en => 'delivery method',
-    wrapper => 'bulk_delivery_method',
-    params => '{"delivery_method": {"type": "text", "position": 1},
-                "time_slot": {"type": "text", "nullable": true, "position": 2}}',
-    changed_columns => '{delivery_method,delivery_time_slot}',
-    set_clause => $$delivery_method = p->>'delivery_method', delivery_time_slot = p->>'time_slot'$$,
-    rules => jsonb_build_array(
-        jsonb_build_object('code', 'not_awaiting_shipment', 'condition', $$t.status = 'awaiting_shipment'$$,
-            'message_ja', '出荷待ちの注文ではないため配送方法を変更できません',
-            'message_en', 'only orders awaiting shipment can have their delivery method changed')),
-    checks => jsonb_build_array(
-        jsonb_build_object('condition', $$EXISTS (SELECT 1 FROM bulkorder.delivery_methods m WHERE m.code = p->>'delivery_method')$$,
-            'message', 'unknown delivery method',
-            'hint', 'The delivery methods are the codes of bulkorder.delivery_methods.'),
-        jsonb_build_object('condition', $$p->>'time_slot' IS NULL
-              OR EXISTS (SELECT 1 FROM bulkorder.delivery_time_slots s
-                         WHERE s.delivery_method = p->>'delivery_method' AND s.code = p->>'time_slot')$$,
-            'message', 'the time slot does not belong to the delivery method',
-            'hint', 'Pick a slot of bulkorder.delivery_time_slots for that method, or null (指定なし).')));
+-- the subscription master is not touched (00_common.sql: the shipments
+-- page declares the same operation).
+SELECT bulkorder_catalog.define_delivery_method('orders', 'bulk_delivery_method');
 
 -- 一括再与信: auth_status → pending, and a reauthorize request
 SELECT bulkorder.define_operation('orders', 'reauthorize',
@@ -328,11 +294,13 @@ SELECT bulkorder.define_operation('orders', 'add_products',
     checks => jsonb_build_array(
         jsonb_build_object('condition', $$EXISTS (SELECT 1 FROM bulkorder.products pr WHERE pr.product_id = (p->>'product_id')::bigint)$$,
             'message', 'unknown product',
-            'hint', 'params.product_id must be a product_id of bulkorder.products.'),
+            'hint', 'params.product_id must be a product_id of bulkorder.products.',
+            'hint_ja', 'params.product_id には bulkorder.products の product_id を指定してください。'),
         jsonb_build_object('condition', $$EXISTS (SELECT 1 FROM bulkorder.products pr
                WHERE pr.product_id = (p->>'product_id')::bigint AND pr.price = 0)$$,
             'message', 'only products at price 0 can be added in bulk',
-            'hint', 'Choose a free item (販売価格0円の商品).')),
+            'hint', 'Choose a free item (販売価格0円の商品).',
+            'hint_ja', '販売価格0円の商品を選んでください。')),
     revert => bulkorder_catalog.order_line_revert());
 
 -- 商品を一括削除: the price-0 line is deleted
@@ -367,7 +335,8 @@ SELECT bulkorder.define_operation('orders', 'remove_products',
     checks => jsonb_build_array(
         jsonb_build_object('condition', $$EXISTS (SELECT 1 FROM bulkorder.products pr WHERE pr.product_id = (p->>'product_id')::bigint)$$,
             'message', 'unknown product',
-            'hint', 'params.product_id must be a product_id of bulkorder.products.')),
+            'hint', 'params.product_id must be a product_id of bulkorder.products.',
+            'hint_ja', 'params.product_id には bulkorder.products の product_id を指定してください。')),
     revert => bulkorder_catalog.order_line_revert());
 
 -- 定期注文自動生成エラー解除 and its revert record the same before image: the

@@ -1,5 +1,5 @@
--- Subscription masters page (受注管理 > 定期注文マスター): README,
--- "Subscription masters".  One define_operation call per operation.  Every
+-- Subscription masters page (受注管理 > 定期注文マスター):
+-- docs/operations.md.  One define_operation call per operation.  Every
 -- operation but the four free-text ones starts with the rule that nothing
 -- changes an `ended` (終了) master (00_common.sql).
 
@@ -26,11 +26,13 @@ SELECT bulkorder.define_operation('subscriptions', 'next_dates',
     checks => jsonb_build_array(
         jsonb_build_object('condition', $$p->>'next_ship_date' IS NOT NULL OR p->>'next_delivery_date' IS NOT NULL$$,
             'message', 'neither next_ship_date nor next_delivery_date is given',
-            'hint', 'Give the next ship date, the next delivery date, or both.'),
+            'hint', 'Give the next ship date, the next delivery date, or both.',
+            'hint_ja', '次回発送予定日、次回お届け予定日のどちらか、または両方を指定してください。'),
         jsonb_build_object('condition', $$p->>'next_ship_date' IS NULL OR p->>'next_delivery_date' IS NULL
        OR (p->>'next_ship_date')::date <= (p->>'next_delivery_date')::date$$,
             'message', 'next_ship_date is after next_delivery_date',
-            'hint', 'The next ship date must be on or before the next delivery date.')));
+            'hint', 'The next ship date must be on or before the next delivery date.',
+            'hint_ja', '次回発送予定日は次回お届け予定日以前の日付にしてください。')));
 
 -- 次回発送方法: every product of the master must allow the method
 SELECT bulkorder.define_operation('subscriptions', 'next_delivery_method',
@@ -49,15 +51,7 @@ SELECT bulkorder.define_operation('subscriptions', 'next_delivery_method',
                                        AND pd.delivery_method = p->>'delivery_method'))$$,
             'message_ja', '定期商品にこの配送方法に対応していない商品があるため変更できません',
             'message_en', 'a product of the subscription does not allow this delivery method')),
-    checks => jsonb_build_array(
-        jsonb_build_object('condition', $$EXISTS (SELECT 1 FROM bulkorder.delivery_methods dm WHERE dm.code = p->>'delivery_method')$$,
-            'message', 'unknown delivery method',
-            'hint', 'The delivery methods are the codes of bulkorder.delivery_methods.'),
-        jsonb_build_object('condition', $$p->>'time_slot' IS NULL
-       OR EXISTS (SELECT 1 FROM bulkorder.delivery_time_slots ts
-                  WHERE ts.delivery_method = p->>'delivery_method' AND ts.code = p->>'time_slot')$$,
-            'message', 'the time slot does not belong to the delivery method',
-            'hint', 'Give one of the method''s slots in bulkorder.delivery_time_slots, or null (指定なし).')));
+    checks => bulkorder_catalog.delivery_method_checks());
 
 -- 定期自動生成エラー: the flag and its reason, on the master
 SELECT bulkorder.define_operation('subscriptions', 'clear_autogen_error',
@@ -90,7 +84,8 @@ SELECT bulkorder.define_operation('subscriptions', 'frequency',
     checks => jsonb_build_array(
         jsonb_build_object('condition', $$EXISTS (SELECT 1 FROM bulkorder.frequencies f WHERE f.frequency_id = (p->>'frequency_id')::bigint)$$,
             'message', 'unknown frequency',
-            'hint', 'The frequencies are the rows of bulkorder.frequencies.')));
+            'hint', 'The frequencies are the rows of bulkorder.frequencies.',
+            'hint_ja', 'お届け頻度は bulkorder.frequencies の行で指定してください。')));
 
 -- 定期商品: the master's line of the from-product now holds the
 -- to-product, with the same quantity.  before/after: that line.
@@ -153,7 +148,8 @@ SELECT bulkorder.define_operation('subscriptions', 'swap_product',
         jsonb_build_object('condition', $$EXISTS (SELECT 1 FROM bulkorder.products pr
                WHERE pr.product_id = (p->>'to_product_id')::bigint AND pr.is_public)$$,
             'message', 'the replacement product does not exist or is not public',
-            'hint', 'Only a public product can be delivered by a subscription.')),
+            'hint', 'Only a public product can be delivered by a subscription.',
+            'hint_ja', '定期で届けられるのは公開中の商品だけです。')),
     -- 定期商品 (swap_product): the master's line goes back to the other product,
     -- quantity kept, where the line is as the job left it and the master has no
     -- line of that product again.

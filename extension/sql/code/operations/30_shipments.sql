@@ -1,4 +1,4 @@
--- Shipments page (仕入・出荷管理 > 出荷一覧): README, "Shipments".  Its rows
+-- Shipments page (仕入・出荷管理 > 出荷一覧): docs/operations.md.  Its rows
 -- are orders (bulkorder_catalog.pages: target_table bulkorder.orders), but
 -- its jobs are its own: they show in shipment_bulk_history, not in
 -- order_bulk_history.  One define_operation call per operation.
@@ -89,7 +89,8 @@ SELECT bulkorder.define_operation('shipments', 'delivery_dates',
     checks => jsonb_build_array(
         jsonb_build_object('condition', $$(p->>'ship_date')::date <= (p->>'delivery_date')::date$$,
             'message', 'ship_date is after delivery_date',
-            'hint', 'The scheduled ship date must be on or before the delivery date.')),
+            'hint', 'The scheduled ship date must be on or before the delivery date.',
+            'hint_ja', '発送予定日はお届け予定日以前の日付にしてください。')),
     -- 配送関連日程: the order's dates and, where the job moved them, its master's
     -- next dates and month anchor.  1.1 records the master (course_order_no) and
     -- its anchor_day in the before image; an item of 1.0 that moved a master
@@ -169,25 +170,6 @@ SELECT bulkorder.define_operation('shipments', 'revert_to_awaiting',
             'message_ja', '出荷済みの注文ではないため出荷待ちに戻せません',
             'message_en', 'only shipped orders can be set back to awaiting shipment')));
 
--- 配送方法: as on the orders page (10_orders.sql), for the shipments page's
+-- 配送方法: as on the orders page (00_common.sql), for the shipments page's
 -- own jobs.
-SELECT bulkorder.define_operation('shipments', 'delivery_method',
-    name_ja => '配送方法', name_en => 'delivery method',
-    wrapper => 'bulk_shipment_delivery_method',
-    params => '{"delivery_method": {"type": "text", "position": 1},
-                "time_slot": {"type": "text", "nullable": true, "position": 2}}',
-    changed_columns => '{delivery_method,delivery_time_slot}',
-    set_clause => $$delivery_method = p->>'delivery_method', delivery_time_slot = p->>'time_slot'$$,
-    rules => jsonb_build_array(
-        jsonb_build_object('code', 'not_awaiting_shipment', 'condition', $$t.status = 'awaiting_shipment'$$,
-            'message_ja', '出荷待ちの注文ではないため配送方法を変更できません',
-            'message_en', 'only orders awaiting shipment can have their delivery method changed')),
-    checks => jsonb_build_array(
-        jsonb_build_object('condition', $$EXISTS (SELECT 1 FROM bulkorder.delivery_methods m WHERE m.code = p->>'delivery_method')$$,
-            'message', 'unknown delivery method',
-            'hint', 'The delivery methods are the codes of bulkorder.delivery_methods.'),
-        jsonb_build_object('condition', $$p->>'time_slot' IS NULL
-              OR EXISTS (SELECT 1 FROM bulkorder.delivery_time_slots s
-                         WHERE s.delivery_method = p->>'delivery_method' AND s.code = p->>'time_slot')$$,
-            'message', 'the time slot does not belong to the delivery method',
-            'hint', 'Pick a slot of bulkorder.delivery_time_slots for that method, or null (指定なし).')));
+SELECT bulkorder_catalog.define_delivery_method('shipments', 'bulk_shipment_delivery_method');

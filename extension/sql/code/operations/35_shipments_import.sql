@@ -1,5 +1,5 @@
 -- Shipments page (仕入・出荷管理 > 出荷一覧): the shipment data import
--- (出荷データ取り込み): README, "The shipment data import".
+-- (出荷データ取り込み): docs/csv.md.
 --
 -- bulkorder.import_shipments(content, options) (extension/src/csv.c) stages
 -- the file as an upload (bulkorder.uploads, upload_lines, upload_shipments:
@@ -16,7 +16,7 @@
 -- A ship_complete mail is queued unless ship_mail_sent, which is then set
 -- (left as it was when the template is disabled: no mail went).
 --
--- Tracking numbers as carriers issue them (SPEC §5): csv_cells.c normalises
+-- Tracking numbers as carriers issue them (docs/csv.md): csv_cells.c normalises
 -- column B and refuses what a spreadsheet spoiled (a formula written as
 -- text, a currency format, a negative number, a fraction, scientific
 -- notation), marking the order's staged row; the rules below fail such an
@@ -26,7 +26,7 @@
 -- order: every effect reads the changed rows only.
 
 -- A tracking number against its carrier's format: NULL when it is one, else
--- 'character', 'length' or 'check_digit' (csv_cells.c, csv_tracking_check).
+-- 'character', 'length' or 'check_digit' (csv_tracking.c, csv_tracking_check).
 -- C, IMMUTABLE and STRICT: the import calls it once per order and per line.
 CREATE OR REPLACE FUNCTION bulkorder.tracking_no_problem(tracking_format text, tracking_no text)
 RETURNS text
@@ -158,6 +158,7 @@ SELECT bulkorder.define_operation('shipments', 'import_shipments',
         jsonb_build_object('condition', $$EXISTS (SELECT 1 FROM bulkorder.uploads u
                WHERE u.upload_id = (p->>'upload_id')::bigint AND u.purpose = 'import_shipments')$$,
             'message', 'params.upload_id does not name a shipment file upload',
-            'hint', 'Upload the file with bulkorder.import_shipments(content, options).')),
+            'hint', 'Upload the file with bulkorder.import_shipments(content, options).',
+            'hint_ja', 'ファイルは bulkorder.import_shipments(content, options) でアップロードしてください。')),
     target_join => jsonb_build_object('table', 'bulkorder.upload_shipments', 'alias', 's', 'key', 'order_no',
         'on', $$s.upload_id = (p->>'upload_id')::bigint$$));

@@ -1,4 +1,4 @@
--- Customers page (顧客管理 > 顧客一覧): README, "Customers".  The seed only
+-- Customers page (顧客管理 > 顧客一覧): docs/operations.md.  The seed only
 -- says customer information can be bulk-updated; these are the updates
 -- shop operators expect.  One define_operation call per operation.
 
@@ -104,25 +104,8 @@ SELECT bulkorder.define_operation('customers', 'blacklist',
         ORDER BY o.order_no
           FOR NO KEY UPDATE OF o$$));
 
--- タグ設定: as on the orders page (10_orders.sql): the same parameters,
--- bulkorder.merge_tags and the same whole-job checks.
-SELECT bulkorder.define_operation('customers', 'tags',
-    name_ja => 'タグ設定', name_en => 'tags',
-    wrapper => 'bulk_customer_tags',
-    params => '{"add": {"type": "text[]", "default": [], "max_length": 50, "position": 1},
-                "remove": {"type": "text[]", "default": [], "max_length": 50, "position": 2}}',
-    changed_columns => '{tags}',
-    set_clause => $$tags = bulkorder.merge_tags(t.tags,
-                                   ARRAY(SELECT jsonb_array_elements_text(p->'add')),
-                                   ARRAY(SELECT jsonb_array_elements_text(p->'remove')))$$,
-    checks => jsonb_build_array(
-        jsonb_build_object('condition', $$jsonb_array_length(p->'add') + jsonb_array_length(p->'remove') > 0$$,
-            'message', 'params.add and params.remove are both empty',
-            'hint', 'Name at least one tag to add or remove.'),
-        jsonb_build_object('condition', $$NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(p->'add') a(tag)
-                   WHERE a.tag = '' OR p->'remove' ? a.tag)$$,
-            'message', 'a tag is empty or both added and removed',
-            'hint', 'Each tag must be non-empty and named in add or remove, not both.')));
+-- タグ設定: as on the orders page (00_common.sql)
+SELECT bulkorder_catalog.define_tags('customers', 'bulk_customer_tags');
 
 -- 備考欄: the free-text field (00_common.sql)
 SELECT bulkorder.define_operation('customers', 'remarks',
@@ -156,7 +139,8 @@ SELECT bulkorder.define_operation('customers', 'rank',
     checks => jsonb_build_array(
         jsonb_build_object('condition', $$p->>'rank' IS NULL OR EXISTS (SELECT 1 FROM bulkorder.customer_ranks r WHERE r.code = p->>'rank')$$,
             'message', 'unknown customer rank',
-            'hint', 'The ranks are the codes of bulkorder.customer_ranks; null clears the rank.')));
+            'hint', 'The ranks are the codes of bulkorder.customer_ranks; null clears the rank.',
+            'hint_ja', '会員ランクは bulkorder.customer_ranks のコードで指定してください。null でランクを外します。')));
 
 SELECT bulkorder.define_operation('customers', 'points',
     name_ja => 'ポイント', name_en => 'points',
@@ -176,9 +160,11 @@ SELECT bulkorder.define_operation('customers', 'points',
     checks => jsonb_build_array(
         jsonb_build_object('condition', $$(p->>'delta')::integer <> 0$$,
             'message', 'params.delta is zero',
-            'hint', 'Give a positive delta to add points or a negative one to take them.')),
-    -- ポイント: as the delta given (SPEC §7): the revert subtracts the job's
-    -- delta from today's balance, whatever happened to it since.
+            'hint', 'Give a positive delta to add points or a negative one to take them.',
+            'hint_ja', 'ポイントを加算するなら正の数、減算するなら負の数を指定してください。')),
+    -- ポイント: as the delta given (docs/api.md, revert_job): the revert
+    -- subtracts the job's delta from today's balance, whatever happened to it
+    -- since.
     revert => jsonb_build_object(
         'condition', 'true',
         'rules', jsonb_build_array(

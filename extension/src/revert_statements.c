@@ -1,0 +1,367 @@
+/*-------------------------------------------------------------------------
+ *
+ * revert_statements.c
+ *	  Compose the statements of a revert (docs/api.md, revert_job), which
+ *	  revert.c's revert_job, preview_revert and retry_failed run.
+ *
+ * A revert is a job of the original job's page with operation 'revert' and
+ * params {"job_id": J, "operation": X, "reapply": bool, "params": X's
+ * params}.  Its statements are composed here from X's declaration: they
+ * read the items of job J for each target's before/after images, so that
+ * the one engine locks, checks, changes, records, chunks and resumes a
+ * revert like any other job.  reapply is false when J applied X (the revert
+ * withdraws J's outbox rows) and true when J was itself a revert of X (the
+ * revert applies X again, with X's side effects, where X's eligibility rules
+ * accept the target today).  They return what any job's statements return
+ * (bulkorder_statements.h): a revert's run is a counting run.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+
+#include "bulkorder_statements.h"
+
+/* a code listed already (among the first n of codes) */
+static bool
+code_listed(const char *code, char **codes, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(codes[i], code) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The revert's own messages, then those of the operation's eligibility
+ * rules (only when it applies the operation again: op_codes, nop), then
+ * those of its revert rules.  One row per code, the first kept: the item of
+ * a code both lists (points_overflow) is joined to one message, the one of
+ * the check that comes first.
+ */
+static void
+append_revert_messages(StringInfo buf, char **op_codes, char **op_messages, int nop,
+					   char **codes, char **messages, int nrules)
+{
+	static char *own[] = {"not_found", "side_effect_done", "changed_since"};
+
+	appendStringInfo(buf, "(VALUES ('not_found', %s), ('side_effect_done', %s), ('changed_since', %s)",
+					 quote_literal_cstr(bulk_message(BMSG_ITEM_NOT_FOUND, NULL)),
+					 quote_literal_cstr(bulk_message(BMSG_ITEM_SIDE_EFFECT_DONE, NULL)),
+					 quote_literal_cstr(bulk_message(BMSG_ITEM_CHANGED_SINCE, NULL)));
+	for (int i = 0; i < nop; i++)
+		if (!code_listed(op_codes[i], own, lengthof(own)) && !code_listed(op_codes[i], op_codes, i))
+			appendStringInfo(buf, ", (%s, %s)",
+							 quote_literal_cstr(op_codes[i]), quote_literal_cstr(op_messages[i]));
+	for (int i = 0; i < nrules; i++)
+		if (!code_listed(codes[i], op_codes, nop) && !code_listed(codes[i], codes, i))
+			appendStringInfo(buf, ", (%s, %s)",
+							 quote_literal_cstr(codes[i]), quote_literal_cstr(messages[i]));
+	appendStringInfoString(buf, ") AS m(code, message)");
+}
+
+/*
+ * Refuse a revert of an operation that cannot be reverted (0A000, with the
+ * catalogue's reason), or whose change the catalogue cannot undo.
+ */
+void
+bulk_check_reversible(const char *page, const char *operation)
+{
+	BulkRevertDeclaration r;
+
+	if (!bulk_read_revert_declaration(page, operation, &r))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("operation \"%s\" of page \"%s\" is no longer in the catalogue", operation, page),
+				 bulk_errdetail(BMSG_REVERT_NOT_DECLARED, NULL)));
+	if (!r.reversible)
+	{
+		char	   *reason = r.irreversible_reason;
+
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("operation \"%s\" of page \"%s\" cannot be reverted", operation, page),
+				 reason ? errdetail("%s", reason) : 0));
+	}
+	/* an apply_sql operation needs its own revert statement */
+	if (!r.own_fields && r.apply_sql == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("operation \"%s\" of page \"%s\" declares no revert", operation, page),
+				 bulk_errdetail(BMSG_REVERT_NO_APPLY, NULL)));
+}
+
+/*
+ * Compose the statements of the revert of page/operation from its
+ * declaration (reapply: the revert of a revert, which applies the operation
+ * again).  The returned operation has no plans and no reverts yet.
+ * Composing checks nothing: bulk_check_reversible says whether a job may
+ * run these statements; define_operation compiles them (compile.c).
+ */
+BulkOperation *
+bulk_compose_revert(const char *page, const char *operation, bool reapply, BulkStatements *st)
+{
+	BulkDeclaration orig;
+	BulkRevertDeclaration rd;
+	BulkOperation *op;
+	char	   *table,
+			   *key,
+			   *visible,
+			   *condition,
+			   *before_sql,
+			   *apply_sql,
+			   *prelock_sql,
+			   *lock_sql,
+			   *revert_visible;
+	char	  **cols,
+			  **effects,
+			  **codes,
+			  **conditions,
+			  **messages,
+			  **op_codes = NULL,
+			  **op_conditions = NULL,
+			  **op_messages = NULL;
+	char	  **join;			/* the operation's target_join */
+	int			ncols,
+				neffects,
+				nrules,
+				nop = 0;
+	bool		withdraw,
+				wreq = false,
+				wmail = false;
+	StringInfoData prefix,
+				check,
+				preview,
+				run;
+
+	/* the original operation: its names, page and change (an unknown one refused) */
+	bulk_read_declaration(page, operation, &orig);
+	table = orig.table;
+	key = orig.key;
+	visible = orig.visible;
+	cols = orig.cols;
+	ncols = orig.ncols;
+	effects = orig.effects;
+	neffects = orig.neffects;
+	join = orig.join;
+	if (reapply)
+	{
+		/* applied again only where the operation would accept the target */
+		op_codes = orig.rules.codes;
+		op_conditions = orig.rules.conditions;
+		op_messages = orig.rules.messages;
+		nop = orig.rules.n;
+	}
+
+	memset(&rd, 0, sizeof(rd));
+	(void) bulk_read_revert_declaration(page, operation, &rd);
+	condition = rd.condition;
+	before_sql = rd.before_sql;
+	apply_sql = rd.apply_sql;
+	prelock_sql = rd.prelock_sql;
+	lock_sql = rd.lock_sql;
+	codes = rd.rules.codes;
+	conditions = rd.rules.conditions;
+	messages = rd.rules.messages;
+	nrules = rd.rules.n;
+	revert_visible = rd.visible_condition;
+
+	op = palloc0(sizeof(BulkOperation));
+	op->page = pstrdup(page);
+	op->operation = "revert";
+	op->page_name = orig.page_name;
+	op->op_name = orig.op_name;
+	op->param_spec = NULL;
+
+	/*
+	 * Undoing a job that queued outbox rows withdraws them (never un-sends):
+	 * the payment requests and/or mails its side effects write, by the
+	 * target's order number.
+	 */
+	withdraw = !reapply && neffects > 0;
+	for (int i = 0; withdraw && i < neffects; i++)
+	{
+		wreq |= strstr(effects[i], "bulkorder.payment_requests") != NULL;
+		wmail |= strstr(effects[i], "bulkorder.mail_outbox") != NULL;
+	}
+
+	/*
+	 * The shared CTEs: the original params (p, as the operation's fragments
+	 * expect), and the outbox rows that can still be withdrawn, locked
+	 * without waiting: one a connector holds is taken.  No statement joins
+	 * two CTE scans: without an index, a nested loop over a chunk (chosen on
+	 * the estimates of a freshly filled table) would be quadratic; a CTE is
+	 * only probed through a hashed subplan.  The outbox rows are locked per
+	 * target (LATERAL: the chunk's keys drive the index, whatever the
+	 * estimates say).
+	 */
+	initStringInfo(&prefix);
+	appendStringInfoString(&prefix, "WITH prm AS (SELECT $2::jsonb->'params' AS p)");
+	if (wreq)
+		appendStringInfoString(&prefix,
+							   ", held_requests AS MATERIALIZED (SELECT r.request_id, r.order_no"
+							   " FROM unnest($1::bigint[]) AS k(target) CROSS JOIN LATERAL"
+							   " (SELECT x.request_id, x.order_no FROM bulkorder.payment_requests x"
+							   " WHERE x.job_id = ($2::jsonb->>'job_id')::bigint AND x.order_no = k.target"
+							   " AND x.status = 'pending' AND x.attempts = 0"
+							   " ORDER BY x.request_id FOR UPDATE SKIP LOCKED) AS r)");
+	if (wmail)
+		appendStringInfoString(&prefix,
+							   ", held_mails AS MATERIALIZED (SELECT m.mail_id, m.order_no"
+							   " FROM unnest($1::bigint[]) AS k(target) CROSS JOIN LATERAL"
+							   " (SELECT x.mail_id, x.order_no FROM bulkorder.mail_outbox x"
+							   " WHERE x.job_id = ($2::jsonb->>'job_id')::bigint AND x.order_no = k.target"
+							   " AND x.sent_at IS NULL AND x.withdrawn_at IS NULL"
+							   " ORDER BY x.mail_id FOR UPDATE SKIP LOCKED) AS m)");
+
+	/* the check: not_found, side_effect_done, changed_since, then the rules */
+	initStringInfo(&check);
+	appendStringInfo(&check,
+					 "SELECT i.target, CASE WHEN t.%s IS NULL OR s.target IS NULL THEN 'not_found'", key);
+	if (wreq)
+		appendStringInfoString(&check,
+							   " WHEN EXISTS (SELECT 1 FROM bulkorder.payment_requests r"
+							   " WHERE r.job_id = ($2::jsonb->>'job_id')::bigint AND r.order_no = i.target"
+							   " AND r.status <> 'withdrawn'"
+							   " AND r.request_id NOT IN (SELECT h.request_id FROM held_requests h))"
+							   " THEN 'side_effect_done'");
+	if (wmail)
+		appendStringInfoString(&check,
+							   " WHEN EXISTS (SELECT 1 FROM bulkorder.mail_outbox m"
+							   " WHERE m.job_id = ($2::jsonb->>'job_id')::bigint AND m.order_no = i.target"
+							   " AND m.withdrawn_at IS NULL"
+							   " AND m.mail_id NOT IN (SELECT h.mail_id FROM held_mails h))"
+							   " THEN 'side_effect_done'");
+	appendStringInfoString(&check, " WHEN NOT coalesce((");
+	if (condition)
+		appendStringInfoString(&check, condition);
+	else
+	{
+		/* every field of the after image still holds its value */
+		if (ncols == 0)
+			appendStringInfoString(&check, "true");
+		for (int i = 0; i < ncols; i++)
+			appendStringInfo(&check, "%st.%s IS NOT DISTINCT FROM a.%s", i > 0 ? " AND " : "",
+							 quote_identifier(cols[i]), quote_identifier(cols[i]));
+	}
+	appendStringInfoString(&check, "), false) THEN 'changed_since'");
+	if (nop > 0)
+		appendStringInfoString(&check, " WHEN orig.error_code IS NOT NULL THEN orig.error_code");
+	bulk_append_rule_cases(&check, codes, conditions, nrules);
+	appendStringInfo(&check, " END AS error_code, CASE WHEN t.%s IS NOT NULL AND s.target IS NOT NULL THEN ",
+					 key);
+	if (before_sql)
+		appendStringInfo(&check, "(%s)", before_sql);
+	else
+		bulk_append_image(&check, "t", cols, ncols);
+	/*
+	 * The rows the revert sees: the undo, those its declaration says (the
+	 * undo of 削除 sees deleted orders); applying the operation again, those
+	 * the operation sees.
+	 */
+	appendStringInfo(&check,
+					 " END AS before, s.before AS src_before, s.after AS src_after, t.ctid AS tid"
+					 " FROM unnest($1::bigint[]) AS i(target) CROSS JOIN prm"
+					 " LEFT JOIN bulkorder.bulk_job_items s ON s.job_id = ($2::jsonb->>'job_id')::bigint"
+					 " AND s.target = i.target AND s.ok"
+					 " LEFT JOIN %s AS t ON t.%s = i.target AND (%s)"
+					 " LEFT JOIN LATERAL jsonb_populate_record(NULL::%s, s.after) AS a ON true",
+					 table, key, (revert_visible && !reapply) ? revert_visible : visible, table);
+	if (nop > 0)
+	{
+		/*
+		 * The operation's eligibility rules, in their order: the first the
+		 * target fails, as the operation's own check finds it.  In a scope
+		 * of their own, where t is the target's row and the declared
+		 * target_join has its alias, as the rules were written for: here s
+		 * is the reverted item, and the import's staged row is s too.  p is
+		 * the operation's params (prm), i the target.
+		 */
+		appendStringInfoString(&check,
+							   " LEFT JOIN LATERAL (SELECT CASE WHEN false THEN NULL::text");
+		bulk_append_rule_cases(&check, op_codes, op_conditions, nop);
+		appendStringInfo(&check, " END AS error_code FROM %s AS t", table);
+		bulk_append_target_join(&check, join, "i.target");
+		appendStringInfo(&check, " WHERE t.%s = i.target) AS orig ON true", key);
+	}
+
+	/* the preview: BULK_PREVIEW_COL_* */
+	initStringInfo(&preview);
+	appendStringInfo(&preview,
+					 "%s, checked AS (%s)"
+					 " SELECT c.target, c.error_code IS NULL, c.error_code, m.message"
+					 " FROM checked c LEFT JOIN ",
+					 prefix.data, check.data);
+	append_revert_messages(&preview, op_codes, op_messages, nop, codes, messages, nrules);
+	appendStringInfoString(&preview, " ON m.code = c.error_code ORDER BY c.target");
+
+	initStringInfo(&run);
+	/*
+	 * eligible carries the images, so that no statement joins two CTE scans
+	 * (no index: a nested loop over a chunk is quadratic).
+	 */
+	appendStringInfo(&run,
+					 "%s, checked AS MATERIALIZED (%s),"
+					 " eligible AS (SELECT target, src_before AS before, src_after AS after, tid"
+					 " FROM checked WHERE error_code IS NULL), ",
+					 prefix.data, check.data);
+	if (apply_sql)
+		appendStringInfoString(&run, apply_sql);
+	else
+	{
+		/* the generic revert: the fields back to the before image */
+		appendStringInfo(&run, "applied AS (UPDATE %s AS t SET ", table);
+		for (int i = 0; i < ncols; i++)
+			appendStringInfo(&run, "%s%s = b.%s", i > 0 ? ", " : "",
+							 quote_identifier(cols[i]), quote_identifier(cols[i]));
+		/*
+		 * By the checked row's ctid: the rows are locked before this
+		 * statement, so the version it read is the latest and cannot move.
+		 */
+		appendStringInfo(&run,
+						 " FROM eligible s"
+						 " CROSS JOIN LATERAL jsonb_populate_record(NULL::%s, s.before) AS b"
+						 " WHERE t.ctid = s.tid AND t.%s = s.target RETURNING t.%s AS target, ",
+						 table, key, key);
+		bulk_append_image(&run, "t", cols, ncols);
+		/* as for the operation's own run: effects re-applied may read it */
+		appendStringInfoString(&run, " AS after, s.tid AS old_tid)");
+	}
+	/*
+	 * The rows to withdraw are the ones held_requests / held_mails locked: a
+	 * target is applied only when no row of it was left to a connector.
+	 */
+	if (wreq)
+		appendStringInfoString(&run,
+							   ", withdrawn_requests AS (UPDATE bulkorder.payment_requests r"
+							   " SET status = 'withdrawn', completed_at = clock_timestamp()"
+							   " FROM applied a"
+							   " WHERE r.job_id = ($2::jsonb->>'job_id')::bigint AND r.order_no = a.target"
+							   " AND r.status = 'pending' AND r.attempts = 0 RETURNING 1)");
+	if (wmail)
+		appendStringInfoString(&run,
+							   ", withdrawn_mails AS (UPDATE bulkorder.mail_outbox m"
+							   " SET withdrawn_at = clock_timestamp()"
+							   " FROM applied a"
+							   " WHERE m.job_id = ($2::jsonb->>'job_id')::bigint AND m.order_no = a.target"
+							   " AND m.sent_at IS NULL AND m.withdrawn_at IS NULL RETURNING 1)");
+	if (reapply)
+		bulk_append_effects(&run, effects, neffects);
+	/* a counting run: BULK_RUN_COL_* */
+	appendStringInfoString(&run,
+						   ", items AS (INSERT INTO bulkorder.bulk_job_items"
+						   " (job_id, target, ok, error_code, message, before, after)"
+						   " SELECT $3, c.target, c.error_code IS NULL, c.error_code, m.message,"
+						   " c.before, a.after FROM checked c"
+						   " LEFT JOIN applied a ON a.target = c.target LEFT JOIN ");
+	append_revert_messages(&run, op_codes, op_messages, nop, codes, messages, nrules);
+	appendStringInfoString(&run,
+						   " ON m.code = c.error_code RETURNING ok, after IS NOT NULL AS done)"
+						   BULK_SQL_RUN_RESULT);
+
+	/* the page's rows in key order, as for any job of the page */
+	bulk_set_statements(st, table, key, prelock_sql, lock_sql, preview.data, run.data, NULL);
+	return op;
+}
