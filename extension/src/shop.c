@@ -484,40 +484,97 @@ shop_qual(int rti, AttrNumber attno, ConfineContext *ctx)
 }
 
 /*
- * Give the range table entry rti the qual where it is scanned: its
- * reference in the join tree becomes a FROM item of its own with the qual,
- * so that a LEFT JOIN's nullable side stays nullable.  False when rti is
- * not in the join tree.
+ * Where a qual restricting one range table entry goes in a join tree.
+ * NOT_HERE: the entry is not under the node; PLACED: the qual is in;
+ * PENDING: the entry is under the node on sides that are never
+ * null-extended, so restricting the node's rows restricts the entry's: the
+ * node's parent places it.
  */
-static bool
-wrap_reference(Node **node, int rti, Expr *qual)
+typedef enum QualPlace
+{
+	QUAL_NOT_HERE,
+	QUAL_PLACED,
+	QUAL_PENDING
+} QualPlace;
+
+static QualPlace place_qual(Node **node, int rti, Expr *qual);
+
+/* A FULL JOIN's side: the side becomes a FROM item of its own with the qual */
+static QualPlace
+wrap_side(Node **side, int rti, Expr *qual)
+{
+	QualPlace	r = place_qual(side, rti, qual);
+
+	if (r == QUAL_PENDING)
+	{
+		*side = (Node *) makeFromExpr(list_make1(*side), (Node *) qual);
+		r = QUAL_PLACED;
+	}
+	return r;
+}
+
+/*
+ * Give the range table entry rti the qual where it is scanned, without
+ * changing what the statement means: in the WHERE of the FROM list that
+ * holds it, or in the ON of the innermost join where restricting the join's
+ * rows restricts only the entry's -- an inner join, or the side of an outer
+ * join that is null-extended (so a LEFT JOIN's nullable side stays
+ * nullable).  The planner pushes such a qual down to the scan itself.  The
+ * join tree keeps its shape (no FROM item is nested in a join: Citus's
+ * planner walks none), except for a side of a FULL JOIN, which only a FROM
+ * item of its own can restrict.
+ */
+static QualPlace
+place_qual(Node **node, int rti, Expr *qual)
 {
 	if (*node == NULL)
-		return false;
+		return QUAL_NOT_HERE;
 	if (IsA(*node, RangeTblRef))
-	{
-		if (((RangeTblRef *) *node)->rtindex != rti)
-			return false;
-		*node = (Node *) makeFromExpr(list_make1(*node), (Node *) qual);
-		return true;
-	}
+		return ((RangeTblRef *) *node)->rtindex == rti ? QUAL_PENDING : QUAL_NOT_HERE;
 	if (IsA(*node, FromExpr))
 	{
+		FromExpr   *f = (FromExpr *) *node;
 		ListCell   *lc;
 
-		foreach(lc, ((FromExpr *) *node)->fromlist)
-			if (wrap_reference((Node **) &lfirst(lc), rti, qual))
-				return true;
-		return false;
+		foreach(lc, f->fromlist)
+		{
+			QualPlace	r = place_qual((Node **) &lfirst(lc), rti, qual);
+
+			if (r == QUAL_PENDING)
+			{
+				f->quals = (Node *) make_and_qual(f->quals, (Node *) qual);
+				return QUAL_PLACED;
+			}
+			if (r == QUAL_PLACED)
+				return r;
+		}
+		return QUAL_NOT_HERE;
 	}
 	if (IsA(*node, JoinExpr))
 	{
 		JoinExpr   *j = (JoinExpr *) *node;
+		QualPlace	r;
+		bool		left;
 
-		return wrap_reference(&j->larg, rti, qual) || wrap_reference(&j->rarg, rti, qual);
+		if (j->jointype == JOIN_FULL)
+		{
+			r = wrap_side(&j->larg, rti, qual);
+			return r != QUAL_NOT_HERE ? r : wrap_side(&j->rarg, rti, qual);
+		}
+		r = place_qual(&j->larg, rti, qual);
+		left = r != QUAL_NOT_HERE;
+		if (!left)
+			r = place_qual(&j->rarg, rti, qual);
+		if (r != QUAL_PENDING)
+			return r;
+		/* the side a LEFT or RIGHT JOIN keeps whole: its parent restricts it */
+		if ((j->jointype == JOIN_LEFT && left) || (j->jointype == JOIN_RIGHT && !left))
+			return QUAL_PENDING;
+		j->quals = (Node *) make_and_qual(j->quals, (Node *) qual);
+		return QUAL_PLACED;
 	}
 	elog(ERROR, "bulkorder: unrecognized join tree node %d", (int) nodeTag(*node));
-	return false;
+	return QUAL_NOT_HERE;
 }
 
 /*
@@ -579,7 +636,7 @@ confine_query(Query *query, ConfineContext *ctx)
 			continue;
 		}
 		/* not in the join tree: an INSERT's EXCLUDED row, a view's OLD/NEW */
-		(void) wrap_reference((Node **) &query->jointree, rti, shop_qual(rti, attno, ctx));
+		(void) place_qual((Node **) &query->jointree, rti, shop_qual(rti, attno, ctx));
 	}
 }
 
