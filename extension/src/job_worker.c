@@ -76,6 +76,7 @@
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 
 #include "bulkorder.h"
 
@@ -237,19 +238,24 @@ col_int8(int col, bool *isnull)
 static void
 mark_run(ClaimArgs *a, int64 cursor, bool has_cursor)
 {
-	Oid			types[2] = {INT8OID, INT8OID};
-	Datum		values[2] = {Int64GetDatum(a->job_id), Int64GetDatum(cursor)};
+	Oid			types[4] = {INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		values[4] = {Int64GetDatum(a->job_id), Int64GetDatum(cursor),
+		TimestampTzGetDatum(PgStartTime), TimestampTzGetDatum(GetCurrentTimestamp())};
 	bool		isnull;
 
+	/*
+	 * This server's start and clock as values: Citus takes no volatile
+	 * function in an UPDATE, and on Citus the mark is the claiming
+	 * coordinator's, whichever node holds the row.
+	 */
 	bulk_spi_exec("UPDATE bulkorder.bulk_job_chunks c"
-				  " SET crashes = c.crashes + CASE WHEN c.run_started_at >= pg_catalog.pg_postmaster_start_time()"
-				  "                              THEN 1 ELSE 0 END,"
-				  "     run_started_at = clock_timestamp()"
+				  " SET crashes = c.crashes + CASE WHEN c.run_started_at >= $3 THEN 1 ELSE 0 END,"
+				  "     run_started_at = $4"
 				  " WHERE c.job_id = $1 AND c.first_target ="
 				  "   (SELECT min(n.first_target) FROM bulkorder.bulk_job_chunks n"
 				  "     WHERE n.job_id = $1 AND ($2::bigint IS NULL OR n.first_target > $2))"
 				  " RETURNING c.crashes, c.first_target, c.last_target",
-				  2, types, values, has_cursor ? NULL : " n", false, SPI_OK_UPDATE_RETURNING);
+				  4, types, values, has_cursor ? NULL : " n  ", false, SPI_OK_UPDATE_RETURNING);
 	if (SPI_processed == 1)
 	{
 		a->crashed = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
@@ -372,10 +378,15 @@ claim_txn(void *arg)
 		}
 		/* only its first turn writes the row here; the chunk checks the status */
 		if (strcmp(status, BULK_STATUS_QUEUED) == 0)
+		{
+			Oid			stypes[2] = {INT8OID, TIMESTAMPTZOID};
+			Datum		svalues[2] = {values[0], TimestampTzGetDatum(GetCurrentTimestamp())};
+
 			bulk_spi_exec("UPDATE bulkorder.bulk_jobs SET status = '" BULK_STATUS_RUNNING "',"
-						  " started_at = coalesce(started_at, clock_timestamp())"
+						  " started_at = coalesce(started_at, $2)"
 						  " WHERE job_id = $1",
-						  1, types, values, NULL, false, SPI_OK_UPDATE);
+						  2, stypes, svalues, NULL, false, SPI_OK_UPDATE);
+		}
 		mark_run(a, cursor, has_cursor);
 	}
 	end_txn();
@@ -561,8 +572,8 @@ chunk_txn(void *arg)
 {
 	ChunkArgs  *a = (ChunkArgs *) arg;
 	Oid			types[3] = {INT8OID, INT8OID, INT4OID};
-	Datum		values[4];
-	Oid			utypes[4] = {INT8OID, INT8OID, INT8OID, INT8OID};
+	Datum		values[5];
+	Oid			utypes[5] = {INT8OID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID};
 	HeapTuple	tup;
 	TupleDesc	desc;
 	bool		isnull,
@@ -709,11 +720,12 @@ chunk_txn(void *arg)
 		values[1] = Int64GetDatum(ok);
 		values[2] = Int64GetDatum(ng + nheld);
 		values[3] = Int64GetDatum(keys[n - 1]);
+		values[4] = TimestampTzGetDatum(GetCurrentTimestamp());
 		bulk_spi_exec("UPDATE bulkorder.bulk_jobs SET processed_count = processed_count + $2 + $3,"
 					  " success_count = success_count + $2, failure_count = failure_count + $3,"
-					  " last_target = $4, last_chunk_at = clock_timestamp(), not_before = NULL"
+					  " last_target = $4, last_chunk_at = $5, not_before = NULL"
 					  " WHERE job_id = $1 RETURNING processed_count",
-					  4, utypes, values, NULL, false, SPI_OK_UPDATE_RETURNING);
+					  5, utypes, values, NULL, false, SPI_OK_UPDATE_RETURNING);
 		processed = col_int8(1, &isnull);
 		SPI_freetuptable(SPI_tuptable);
 	}
@@ -753,8 +765,8 @@ static void
 aside_txn(void *arg)
 {
 	AsideArgs  *a = (AsideArgs *) arg;
-	Oid			types[4] = {INT8OID, INT8OID, INT4OID, INT4OID};
-	Datum		values[4];
+	Oid			types[5] = {INT8OID, INT8OID, INT4OID, INT4OID, TIMESTAMPTZOID};
+	Datum		values[5];
 	bool		isnull;
 
 	begin_txn("bulkorder: setting a job aside");
@@ -762,20 +774,22 @@ aside_txn(void *arg)
 	values[1] = Int64GetDatum(a->first_target);
 	values[2] = Int32GetDatum(a->lock_timeout_ms);
 	values[3] = Int32GetDatum(a->lock_give_up_ms);
+	/* the clock as a value: Citus takes no volatile function in an UPDATE */
+	values[4] = TimestampTzGetDatum(GetCurrentTimestamp());
 	a->give_up = false;
 	a->pause_ms = a->lock_timeout_ms;
 	if (a->held)
 	{
 		bulk_spi_exec("UPDATE bulkorder.bulk_job_chunks"
-					  " SET held_since = coalesce(held_since, clock_timestamp())"
+					  " SET held_since = coalesce(held_since, $5)"
 					  " WHERE job_id = $1 AND first_target = $2"
-					  " RETURNING clock_timestamp() >= held_since + make_interval(secs => $4 / 1000.0),"
-					  "   (extract(epoch FROM least(greatest(clock_timestamp() - held_since,"
+					  " RETURNING $5 >= held_since + make_interval(secs => $4 / 1000.0),"
+					  "   (extract(epoch FROM least(greatest($5 - held_since,"
 					  "                                     make_interval(secs => $3 / 1000.0)),"
 					  "                            make_interval(secs => " CppAsString2(BULK_ASIDE_MAX_MS) " / 1000.0),"
-					  "                            held_since + make_interval(secs => $4 / 1000.0) - clock_timestamp()))"
+					  "                            held_since + make_interval(secs => $4 / 1000.0) - $5))"
 					  "   * 1000)::bigint",
-					  4, types, values, NULL, false, SPI_OK_UPDATE_RETURNING);
+					  5, types, values, NULL, false, SPI_OK_UPDATE_RETURNING);
 		if (SPI_processed == 1)
 		{
 			a->give_up = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
@@ -785,14 +799,16 @@ aside_txn(void *arg)
 	}
 	if (!a->give_up)
 	{
-		values[1] = Int64GetDatum(Max(a->pause_ms, 1));
+		Oid			ntypes[3] = {INT8OID, INT8OID, TIMESTAMPTZOID};
+		Datum		nvalues[3] = {values[0], Int64GetDatum(Max(a->pause_ms, 1)), values[4]};
+
 		/* a job whose row is held needs none: the claim passes it over */
 		bulk_spi_exec("UPDATE bulkorder.bulk_jobs j"
-					  " SET not_before = clock_timestamp() + make_interval(secs => $2 / 1000.0)"
+					  " SET not_before = $3 + make_interval(secs => $2 / 1000.0)"
 					  " FROM (SELECT job_id FROM bulkorder.bulk_jobs WHERE job_id = $1"
 					  "       FOR NO KEY UPDATE SKIP LOCKED) l"
 					  " WHERE j.job_id = l.job_id",
-					  2, types, values, NULL, false, SPI_OK_UPDATE);
+					  3, ntypes, nvalues, NULL, false, SPI_OK_UPDATE);
 		bulk_spi_exec("UPDATE bulkorder.bulk_job_chunks SET run_started_at = NULL"
 					  " WHERE job_id = $1 AND run_started_at IS NOT NULL",
 					  1, types, values, NULL, false, SPI_OK_UPDATE);
@@ -813,9 +829,9 @@ static void
 fail_txn(void *arg)
 {
 	FailArgs   *a = (FailArgs *) arg;
-	Oid			types[3] = {INT8OID, TEXTOID, TEXTOID};
-	Datum		values[3];
-	char		nulls[3] = "   ";
+	Oid			types[4] = {INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
+	Datum		values[4];
+	char		nulls[4] = "    ";
 	HeapTuple	tup;
 	TupleDesc	desc;
 	bool		isnull;
@@ -847,11 +863,12 @@ fail_txn(void *arg)
 		values[2] = CStringGetTextDatum("worker_crashed");
 	}
 	values[1] = CStringGetTextDatum(message);
+	values[3] = TimestampTzGetDatum(GetCurrentTimestamp());
 	bulk_spi_exec("UPDATE bulkorder.bulk_jobs SET status = '" BULK_STATUS_FAILED "', error_message = $2,"
-				  " error_code = $3, finished_at = clock_timestamp()"
+				  " error_code = $3, finished_at = $4"
 				  " WHERE job_id = $1 AND status IN " BULK_SQL_OPEN_STATUSES
 				  " RETURNING page, operation, success_count, failure_count",
-				  3, types, values, nulls, false, SPI_OK_UPDATE_RETURNING);
+				  4, types, values, nulls, false, SPI_OK_UPDATE_RETURNING);
 	if (SPI_processed == 1)
 	{
 		char	   *page,
