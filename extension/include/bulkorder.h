@@ -235,6 +235,32 @@ extern int64 bulk_confine(int64 shop);
 extern int64 bulk_confined_shop(void);
 extern void bulk_arm_confinement(void);
 extern void bulk_disarm_confinement(void);
+extern void bulk_confine_shards(const Oid *shells, const Oid *shards, int n);
+
+/*
+ * citus.c: a Citus cluster (SPEC §9 "Citus").  Once distribute_shops() has
+ * distributed the shop's tables, every chunk of work the engine does runs
+ * as one delegated call on the node that holds the job's shop; the
+ * functions below return false where it runs here (one node, or the
+ * delegated call itself).
+ */
+typedef enum BulkChunkMode
+{
+	BULK_CHUNK_LOCK,			/* lock the targets' rows (a synchronous job's) */
+	BULK_CHUNK_APPLY,			/* lock, check, apply and record */
+	BULK_CHUNK_APPLY_LOCKED,	/* the same, the rows locked already */
+	BULK_CHUNK_GIVE_UP			/* the give-up pass (job_worker.c) */
+} BulkChunkMode;
+
+extern bool bulk_citus_distributed(void);
+extern bool bulk_citus_run_chunk(BulkOperation *op, int64 job_id, Jsonb *params,
+								 const int64 *keys, int count, BulkChunkMode mode,
+								 int64 *succeeded, int64 *failed,
+								 int64 **held, int *nheld);
+extern bool bulk_citus_preview_chunk(BulkOperation *op, Jsonb *params,
+									 const int64 *keys, int count, bool read_only,
+									 ReturnSetInfo *rsinfo);
+extern bool bulk_citus_worker_node(void);
 
 /* version.c */
 extern char *bulk_installed_version(void);
@@ -250,6 +276,11 @@ extern char *bulk_failure_message(const char *page_name, const char *op_name,
 								  int64 job_id, int64 succeeded, int64 failed,
 								  const char *error);
 extern void bulk_finish_job(BulkOperation *op, int64 job_id, const char *status);
+
+/* job_worker.c: the give-up pass over one chunk, here */
+extern void bulk_give_up_chunk(BulkOperation *op, int64 job_id, Jsonb *params,
+							   const int64 *keys, int n, int64 *succeeded, int64 *failed,
+							   int64 **held, int *nheld);
 
 /* queue.c */
 extern void bulk_submit_async(BulkOperation *op, int64 job_id, Jsonb *params,

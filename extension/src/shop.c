@@ -78,6 +78,15 @@ static int64 confine_shop = 0;
 /* the next statement planned is the engine's own: confine it */
 static bool confine_armed = false;
 
+/*
+ * On a Citus node, in a delegated call (citus.c): the shop's shards that the
+ * engine's statements scan instead of the distributed tables, so that
+ * PostgreSQL plans and runs each statement whole, as on one node.
+ */
+static const Oid *shard_shells = NULL;
+static const Oid *shard_shards = NULL;
+static int	shard_count = 0;
+
 /* =(bigint, bigint): a pinned OID of pg_operator.dat */
 #define INT8_EQ_OPERATOR	410
 
@@ -442,6 +451,30 @@ bulk_disarm_confinement(void)
 	confine_armed = false;
 }
 
+/*
+ * The engine's statements scan shards[i] wherever they name shells[i] (n 0:
+ * none).  The arrays stay the caller's; citus.c checks that each shard has
+ * its table's columns, at their numbers, and clears the map at the end of
+ * its call (and shop_xact_callback at the end of the transaction).
+ */
+void
+bulk_confine_shards(const Oid *shells, const Oid *shards, int n)
+{
+	shard_shells = shells;
+	shard_shards = shards;
+	shard_count = n;
+}
+
+/* The shard of relid the statements scan, or relid */
+static Oid
+shard_of(Oid relid)
+{
+	for (int i = 0; i < shard_count; i++)
+		if (shard_shells[i] == relid)
+			return shard_shards[i];
+	return relid;
+}
+
 typedef struct ConfineContext
 {
 	int64		shop;
@@ -619,6 +652,8 @@ confine_query(Query *query, ConfineContext *ctx)
 		rti++;
 		if (rte->rtekind != RTE_RELATION || (attno = shop_column(rte->relid, ctx)) == InvalidAttrNumber)
 			continue;
+		/* the same columns, at the same numbers: the statement reads as written */
+		rte->relid = shard_of(rte->relid);
 		if (rti == query->resultRelation)
 		{
 			if (query->commandType == CMD_MERGE)
@@ -695,6 +730,7 @@ shop_xact_callback(XactEvent event, void *arg)
 	{
 		confine_shop = 0;
 		confine_armed = false;
+		shard_count = 0;
 	}
 }
 
