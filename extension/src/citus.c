@@ -61,6 +61,7 @@
 
 #include "bulkorder.h"
 
+PG_FUNCTION_INFO_V1(bulkorder_citus_distributed);
 PG_FUNCTION_INFO_V1(bulkorder_run_chunk);
 PG_FUNCTION_INFO_V1(bulkorder_preview_chunk);
 
@@ -121,6 +122,13 @@ bulk_citus_distributed(void)
 	}
 	distributed_lxid = MyProc->lxid;
 	return distributed_answer;
+}
+
+/* bulkorder_catalog.citus_distributed(): for the SQL functions */
+Datum
+bulkorder_citus_distributed(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(bulk_citus_distributed());
 }
 
 /* The engine's work goes to the shop's node: distributed, and not there yet */

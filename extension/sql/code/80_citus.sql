@@ -5,6 +5,13 @@
 -- shop.  Nothing here changes a database without Citus, or one where
 -- distribute_shops() has not run.
 
+-- Has distribute_shops() distributed the shop's tables?  (One catalogue
+-- lookup on a database without Citus; one look per transaction with it.)
+CREATE OR REPLACE FUNCTION bulkorder_catalog.citus_distributed()
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'bulkorder_citus_distributed'
+LANGUAGE C STABLE;
+
 -- One chunk of work of a job of the shop, on the node that holds the shop:
 -- the engine's lock, check, apply and record (mode lock, apply,
 -- apply_locked), or the give-up pass of a chunk whose rows are held
@@ -29,6 +36,7 @@ RETURNS TABLE (target bigint, ok boolean, error_code text, message text)
 AS 'MODULE_PATHNAME', 'bulkorder_preview_chunk'
 LANGUAGE C VOLATILE STRICT;
 
+REVOKE ALL ON FUNCTION bulkorder_catalog.citus_distributed() FROM PUBLIC;
 REVOKE ALL ON FUNCTION bulkorder_catalog.run_chunk(bigint, bigint, text, text, jsonb, bigint[], text, text, integer),
                        bulkorder_catalog.preview_chunk(bigint, text, text, jsonb, bigint[], boolean, text)
     FROM PUBLIC;
@@ -42,7 +50,10 @@ LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
     VALUES ('bulkorder_catalog.run_chunk(bigint, bigint, text, text, jsonb, bigint[], text, text, integer)'::regprocedure),
-           ('bulkorder_catalog.preview_chunk(bigint, text, text, jsonb, bigint[], boolean, text)'::regprocedure)
+           ('bulkorder_catalog.preview_chunk(bigint, text, text, jsonb, bigint[], boolean, text)'::regprocedure),
+           ('bulkorder_catalog.settle_payment_request(bigint, bigint, boolean, text, text)'::regprocedure),
+           ('bulkorder_catalog.take_payment_requests_in_shop(bigint, integer)'::regprocedure),
+           ('bulkorder_catalog.take_mails_in_shop(bigint, integer)'::regprocedure)
 $fn$;
 REVOKE ALL ON FUNCTION bulkorder_catalog.citus_delegated_functions() FROM PUBLIC;
 
