@@ -27,19 +27,22 @@ COMMENT ON FUNCTION bulkorder.import_shipments(bytea, jsonb) IS
 'Shipment data import (出荷データ取り込み): column A order number, column B tracking number; returns the job id';
 
 -- Raises 22023 for an unknown (or purged) upload, or one of another shop
--- than the call's.
+-- than the call's.  The call's shop is a value in the queries of these
+-- functions, never call_shop() itself (on Citus, the node that runs a
+-- query does not know the session's shop); the declarations and
+-- assignments share lines so that the error contexts keep their numbers.
 CREATE OR REPLACE FUNCTION bulkorder.check_upload(upload_id bigint)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
-AS $$
+AS $$ DECLARE v_shop bigint;
 BEGIN
     IF $1 IS NULL THEN
         RAISE EXCEPTION 'upload_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    -- an upload of another shop is one the caller cannot know
+    v_shop := bulkorder_catalog.call_shop(NULL);  -- an upload of another shop is one the caller cannot know
     IF NOT EXISTS (SELECT 1 FROM bulkorder.uploads u
-                   WHERE u.shop_id = bulkorder_catalog.call_shop(NULL) AND u.upload_id = $1) THEN
+                   WHERE u.shop_id = v_shop AND u.upload_id = $1) THEN
         RAISE EXCEPTION 'upload % does not exist', $1
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'It may have been purged by bulkorder.purge_uploads(); upload the file again.';
@@ -57,12 +60,12 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    result bigint[];
+    result bigint[]; v_shop bigint;
 BEGIN
-    PERFORM bulkorder.check_upload($1);
+    PERFORM bulkorder.check_upload($1); v_shop := bulkorder_catalog.call_shop(NULL);
     SELECT coalesce(array_agg(l.key ORDER BY l.line_no), '{}') INTO result
     FROM bulkorder.upload_lines l
-    WHERE l.shop_id = bulkorder_catalog.call_shop(NULL) AND l.upload_id = $1 AND l.error_code IS NULL;
+    WHERE l.shop_id = v_shop AND l.upload_id = $1 AND l.error_code IS NULL;
     RETURN result;
 END
 $$;
@@ -83,9 +86,9 @@ CREATE OR REPLACE FUNCTION bulkorder.upload_errors(upload_id bigint)
 RETURNS TABLE (line_no integer, error_code text, message text)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-AS $$
+AS $$ DECLARE v_shop bigint;
 BEGIN
-    PERFORM bulkorder.check_upload($1);
+    PERFORM bulkorder.check_upload($1); v_shop := bulkorder_catalog.call_shop(NULL);
     RETURN QUERY
     SELECT l.line_no, l.error_code,
            CASE WHEN coalesce(current_setting('bulkorder.language', true), 'ja') = 'en' THEN
@@ -224,7 +227,7 @@ BEGIN
                                CASE WHEN split_part(l.cause, ':', 1) = 'jp12'
                                     THEN length(regexp_replace(l.tracking_no, '[^0-9]', '', 'g'))
                                     ELSE length(replace(l.tracking_no, ' ', '')) END AS count) f
-    WHERE u.shop_id = bulkorder_catalog.call_shop(NULL) AND u.upload_id = $1
+    WHERE u.shop_id = v_shop AND u.upload_id = $1
     ORDER BY l.line_no;
 END
 $$;
