@@ -189,6 +189,11 @@ BEGIN
         END IF;
     END LOOP;
 
+    -- SET LOCAL bulkorder.shop narrows what a role sees (row-level security,
+    -- the views) on the nodes its queries run on too
+    EXECUTE pg_catalog.format('ALTER DATABASE %I SET citus.propagate_set_commands = local',
+                              pg_catalog.current_database());
+
     PERFORM bulkorder_catalog.citus_copy_operations();
 END
 $fn$;
