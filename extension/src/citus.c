@@ -58,6 +58,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 
 #include "bulkorder.h"
 
@@ -357,40 +358,40 @@ shard_layout_ok(Oid shell, Oid shard)
 }
 
 /*
- * Enter the delegated call of shop's chunk: the node must hold the shop.
- * The engine's statements are then confined to the shop and planned against
- * its shards here (shop.c).  The caller is connected to SPI.
+ * The shop's shards on this node, kept for the next call of the same shop:
+ * the shard of each of its tables (shells[i] -> shards[i]).  Valid while
+ * the anchor shard (orders') is the one of the shop and every shard
+ * relation still exists: a shard split gives the shop another anchor, a
+ * move away and back re-creates the relations.
  */
+static int64 map_shop = 0;
+static int64 map_anchor = 0;
+static Oid *map_shells = NULL;
+static Oid *map_shards = NULL;
+static int	map_count = 0;
+
+static bool
+shard_map_valid(int64 shop, int64 anchor)
+{
+	if (map_shop != shop || map_anchor != anchor || map_count == 0)
+		return false;
+	for (int i = 0; i < map_count; i++)
+		if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(map_shards[i])))
+			return false;
+	return true;
+}
+
+/* Read the shop's shards on this node into the map (anchor: orders' shard) */
 static void
-enter_shop_node(int64 shop)
+read_shard_map(int64 shop, int64 anchor)
 {
 	Oid			types[1] = {INT8OID};
 	Datum		values[1] = {Int64GetDatum(shop)};
 	Oid			nsp = get_namespace_oid("bulkorder", false);
-	Oid		   *shells;
-	Oid		   *shards;
 	bool		isnull;
-	int64		anchor;
 	int			n = 0;
 
-	ensure_callback();
-
-	/*
-	 * The shop's shard group, fenced as Citus's own writes fence it: a move
-	 * of it waits for this transaction, and after one has committed this
-	 * sees the shards elsewhere.
-	 */
-	if (SPI_execute_with_args("SELECT pg_catalog.get_shard_id_for_distribution_column('bulkorder.orders', $1)",
-							  1, types, values, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "bulkorder: could not find the shard of shop %lld", (long long) shop);
-	anchor = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	values[0] = Int64GetDatum(anchor);
-	if (SPI_execute_with_args("SELECT pg_catalog.lock_shard_metadata(5, ARRAY[$1])",
-							  1, types, values, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "bulkorder: could not lock the metadata of shard %lld", (long long) anchor);
-
-	/* every table of the shop: its shard for the shop, if this node has it */
-	values[0] = Int64GetDatum(shop);
+	map_count = 0;
 	if (SPI_execute_with_args("SELECT p.logicalrelid::oid, s.shardid,"
 							  "       EXISTS (SELECT FROM pg_catalog.pg_dist_placement pl"
 							  "                WHERE pl.shardid = s.shardid"
@@ -402,8 +403,13 @@ enter_shop_node(int64 shop)
 							  " WHERE c.relnamespace = 'bulkorder'::pg_catalog.regnamespace",
 							  1, types, values, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "bulkorder: could not read the shards of shop %lld", (long long) shop);
-	shells = MemoryContextAlloc(TopTransactionContext, sizeof(Oid) * Max(SPI_processed, 1));
-	shards = MemoryContextAlloc(TopTransactionContext, sizeof(Oid) * Max(SPI_processed, 1));
+	if (map_shells)
+	{
+		pfree(map_shells);
+		pfree(map_shards);
+	}
+	map_shells = MemoryContextAlloc(TopMemoryContext, sizeof(Oid) * Max(SPI_processed, 1));
+	map_shards = MemoryContextAlloc(TopMemoryContext, sizeof(Oid) * Max(SPI_processed, 1));
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
@@ -414,12 +420,7 @@ enter_shop_node(int64 shop)
 		Oid			shard;
 
 		if (!DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull)))
-			ereport(ERROR,
-					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-					 errmsg("shop %lld is not on this node", (long long) shop),
-					 errdetail("A chunk of the shop's work reached a node that does not hold shard %lld of %s.",
-							   (long long) shardid, get_rel_name(shell)),
-					 errhint("The shop may have moved: run the call again.  On a coordinator, run bulkorder.distribute_shops().")));
+			elog(ERROR, "bulkorder: shard %s of shop %lld is not on this node", name, (long long) shop);
 		shard = get_relname_relid(name, nsp);
 		if (!OidIsValid(shard))
 			elog(ERROR, "bulkorder: shard %s of shop %lld is not on this node", name, (long long) shop);
@@ -430,12 +431,59 @@ enter_shop_node(int64 shop)
 							name, get_rel_name(shell)),
 					 errdetail("The engine runs its statements against the shop's shards as it would against the tables."),
 					 errhint("A column dropped before the table was distributed leaves a gap; copy the table into a new one before distribute_shops().")));
-		shells[n] = shell;
-		shards[n] = shard;
+		map_shells[n] = shell;
+		map_shards[n] = shard;
 		n++;
 	}
 	SPI_freetuptable(SPI_tuptable);
-	bulk_confine_shards(shells, shards, n);
+	map_shop = shop;
+	map_anchor = anchor;
+	map_count = n;
+}
+
+/*
+ * Enter the delegated call of shop's chunk: the node must hold the shop.
+ * The engine's statements are then confined to the shop and planned against
+ * its shards here (shop.c).  The caller is connected to SPI.
+ */
+static void
+enter_shop_node(int64 shop)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(shop)};
+	bool		isnull;
+	int64		anchor;
+
+	ensure_callback();
+
+	/*
+	 * The shop's shard group, fenced as Citus's own writes fence it: a move
+	 * of it waits for this transaction, and once one has committed, the
+	 * next statement's snapshot sees the shards elsewhere.
+	 */
+	if (SPI_execute_with_args("SELECT s.id, pg_catalog.lock_shard_metadata(5, ARRAY[s.id])"
+							  "  FROM pg_catalog.get_shard_id_for_distribution_column('bulkorder.orders', $1) AS s(id)",
+							  1, types, values, NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "bulkorder: could not lock the shard of shop %lld", (long long) shop);
+	anchor = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_freetuptable(SPI_tuptable);
+	values[0] = Int64GetDatum(anchor);
+	if (SPI_execute_with_args("SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_placement pl"
+							  "                WHERE pl.shardid = $1"
+							  "                  AND pl.groupid = (SELECT groupid FROM pg_catalog.pg_dist_local_group))",
+							  1, types, values, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "bulkorder: could not read the placement of shard %lld", (long long) anchor);
+	if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("shop %lld is not on this node", (long long) shop),
+				 errdetail("A chunk of the shop's work reached a node that does not hold its shard %lld.",
+						   (long long) anchor),
+				 errhint("The shop may have moved: run the call again.  On a coordinator, run bulkorder.distribute_shops().")));
+	SPI_freetuptable(SPI_tuptable);
+	if (!shard_map_valid(shop, anchor))
+		read_shard_map(shop, anchor);
+	bulk_confine_shards(map_shells, map_shards, map_count);
 	in_delegated_call = true;
 }
 
