@@ -54,7 +54,7 @@ PG_VERSION_FOUND := $(if $(PG_CONFIG),$(shell $(PG_CONFIG) --version 2>/dev/null
 PG_MAJOR := $(shell echo '$(PG_VERSION_FOUND)' | sed -n 's/^PostgreSQL \([0-9][0-9]*\).*/\1/p')
 PG_CONFIG_HINT = set PG_CONFIG to the pg_config of a PostgreSQL $(PG_MAJOR_SUPPORTED) installation, e.g. make PG_CONFIG=$(PG_CONFIG_DEBIAN) (Debian package postgresql-server-dev-$(PG_MAJOR_SUPPORTED); make deps installs it)
 # goals that work without PostgreSQL's build files
-NO_PGXS_GOALS = deps demo stop test fuzz bench
+NO_PGXS_GOALS = deps demo stop test fuzz bench bench-citus
 GOALS = $(or $(MAKECMDGOALS),all)
 
 ifeq ($(PG_MAJOR),)
@@ -110,7 +110,7 @@ $(OBJS): extension/include/bulkorder.h extension/include/bulkorder_csv.h
 # the library's version (BULKORDER_VERSION) is the control file's
 extension/src/version.o: $(EXTENSION).control
 
-.PHONY: deps demo stop test fuzz bench check-asan
+.PHONY: deps demo stop test fuzz bench bench-citus check-asan
 
 deps:
 	bash tools/deps.sh
@@ -133,9 +133,15 @@ fuzz: deps
 	$(MAKE) all
 	FUZZ_SEED=random bash test/stages/fuzz.sh
 
+# then the Citus path (bench/citus.sh; skipped without ../shared/vendor)
 bench: deps
 	$(MAKE) all
 	bash bench/run.sh
+	bash bench/citus.sh
+
+bench-citus: deps
+	$(MAKE) all
+	bash bench/citus.sh
 
 # the extension built with ASan + UBSan in a copy of its own (.pg/asan), the
 # suites against a server with the runtime preloaded (README, "Development")
