@@ -5,13 +5,6 @@
 -- shop.  Nothing here changes a database without Citus, or one where
 -- distribute_shops() has not run.
 
--- Has distribute_shops() distributed the shop's tables?  (One catalogue
--- lookup on a database without Citus; one look per transaction with it.)
-CREATE OR REPLACE FUNCTION bulkorder_catalog.citus_distributed()
-RETURNS boolean
-AS 'MODULE_PATHNAME', 'bulkorder_citus_distributed'
-LANGUAGE C STABLE;
-
 -- One chunk of work of a job of the shop, on the node that holds the shop:
 -- the engine's lock, check, apply and record (mode lock, apply,
 -- apply_locked), or the give-up pass of a chunk whose rows are held
@@ -36,7 +29,6 @@ RETURNS TABLE (target bigint, ok boolean, error_code text, message text)
 AS 'MODULE_PATHNAME', 'bulkorder_preview_chunk'
 LANGUAGE C VOLATILE STRICT;
 
-REVOKE ALL ON FUNCTION bulkorder_catalog.citus_distributed() FROM PUBLIC;
 REVOKE ALL ON FUNCTION bulkorder_catalog.run_chunk(bigint, bigint, text, text, jsonb, bigint[], text, text, integer),
                        bulkorder_catalog.preview_chunk(bigint, text, text, jsonb, bigint[], boolean, text)
     FROM PUBLIC;
