@@ -261,6 +261,7 @@ extern bool bulk_citus_preview_chunk(BulkOperation *op, Jsonb *params,
 									 const int64 *keys, int count, bool read_only,
 									 ReturnSetInfo *rsinfo);
 extern bool bulk_citus_worker_node(void);
+extern void bulk_citus_check_statement(SPIPlanPtr plan, const char *what);
 
 /* version.c */
 extern char *bulk_installed_version(void);

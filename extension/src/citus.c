@@ -46,17 +46,20 @@
 #include "access/relation.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "nodes/nodeFuncs.h"
 #include "storage/proc.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/plancache.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
@@ -294,6 +297,93 @@ bulk_citus_preview_chunk(BulkOperation *op, Jsonb *params, const int64 *keys, in
 	return true;
 }
 
+/* schema.table, quoted where needed */
+static char *
+qualified_name(Oid relid)
+{
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid));
+}
+
+/* ----------------------------------------------------------------
+ * define_operation on a coordinator
+ * ----------------------------------------------------------------
+ */
+
+typedef struct RelationsContext
+{
+	List	   *relids;
+} RelationsContext;
+
+static bool
+relations_walker(Node *node, RelationsContext *ctx)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Query))
+	{
+		ListCell   *lc;
+
+		foreach(lc, ((Query *) node)->rtable)
+		{
+			RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+
+			if (rte->rtekind == RTE_RELATION)
+				ctx->relids = list_append_unique_oid(ctx->relids, rte->relid);
+		}
+		return query_tree_walker((Query *) node, relations_walker, (void *) ctx, 0);
+	}
+	return expression_tree_walker(node, relations_walker, (void *) ctx);
+}
+
+/*
+ * A statement of an operation being declared on a Citus coordinator
+ * (define_operation, catalog.c): a WARNING for each table it reads that is
+ * not on the node a chunk runs on -- neither a table of the shops, nor a
+ * reference table, nor a catalogue.  There the chunk would fail.
+ */
+void
+bulk_citus_check_statement(SPIPlanPtr plan, const char *what)
+{
+	RelationsContext ctx = {NIL};
+	ListCell   *lc;
+	Oid			own[3] = {PG_CATALOG_NAMESPACE, get_namespace_oid("bulkorder_catalog", false),
+	get_namespace_oid("information_schema", true)};
+
+	foreach(lc, SPI_plan_get_plan_sources(plan))
+	{
+		CachedPlanSource *source = (CachedPlanSource *) lfirst(lc);
+
+		(void) relations_walker((Node *) source->query_list, &ctx);
+	}
+	foreach(lc, ctx.relids)
+	{
+		Oid			relid = lfirst_oid(lc);
+		Oid			nsp = get_rel_namespace(relid);
+		Oid			types[1] = {OIDOID};
+		Datum		values[1] = {ObjectIdGetDatum(relid)};
+		bool		everywhere;
+		bool		isnull;
+
+		if (nsp == own[0] || nsp == own[1] || nsp == own[2])
+			continue;
+		if (SPI_execute_with_args("SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p"
+								  "  WHERE p.logicalrelid = $1::pg_catalog.regclass"
+								  "    AND ((p.partmethod = 'n' AND p.repmodel = 't')"
+								  "         OR p.colocationid = (SELECT colocationid FROM pg_catalog.pg_dist_partition"
+								  "                              WHERE logicalrelid = 'bulkorder.orders'::pg_catalog.regclass)))",
+								  1, types, values, NULL, true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "bulkorder: could not read pg_dist_partition");
+		everywhere = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		SPI_freetuptable(SPI_tuptable);
+		if (!everywhere)
+			ereport(WARNING,
+					(errmsg("%s reads table %s, which is not on every node of this Citus cluster",
+							what, qualified_name(relid)),
+					 errdetail("Each chunk of a job runs on the node that holds its shop, where the shop's tables, the reference tables and the catalogue are."),
+					 errhint("Make it a reference table (create_reference_table), or read the shop's own tables.")));
+	}
+}
+
 /* ----------------------------------------------------------------
  * The shop's node: the delegated call
  * ----------------------------------------------------------------
@@ -387,20 +477,24 @@ read_shard_map(int64 shop, int64 anchor)
 {
 	Oid			types[1] = {INT8OID};
 	Datum		values[1] = {Int64GetDatum(shop)};
-	Oid			nsp = get_namespace_oid("bulkorder", false);
 	bool		isnull;
 	int			n = 0;
 
 	map_count = 0;
+	/* the shop's tables, and every reference table (a copy on every node) */
 	if (SPI_execute_with_args("SELECT p.logicalrelid::oid, s.shardid,"
 							  "       EXISTS (SELECT FROM pg_catalog.pg_dist_placement pl"
 							  "                WHERE pl.shardid = s.shardid"
-							  "                  AND pl.groupid = (SELECT groupid FROM pg_catalog.pg_dist_local_group))"
+							  "                  AND pl.groupid = (SELECT groupid FROM pg_catalog.pg_dist_local_group)),"
+							  "       c.relnamespace"
 							  "  FROM pg_catalog.pg_dist_partition p"
 							  "  JOIN pg_catalog.pg_class c ON c.oid = p.logicalrelid"
 							  "  CROSS JOIN LATERAL (SELECT pg_catalog.get_shard_id_for_distribution_column("
 							  "         p.logicalrelid, CASE WHEN p.partmethod = 'h' THEN $1 END) AS shardid) s"
-							  " WHERE c.relnamespace = 'bulkorder'::pg_catalog.regnamespace",
+							  " WHERE (c.relnamespace = 'bulkorder'::pg_catalog.regnamespace"
+							  "        AND p.colocationid = (SELECT colocationid FROM pg_catalog.pg_dist_partition"
+							  "                              WHERE logicalrelid = 'bulkorder.orders'::pg_catalog.regclass))"
+							  "    OR (p.partmethod = 'n' AND p.repmodel = 't')",
 							  1, types, values, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "bulkorder: could not read the shards of shop %lld", (long long) shop);
 	if (map_shells)
@@ -421,7 +515,7 @@ read_shard_map(int64 shop, int64 anchor)
 
 		if (!DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull)))
 			elog(ERROR, "bulkorder: shard %s of shop %lld is not on this node", name, (long long) shop);
-		shard = get_relname_relid(name, nsp);
+		shard = get_relname_relid(name, DatumGetObjectId(SPI_getbinval(tup, desc, 4, &isnull)));
 		if (!OidIsValid(shard))
 			elog(ERROR, "bulkorder: shard %s of shop %lld is not on this node", name, (long long) shop);
 		if (!shard_layout_ok(shell, shard))

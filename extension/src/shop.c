@@ -14,8 +14,9 @@
  * the fragments of shipped and shop-defined operations alike -- is planned
  * with the job's shop written into it: the planner hook below walks the
  * rewritten query (views expanded, every subquery, CTE and sub-select) and
- * gives each scan of a shop table the qual shop_id = <the shop>, at the
- * scan itself (an outer join's nullable side stays nullable), gives an
+ * gives each scan of a shop table the qual shop_id = <the shop>, where it
+ * restricts that scan alone (an outer join's nullable side stays
+ * nullable; PostgreSQL pushes it down to the scan), gives an
  * UPDATE or DELETE of one the same qual, and makes a row an INSERT or
  * UPDATE writes carry the shop (the column's default becomes the shop
  * itself; a value the statement gives is checked by
@@ -23,6 +24,11 @@
  * another shop's rows, whether or not it names shop_id, and every statement
  * is a single-shop statement that Citus can route.  The shop is a constant:
  * the engine keeps its plans per shop (catalog.c).
+ *
+ * On a Citus node, inside the delegated call of a chunk (citus.c), the hook
+ * also replaces each distributed table by the shop's local shard, and each
+ * reference table by its local copy: the statement is then PostgreSQL's to
+ * plan and run, whole, as on one node.
  *
  * Only the statement the engine hands to SPI is confined: the hook acts
  * while a statement is "armed" (bulk_spi_exec and bulk_spi_execute_plan
@@ -692,8 +698,14 @@ confine_query(Query *query, ConfineContext *ctx)
 		AttrNumber	attno;
 
 		rti++;
-		if (rte->rtekind != RTE_RELATION || (attno = shop_column(rte->relid, ctx)) == InvalidAttrNumber)
+		if (rte->rtekind != RTE_RELATION)
 			continue;
+		if ((attno = shop_column(rte->relid, ctx)) == InvalidAttrNumber)
+		{
+			/* another table: on Citus, a reference table's local copy */
+			rte->relid = shard_of(rte->relid);
+			continue;
+		}
 		/* the same columns, at the same numbers: the statement reads as written */
 		rte->relid = shard_of(rte->relid);
 		if (rti == query->resultRelation)
