@@ -141,6 +141,20 @@ SELECT 'cancel', bulkorder.cancel_job(:job, '{"shop": "default"}');
 COMMIT;
 SQL
 
+  # an operation of the shop's own, declared on the coordinator: it reaches
+  # the shops' nodes, sync and async
+  sql "$node" <<'SQL' >/dev/null
+SELECT bulkorder.define_operation('orders', 'citus_note',
+    name_ja => 'メモ', name_en => 'note', wrapper => 'bulk_citus_note',
+    params => '{"note": {"type": "text", "max_length": 20, "position": 1}}',
+    changed_columns => '{remarks}',
+    set_clause => $$remarks = p->>'note'$$,
+    rules => '[{"code": "not_awaiting_shipment", "condition": "t.status = ''awaiting_shipment''",
+                "message_ja": "出荷待ちの注文ではありません", "message_en": "not awaiting shipment"}]');
+SQL
+  run_job "$node" default orders citus_note 2 '{"note": "メモ"}' >/dev/null
+  run_job "$node" cosme orders citus_note 2 '{"note": "非同期"}' ', "async": true' >/dev/null
+
   # a CSV of keys chooses the targets; the shipment import
   csv=$(sql "$node" -c "SELECT string_agg(k::text, E'\\r\\n') FROM unnest($(targets default orders 3)) k")
   upload=$(sql "$node" -c "SELECT bulkorder.upload_csv('orders', convert_to('注文番号' || E'\\r\\n' || '$csv' || E'\\r\\n12x\\r\\n', 'UTF8'),

@@ -126,7 +126,7 @@ between_jobs() {  # on Citus: move cosme's shards to the other worker
   to=$([ "$from" = "${port[citus_w1]}" ] && echo "${port[citus_w2]}" || echo "${port[citus_w1]}")
   shard=$(q "SELECT get_shard_id_for_distribution_column('bulkorder.orders', (SELECT shop_id FROM bulkorder.shops WHERE code = 'cosme'))")
   q "SELECT citus_move_shard_placement($shard, '127.0.0.1', $from, '127.0.0.1', $to, shard_transfer_mode => 'block_writes')" >/dev/null
-  node_of[cosme]=$to
+  echo "$to" > "$out/moved_to"
   reset_calls
 }
 after_move() {  # on Citus: the second job's chunks ran on the node cosme moved to
@@ -158,9 +158,12 @@ calls_by_node() {
   echo "${now# }"
 }
 t0=$SECONDS
+# each in a job of its own, where set -e stops it at the first failure
 workload citus_one > "$out/one.log" 2>&1 & one=$!
-workload citus_coord > "$out/coord.log" 2>&1 || { cat "$out/coord.log"; fail "the workload failed on the Citus coordinator"; }
-wait $one || { cat "$out/one.log"; fail "the workload failed on the single node"; }
+workload citus_coord > "$out/coord.log" 2>&1 & coord=$!
+wait $coord || { tail -20 "$out/coord.log"; fail "the workload failed on the Citus coordinator"; }
+wait $one || { tail -20 "$out/one.log"; fail "the workload failed on the single node"; }
+node_of[cosme]=$(cat "$out/moved_to")
 echo "ok - the workload ran on both ($((SECONDS - t0)) s): $(q "SELECT count(*) FROM bulkorder.bulk_jobs") jobs"
 if ! diff <(cat "$out/citus_one.calls") <(cat "$out/citus_coord.calls") > "$out/calls.diff"; then
   head -40 "$out/calls.diff"; fail "the calls returned other results on Citus"
@@ -214,6 +217,22 @@ check "the shop created after distribute_shops() is on a worker, with its rows" 
   "SELECT count(*) FROM citus_shards WHERE table_name = 'bulkorder.orders'::regclass
       AND shardid = get_shard_id_for_distribution_column('bulkorder.orders', (SELECT shop_id FROM bulkorder.shops WHERE code = 'late'))
       AND nodeport IN (${port[citus_w1]}, ${port[citus_w2]})" 1
+
+# define_operation on the coordinator: a fragment that reads a table of the
+# coordinator only is told of (its chunks could not run on the shops' nodes)
+q "CREATE TABLE public.coordinator_only (order_no bigint)"
+warn=$(sql citus_coord -c "SELECT bulkorder.define_operation('orders', 'citus_local',
+    name_ja => 'x', name_en => 'x', wrapper => 'bulk_citus_local', params => '{}', changed_columns => '{remarks}',
+    set_clause => \$\$remarks = 'x'\$\$,
+    rules => '[{\"code\": \"listed\", \"condition\": \"t.order_no IN (SELECT order_no FROM public.coordinator_only)\",
+                \"message_ja\": \"x\", \"message_en\": \"x\"}]')" 2>&1 >/dev/null)
+grep -q 'reads table public.coordinator_only, which is not on every node' <<<"$warn" \
+  || fail "define_operation did not warn of a table on the coordinator only: $warn"
+q "SELECT bulkorder.drop_operation('orders', 'citus_local')" >/dev/null
+check "the shop's own operation is on every worker, the dropped one on none" \
+  "SELECT string_agg(result, ',') FROM run_command_on_workers(\$\$SELECT string_agg(operation, '+' ORDER BY operation)
+     FROM bulkorder_catalog.operations WHERE NOT shipped\$\$)" "citus_note,citus_note"
+echo "ok - define_operation on the coordinator warns of a fragment reading a table that is not on every node"
 
 # --- pg_cron on the coordinator (and on the single node, to compare)
 for n in citus_coord citus_one; do

@@ -2,7 +2,7 @@
 # The README's psql examples run as written: every ```sql block, in order,
 # in one psql session against a fresh database holding the demo shop.  The
 # connectors' blocks run in test/stages/connectors.sh (they need their own
-# login roles).  The CSV examples read files "on the operator's machine":
+# login roles), the Citus section's in test/stages/citus.sh (a cluster).  The CSV examples read files "on the operator's machine":
 # this script writes them first, in Shift_JIS as Excel saves them.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -41,7 +41,7 @@ q -d "$db" -At -c "
 
 script="$work/readme.sql"
 awk '
-  /^## / { skip = ($0 == "## Payment and mail connectors") }
+  /^## / { skip = ($0 == "## Payment and mail connectors" || $0 == "## More than one machine: Citus") }
   /^```sql$/ { on = !skip; n += on; next }
   /^```$/ { on = 0 }
   on { print }
