@@ -65,14 +65,22 @@ check() {  # check LABEL SQL EXPECTED (on the coordinator)
   echo "ok - $1"
 }
 
-citus_join citus_coord citus_w1 citus_w2
+# the README's recipe ("More than one machine: Citus"), as it is written
+. "$top/test/lib/readme.sh"
+section='## More than one machine: Citus'
+for i in 1 2 3 4 5; do
+  [ -n "$(readme_block "$section" $i)" ] || fail "README block $i of '$section' is missing"
+done
+for n in citus_coord citus_w1 citus_w2; do sql $n -c "CREATE EXTENSION citus"; done
+sql citus_coord -v coordinator_host=127.0.0.1 -v coordinator_port="${port[citus_coord]}" \
+    -v worker1_host=127.0.0.1 -v worker1_port="${port[citus_w1]}" \
+    -v worker2_host=127.0.0.1 -v worker2_port="${port[citus_w2]}" <<< "$(readme_block "$section" 1)" >/dev/null
 check "a coordinator and two active workers" "SELECT count(*) FROM citus_get_active_worker_nodes()" 2
 
 # --- bulkorder, three shops with demo data, connector roles: on both
 for n in citus_coord citus_one; do
   PGOPTIONS="$PGOPTIONS -c citus.enable_ddl_propagation=off" sql $n -c "CREATE EXTENSION pg_cron"
-  sql $n -c "CREATE EXTENSION bulkorder" \
-         -c "SELECT bulkorder.create_shop('kenko', '健康食品の定期便'), bulkorder.create_shop('cosme', 'コスメの定期便')" >/dev/null
+  sql $n <<< "$(readme_block "$section" 2)" >/dev/null
   seed=3
   for shop in default kenko cosme; do
     PGOPTIONS="$PGOPTIONS -c bulkorder.shop=$shop" sql $n -v orders=300 -v seed=$seed -f "$top/tools/demo-data.sql" >/dev/null 2>&1 \
@@ -94,7 +102,7 @@ code=$(sql citus_one -c "\\set VERBOSITY sqlstate" -c "SELECT bulkorder.distribu
 [ "$code" = 0A000 ] || fail "distribute_shops() without Citus gave SQLSTATE '$code', not 0A000"
 echo "ok - distribute_shops() is refused on a single node (0A000, with a hint)"
 before=$(sql citus_coord -f "$top/test/citus/dump.sql" | sort | md5sum)
-q "SELECT bulkorder.distribute_shops()" >/dev/null
+where=$(sql citus_coord <<< "$(readme_block "$section" 3)" | sed '/^$/d')
 q "SELECT bulkorder.distribute_shops()" >/dev/null
 after=$(sql citus_coord -f "$top/test/citus/dump.sql" | sort | md5sum)
 [ "$before" = "$after" ] || fail "distributing changed the shops' rows"
@@ -117,6 +125,14 @@ for shop in default kenko cosme; do
                                         (SELECT shop_id FROM bulkorder.shops WHERE code = '$shop'))")
 done
 echo "# shops: default on ${node_of[default]}, kenko on ${node_of[kenko]}, cosme on ${node_of[cosme]} (workers ${port[citus_w1]}, ${port[citus_w2]})"
+[ "$(tr '\n' ' ' <<<"$where")" = "default|127.0.0.1|${node_of[default]} kenko|127.0.0.1|${node_of[kenko]} cosme|127.0.0.1|${node_of[cosme]} " ] \
+  || fail "the README's query of where the shops are gave: $where"
+# the README's job, on both
+for n in citus_coord citus_one; do
+  got=$(sql $n <<< "$(readme_block "$section" 4)")
+  [ "$got" = "done|3|0" ] || fail "$n: the README's job gave '$got'"
+done
+echo "ok - the README's recipe: the nodes, CREATE EXTENSION, distribute_shops() and where the shops are, a job (done, 3 changed)"
 
 # --- the workload, on both
 . "$top/test/citus/workload.sh"
@@ -175,6 +191,13 @@ if ! diff "$out/one.dump" "$out/coord.dump" > "$out/dump.diff"; then
   head -40 "$out/dump.diff"; fail "the rows differ on Citus"
 fi
 echo "ok - the same rows on Citus as on one node: $(cut -d'|' -f1 "$out/one.dump" | sort | uniq -c | awk '{printf "%s %s, ", $2, $1}' | sed 's/, $//')"
+
+# the README's connector transaction on Citus, on both
+for n in citus_coord citus_one; do
+  sql $n -U bo_citus_payments <<< "$(readme_block "$section" 5)" >> "$out/$n.readme" \
+    || fail "$n: the README's connector transaction failed"
+done
+diff "$out/citus_one.readme" "$out/citus_coord.readme" >/dev/null || fail "the README's connector transaction answered otherwise on Citus"
 
 # --- where the chunks ran, from the nodes' own statistics
 read -r c_coord c_w1 c_w2 < <(sed 's/^moved: //' "$out/moved")
