@@ -36,11 +36,11 @@ SHOP_SQL = $(addprefix extension/sql/shop/, \
 # the shipped operations come after the API they call and before what reads
 # the catalogue they fill (the uploads, generation, the grants of wrappers)
 CODE_SQL = $(addprefix extension/sql/code/, \
-    01_messages.sql 05_shops.sql 10_text.sql 15_frequency.sql 20_jobs.sql 30_catalog.sql \
+    01_messages.sql 05_shops.sql 06_citus.sql 10_text.sql 15_frequency.sql 20_jobs.sql 30_catalog.sql \
     35_define_operation.sql 50_api.sql 55_payments.sql \
     operations/00_common.sql operations/10_orders.sql operations/20_subscriptions.sql \
     operations/30_shipments.sql operations/35_shipments_import.sql operations/40_customers.sql \
-    60_csv.sql 65_generation.sql 70_async.sql 98_release.sql 99_security.sql)
+    60_csv.sql 65_generation.sql 70_async.sql 80_citus.sql 98_release.sql 99_security.sql)
 # only the step into the version being built is generated; earlier steps
 # are frozen under releases/ when their version ships
 UPGRADE_SQL = $(wildcard extension/sql/upgrades/*--$(EXTVERSION).sql)
@@ -71,7 +71,7 @@ PG_VERSION_FOUND := $(if $(PG_CONFIG),$(shell $(PG_CONFIG) --version 2>/dev/null
 PG_MAJOR := $(shell echo '$(PG_VERSION_FOUND)' | sed -n 's/^PostgreSQL \([0-9][0-9]*\).*/\1/p')
 PG_CONFIG_HINT = set PG_CONFIG to the pg_config of a PostgreSQL $(PG_MAJOR_SUPPORTED) installation, e.g. make PG_CONFIG=$(PG_CONFIG_DEBIAN) (Debian package postgresql-server-dev-$(PG_MAJOR_SUPPORTED); make deps installs it)
 # goals that work without PostgreSQL's build files
-NO_PGXS_GOALS = deps demo stop test fuzz bench profile
+NO_PGXS_GOALS = deps demo stop test fuzz bench profile bench-citus
 GOALS = $(or $(MAKECMDGOALS),all)
 
 ifeq ($(PG_MAJOR),)
@@ -134,7 +134,7 @@ $(OBJS): $(wildcard extension/include/*.h)
 # the library's version (BULKORDER_VERSION) is the control file's
 extension/src/version.o: $(EXTENSION).control
 
-.PHONY: deps demo stop test fuzz bench profile check-asan
+.PHONY: deps demo stop test fuzz bench profile bench-citus check-asan
 
 deps:
 	bash tools/deps.sh
@@ -157,9 +157,15 @@ fuzz: deps
 	$(MAKE) all
 	FUZZ_SEED=random bash test/stages/fuzz.sh
 
+# then the Citus path (bench/citus.sh; skipped without ../shared/vendor)
 bench: deps
 	$(MAKE) all
 	bash bench/run.sh
+	bash bench/citus.sh
+
+bench-citus: deps
+	$(MAKE) all
+	bash bench/citus.sh
 
 # instruction counts of one engine chunk against its floor (bench/README.md)
 profile: deps

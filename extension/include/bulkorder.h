@@ -201,6 +201,7 @@ typedef enum BulkMsg
 	BMSG_SHOP_DENIED,
 	BMSG_CANCEL_OPTION_UNKNOWN,
 	BMSG_NOTIFICATIONS_OPTION_UNKNOWN,
+	BMSG_CONNECTOR_OPTION_UNKNOWN,
 	BMSG_RETRY_ERROR_CODES,
 	BMSG_ITEM_NOT_FOUND,
 	BMSG_ITEM_SIDE_EFFECT_DONE,
@@ -385,6 +386,33 @@ extern int64 bulk_confine(int64 shop);
 extern int64 bulk_confined_shop(void);
 extern void bulk_arm_confinement(void);
 extern void bulk_disarm_confinement(void);
+extern void bulk_confine_shards(const Oid *shells, const Oid *shards, int n);
+
+/*
+ * citus.c: a Citus cluster (SPEC §9 "Citus").  Once distribute_shops() has
+ * distributed the shop's tables, every chunk of work the engine does runs
+ * as one delegated call on the node that holds the job's shop; the
+ * functions below return false where it runs here (one node, or the
+ * delegated call itself).
+ */
+typedef enum BulkChunkMode
+{
+	BULK_CHUNK_LOCK,			/* lock the targets' rows (a synchronous job's) */
+	BULK_CHUNK_APPLY,			/* lock, check, apply and record */
+	BULK_CHUNK_APPLY_LOCKED,	/* the same, the rows locked already */
+	BULK_CHUNK_GIVE_UP			/* the give-up pass (job_worker.c) */
+} BulkChunkMode;
+
+extern bool bulk_citus_distributed(void);
+extern bool bulk_citus_run_chunk(BulkOperation *op, int64 job_id, Jsonb *params,
+								 const int64 *keys, int count, BulkChunkMode mode,
+								 int64 *succeeded, int64 *failed,
+								 int64 **held, int *nheld);
+extern bool bulk_citus_preview_chunk(BulkOperation *op, Jsonb *params,
+									 const int64 *keys, int count, bool read_only,
+									 ReturnSetInfo *rsinfo);
+extern bool bulk_citus_worker_node(void);
+extern void bulk_citus_check_statement(SPIPlanPtr plan, const char *what);
 
 /* version.c */
 extern char *bulk_installed_version(void);
@@ -421,6 +449,11 @@ typedef struct BulkChunk
 } BulkChunk;
 
 extern void bulk_run_chunk(BulkChunk *chunk);
+
+/* job_chunk.c: the give-up pass over one chunk, here */
+extern void bulk_give_up_chunk(BulkOperation *op, int64 job_id, Jsonb *params,
+							   const int64 *keys, int n, int64 *succeeded, int64 *failed,
+							   int64 **held, int *nheld);
 
 /* queue.c */
 extern void bulk_submit_async(BulkOperation *op, int64 job_id, Jsonb *params,

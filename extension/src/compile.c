@@ -56,12 +56,22 @@ compile_statement(const char *sql, int nargs, Oid *argtypes, const char *what)
 		elog(ERROR, "bulkorder: could not prepare statement (%s): %s",
 			 SPI_result_code_string(SPI_result), sql);
 	bulk_check_one_statement(plan, what);
-	/* planned as a job's statement is: confined to a shop (confine.c) */
-	bulk_arm_confinement();
-	cplan = SPI_plan_get_cached_plan(plan);
-	bulk_disarm_confinement();
-	if (cplan)
-		ReleaseCachedPlan(cplan, NULL);
+	/*
+	 * On a Citus coordinator the statement runs on the shops' nodes, planned
+	 * against their shards (citus.c): here, where no shard is, it is
+	 * analysed only, and what it reads must be on every node.
+	 */
+	if (bulk_citus_distributed())
+		bulk_citus_check_statement(plan, what);
+	else
+	{
+		/* planned as a job's statement is: confined to a shop (confine.c) */
+		bulk_arm_confinement();
+		cplan = SPI_plan_get_cached_plan(plan);
+		bulk_disarm_confinement();
+		if (cplan)
+			ReleaseCachedPlan(cplan, NULL);
+	}
 	SPI_freeplan(plan);
 
 	error_context_stack = callback.previous;

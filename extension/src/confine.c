@@ -7,8 +7,9 @@
  * the fragments of shipped and shop-defined operations alike -- is planned
  * with the job's shop written into it: the planner hook below walks the
  * rewritten query (views expanded, every subquery, CTE and sub-select) and
- * gives each scan of a shop table the qual shop_id = <the shop>, at the
- * scan itself (an outer join's nullable side stays nullable), gives an
+ * gives each scan of a shop table the qual shop_id = <the shop>, where it
+ * restricts that scan alone (an outer join's nullable side stays
+ * nullable; PostgreSQL pushes it down to the scan), gives an
  * UPDATE or DELETE of one the same qual, and makes a row an INSERT or
  * UPDATE writes carry the shop (the column's default becomes the shop
  * itself; a value the statement gives is checked by
@@ -16,6 +17,11 @@
  * another shop's rows, whether or not it names shop_id, and every statement
  * is a single-shop statement that Citus can route.  The shop is a constant:
  * the engine keeps its plans per shop (plan_cache.c).
+ *
+ * On a Citus node, inside the delegated call of a chunk (citus.c), the hook
+ * also replaces each distributed table by the shop's local shard, and each
+ * reference table by its local copy: the statement is then PostgreSQL's to
+ * plan and run, whole, as on one node.
  *
  * Only the statement the engine hands to SPI is confined: the hook acts
  * while a statement is "armed" (bulk_spi_exec and bulk_spi_execute_plan
@@ -55,6 +61,15 @@ static int64 confine_shop = 0;
 /* the next statement planned is the engine's own: confine it */
 static bool confine_armed = false;
 
+/*
+ * On a Citus node, in a delegated call (citus.c): the shop's shards that the
+ * engine's statements scan instead of the distributed tables, so that
+ * PostgreSQL plans and runs each statement whole, as on one node.
+ */
+static const Oid *shard_shells = NULL;
+static const Oid *shard_shards = NULL;
+static int	shard_count = 0;
+
 /* =(bigint, bigint): a pinned OID of pg_operator.dat */
 #define INT8_EQ_OPERATOR	410
 
@@ -89,6 +104,30 @@ void
 bulk_disarm_confinement(void)
 {
 	confine_armed = false;
+}
+
+/*
+ * The engine's statements scan shards[i] wherever they name shells[i] (n 0:
+ * none).  The arrays stay the caller's; citus.c checks that each shard has
+ * its table's columns, at their numbers, and clears the map at the end of
+ * its call (and shop_xact_callback at the end of the transaction).
+ */
+void
+bulk_confine_shards(const Oid *shells, const Oid *shards, int n)
+{
+	shard_shells = shells;
+	shard_shards = shards;
+	shard_count = n;
+}
+
+/* The shard of relid the statements scan, or relid */
+static Oid
+shard_of(Oid relid)
+{
+	for (int i = 0; i < shard_count; i++)
+		if (shard_shells[i] == relid)
+			return shard_shards[i];
+	return relid;
 }
 
 typedef struct ConfineContext
@@ -133,40 +172,97 @@ shop_qual(int rti, AttrNumber attno, ConfineContext *ctx)
 }
 
 /*
- * Give the range table entry rti the qual where it is scanned: its
- * reference in the join tree becomes a FROM item of its own with the qual,
- * so that a LEFT JOIN's nullable side stays nullable.  False when rti is
- * not in the join tree.
+ * Where a qual restricting one range table entry goes in a join tree.
+ * NOT_HERE: the entry is not under the node; PLACED: the qual is in;
+ * PENDING: the entry is under the node on sides that are never
+ * null-extended, so restricting the node's rows restricts the entry's: the
+ * node's parent places it.
  */
-static bool
-wrap_reference(Node **node, int rti, Expr *qual)
+typedef enum QualPlace
+{
+	QUAL_NOT_HERE,
+	QUAL_PLACED,
+	QUAL_PENDING
+} QualPlace;
+
+static QualPlace place_qual(Node **node, int rti, Expr *qual);
+
+/* A FULL JOIN's side: the side becomes a FROM item of its own with the qual */
+static QualPlace
+wrap_side(Node **side, int rti, Expr *qual)
+{
+	QualPlace	r = place_qual(side, rti, qual);
+
+	if (r == QUAL_PENDING)
+	{
+		*side = (Node *) makeFromExpr(list_make1(*side), (Node *) qual);
+		r = QUAL_PLACED;
+	}
+	return r;
+}
+
+/*
+ * Give the range table entry rti the qual where it is scanned, without
+ * changing what the statement means: in the WHERE of the FROM list that
+ * holds it, or in the ON of the innermost join where restricting the join's
+ * rows restricts only the entry's -- an inner join, or the side of an outer
+ * join that is null-extended (so a LEFT JOIN's nullable side stays
+ * nullable).  The planner pushes such a qual down to the scan itself.  The
+ * join tree keeps its shape (no FROM item is nested in a join: Citus's
+ * planner walks none), except for a side of a FULL JOIN, which only a FROM
+ * item of its own can restrict.
+ */
+static QualPlace
+place_qual(Node **node, int rti, Expr *qual)
 {
 	if (*node == NULL)
-		return false;
+		return QUAL_NOT_HERE;
 	if (IsA(*node, RangeTblRef))
-	{
-		if (((RangeTblRef *) *node)->rtindex != rti)
-			return false;
-		*node = (Node *) makeFromExpr(list_make1(*node), (Node *) qual);
-		return true;
-	}
+		return ((RangeTblRef *) *node)->rtindex == rti ? QUAL_PENDING : QUAL_NOT_HERE;
 	if (IsA(*node, FromExpr))
 	{
+		FromExpr   *f = (FromExpr *) *node;
 		ListCell   *lc;
 
-		foreach(lc, ((FromExpr *) *node)->fromlist)
-			if (wrap_reference((Node **) &lfirst(lc), rti, qual))
-				return true;
-		return false;
+		foreach(lc, f->fromlist)
+		{
+			QualPlace	r = place_qual((Node **) &lfirst(lc), rti, qual);
+
+			if (r == QUAL_PENDING)
+			{
+				f->quals = (Node *) make_and_qual(f->quals, (Node *) qual);
+				return QUAL_PLACED;
+			}
+			if (r == QUAL_PLACED)
+				return r;
+		}
+		return QUAL_NOT_HERE;
 	}
 	if (IsA(*node, JoinExpr))
 	{
 		JoinExpr   *j = (JoinExpr *) *node;
+		QualPlace	r;
+		bool		left;
 
-		return wrap_reference(&j->larg, rti, qual) || wrap_reference(&j->rarg, rti, qual);
+		if (j->jointype == JOIN_FULL)
+		{
+			r = wrap_side(&j->larg, rti, qual);
+			return r != QUAL_NOT_HERE ? r : wrap_side(&j->rarg, rti, qual);
+		}
+		r = place_qual(&j->larg, rti, qual);
+		left = r != QUAL_NOT_HERE;
+		if (!left)
+			r = place_qual(&j->rarg, rti, qual);
+		if (r != QUAL_PENDING)
+			return r;
+		/* the side a LEFT or RIGHT JOIN keeps whole: its parent restricts it */
+		if ((j->jointype == JOIN_LEFT && left) || (j->jointype == JOIN_RIGHT && !left))
+			return QUAL_PENDING;
+		j->quals = (Node *) make_and_qual(j->quals, (Node *) qual);
+		return QUAL_PLACED;
 	}
 	elog(ERROR, "bulkorder: unrecognized join tree node %d", (int) nodeTag(*node));
-	return false;
+	return QUAL_NOT_HERE;
 }
 
 /*
@@ -209,8 +305,16 @@ confine_query(Query *query, ConfineContext *ctx)
 		AttrNumber	attno;
 
 		rti++;
-		if (rte->rtekind != RTE_RELATION || (attno = shop_column(rte->relid, ctx)) == InvalidAttrNumber)
+		if (rte->rtekind != RTE_RELATION)
 			continue;
+		if ((attno = shop_column(rte->relid, ctx)) == InvalidAttrNumber)
+		{
+			/* another table: on Citus, a reference table's local copy */
+			rte->relid = shard_of(rte->relid);
+			continue;
+		}
+		/* the same columns, at the same numbers: the statement reads as written */
+		rte->relid = shard_of(rte->relid);
 		if (rti == query->resultRelation)
 		{
 			if (query->commandType == CMD_MERGE)
@@ -228,7 +332,7 @@ confine_query(Query *query, ConfineContext *ctx)
 			continue;
 		}
 		/* not in the join tree: an INSERT's EXCLUDED row, a view's OLD/NEW */
-		(void) wrap_reference((Node **) &query->jointree, rti, shop_qual(rti, attno, ctx));
+		(void) place_qual((Node **) &query->jointree, rti, shop_qual(rti, attno, ctx));
 	}
 }
 
@@ -287,6 +391,7 @@ shop_xact_callback(XactEvent event, void *arg)
 	{
 		confine_shop = 0;
 		confine_armed = false;
+		shard_count = 0;
 	}
 }
 

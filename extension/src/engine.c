@@ -71,6 +71,11 @@ bulk_lock_targets(BulkOperation *op, Jsonb *params, const int64 *keys, int count
 {
 	Datum		values[2];
 
+	if (!op->pre_lock_plan && !op->lock_plan && !op->extra_lock_plan)
+		return;
+	/* on Citus, one delegated call on the shop's node (citus.c) */
+	if (bulk_citus_run_chunk(op, 0, params, keys, count, BULK_CHUNK_LOCK, NULL, NULL, NULL, NULL))
+		return;
 	values[0] = PointerGetDatum(bulk_keys_array(keys, count));
 	values[1] = JsonbPGetDatum(params);
 	lock_phases(op, values);
@@ -177,6 +182,11 @@ bulk_apply_chunk(BulkOperation *op, int64 job_id, Jsonb *params,
 	Datum		values[3];
 	int64		not_applied = 0;
 
+	/* on Citus, one delegated call on the shop's node (citus.c) */
+	if (bulk_citus_run_chunk(op, job_id, params, keys, count,
+							 locked ? BULK_CHUNK_APPLY_LOCKED : BULK_CHUNK_APPLY,
+							 succeeded, failed, NULL, NULL))
+		return;
 	values[0] = PointerGetDatum(bulk_keys_array(keys, count));
 	values[1] = JsonbPGetDatum(params);
 	values[2] = Int64GetDatum(job_id);

@@ -198,6 +198,25 @@ give_up_chunk(GiveUp *g, const char *page, const int64 *keys, int n)
 }
 
 /*
+ * The give-up pass of keys[0..n) of the job, in this transaction: where the
+ * shop's rows are (the worker's chunk on one node; on Citus, the delegated
+ * call on the shop's node, citus.c).  *held: the targets that fail with
+ * row_locked, in key order.
+ */
+void
+bulk_give_up_chunk(BulkOperation *op, int64 job_id, Jsonb *params, const int64 *keys, int n,
+				   int64 *succeeded, int64 *failed, int64 **held, int *nheld)
+{
+	GiveUp		g = {op, job_id, params, 0, 0, NULL, 0};
+
+	give_up_chunk(&g, op->page, keys, n);
+	*succeeded = g.ok;
+	*failed = g.ng;
+	*held = g.held;
+	*nheld = g.nheld;
+}
+
+/*
  * One chunk, in the worker's transaction: the next targets after the
  * cursor, applied by the engine, with the counts and the cursor moved in
  * the same commit.  Run as the extension's owner, as run_bulk (SECURITY
@@ -324,20 +343,22 @@ bulk_run_chunk(BulkChunk *a)
 		a->in_targets = true;
 		if (a->give_up)
 		{
-			GiveUp		g = {op, a->job_id, params, 0, 0, NULL, 0};
+			int64	   *held;
+			int			count_held;
 
-			give_up_chunk(&g, page, keys, n);
-			record_row_locked(a->job_id, g.held, g.nheld);
-			ok = g.ok;
-			ng = g.ng;
-			nheld = g.nheld;
-			if (g.nheld > 0)
+			/* on Citus, one delegated call on the shop's node (citus.c) */
+			if (!bulk_citus_run_chunk(op, a->job_id, params, keys, n, BULK_CHUNK_GIVE_UP,
+									  &ok, &ng, &held, &count_held))
+				bulk_give_up_chunk(op, a->job_id, params, keys, n, &ok, &ng, &held, &count_held);
+			record_row_locked(a->job_id, held, count_held);
+			nheld = count_held;
+			if (count_held > 0)
 				ereport(LOG,
 						(errmsg_plural("bulkorder: job %lld: %d target failed with row_locked, its rows held for more than %d ms",
 									   "bulkorder: job %lld: %d targets failed with row_locked, their rows held for more than %d ms",
-									   g.nheld, (long long) a->job_id, g.nheld, a->lock_give_up_ms),
+									   count_held, (long long) a->job_id, count_held, a->lock_give_up_ms),
 						 errdetail("Targets %lld to %lld: the first held is %lld.",
-								   (long long) keys[0], (long long) keys[n - 1], (long long) g.held[0])));
+								   (long long) keys[0], (long long) keys[n - 1], (long long) held[0])));
 		}
 		else
 			bulk_apply_chunk(op, a->job_id, params, keys, n, false, &ok, &ng);

@@ -19,6 +19,7 @@
 #include "catalog/pg_type.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
+#include "utils/timestamp.h"
 
 #include "bulkorder.h"
 
@@ -146,8 +147,9 @@ failure_message(const char *page_name, const char *op_name, int64 job_id,
 void
 bulk_finish_job(BulkOperation *op, int64 job_id, const char *status)
 {
-	Oid			types[2] = {INT8OID, TEXTOID};
-	Datum		values[2] = {Int64GetDatum(job_id), CStringGetTextDatum(status)};
+	Oid			types[3] = {INT8OID, TEXTOID, TIMESTAMPTZOID};
+	Datum		values[3] = {Int64GetDatum(job_id), CStringGetTextDatum(status),
+	TimestampTzGetDatum(GetCurrentTimestamp())};
 	HeapTuple	tup;
 	TupleDesc	desc;
 	bool		isnull;
@@ -155,10 +157,11 @@ bulk_finish_job(BulkOperation *op, int64 job_id, const char *status)
 				ng;
 	char	   *message;
 
-	bulk_spi_exec("UPDATE bulkorder.bulk_jobs SET status = $2, finished_at = clock_timestamp()"
+	/* the clock as a value: Citus takes no volatile function in an UPDATE */
+	bulk_spi_exec("UPDATE bulkorder.bulk_jobs SET status = $2, finished_at = $3"
 				  " WHERE job_id = $1"
 				  " RETURNING success_count, failure_count, cancelled_by, cancelled_by_operator",
-				  2, types, values, NULL, false, SPI_OK_UPDATE_RETURNING);
+				  3, types, values, NULL, false, SPI_OK_UPDATE_RETURNING);
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
 	ok = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
@@ -183,13 +186,13 @@ bulk_initial_status(bool async)
 void
 bulk_mark_job_running(int64 job_id)
 {
-	Oid			types[1] = {INT8OID};
-	Datum		values[1] = {Int64GetDatum(job_id)};
+	Oid			types[2] = {INT8OID, TIMESTAMPTZOID};
+	Datum		values[2] = {Int64GetDatum(job_id), TimestampTzGetDatum(GetCurrentTimestamp())};
 
 	bulk_spi_exec("UPDATE bulkorder.bulk_jobs SET status = '" BULK_STATUS_RUNNING "',"
-				  " started_at = coalesce(started_at, clock_timestamp())"
+				  " started_at = coalesce(started_at, $2)"
 				  " WHERE job_id = $1",
-				  1, types, values, NULL, false, SPI_OK_UPDATE);
+				  2, types, values, NULL, false, SPI_OK_UPDATE);
 }
 
 /*
@@ -199,17 +202,18 @@ bulk_mark_job_running(int64 job_id)
 void
 bulk_finish_sync_job(BulkOperation *op, int64 job_id, int64 succeeded, int64 failed)
 {
-	Oid			types[3] = {INT8OID, INT8OID, INT8OID};
-	Datum		values[3];
+	Oid			types[4] = {INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID};
+	Datum		values[4];
 
 	values[0] = Int64GetDatum(job_id);
 	values[1] = Int64GetDatum(succeeded);
 	values[2] = Int64GetDatum(failed);
+	values[3] = TimestampTzGetDatum(GetCurrentTimestamp());
 	bulk_spi_exec("UPDATE bulkorder.bulk_jobs SET status = '" BULK_STATUS_DONE "',"
 				  " processed_count = $2 + $3, success_count = $2, failure_count = $3,"
 				  " last_target = (SELECT max(target) FROM bulkorder.bulk_job_items WHERE job_id = $1),"
-				  " finished_at = clock_timestamp() WHERE job_id = $1",
-				  3, types, values, NULL, false, SPI_OK_UPDATE);
+				  " finished_at = $4 WHERE job_id = $1",
+				  4, types, values, NULL, false, SPI_OK_UPDATE);
 	bulk_notify(job_id, bulk_completion_message(op, job_id, succeeded, failed));
 }
 
@@ -221,22 +225,23 @@ bulk_finish_sync_job(BulkOperation *op, int64 job_id, int64 succeeded, int64 fai
 int64
 bulk_advance_job(int64 job_id, int64 succeeded, int64 failed, int64 last_target)
 {
-	Oid			types[4] = {INT8OID, INT8OID, INT8OID, INT8OID};
-	Datum		values[4];
+	Oid			types[5] = {INT8OID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID};
+	Datum		values[5];
 	bool		isnull;
 
 	values[0] = Int64GetDatum(job_id);
 	values[1] = Int64GetDatum(succeeded);
 	values[2] = Int64GetDatum(failed);
 	values[3] = Int64GetDatum(last_target);
+	values[4] = TimestampTzGetDatum(GetCurrentTimestamp());
 	return DatumGetInt64(bulk_spi_exec_value("UPDATE bulkorder.bulk_jobs"
 											 " SET processed_count = processed_count + $2 + $3,"
 											 " success_count = success_count + $2,"
 											 " failure_count = failure_count + $3,"
-											 " last_target = $4, last_chunk_at = clock_timestamp(),"
+											 " last_target = $4, last_chunk_at = $5,"
 											 " not_before = NULL"
 											 " WHERE job_id = $1 RETURNING processed_count",
-											 4, types, values, NULL, false,
+											 5, types, values, NULL, false,
 											 SPI_OK_UPDATE_RETURNING, &isnull));
 }
 
@@ -306,9 +311,9 @@ display_names(char **page, char **operation)
 void
 bulk_fail_job(int64 job_id, const char *message, const char *error_code)
 {
-	Oid			types[3] = {INT8OID, TEXTOID, TEXTOID};
-	Datum		values[3];
-	char		nulls[3] = {' ', ' ', error_code ? ' ' : 'n'};
+	Oid			types[4] = {INT8OID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', error_code ? ' ' : 'n', ' '};
 	bool		isnull;
 	char	   *page,
 			   *operation;
@@ -318,11 +323,12 @@ bulk_fail_job(int64 job_id, const char *message, const char *error_code)
 	values[0] = Int64GetDatum(job_id);
 	values[1] = CStringGetTextDatum(message);
 	values[2] = error_code ? CStringGetTextDatum(error_code) : (Datum) 0;
+	values[3] = TimestampTzGetDatum(GetCurrentTimestamp());
 	bulk_spi_exec("UPDATE bulkorder.bulk_jobs SET status = '" BULK_STATUS_FAILED "', error_message = $2,"
-				  " error_code = $3, finished_at = clock_timestamp()"
+				  " error_code = $3, finished_at = $4"
 				  " WHERE job_id = $1 AND status IN " BULK_SQL_OPEN_STATUSES
 				  " RETURNING page, operation, success_count, failure_count",
-				  3, types, values, nulls, false, SPI_OK_UPDATE_RETURNING);
+				  4, types, values, nulls, false, SPI_OK_UPDATE_RETURNING);
 	if (SPI_processed != 1)
 		return;
 	page = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);

@@ -76,6 +76,7 @@
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 
 #include "bulkorder.h"
 
@@ -191,6 +192,9 @@ startup_txn(void *arg)
 	a->has_extension = OidIsValid(get_extension_oid("bulkorder", true));
 	/* another version's objects: the jobs wait for ALTER EXTENSION UPDATE */
 	a->version_ok = a->has_extension && bulk_installed_version_matches();
+	/* a Citus worker node: its shops' jobs are the coordinator's to run (citus.c) */
+	if (a->version_ok && bulk_citus_worker_node())
+		a->version_ok = false;
 	/* the same search path as run_bulk's */
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION);
 	end_txn();
@@ -221,19 +225,24 @@ col_int8(int col, bool *isnull)
 static void
 mark_run(ClaimArgs *a, int64 cursor, bool has_cursor)
 {
-	Oid			types[2] = {INT8OID, INT8OID};
-	Datum		values[2] = {Int64GetDatum(a->job_id), Int64GetDatum(cursor)};
+	Oid			types[4] = {INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		values[4] = {Int64GetDatum(a->job_id), Int64GetDatum(cursor),
+		TimestampTzGetDatum(PgStartTime), TimestampTzGetDatum(GetCurrentTimestamp())};
 	bool		isnull;
 
+	/*
+	 * This server's start and clock as values: Citus takes no volatile
+	 * function in an UPDATE, and on Citus the mark is the claiming
+	 * coordinator's, whichever node holds the row.
+	 */
 	bulk_spi_exec("UPDATE bulkorder.bulk_job_chunks c"
-				  " SET crashes = c.crashes + CASE WHEN c.run_started_at >= pg_catalog.pg_postmaster_start_time()"
-				  "                              THEN 1 ELSE 0 END,"
-				  "     run_started_at = clock_timestamp()"
+				  " SET crashes = c.crashes + CASE WHEN c.run_started_at >= $3 THEN 1 ELSE 0 END,"
+				  "     run_started_at = $4"
 				  " WHERE c.job_id = $1 AND c.first_target ="
 				  "   (SELECT min(n.first_target) FROM bulkorder.bulk_job_chunks n"
 				  "     WHERE n.job_id = $1 AND ($2::bigint IS NULL OR n.first_target > $2))"
 				  " RETURNING c.crashes, c.first_target, c.last_target",
-				  2, types, values, has_cursor ? NULL : " n", false, SPI_OK_UPDATE_RETURNING);
+				  4, types, values, has_cursor ? NULL : " n  ", false, SPI_OK_UPDATE_RETURNING);
 	if (SPI_processed == 1)
 	{
 		a->crashed = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
@@ -403,8 +412,8 @@ static void
 aside_txn(void *arg)
 {
 	AsideArgs  *a = (AsideArgs *) arg;
-	Oid			types[4] = {INT8OID, INT8OID, INT4OID, INT4OID};
-	Datum		values[4];
+	Oid			types[5] = {INT8OID, INT8OID, INT4OID, INT4OID, TIMESTAMPTZOID};
+	Datum		values[5];
 	bool		isnull;
 
 	begin_txn("bulkorder: setting a job aside");
@@ -412,20 +421,22 @@ aside_txn(void *arg)
 	values[1] = Int64GetDatum(a->first_target);
 	values[2] = Int32GetDatum(a->lock_timeout_ms);
 	values[3] = Int32GetDatum(a->lock_give_up_ms);
+	/* the clock as a value: Citus takes no volatile function in an UPDATE */
+	values[4] = TimestampTzGetDatum(GetCurrentTimestamp());
 	a->give_up = false;
 	a->pause_ms = a->lock_timeout_ms;
 	if (a->held)
 	{
 		bulk_spi_exec("UPDATE bulkorder.bulk_job_chunks"
-					  " SET held_since = coalesce(held_since, clock_timestamp())"
+					  " SET held_since = coalesce(held_since, $5)"
 					  " WHERE job_id = $1 AND first_target = $2"
-					  " RETURNING clock_timestamp() >= held_since + make_interval(secs => $4 / 1000.0),"
-					  "   (extract(epoch FROM least(greatest(clock_timestamp() - held_since,"
+					  " RETURNING $5 >= held_since + make_interval(secs => $4 / 1000.0),"
+					  "   (extract(epoch FROM least(greatest($5 - held_since,"
 					  "                                     make_interval(secs => $3 / 1000.0)),"
 					  "                            make_interval(secs => " CppAsString2(BULK_ASIDE_MAX_MS) " / 1000.0),"
-					  "                            held_since + make_interval(secs => $4 / 1000.0) - clock_timestamp()))"
+					  "                            held_since + make_interval(secs => $4 / 1000.0) - $5))"
 					  "   * 1000)::bigint",
-					  4, types, values, NULL, false, SPI_OK_UPDATE_RETURNING);
+					  5, types, values, NULL, false, SPI_OK_UPDATE_RETURNING);
 		if (SPI_processed == 1)
 		{
 			a->give_up = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
@@ -435,14 +446,16 @@ aside_txn(void *arg)
 	}
 	if (!a->give_up)
 	{
-		values[1] = Int64GetDatum(Max(a->pause_ms, 1));
+		Oid			ntypes[3] = {INT8OID, INT8OID, TIMESTAMPTZOID};
+		Datum		nvalues[3] = {values[0], Int64GetDatum(Max(a->pause_ms, 1)), values[4]};
+
 		/* a job whose row is held needs none: the claim passes it over */
 		bulk_spi_exec("UPDATE bulkorder.bulk_jobs j"
-					  " SET not_before = clock_timestamp() + make_interval(secs => $2 / 1000.0)"
+					  " SET not_before = $3 + make_interval(secs => $2 / 1000.0)"
 					  " FROM (SELECT job_id FROM bulkorder.bulk_jobs WHERE job_id = $1"
 					  "       FOR NO KEY UPDATE SKIP LOCKED) l"
 					  " WHERE j.job_id = l.job_id",
-					  2, types, values, NULL, false, SPI_OK_UPDATE);
+					  3, ntypes, nvalues, NULL, false, SPI_OK_UPDATE);
 		end_run(a->job_id);
 	}
 	end_txn();

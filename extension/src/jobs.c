@@ -22,6 +22,7 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
+#include "utils/timestamp.h"
 
 #include "bulkorder_statements.h"
 
@@ -551,6 +552,13 @@ bulk_preview_targets(BulkOperation *op, Jsonb *params, BulkTargets *targets, boo
 
 		CHECK_FOR_INTERRUPTS();
 		old = MemoryContextSwitchTo(chunk_ctx);
+		/* on Citus, one delegated call on the shop's node (citus.c) */
+		if (bulk_citus_preview_chunk(op, params, targets->keys + start, n, read_only, rsinfo))
+		{
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(chunk_ctx);
+			continue;
+		}
 		values[0] = PointerGetDatum(bulk_keys_array(targets->keys + start, n));
 		values[1] = JsonbPGetDatum(params);
 		if (!read_only)

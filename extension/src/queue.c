@@ -27,6 +27,7 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/memutils.h"
 
 #include "bulkorder.h"
 
@@ -39,6 +40,13 @@ PG_FUNCTION_INFO_V1(bulkorder_start_worker);
  */
 static bool submitted_in_xact = false;
 static bool xact_callback_registered = false;
+
+/*
+ * The asynchronous jobs this transaction submitted (in TopTransactionContext):
+ * cancel_job knows its own rows by them where a row's xmin is not this
+ * transaction's (on Citus, the row is another node's).
+ */
+static List *submitted_jobs = NIL;
 
 /* ----------------------------------------------------------------
  * Submission
@@ -90,6 +98,9 @@ start_worker_after_commit(void)
 static void
 queue_xact_callback(XactEvent event, void *arg)
 {
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PREPARE || event == XACT_EVENT_PARALLEL_ABORT)
+		submitted_jobs = NIL;	/* freed with TopTransactionContext */
 	if (!submitted_in_xact)
 		return;
 	switch (event)
@@ -171,6 +182,14 @@ bulk_submit_async(BulkOperation *op, int64 job_id, Jsonb *params, BulkTargets *t
 
 	bulk_set_db_state(MyDatabaseId, BULK_DB_HAS_EXTENSION);
 	start_worker_at_commit();
+	{
+		int64	   *id = MemoryContextAlloc(TopTransactionContext, sizeof(int64));
+		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+
+		*id = job_id;
+		submitted_jobs = lappend(submitted_jobs, id);
+		MemoryContextSwitchTo(old);
+	}
 }
 
 /* ----------------------------------------------------------------
@@ -248,6 +267,7 @@ bulkorder_cancel_job(PG_FUNCTION_ARGS)
 	LOCKTAG		tag;
 	BulkJobOptions opts;
 	int64		previous;
+	ListCell   *lc;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
@@ -279,6 +299,8 @@ bulkorder_cancel_job(PG_FUNCTION_ARGS)
 	language = SPI_getvalue(tup, desc, 5);
 	/* inserted or already changed by this transaction: its lock is ours anyway */
 	own_row = TransactionIdIsCurrentTransactionId(DatumGetTransactionId(SPI_getbinval(tup, desc, 6, &isnull)));
+	foreach(lc, submitted_jobs)
+		own_row |= *(int64 *) lfirst(lc) == job_id;
 	if (!is_async || (strcmp(status, BULK_STATUS_QUEUED) != 0 && strcmp(status, BULK_STATUS_RUNNING) != 0))
 	{
 		bulk_leave_call(previous);

@@ -20,6 +20,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -102,6 +103,41 @@ shops_owner(void)
 }
 
 /*
+ * The table the shop's grants are read from: bulkorder.<relname>, or on a
+ * Citus node that holds a copy of the reference table (every node, once
+ * distribute_shops() has run), that copy, its local shard.  Row-level
+ * security runs visible_shops() inside the query of a shard on a worker,
+ * where Citus refuses a query of a Citus table ("cannot execute a
+ * distributed query from a query on a shard"); the local copy is a plain
+ * table there.  Connected to SPI.
+ */
+static char *
+grants_table(const char *relname)
+{
+	char	   *name = psprintf("bulkorder.%s", relname);
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+	bool		isnull;
+
+	if (!OidIsValid(get_extension_oid("citus", true)))
+		return name;
+	values[0] = CStringGetTextDatum(name);
+	if (SPI_execute_with_args("SELECT s.shardid FROM pg_catalog.pg_dist_shard s"
+							  " JOIN pg_catalog.pg_dist_placement p ON p.shardid = s.shardid"
+							  " WHERE s.logicalrelid = pg_catalog.to_regclass($1)"
+							  "   AND p.groupid = (SELECT groupid FROM pg_catalog.pg_dist_local_group)",
+							  1, types, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "bulkorder: could not read pg_dist_shard");
+	if (SPI_processed == 1)
+		name = psprintf("bulkorder.%s", quote_identifier(psprintf("%s_%lld", relname, (long long)
+																	DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+																								SPI_tuptable->tupdesc,
+																								1, &isnull)))));
+	SPI_freetuptable(SPI_tuptable);
+	return name;
+}
+
+/*
  * The shops user may act on and see: a superuser every shop; any other
  * role the shops granted to it or to a role whose privileges it has
  * (bulkorder.shop_roles); a role granted no shop at all, the database's
@@ -121,6 +157,8 @@ visible_shops(Oid user, bool narrow)
 	bool		isnull;
 	int			rc;
 	ArrayType  *result;
+	char	   *shops;
+	char	   *roles;
 
 	values[0] = ObjectIdGetDatum(user);
 	values[1] = BoolGetDatum(superuser_arg(user));
@@ -130,14 +168,17 @@ visible_shops(Oid user, bool narrow)
 		nulls[2] = 'n';
 	GetUserIdAndSecContext(&save_user, &save_sec);
 	SetUserIdAndSecContext(shops_owner(), save_sec | SECURITY_LOCAL_USERID_CHANGE);
-	rc = SPI_execute_with_args("SELECT coalesce(array_agg(s.shop_id ORDER BY s.shop_id), '{}')"
-							   " FROM bulkorder.shops s"
-							   " WHERE ($2 OR EXISTS (SELECT FROM bulkorder.shop_roles g WHERE g.shop_id = s.shop_id"
-							   "                        AND pg_catalog.pg_has_role($1, g.role::oid, 'USAGE'))"
-							   "       OR (NOT EXISTS (SELECT FROM bulkorder.shop_roles g"
-							   "                        WHERE pg_catalog.pg_has_role($1, g.role::oid, 'USAGE'))"
-							   "           AND (SELECT count(*) FROM bulkorder.shops) = 1))"
-							   "   AND s.code = coalesce($3, s.code)",
+	shops = grants_table("shops");
+	roles = grants_table("shop_roles");
+	rc = SPI_execute_with_args(psprintf("SELECT coalesce(array_agg(s.shop_id ORDER BY s.shop_id), '{}')"
+										" FROM %s s"
+										" WHERE ($2 OR EXISTS (SELECT FROM %s g WHERE g.shop_id = s.shop_id"
+										"                        AND pg_catalog.pg_has_role($1, g.role::oid, 'USAGE'))"
+										"       OR (NOT EXISTS (SELECT FROM %s g"
+										"                        WHERE pg_catalog.pg_has_role($1, g.role::oid, 'USAGE'))"
+										"           AND (SELECT count(*) FROM %s) = 1))"
+										"   AND s.code = coalesce($3, s.code)",
+										shops, roles, roles, shops),
 							   3, types, values, nulls, true, 1);
 	SetUserIdAndSecContext(save_user, save_sec);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
@@ -202,7 +243,7 @@ bulk_resolve_shop(const char *option_code)
 	SetUserIdAndSecContext(shops_owner(), save_sec | SECURITY_LOCAL_USERID_CHANGE);
 	if (code)
 	{
-		shop = query_int8("SELECT shop_id FROM bulkorder.shops WHERE code = $1",
+		shop = query_int8(psprintf("SELECT shop_id FROM %s WHERE code = $1", grants_table("shops")),
 						  TEXTOID, CStringGetTextDatum(code), &found);
 		if (!found)
 			ereport(ERROR,
@@ -215,13 +256,14 @@ bulk_resolve_shop(const char *option_code)
 		/* the role's only shop (a superuser has none: it has them all) */
 		found = false;
 		if (!superuser_arg(user))
-			shop = query_int8("SELECT min(g.shop_id) FROM bulkorder.shop_roles g"
-							  " WHERE pg_catalog.pg_has_role($1, g.role::oid, 'USAGE')"
-							  " HAVING count(DISTINCT g.shop_id) = 1",
+			shop = query_int8(psprintf("SELECT min(g.shop_id) FROM %s g"
+									   " WHERE pg_catalog.pg_has_role($1, g.role::oid, 'USAGE')"
+									   " HAVING count(DISTINCT g.shop_id) = 1", grants_table("shop_roles")),
 							  OIDOID, ObjectIdGetDatum(user), &found);
 		/* the database's only shop */
 		if (!found)
-			shop = query_int8("SELECT min(shop_id) FROM bulkorder.shops HAVING count(*) = 1",
+			shop = query_int8(psprintf("SELECT min(shop_id) FROM %s HAVING count(*) = 1",
+									   grants_table("shops")),
 							  InvalidOid, (Datum) 0, &found);
 		if (!found)
 			ereport(ERROR,

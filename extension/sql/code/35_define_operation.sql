@@ -332,7 +332,7 @@ DECLARE
     v_checks jsonb := coalesce(define_operation.checks, '[]');
     v_wrapper text := define_operation.wrapper;
     opname text := pg_catalog.format('%s/%s', define_operation.page, define_operation.operation);
-    shipped_ctx boolean := bulkorder_catalog.in_extension_script();
+    shipped_ctx boolean := bulkorder_catalog.in_extension_script(); on_citus boolean := bulkorder_catalog.citus_sequential();
     keys_arg text;
     existing record;
     old_fn regprocedure;
@@ -550,7 +550,7 @@ BEGIN
     END IF;
     -- (an install's script may run before the shop's tables exist: pg_restore)
     IF NOT shipped_ctx THEN
-        IF EXISTS (SELECT FROM bulkorder.bulk_jobs j
+        IF EXISTS (SELECT 1 FROM bulkorder.bulk_jobs j
                    WHERE j.page = v_page AND j.operation = v_operation AND j.status IN ('queued', 'running')) THEN
             RAISE EXCEPTION 'operation % has a queued or running job', opname
                 USING ERRCODE = '55006', HINT = bulkorder_catalog.message('JOB_OPEN_WAIT');
@@ -680,6 +680,10 @@ BEGIN
     LOOP
         EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %s', fn, prm.grantee);
     END LOOP;
+    -- on a Citus coordinator, the shops' nodes compose their chunks from it
+    IF NOT shipped_ctx AND on_citus THEN
+        PERFORM bulkorder_catalog.citus_copy_operations();
+    END IF;
     RETURN fn;
 END
 $fn$;
@@ -699,7 +703,7 @@ AS $fn$
 DECLARE
     v_page text := drop_operation.page;
     v_operation text := drop_operation.operation;
-    opname text := pg_catalog.format('%s/%s', drop_operation.page, drop_operation.operation);
+    opname text := pg_catalog.format('%s/%s', drop_operation.page, drop_operation.operation); on_citus boolean := bulkorder_catalog.citus_sequential();
     existing record;
     fn regprocedure;
 BEGIN
@@ -724,7 +728,7 @@ BEGIN
             USING ERRCODE = '42501',
                   HINT = bulkorder_catalog.message('SHIPPED_WRAPPER');
     END IF;
-    IF EXISTS (SELECT FROM bulkorder.bulk_jobs j
+    IF EXISTS (SELECT 1 FROM bulkorder.bulk_jobs j
                WHERE j.page = v_page AND j.operation = v_operation AND j.status IN ('queued', 'running')) THEN
         RAISE EXCEPTION 'operation % has a queued or running job', opname
             USING ERRCODE = '55006', HINT = bulkorder_catalog.message('JOB_OPEN_WAIT');
@@ -732,6 +736,9 @@ BEGIN
     DELETE FROM bulkorder_catalog.operations o WHERE o.page = v_page AND o.operation = v_operation;
     IF fn IS NOT NULL THEN
         EXECUTE pg_catalog.format('DROP FUNCTION %s', fn);
+    END IF;
+    IF on_citus THEN
+        PERFORM bulkorder_catalog.citus_copy_operations();
     END IF;
 END
 $fn$;

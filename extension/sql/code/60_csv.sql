@@ -27,19 +27,22 @@ COMMENT ON FUNCTION bulkorder.import_shipments(bytea, jsonb) IS
 'Shipment data import (出荷データ取り込み): column A order number, column B tracking number; returns the job id';
 
 -- Raises 22023 for an unknown (or purged) upload, or one of another shop
--- than the call's.
+-- than the call's.  The call's shop is a value in the queries of these
+-- functions, never call_shop() itself (on Citus, the node that runs a
+-- query does not know the session's shop); the declarations and
+-- assignments share lines so that the error contexts keep their numbers.
 CREATE OR REPLACE FUNCTION bulkorder.check_upload(upload_id bigint)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
-AS $$
+AS $$ DECLARE v_shop bigint;
 BEGIN
     IF $1 IS NULL THEN
         RAISE EXCEPTION 'upload_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    -- an upload of another shop is one the caller cannot know
+    v_shop := bulkorder_catalog.call_shop();  -- an upload of another shop is one the caller cannot know
     IF NOT EXISTS (SELECT 1 FROM bulkorder.uploads u
-                   WHERE u.shop_id = bulkorder_catalog.call_shop() AND u.upload_id = $1) THEN
+                   WHERE u.shop_id = v_shop AND u.upload_id = $1) THEN
         RAISE EXCEPTION 'upload % does not exist', $1
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = bulkorder_catalog.message('UPLOAD_PURGED');
@@ -57,12 +60,12 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    result bigint[];
+    result bigint[]; v_shop bigint;
 BEGIN
-    PERFORM bulkorder.check_upload($1);
+    PERFORM bulkorder.check_upload($1); v_shop := bulkorder_catalog.call_shop();
     SELECT coalesce(array_agg(l.key ORDER BY l.line_no), '{}') INTO result
     FROM bulkorder.upload_lines l
-    WHERE l.shop_id = bulkorder_catalog.call_shop() AND l.upload_id = $1 AND l.error_code IS NULL;
+    WHERE l.shop_id = v_shop AND l.upload_id = $1 AND l.error_code IS NULL;
     RETURN result;
 END
 $$;
@@ -84,9 +87,9 @@ CREATE OR REPLACE FUNCTION bulkorder.upload_errors(upload_id bigint)
 RETURNS TABLE (line_no integer, error_code text, message text)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-AS $$
+AS $$ DECLARE v_shop bigint;
 BEGIN
-    PERFORM bulkorder.check_upload($1);
+    PERFORM bulkorder.check_upload($1); v_shop := bulkorder_catalog.call_shop();
     RETURN QUERY
     SELECT l.line_no, l.error_code,
            bulkorder_catalog.message(m.name, CASE WHEN l.key IS NULL THEN l.value ELSE l.tracking_no END,
@@ -137,7 +140,7 @@ BEGIN
              bulkorder_catalog.message(CASE c.format WHEN 'jp12' THEN 'TRACKING_FORMAT_JP12'
                                                      WHEN 's10' THEN 'TRACKING_FORMAT_S10'
                                                      ELSE 'TRACKING_FORMAT_TEXT' END) END AS format_text) f
-    WHERE u.shop_id = bulkorder_catalog.call_shop() AND u.upload_id = $1
+    WHERE u.shop_id = v_shop AND u.upload_id = $1
     ORDER BY l.line_no;
 END
 $$;
