@@ -324,6 +324,12 @@ typedef enum BulkMsg
 	BMSG_WRAPPER_TAKEN,
 	BMSG_WRAPPER_KEPT,
 	BMSG_SHIPPED_WRAPPER,
+	BMSG_CITUS_TABLE_NOT_ON_NODES,
+	BMSG_CITUS_TABLE_NOT_ON_NODES_HINT,
+	BMSG_CITUS_SHARD_LAYOUT,
+	BMSG_CITUS_SHARD_LAYOUT_HINT,
+	BMSG_CITUS_SHOP_MOVED,
+	BMSG_CITUS_SHOP_MOVED_HINT,
 	BMSG_COUNT
 } BulkMsg;
 
@@ -389,7 +395,7 @@ extern void bulk_disarm_confinement(void);
 extern void bulk_confine_shards(const Oid *shells, const Oid *shards, int n);
 
 /*
- * citus.c: a Citus cluster (SPEC §9 "Citus").  Once distribute_shops() has
+ * citus.c: a Citus cluster (docs/citus.md).  Once distribute_shops() has
  * distributed the shop's tables, every chunk of work the engine does runs
  * as one delegated call on the node that holds the job's shop; the
  * functions below return false where it runs here (one node, or the
@@ -412,6 +418,7 @@ extern bool bulk_citus_preview_chunk(BulkOperation *op, Jsonb *params,
 									 const int64 *keys, int count, bool read_only,
 									 ReturnSetInfo *rsinfo);
 extern bool bulk_citus_worker_node(void);
+extern void bulk_citus_delegated_call(bool inside);
 extern void bulk_citus_check_statement(SPIPlanPtr plan, const char *what);
 
 /* version.c */
@@ -449,6 +456,7 @@ typedef struct BulkChunk
 } BulkChunk;
 
 extern void bulk_run_chunk(BulkChunk *chunk);
+extern void bulk_end_chunk_run(int64 job_id);
 
 /* job_chunk.c: the give-up pass over one chunk, here */
 extern void bulk_give_up_chunk(BulkOperation *op, int64 job_id, Jsonb *params,

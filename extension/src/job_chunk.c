@@ -198,6 +198,22 @@ give_up_chunk(GiveUp *g, const char *page, const int64 *keys, int n)
 }
 
 /*
+ * The run of the job's next chunk has ended and the worker lives on: a
+ * later run that finds run_started_at set counts a crash (job_worker.c's
+ * mark_run).
+ */
+void
+bulk_end_chunk_run(int64 job_id)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(job_id)};
+
+	bulk_spi_exec("UPDATE bulkorder.bulk_job_chunks SET run_started_at = NULL"
+				  " WHERE job_id = $1 AND run_started_at IS NOT NULL",
+				  1, types, values, NULL, false, SPI_OK_UPDATE);
+}
+
+/*
  * The give-up pass of keys[0..n) of the job, in this transaction: where the
  * shop's rows are (the worker's chunk on one node; on Citus, the delegated
  * call on the shop's node, citus.c).  *held: the targets that fail with

@@ -165,18 +165,6 @@ release_job(int64 job_id)
 	LockRelease(&tag, ExclusiveLock, true);
 }
 
-/* The run of the job's next chunk has ended and the worker lives on (mark_run) */
-static void
-end_run(int64 job_id)
-{
-	Oid			types[1] = {INT8OID};
-	Datum		values[1] = {Int64GetDatum(job_id)};
-
-	bulk_spi_exec("UPDATE bulkorder.bulk_job_chunks SET run_started_at = NULL"
-				  " WHERE job_id = $1 AND run_started_at IS NOT NULL",
-				  1, types, values, NULL, false, SPI_OK_UPDATE);
-}
-
 typedef struct StartupArgs
 {
 	bool		has_extension;
@@ -384,7 +372,7 @@ chunk_txn(void *arg)
 	begin_txn("bulkorder: running a job");
 	oldcxt = MemoryContextSwitchTo(chunk_ctx);
 	bulk_run_chunk(a);
-	end_run(a->job_id);
+	bulk_end_chunk_run(a->job_id);
 	MemoryContextSwitchTo(oldcxt);
 	end_txn();
 }
@@ -456,7 +444,7 @@ aside_txn(void *arg)
 					  "       FOR NO KEY UPDATE SKIP LOCKED) l"
 					  " WHERE j.job_id = l.job_id",
 					  3, ntypes, nvalues, NULL, false, SPI_OK_UPDATE);
-		end_run(a->job_id);
+		bulk_end_chunk_run(a->job_id);
 	}
 	end_txn();
 }
@@ -500,7 +488,7 @@ fail_txn(void *arg)
 		error_code = "worker_crashed";
 	}
 	bulk_fail_job(a->job_id, message, error_code);
-	end_run(a->job_id);
+	bulk_end_chunk_run(a->job_id);
 	end_txn();
 }
 

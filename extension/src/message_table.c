@@ -563,6 +563,25 @@ static const BulkMessage messages[BMSG_COUNT] = {
 	MSG(BMSG_SHIPPED_WRAPPER,
 		"ラッパーは出荷時のものです。代わりに define_operation(..., replace_shipped => true) で宣言し直してください。",
 		"Its wrapper is shipped: redefine it with define_operation(..., replace_shipped => true) instead."),
+	/* citus.c, citus_node.c */
+	MSG(BMSG_CITUS_TABLE_NOT_ON_NODES,
+		"ジョブの各チャンクはショップを持つノードで実行されます。そこにあるのはショップのテーブル、参照テーブル、カタログです。",
+		"Each chunk of a job runs on the node that holds its shop, where the shop's tables, the reference tables and the catalogue are."),
+	MSG(BMSG_CITUS_TABLE_NOT_ON_NODES_HINT,
+		"参照テーブルにする (create_reference_table) か、ショップ自身のテーブルを読んでください。",
+		"Make it a reference table (create_reference_table), or read the shop's own tables."),
+	MSG(BMSG_CITUS_SHARD_LAYOUT,
+		"エンジンはショップのシャードに対して、テーブルに対するのと同じ文を実行します。",
+		"The engine runs its statements against the shop's shards as it would against the tables."),
+	MSG(BMSG_CITUS_SHARD_LAYOUT_HINT,
+		"分散前に削除した列が欠番を残しています。distribute_shops() の前にテーブルを新しいテーブルへコピーしてください。",
+		"A column dropped before the table was distributed leaves a gap; copy the table into a new one before distribute_shops()."),
+	MSG(BMSG_CITUS_SHOP_MOVED,
+		"ショップの処理のチャンクが、そのシャード %1$s を持たないノードに届きました。",
+		"A chunk of the shop's work reached a node that does not hold its shard %1$s."),
+	MSG(BMSG_CITUS_SHOP_MOVED_HINT,
+		"ショップが移動した可能性があります。呼び出しをやり直してください。コーディネーターでは bulkorder.distribute_shops() を実行してください。",
+		"The shop may have moved: run the call again.  On a coordinator, run bulkorder.distribute_shops()."),
 };
 
 /* The entry's text in the language asked for; NULL when it has none. */

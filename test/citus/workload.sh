@@ -181,7 +181,7 @@ SQL
   done
 
   # connectors: requests taken and answered, mails taken and sent, in the
-  # connector's own transaction, as the README's loops run them
+  # connector's own transaction, as docs/connectors.md's polls run them
   for shop in default kenko cosme; do
     sql "$node" -U bo_citus_payments <<SQL >> "$calls"
 BEGIN;

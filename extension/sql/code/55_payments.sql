@@ -127,7 +127,7 @@ COMMENT ON FUNCTION bulkorder.complete_payment_request(bigint, boolean, text, te
 'A payment connector reports the provider''s answer to a request: true when settled now, false for a repeated identical report';
 
 -- The connectors' polls as calls (1.2).  A connector on one node may read
--- and lock the outboxes itself, as the README's loops do; these calls take
+-- and lock the outboxes itself, as docs/connectors.md's polls do; these calls take
 -- the same rows the same way, one shop at a time, and on a Citus cluster
 -- they are how a connector polls: the lock of a distributed table's rows
 -- must be taken on the node that holds them, and every statement of the

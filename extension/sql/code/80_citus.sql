@@ -1,5 +1,5 @@
--- bulkorder on a Citus cluster (SPEC §9 "Citus"; extension/src/citus.c;
--- README, "Citus").  bulkorder.distribute_shops() distributes the shop's
+-- bulkorder on a Citus cluster (extension/src/citus.c; docs/citus.md).
+-- bulkorder.distribute_shops() distributes the shop's
 -- tables by shop_id and registers the functions that run a chunk of a job
 -- as Citus distributed functions, delegated to the node that holds the
 -- shop.  Nothing here changes a database without Citus, or one where
