@@ -239,6 +239,16 @@ mark_run(ClaimArgs *a, int64 cursor, bool has_cursor)
 		a->last_target = col_int8(3, &isnull);
 	}
 	SPI_freetuptable(SPI_tuptable);
+
+	/*
+	 * The mark must outlive a crash of the run it announces, or that crash
+	 * goes uncounted: with synchronous_commit = off the last commits before
+	 * a crash are lost.  Flushed locally at least (SET LOCAL: this
+	 * transaction only).
+	 */
+	if (synchronous_commit < SYNCHRONOUS_COMMIT_LOCAL_FLUSH)
+		(void) set_config_option("synchronous_commit", "local", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_LOCAL, true, 0, false);
 }
 
 /*
