@@ -120,7 +120,7 @@ SQL
                      WHERE shop_id = 1 AND order_no = ANY ($k::bigint[]) AND status = 'cancelled'" >/dev/null
   fi
   csql "$node" -c "VACUUM (ANALYZE) bulkorder.orders, bulkorder.bulk_job_items, bulkorder.bulk_jobs, bulkorder.notifications" >/dev/null
-  if [ "$r" -gt 0 ]; then echo "$path $node $ms" >> "$results"; fi
+  if [ "$r" -gt 0 ]; then echo "$path $node $r $ms" >> "$results"; fi
   echo "bench citus: $path round $r $node: $ms ms"
 }
 for r in $(seq 0 "$rounds"); do
@@ -131,14 +131,18 @@ for r in $(seq 0 "$rounds"); do
 done
 
 median() {  # median PATH NODE
-  awk -v p="$1" -v n="$2" '$1 == p && $2 == n { print $3 }' "$results" | sort -n \
-    | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+  awk -v p="$1" -v n="$2" '$1 == p && $2 == n { print $4 }' "$results" | mid
+}
+mid() { sort -n | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+paired() {  # paired PATH: the median of each round's Citus / one node (the two ran back to back)
+  awk -v p="$1" '$1 == p { t[$3, $2] = $4; r[$3] = 1 }
+                 END { for (k in r) printf "%.3f\n", t[k, "citusbench_coord"] / t[k, "citusbench_one"] }' "$results" | mid
 }
 {
   echo "bulkorder on Citus: coordinator + 2 workers vs one node, same run, same machine ($(nproc) cores)"
   echo "load average at start: $load_start; at end: $(cat /proc/loadavg)"
-  echo "shop default: $orders demo orders; medians of $rounds rounds after a warm-up; distribute_shops(): $distribute_s s"
-  printf '%-8s %-44s %12s %12s %8s\n' path job "one node ms" "Citus ms" ratio
+  echo "shop default: $orders demo orders; medians of $rounds rounds after a warm-up (paired: the median of the rounds' own ratios); distribute_shops(): $distribute_s s"
+  printf '%-8s %-44s %12s %12s %8s %8s\n' path job "one node ms" "Citus ms" ratio paired
   for path in tags cancel chunks one; do
     a=$(median "$path" citusbench_one) b=$(median "$path" citusbench_coord)
     case $path in
@@ -147,7 +151,8 @@ median() {  # median PATH NODE
       chunks) what="tags, 1,000 targets in 100 chunks of 10" ;;
       one) what="tags, 1 target" ;;
     esac
-    printf '%-8s %-44s %12s %12s %8s\n' "$path" "$what" "$a" "$b" "$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", b / a }')"
+    printf '%-8s %-44s %12s %12s %8s %8s\n' "$path" "$what" "$a" "$b" \
+      "$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", b / a }')" "$(awk '{ printf "%.2f", $1 }' <<< "$(paired "$path")")"
   done
   a=$(median chunks citusbench_one) b=$(median chunks citusbench_coord)
   echo "per-chunk overhead of delegation: ($b - $a) ms / 100 chunks = $(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", (b - a) / 100 }') ms a chunk"

@@ -324,7 +324,7 @@ SELECT count(*) AS changed FROM bench.history_a WHERE job_id = $job \\gset" ;;
       esac
       session_do "$cl" "$(timed cancel "$r" "$cl" "$name" "$sql")
 UPDATE bulkorder.orders SET status = 'awaiting_shipment'
-WHERE order_no = ANY ($keys) AND status = 'cancelled';
+WHERE order_no IN (SELECT unnest(keys) FROM bench.keys) AND status = 'cancelled';
 $(settle)"
     done
   done
