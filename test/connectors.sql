@@ -4,7 +4,7 @@ BEGIN;
 CREATE EXTENSION bulkorder;
 \set ECHO none
 \i test/fixtures/shop.sql
-SELECT plan(20);
+SELECT plan(27);
 
 CREATE ROLE bo_payments NOLOGIN;
 CREATE ROLE bo_mails NOLOGIN;
@@ -51,6 +51,14 @@ SELECT throws_ok($$INSERT INTO bulkorder.payment_requests (order_no, payment_met
 SELECT throws_ok($$SELECT count(*) FROM bulkorder.orders$$, '42501', NULL, 'nor read the orders');
 SELECT throws_ok($$SELECT bulkorder.bulk_reauthorize('{1006}')$$, '42501', NULL, 'nor run jobs');
 SELECT throws_ok($$SELECT count(*) FROM bulkorder.mail_outbox$$, '42501', NULL, 'nor read mails');
+-- the same poll as calls (docs/connectors.md, "Polling through calls")
+SELECT results_eq($$SELECT request_id, order_no, kind, attempts FROM bulkorder.take_payment_requests(10)$$,
+                  $$VALUES (2::bigint, 1008::bigint, 'reauthorize'::text, 1)$$,
+                  'take_payment_requests takes the pending requests, oldest first');
+SELECT is(bulkorder.payment_requests_tried('{1,2}'), 1,
+          'payment_requests_tried counts a try of the pending request only');
+SELECT throws_ok($$SELECT * FROM bulkorder.take_payment_requests(1, '{"operator": "x"}')$$, '22023', NULL,
+                 'a connector''s call takes no operator');
 RESET ROLE;
 SELECT is((SELECT auth_status || ' ' || auth_message FROM bulkorder.orders WHERE order_no = 1006),
           'ng NPの与信がNGになりました。NG999。', 'the report moved the order on');
@@ -62,12 +70,20 @@ SELECT results_eq(
       WHERE sent_at IS NULL ORDER BY mail_id LIMIT 50 FOR UPDATE SKIP LOCKED$$,
     $$VALUES (1::bigint, 1007::bigint, 'ichiro.suzuki@example.jp'::text)$$,
     'the mail connector takes unsent mails with FOR UPDATE SKIP LOCKED');
+SELECT results_eq($$SELECT mail_id, order_no, to_address FROM bulkorder.take_mails(50)$$,
+                  $$VALUES (1::bigint, 1007::bigint, 'ichiro.suzuki@example.jp'::text)$$,
+                  'take_mails takes the same unsent mails');
 SELECT lives_ok($$UPDATE bulkorder.mail_outbox SET sent_at = now() WHERE mail_id = 1$$, 'it marks a mail sent');
 SELECT throws_ok($$UPDATE bulkorder.mail_outbox SET body = 'spam' WHERE mail_id = 1$$, '42501', NULL,
                  'it cannot rewrite a mail');
 SELECT throws_ok($$SELECT count(*) FROM bulkorder.customers$$, '42501', NULL, 'nor read customers');
 SELECT throws_ok($$SELECT bulkorder.complete_payment_request(2, true, NULL, NULL)$$, '42501', NULL,
                  'nor report payments');
+SELECT is(bulkorder.mark_mails_sent('{1}'), 0, 'mark_mails_sent leaves a mail already sent alone');
+SELECT throws_ok($$SELECT * FROM bulkorder.take_mails(1, '{"bogus": 1}')$$, '22023', NULL,
+                 'a connector''s call takes no option but shop');
+SELECT throws_ok($$SELECT * FROM bulkorder.take_payment_requests(1)$$, '42501', NULL,
+                 'a mail connector cannot take payment requests');
 RESET ROLE;
 
 SELECT * FROM finish();

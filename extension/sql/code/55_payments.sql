@@ -156,7 +156,7 @@ BEGIN
     -- a connector's only option is shop (an operator is the admin tool's)
     IF jsonb_typeof(options) = 'object' AND options ? 'operator' THEN
         RAISE EXCEPTION 'unknown option "operator"' USING ERRCODE = '22023',
-            HINT = bulkorder_catalog.message('CONNECTOR_OPTION_UNKNOWN');
+            HINT = bulkorder_catalog.message('CONNECTOR_OPTION_UNKNOWN', 'operator');
     END IF;
     shop := (bulkorder_catalog.call_options(options, 'CONNECTOR_OPTION_UNKNOWN')).shop_id;
     IF NOT (CASE kind WHEN 'payment_connector'
@@ -164,7 +164,7 @@ BEGIN
                       ELSE has_column_privilege(who, 'bulkorder.mail_outbox', 'sent_at', 'UPDATE') END) THEN
         RAISE EXCEPTION 'permission denied: % is not a % of this shop', who, replace(kind, '_', ' ')
             USING ERRCODE = 'insufficient_privilege',
-                  HINT = format('The extension''s owner runs bulkorder.grant_%s(role, shop).', kind);
+                  HINT = bulkorder_catalog.message('CONNECTOR_NOT_GRANTED', kind);
     END IF;
     RETURN shop;
 END

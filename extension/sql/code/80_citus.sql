@@ -85,18 +85,18 @@ DECLARE
 BEGIN
     IF NOT (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN
         RAISE EXCEPTION 'permission denied for function distribute_shops'
-            USING ERRCODE = 'insufficient_privilege', HINT = 'Run it as a superuser.';
+            USING ERRCODE = 'insufficient_privilege', HINT = bulkorder_catalog.message('DISTRIBUTE_SUPERUSER');
     END IF;
     IF pg_catalog.to_regproc('pg_catalog.create_distributed_table') IS NULL THEN
         RAISE EXCEPTION 'this database has no Citus'
             USING ERRCODE = 'feature_not_supported',
-                  DETAIL = 'bulkorder.distribute_shops() distributes the shops over the nodes of a Citus cluster.',
-                  HINT = 'On a Citus coordinator: CREATE EXTENSION citus, add the worker nodes, then call it again. A single node needs nothing of it.';
+                  DETAIL = bulkorder_catalog.message('DISTRIBUTE_NO_CITUS'),
+                  HINT = bulkorder_catalog.message('DISTRIBUTE_NO_CITUS_HINT');
     END IF;
     IF NOT pg_catalog.citus_is_coordinator() THEN
         RAISE EXCEPTION 'bulkorder.distribute_shops() runs on the coordinator'
             USING ERRCODE = 'feature_not_supported',
-                  HINT = 'Connect to the Citus coordinator and call it there.';
+                  HINT = bulkorder_catalog.message('DISTRIBUTE_ON_WORKER');
     END IF;
     -- the tables are converted one by one while foreign keys link them
     PERFORM pg_catalog.set_config('citus.enable_local_reference_table_foreign_keys', 'off', true);
@@ -231,7 +231,7 @@ BEGIN
     IF failure IS NOT NULL THEN
         RAISE EXCEPTION 'could not copy the shops'' operations to every worker'
             USING ERRCODE = 'connection_failure', DETAIL = failure,
-                  HINT = 'Call bulkorder.distribute_shops() again once every worker is up.';
+                  HINT = bulkorder_catalog.message('DISTRIBUTE_WORKERS_DOWN');
     END IF;
 END
 $fn$;
