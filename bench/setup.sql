@@ -83,7 +83,8 @@ CREATE TABLE bench.csv_resolved (key bigint, found boolean);
 -- that never deadlocks): lock, check, update, record.  Its statements name
 -- the shop where the orders have one (the key leads with it, issue 21), as
 -- a DBA would write them: static SQL, the shop a constant.
-SELECT coalesce(format('o.shop_id = %s AND ', shop_id), '') AS shop_and FROM bench.shop \gset
+SELECT CASE WHEN shop_id IS NOT NULL THEN format('o.shop_id = %s AND ', shop_id) ELSE '' END AS shop_and
+FROM bench.shop \gset
 SELECT format($f$
 CREATE FUNCTION bench.cancel_b(keys bigint[], job bigint) RETURNS bigint
 LANGUAGE plpgsql AS $$
