@@ -11,17 +11,20 @@ sysbin=/usr/lib/postgresql/15/bin
 # @TAG@ a text literal, @FILE@ a file path literal, and @SHOP(alias,table)@
 # "alias.shop_id = N AND " when table has a shop column (FLOOR_SHOP_TABLES,
 # space-separated; N is FLOOR_SHOP_ID: bench.shop of that cluster), else
-# nothing.
+# nothing; likewise @SHOPCOL(table)@ "shop_id," and @SHOPVAL(table)@ "N,"
+# in an INSERT's column and value lists.
 floor_sql() {
   local esc=() v t shop=()
   for v in "$2" "$3" "${4:-}" "${5:-}"; do
     esc+=("$(printf '%s' "$v" | sed -e 's/[\\|&]/\\&/g')")
   done
   for t in ${FLOOR_SHOP_TABLES:-}; do
-    shop+=(-e "s|@SHOP(\([a-z_]*\),$t)@|\1.shop_id = ${FLOOR_SHOP_ID:?} AND|g")
+    shop+=(-e "s|@SHOP(\([a-z_]*\),$t)@|\1.shop_id = ${FLOOR_SHOP_ID:?} AND|g"
+           -e "s|@SHOPCOL($t)@|shop_id,|g" -e "s|@SHOPVAL($t)@|${FLOOR_SHOP_ID:?},|g")
   done
   sed -e "s|@KEYS@|${esc[0]}|g" -e "s|@JOB@|${esc[1]}|g" -e "s|@TAG@|${esc[2]}|g" \
-      -e "s|@FILE@|${esc[3]}|g" "${shop[@]}" -e 's|@SHOP([a-z_]*,[a-z_]*)@ ||g' "$top/bench/floors/$1.sql"
+      -e "s|@FILE@|${esc[3]}|g" "${shop[@]}" -e 's|@SHOP([a-z_]*,[a-z_]*)@ ||g' \
+      -e 's#@SHOP\(COL\|VAL\)([a-z_]*)@ ##g' "$top/bench/floors/$1.sql"
 }
 
 # v11_tree DIR: a private copy of Debian's PostgreSQL 15 tree in DIR with

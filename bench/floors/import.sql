@@ -4,6 +4,8 @@
 -- where the payment method needs one, else shipped), tracking number, the
 -- ship_complete mail (rendered inline), history rows, before image from the
 -- locked row.  @FILE@ the file's path (a literal), @JOB@ the history job id.
+-- The outbox rows name their shop (@SHOPCOL@/@SHOPVAL@): left out, shop_id's
+-- default would call the product's bulkorder.session_shop_id() per row.
 TRUNCATE bench.ship_stage;
 
 COPY bench.ship_stage FROM @FILE@ (FORMAT csv, HEADER true);
@@ -34,11 +36,11 @@ changed AS (
               l.status AS old_status, l.ship_report_status AS old_ship_report_status,
               l.tracking_no AS old_tracking_no, l.ship_mail_sent AS old_ship_mail_sent),
 requests AS (
-    INSERT INTO bulkorder.payment_requests (order_no, payment_method, kind)
-    SELECT order_no, payment_method, 'ship_report' FROM locked WHERE needs_ship_report),
+    INSERT INTO bulkorder.payment_requests (@SHOPCOL(payment_requests)@ order_no, payment_method, kind)
+    SELECT @SHOPVAL(payment_requests)@ order_no, payment_method, 'ship_report' FROM locked WHERE needs_ship_report),
 mails AS (
-    INSERT INTO bulkorder.mail_outbox (template_code, order_no, customer_id, to_address, subject, body)
-    SELECT mt.code, l.order_no, l.customer_id, c.email,
+    INSERT INTO bulkorder.mail_outbox (@SHOPCOL(mail_outbox)@ template_code, order_no, customer_id, to_address, subject, body)
+    SELECT @SHOPVAL(mail_outbox)@ mt.code, l.order_no, l.customer_id, c.email,
            replace(replace(replace(replace(replace(mt.subject, '{{order_no}}', l.order_no::text),
                '{{customer_name}}', coalesce(c.name, '')), '{{tracking_no}}', l.new_tracking_no),
                '{{payment_method}}', l.payment_name), '{{course_order_no}}', coalesce(l.course_order_no::text, '')),
