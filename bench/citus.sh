@@ -22,7 +22,7 @@
 # shipment), VACUUM (ANALYZE) of what it wrote and a CHECKPOINT on every
 # node.  The ratio the spec asks for: Citus / one node ≤ 1.3 for tags and
 # cancel.  Skipped where ../shared/vendor is absent.  Results also go to
-# bench/results/citus.txt.
+# bench/out/citus.txt.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -36,7 +36,7 @@ rounds=${BENCH_CITUS_ROUNDS:-3}
 case "$orders$rounds" in
   *[!0-9]*) echo "bench citus: BENCH_CITUS_ORDERS and BENCH_CITUS_ROUNDS must be whole numbers" >&2; exit 2 ;;
 esac
-out=$top/bench/results
+out=$top/bench/out
 mkdir -p "$out"
 load_start=$(cat /proc/loadavg)
 started=$SECONDS
