@@ -122,6 +122,7 @@ extern JsonbIterator *bulk_object_iterator(Jsonb *obj, const char *what);
 extern bool bulk_object_next(JsonbIterator **it, char **key, JsonbValue *value);
 extern BulkTargets bulk_targets_from_array(ArrayType *targets);
 extern ArrayType *bulk_keys_array(const int64 *keys, int count);
+extern BulkTargets bulk_array_keys(ArrayType *arr, const char *what);
 extern int	bulk_compare_int64(const void *a, const void *b);
 
 /* engine.c */

@@ -244,12 +244,11 @@ bulk_citus_run_chunk(BulkOperation *op, int64 job_id, Jsonb *params,
 		d = SPI_getbinval(tup, desc, 3, &isnull);
 		if (!isnull)
 		{
-			ArrayType  *arr = DatumGetArrayTypePCopy(d);
+			BulkTargets t = bulk_array_keys(DatumGetArrayTypePCopy(d),
+											"list of held targets of a delegated give-up pass");
 
-			if (ARR_NDIM(arr) > 1 || ARR_HASNULL(arr) || ARR_ELEMTYPE(arr) != INT8OID)
-				elog(ERROR, "bulkorder: the delegated give-up pass returned a malformed list");
-			*nheld = ARR_NDIM(arr) == 0 ? 0 : ArrayGetNItems(1, ARR_DIMS(arr));
-			*held = (int64 *) ARR_DATA_PTR(arr);
+			*nheld = t.count;
+			*held = t.keys;
 		}
 	}
 	SPI_freetuptable(SPI_tuptable);

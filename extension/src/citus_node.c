@@ -40,22 +40,6 @@ static Oid *checked_shards = NULL;
 static int	nchecked_shards = 0;
 static int	checked_shards_size = 0;
 
-/*
- * The chunk's keys as the caller cut them (sorted, distinct): no limit of
- * this node's applies to a job the coordinator accepted.
- */
-static BulkTargets
-chunk_keys(ArrayType *arr)
-{
-	BulkTargets t;
-
-	if (ARR_NDIM(arr) > 1 || ARR_HASNULL(arr) || ARR_ELEMTYPE(arr) != INT8OID)
-		elog(ERROR, "bulkorder: a chunk's targets must be a one-dimensional bigint array without NULL");
-	t.count = ARR_NDIM(arr) == 0 ? 0 : ArrayGetNItems(1, ARR_DIMS(arr));
-	t.keys = (int64 *) ARR_DATA_PTR(arr);
-	return t;
-}
-
 /* Has the shard shard the columns of its table shell, at their numbers? */
 static bool
 shard_layout_ok(Oid shell, Oid shard)
@@ -272,7 +256,7 @@ bulkorder_run_chunk(PG_FUNCTION_ARGS)
 	char	   *page = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	char	   *operation = text_to_cstring(PG_GETARG_TEXT_PP(3));
 	Jsonb	   *params = PG_GETARG_JSONB_P(4);
-	BulkTargets targets = chunk_keys(PG_GETARG_ARRAYTYPE_P(5));
+	BulkTargets targets = bulk_array_keys(PG_GETARG_ARRAYTYPE_P(5), "chunk");
 	char	   *mode = text_to_cstring(PG_GETARG_TEXT_PP(6));
 	int			nest = set_call_settings(text_to_cstring(PG_GETARG_TEXT_PP(7)), PG_GETARG_INT32(8));
 	int64		previous = bulk_confine(shop);
@@ -327,7 +311,7 @@ bulkorder_preview_chunk(PG_FUNCTION_ARGS)
 	char	   *page = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	char	   *operation = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	Jsonb	   *params = PG_GETARG_JSONB_P(3);
-	BulkTargets targets = chunk_keys(PG_GETARG_ARRAYTYPE_P(4));
+	BulkTargets targets = bulk_array_keys(PG_GETARG_ARRAYTYPE_P(4), "chunk");
 	bool		read_only = PG_GETARG_BOOL(5);
 	int			nest = set_call_settings(text_to_cstring(PG_GETARG_TEXT_PP(6)), -1);
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;

@@ -147,6 +147,7 @@ give_up_chunk(GiveUp *g, const char *page, const int64 *keys, int n)
 	const char *key;
 	bool		isnull;
 	ArrayType  *arr;
+	BulkTargets held_list;
 	int64	   *page_held;
 	int			npage_held;
 	int64	   *rest;
@@ -176,10 +177,9 @@ give_up_chunk(GiveUp *g, const char *page, const int64 *keys, int n)
 	bulk_spi_exec(sql.data, 1, ptypes, pvalues, NULL, false, SPI_OK_SELECT);
 	arr = DatumGetArrayTypePCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_freetuptable(SPI_tuptable);
-	if (ARR_NDIM(arr) > 1 || ARR_HASNULL(arr) || ARR_ELEMTYPE(arr) != INT8OID)
-		elog(ERROR, "bulkorder: malformed list of held targets");
-	npage_held = ARR_NDIM(arr) == 0 ? 0 : ArrayGetNItems(1, ARR_DIMS(arr));
-	page_held = (int64 *) ARR_DATA_PTR(arr);
+	held_list = bulk_array_keys(arr, "list of held targets");
+	npage_held = held_list.count;
+	page_held = held_list.keys;
 
 	/* the others, in key order: both lists are sorted */
 	rest = palloc(sizeof(int64) * Max(n, 1));

@@ -103,38 +103,60 @@ shops_owner(void)
 }
 
 /*
- * The table the shop's grants are read from: bulkorder.<relname>, or on a
- * Citus node that holds a copy of the reference table (every node, once
- * distribute_shops() has run), that copy, its local shard.  Row-level
- * security runs visible_shops() inside the query of a shard on a worker,
- * where Citus refuses a query of a Citus table ("cannot execute a
- * distributed query from a query on a shard"); the local copy is a plain
- * table there.  Connected to SPI.
+ * The tables the shop's grants are read from: bulkorder.shops and
+ * bulkorder.shop_roles, or on a Citus node that holds copies of those
+ * reference tables (every node, once distribute_shops() has run), the
+ * copies, their local shards.  Row-level security runs visible_shops()
+ * inside the query of a shard on a worker, where Citus refuses a query of
+ * a Citus table ("cannot execute a distributed query from a query on a
+ * shard"); the local copy is a plain table there.  Read once per
+ * transaction (a call asks up to five times).  Connected to SPI.
  */
-static char *
-grants_table(const char *relname)
+static LocalTransactionId grants_lxid = InvalidLocalTransactionId;
+static char *grants_shops = NULL;
+static char *grants_roles = NULL;
+
+static void
+grants_tables(char **shops, char **roles)
 {
-	char	   *name = psprintf("bulkorder.%s", relname);
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1];
 	bool		isnull;
 
-	if (!OidIsValid(get_extension_oid("citus", true)))
-		return name;
-	values[0] = CStringGetTextDatum(name);
-	if (SPI_execute_with_args("SELECT s.shardid FROM pg_catalog.pg_dist_shard s"
-							  " JOIN pg_catalog.pg_dist_placement p ON p.shardid = s.shardid"
-							  " WHERE s.logicalrelid = pg_catalog.to_regclass($1)"
-							  "   AND p.groupid = (SELECT groupid FROM pg_catalog.pg_dist_local_group)",
-							  1, types, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "bulkorder: could not read pg_dist_shard");
-	if (SPI_processed == 1)
-		name = psprintf("bulkorder.%s", quote_identifier(psprintf("%s_%lld", relname, (long long)
-																	DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-																								SPI_tuptable->tupdesc,
-																								1, &isnull)))));
-	SPI_freetuptable(SPI_tuptable);
-	return name;
+	if (grants_lxid != MyProc->lxid)
+	{
+		grants_shops = "bulkorder.shops";
+		grants_roles = "bulkorder.shop_roles";
+		if (OidIsValid(get_extension_oid("citus", true)))
+		{
+			if (SPI_execute("SELECT c.relname, s.shardid FROM pg_catalog.pg_dist_shard s"
+							" JOIN pg_catalog.pg_dist_placement p ON p.shardid = s.shardid"
+							" JOIN pg_catalog.pg_class c ON c.oid = s.logicalrelid"
+							" WHERE s.logicalrelid IN ('bulkorder.shops'::pg_catalog.regclass,"
+							"                          'bulkorder.shop_roles'::pg_catalog.regclass)"
+							"   AND p.groupid = (SELECT groupid FROM pg_catalog.pg_dist_local_group)",
+							true, 0) != SPI_OK_SELECT)
+				elog(ERROR, "bulkorder: could not read pg_dist_shard");
+			for (uint64 i = 0; i < SPI_processed; i++)
+			{
+				char	   *relname = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+				int64		shardid = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+																  SPI_tuptable->tupdesc, 2, &isnull));
+				/* kept for the transaction: SPI's memory ends with the call */
+				char	   *name = MemoryContextStrdup(TopTransactionContext,
+													   psprintf("bulkorder.%s",
+																quote_identifier(psprintf("%s_%lld", relname,
+																						  (long long) shardid))));
+
+				if (strcmp(relname, "shops") == 0)
+					grants_shops = name;
+				else
+					grants_roles = name;
+			}
+			SPI_freetuptable(SPI_tuptable);
+		}
+		grants_lxid = MyProc->lxid;
+	}
+	*shops = grants_shops;
+	*roles = grants_roles;
 }
 
 /*
@@ -168,8 +190,7 @@ visible_shops(Oid user, bool narrow)
 		nulls[2] = 'n';
 	GetUserIdAndSecContext(&save_user, &save_sec);
 	SetUserIdAndSecContext(shops_owner(), save_sec | SECURITY_LOCAL_USERID_CHANGE);
-	shops = grants_table("shops");
-	roles = grants_table("shop_roles");
+	grants_tables(&shops, &roles);
 	rc = SPI_execute_with_args(psprintf("SELECT coalesce(array_agg(s.shop_id ORDER BY s.shop_id), '{}')"
 										" FROM %s s"
 										" WHERE ($2 OR EXISTS (SELECT FROM %s g WHERE g.shop_id = s.shop_id"
@@ -216,6 +237,8 @@ bulk_resolve_shop(const char *option_code)
 	Oid			save_user;
 	int			save_sec;
 	int64		shop;
+	char	   *shops_table;
+	char	   *roles_table;
 	bool		found;
 
 	/* another version's objects: the call stops here, saying what to do */
@@ -241,9 +264,10 @@ bulk_resolve_shop(const char *option_code)
 	/* the tables as their owner reads them, past row-level security */
 	GetUserIdAndSecContext(&save_user, &save_sec);
 	SetUserIdAndSecContext(shops_owner(), save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	grants_tables(&shops_table, &roles_table);
 	if (code)
 	{
-		shop = query_int8(psprintf("SELECT shop_id FROM %s WHERE code = $1", grants_table("shops")),
+		shop = query_int8(psprintf("SELECT shop_id FROM %s WHERE code = $1", shops_table),
 						  TEXTOID, CStringGetTextDatum(code), &found);
 		if (!found)
 			ereport(ERROR,
@@ -258,12 +282,12 @@ bulk_resolve_shop(const char *option_code)
 		if (!superuser_arg(user))
 			shop = query_int8(psprintf("SELECT min(g.shop_id) FROM %s g"
 									   " WHERE pg_catalog.pg_has_role($1, g.role::oid, 'USAGE')"
-									   " HAVING count(DISTINCT g.shop_id) = 1", grants_table("shop_roles")),
+									   " HAVING count(DISTINCT g.shop_id) = 1", roles_table),
 							  OIDOID, ObjectIdGetDatum(user), &found);
 		/* the database's only shop */
 		if (!found)
 			shop = query_int8(psprintf("SELECT min(shop_id) FROM %s HAVING count(*) = 1",
-									   grants_table("shops")),
+									   shops_table),
 							  InvalidOid, (Datum) 0, &found);
 		if (!found)
 			ereport(ERROR,

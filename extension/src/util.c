@@ -181,3 +181,20 @@ bulk_keys_array(const int64 *keys, int count)
 	pfree(d);
 	return arr;
 }
+
+/*
+ * The keys of a bigint[] the engine itself made (bulk_keys_array, a chunk,
+ * a list of held targets): empty or one-dimensional, without NULL, kept as
+ * they are.  Points into arr.  what names the list in the error.
+ */
+BulkTargets
+bulk_array_keys(ArrayType *arr, const char *what)
+{
+	BulkTargets t;
+
+	if (ARR_NDIM(arr) > 1 || ARR_HASNULL(arr) || ARR_ELEMTYPE(arr) != INT8OID)
+		elog(ERROR, "bulkorder: malformed %s", what);
+	t.count = ARR_NDIM(arr) == 0 ? 0 : ArrayGetNItems(1, ARR_DIMS(arr));
+	t.keys = (int64 *) ARR_DATA_PTR(arr);
+	return t;
+}
