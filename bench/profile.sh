@@ -160,7 +160,7 @@ symbols() {
 cur=$(template cur "$cur_bin" tools/demo-data.sql)
 if [ "$v11" = 1 ]; then
   v11_bin=$(v11_tree "$root/v11")
-  git show "$v11_commit:tools/demo-data.sql" > "$out/demo-data-1.1.sql"
+  v11_demo_data "$out/demo-data-1.1.sql"
   old=$(template v11 "$v11_bin" "$out/demo-data-1.1.sql")
 fi
 

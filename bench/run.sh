@@ -129,7 +129,7 @@ log_min_messages = warning
 $settings
 CONF
   as_pg "$v11_bin/pg_ctl" -D "$v11_data" -l "$v11_host/server.log" -w start >/dev/null
-  git show "$v11_commit:tools/demo-data.sql" > "$work/demo-data-1.1.sql"
+  v11_demo_data "$work/demo-data-1.1.sql"
 fi
 
 # load CLUSTER DEMO: the demo orders (DEMO: that version's demo-data.sql),
