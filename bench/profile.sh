@@ -96,12 +96,14 @@ CONF
   PGOPTIONS="-c client_min_messages=warning" $P -d bench -v keys=$((2 * nkeys)) \
     -v tag_targets=$((2 * nkeys)) -f bench/setup.sql >/dev/null
   # the import's files: the warm-up's keys and the measured keys, as
-  # bench/run.sh writes them (header, CRLF, scattered order)
+  # bench/run.sh writes them (header, CRLF, scattered order, tracking
+  # numbers of eleven digits and their 7DR check digit, which 1.2 checks)
   local part lo hi
   for part in w m; do
     if [ $part = w ]; then lo=1 hi=$nkeys; else lo=$((nkeys + 1)) hi=$((2 * nkeys)); fi
     $P -d bench -At -c "SELECT k FROM unnest((SELECT keys[$lo:$hi] FROM bench.keys)) k" \
-      | awk 'BEGIN { printf "注文番号,送り状番号\r\n" } { printf "%s,4%011d\r\n", $1, $1 }' > "$dir/import_$part.csv"
+      | awk 'BEGIN { printf "注文番号,送り状番号\r\n" }
+             { d = 40000000000 + $1; printf "%s,%.0f%d\r\n", $1, d, d % 7 }' > "$dir/import_$part.csv"
   done
   $P -d bench -At -c "SELECT coalesce(shop_id::text, '') || '|' || coalesce(tables, '') FROM bench.shop" > "$dir/shop"
   $P -d bench -c "CHECKPOINT" >/dev/null
@@ -110,8 +112,9 @@ CONF
   echo "$dir"
 }
 
-# cg NAME DIR BIN WARM MEASURED: run WARM, then MEASURED bracketed by
-# pg_sleep, in a single-user backend on a copy of DIR/data; writes
+# cg NAME DIR BIN WARM MEASURED [CHECK]: run WARM, then MEASURED bracketed by
+# pg_sleep, then CHECK (a statement that fails unless MEASURED did all its
+# work), in a single-user backend on a copy of DIR/data; writes
 # $out/NAME.cg.2 (the measured part) and prints "instructions wal_records
 # wal_bytes syscalls" (--collect-systime: the system calls it made, which
 # callgrind does not count as instructions).
@@ -123,6 +126,7 @@ cg() {
     printf 'SELECT pg_sleep(0), pg_current_wal_insert_lsn() AS lsn_start;\n\n'
     printf '%s\n\n' "$5"
     printf 'SELECT pg_sleep(0), pg_current_wal_insert_lsn() AS lsn_end;\n\n'
+    [ -z "${6:-}" ] || printf '%s\n\n' "$6"
   } | sed -e '/^ *--/d' > "$input"
   as_pg valgrind --tool=callgrind --dump-before=pg_sleep --collect-systime=yes --callgrind-out-file="$out/$name.cg" \
     "$bin/postgres" --single -D "$run" -c shared_preload_libraries= -c jit=off -c wal_keep_size=4GB -j bench \
@@ -171,11 +175,16 @@ export FLOOR_SHOP_ID=${shop%%|*} FLOOR_SHOP_TABLES=${shop#*|}
 W="keys[1:$nkeys]" M="keys[$((nkeys + 1)):$((2 * nkeys))]"
 results=$out/results.txt
 : > "$results"
+# An engine contender must have changed every one of its keys: a job with a
+# failed item (a refused tracking number, say) would count less work.
+all_done="SELECT 1 / (success_count = $nkeys AND failure_count = 0)::int AS every_key_changed
+          FROM bulkorder.bulk_jobs ORDER BY job_id DESC LIMIT 1;"
 measure() {  # measure PATH CONTENDER DIR BIN WARM MEASURED
-  local r
+  local r check=
   case " $only " in "  "|*" $2 "*) ;; *) return 0 ;; esac
+  case $2 in engine*) check=$all_done ;; esac
   echo "profile: $1 $2" >&2
-  r=$(cg "$1.$2" "$3" "$4" "$5" "$6")
+  r=$(cg "$1.$2" "$3" "$4" "$5" "$6" "$check")
   echo "$1 $2 $r" >> "$results"
 }
 for p in $paths; do
