@@ -2,7 +2,7 @@
 # bench/profile.sh [PATH...]: where the engine's work goes against its floor,
 # in instructions, which do not depend on the machine's load.
 #
-# For each path (tags, cancel, import; default all three) every contender
+# For each path (tags, cancel, import, revert; default the first three) every contender
 # runs in a single-user backend (`postgres --single`) under
 # `valgrind --tool=callgrind`, on a fresh copy of one data directory (the
 # bench's demo orders, loaded once and kept until its inputs change): first
@@ -23,6 +23,8 @@
 #           lock:   floors/lock.sql alone
 #   import  engine: import_shipments of a file of those keys
 #           floor:  floors/import.sql (COPY + one statement)
+#   revert  engine: revert_job of a bulk_cancel(keys, true) job
+#           floor:  that cancel job itself (the goal's yardstick)
 # With PROFILE_V11=1 the engine of 1.1 (built from its commit) runs too, on
 # a data directory of its own loaded the same way.
 #
@@ -182,8 +184,8 @@ results=$out/results.txt
 # failed item (a refused tracking number, say) would count less work.
 all_done="SELECT 1 / (success_count = $nkeys AND failure_count = 0)::int AS every_key_changed
           FROM bulkorder.bulk_jobs ORDER BY job_id DESC LIMIT 1;"
-measure() {  # measure PATH CONTENDER DIR BIN WARM MEASURED
-  local r check=
+measure() {  # measure PATH CONTENDER DIR BIN WARM MEASURED [CHECK]
+  local r check=${7:-}
   case " $only " in "  "|*" $2 "*) ;; *) return 0 ;; esac
   case $2 in engine*) check=$all_done ;; esac
   echo "profile: $1 $2" >&2
@@ -209,13 +211,28 @@ for p in $paths; do
       measure cancel nolock "$cur" "$cur_bin" "$(floor_sql cancel_nolock "$kw" 1)" "$(floor_sql cancel_nolock "$km" 2)"
       measure cancel ctid "$cur" "$cur_bin" "$(floor_sql cancel_ctid "$kw" 1)" "$(floor_sql cancel_ctid "$km" 2)"
       measure cancel lock "$cur" "$cur_bin" "$(floor_sql lock "$kw" 1)" "$(floor_sql lock "$km" 2)" ;;
+    revert)
+      # engine: revert_job of a cancel (with its void requests) of the
+      # measured keys; its "floor" is the goal's yardstick, that cancel job
+      # itself (issue 25: a revert within 1.3x the job it reverts).  Both
+      # warm up on a cancel and its revert of other keys.
+      kw="(SELECT $W FROM bench.keys)::bigint[]" km="(SELECT $M FROM bench.keys)::bigint[]"
+      job() { echo "SELECT bulkorder.bulk_cancel($1, true) IS NOT NULL;"; }
+      last="(SELECT max(job_id) FROM bulkorder.bulk_jobs)"
+      warm="$(job "$kw")
+
+SELECT bulkorder.revert_job($last) IS NOT NULL;"
+      measure revert engine "$cur" "$cur_bin" "$warm
+
+$(job "$km")" "SELECT bulkorder.revert_job($last) IS NOT NULL;"
+      measure revert floor "$cur" "$cur_bin" "$warm" "$(job "$km")" "$all_done" ;;
     import)
       eng() { echo "SELECT bulkorder.import_shipments(pg_read_binary_file('$1'), '{\"encoding\": \"UTF8\"}') IS NOT NULL;"; }
       measure import engine "$cur" "$cur_bin" "$(eng "$cur/import_w.csv")" "$(eng "$cur/import_m.csv")"
       [ "$v11" = 1 ] && measure import engine_1.1 "$old" "$v11_bin" "$(eng "$old/import_w.csv")" "$(eng "$old/import_m.csv")"
       measure import floor "$cur" "$cur_bin" "$(floor_sql import "" 1 "" "'$cur/import_w.csv'")" \
         "$(floor_sql import "" 2 "" "'$cur/import_m.csv'")" ;;
-    *) echo "profile: unknown path $p (tags, cancel, import)" >&2; exit 2 ;;
+    *) echo "profile: unknown path $p (tags, cancel, import, revert)" >&2; exit 2 ;;
   esac
 done
 
