@@ -225,11 +225,18 @@ flush_keys(CsvParse *st)
 				   " RETURNING error_code)"
 				   " SELECT count(*) FILTER (WHERE error_code IS NULL) FROM staged",
 				   join,
-	/* the import: the tracking number against its order's carrier */
+	/*
+	 * The import: the tracking number against its order's carrier, looked up
+	 * line by line.  A join let the planner hash every order of the batch's
+	 * key range, which for a file of scattered keys is most of the shop: a
+	 * 10,000-line batch hashed 283,000 orders, a quarter of the import's
+	 * instructions (bench/PROFILE.md).
+	 */
 				   st->with_tracking ?
-				   " LEFT JOIN bulkorder.orders o ON o.order_no = u.key AND o.order_no BETWEEN $6 AND $7"
-				   " LEFT JOIN bulkorder.delivery_methods dm ON dm.code = o.delivery_method"
-				   " CROSS JOIN LATERAL (SELECT coalesce(dm.tracking_format, 'text') AS format) f"
+				   " CROSS JOIN LATERAL (SELECT coalesce((SELECT dm.tracking_format"
+				   "  FROM bulkorder.orders o"
+				   "  JOIN bulkorder.delivery_methods dm ON dm.code = o.delivery_method"
+				   "  WHERE o.order_no = u.key), 'text') AS format) f"
 				   " CROSS JOIN LATERAL (SELECT f.format, CASE WHEN u.refusal IS NULL"
 				   "  AND u.tracking_no IS NOT NULL"
 	/* longer: the rule tracking_no_too_long's, as in 1.1 */
