@@ -259,13 +259,18 @@ bulk_compose_revert(const char *page, const char *operation, bool reapply, BulkS
 	/*
 	 * The rows the revert sees: the undo, those its declaration says (the
 	 * undo of 削除 sees deleted orders); applying the operation again, those
-	 * the operation sees.
+	 * the operation sees.  The reverted item is probed per target (LATERAL
+	 * with LIMIT, which the planner cannot flatten): as a plain join, the
+	 * estimate of one item per job made the planner scan the job's items
+	 * once per target, quadratic in the chunk (10,000 targets: 24e9
+	 * instructions, bench/PROFILE.md).
 	 */
 	appendStringInfo(&check,
 					 " END AS before, s.before AS src_before, s.after AS src_after, t.ctid AS tid"
 					 " FROM unnest($1::bigint[]) AS i(target) CROSS JOIN prm"
-					 " LEFT JOIN bulkorder.bulk_job_items s ON s.job_id = ($2::jsonb->>'job_id')::bigint"
-					 " AND s.target = i.target AND s.ok"
+					 " LEFT JOIN LATERAL (SELECT x.* FROM bulkorder.bulk_job_items x"
+					 " WHERE x.job_id = ($2::jsonb->>'job_id')::bigint AND x.target = i.target AND x.ok"
+					 " LIMIT 1) AS s ON true"
 					 " LEFT JOIN %s AS t ON t.%s = i.target AND (%s)"
 					 " LEFT JOIN LATERAL jsonb_populate_record(NULL::%s, s.after) AS a ON true",
 					 table, key, (revert_visible && !reapply) ? revert_visible : visible, table);
