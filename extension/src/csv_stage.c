@@ -32,6 +32,8 @@
 
 /* records staged per INSERT: bounds memory whatever the file's size */
 #define CSV_BATCH_LINES 10000
+/* a batch whose key range is at most this many times its keys is dense */
+#define CSV_DENSE_SPAN 4
 
 /* ------------------------------------------------------------------------
  * Staging.  Memory is bounded whatever the file's length:
@@ -200,10 +202,23 @@ flush_keys(CsvParse *st)
 	if (st->page)
 	{
 		const char *key = quote_identifier(st->page->key);
+		uint64		span = (uint64) DatumGetInt64(b->keys[b->n - 1]) - (uint64) DatumGetInt64(b->keys[0]);
 
 		found = psprintf("t.%s IS NOT NULL", key);
-		join = psprintf(" LEFT JOIN %s AS t ON t.%s = u.key AND t.%s BETWEEN $6 AND $7 AND (%s)",
-						st->page->table, key, key, st->page->visible);
+
+		/*
+		 * A dense batch (a large file: its sorted keys close together) is
+		 * resolved by one join over the batch's key range; a sparse one (a
+		 * few thousand order numbers from all over the shop) key by key, or
+		 * the planner hashes every row of the range for it.
+		 */
+		if (span / CSV_DENSE_SPAN <= (uint64) b->n)
+			join = psprintf(" LEFT JOIN %s AS t ON t.%s = u.key AND t.%s BETWEEN $6 AND $7 AND (%s)",
+							st->page->table, key, key, st->page->visible);
+		else
+			join = psprintf(" LEFT JOIN LATERAL (SELECT t.%s FROM %s AS t WHERE t.%s = u.key AND (%s)"
+							" LIMIT 1) AS t ON true",
+							key, st->page->table, key, st->page->visible);
 	}
 	else
 	{
