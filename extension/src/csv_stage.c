@@ -241,20 +241,20 @@ flush_keys(CsvParse *st)
 				   " SELECT count(*) FILTER (WHERE error_code IS NULL) FROM staged",
 				   join,
 	/*
-	 * The import: the tracking number against its order's carrier, looked up
-	 * line by line (LATERAL with LIMIT: neither flattened into a join nor
-	 * copied into each expression that reads the format).  A join let the
+	 * The import: the tracking number against its order's carrier, the
+	 * order looked up line by line (LATERAL with LIMIT: neither flattened
+	 * into a join nor copied into each expression that reads the format),
+	 * the shop's few carriers hashed once.  A join to the orders let the
 	 * planner hash every order of the batch's key range, which for a file
 	 * of scattered keys is most of the shop: a 10,000-line batch hashed
 	 * 283,000 orders, a quarter of the import's instructions
 	 * (bench/PROFILE.md).
 	 */
 				   st->with_tracking ?
-				   " LEFT JOIN LATERAL (SELECT dm.tracking_format"
-				   "  FROM bulkorder.orders o"
-				   "  JOIN bulkorder.delivery_methods dm ON dm.code = o.delivery_method"
-				   "  WHERE o.order_no = u.key LIMIT 1) AS fm ON true"
-				   " CROSS JOIN LATERAL (SELECT coalesce(fm.tracking_format, 'text') AS format) f"
+				   " LEFT JOIN LATERAL (SELECT o.delivery_method FROM bulkorder.orders o"
+				   "  WHERE o.order_no = u.key LIMIT 1) AS o ON true"
+				   " LEFT JOIN bulkorder.delivery_methods dm ON dm.code = o.delivery_method"
+				   " CROSS JOIN LATERAL (SELECT coalesce(dm.tracking_format, 'text') AS format) f"
 				   " CROSS JOIN LATERAL (SELECT f.format, CASE WHEN u.refusal IS NULL"
 				   "  AND u.tracking_no IS NOT NULL"
 	/* longer: the rule tracking_no_too_long's, as in 1.1 */
