@@ -63,16 +63,12 @@ root=$(dirname "$PGHOST")
 cur_bin=$root/tree/usr/lib/postgresql/15/bin
 unset PGHOST PGPORT
 
-# the import's file from its keys (one a line), as bench/run.sh writes it
-import_csv='BEGIN { printf "注文番号,送り状番号\r\n" }
-            { d = 40000000000 + $1; printf "%s,%.0f%d\r\n", $1, d, d % 7 }'
-
 # template LABEL BIN DEMO: a data directory with the demo orders and the
 # bench's schema, made with BIN (its tree's bulkorder) and demo data file
 # DEMO; kept in $root/profile-LABEL until any input changes.  Prints it.
 template() {
   local label=$1 bin=$2 demo=$3 dir=$root/profile-$1 key port
-  key=$( { echo "$orders $nkeys"; echo "$import_csv"; cat bench/setup.sql "$demo";
+  key=$( { echo "$orders $nkeys"; echo "$import_csv_awk"; cat bench/setup.sql "$demo";
            cat "$bin"/../../../../share/postgresql/15/extension/bulkorder*; } | md5sum | cut -c1-16)
   if [ -f "$dir/key" ] && [ "$(cat "$dir/key")" = "$key" ]; then echo "$dir"; return; fi
   rm -rf "$dir"; mkdir -p "$dir"; chmod 755 "$dir"
@@ -108,7 +104,7 @@ CONF
   for part in w m; do
     if [ $part = w ]; then lo=1 hi=$nkeys; else lo=$((nkeys + 1)) hi=$((2 * nkeys)); fi
     $P -d bench -At -c "SELECT k FROM unnest((SELECT keys[$lo:$hi] FROM bench.keys)) k" \
-      | awk "$import_csv" > "$dir/import_$part.csv"
+      | awk "$import_csv_awk" > "$dir/import_$part.csv"
   done
   $P -d bench -At -c "SELECT coalesce(shop_id::text, '') || '|' || coalesce(tables, '') FROM bench.shop" > "$dir/shop"
   $P -d bench -c "CHECKPOINT" >/dev/null

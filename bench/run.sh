@@ -190,13 +190,9 @@ prewarm() {
 prewarm
 
 # --- files: the import's shipment file and the upload's CSV files ---------
-# The import: the :nkeys keys, in their scattered order, a tracking number
-# each, header line, CRLF, as a warehouse system writes it.  The demo's
-# carriers issue jp12 numbers: eleven digits (4 and the key) and their 7DR
-# check digit, which the import checks (exact in awk's doubles: < 2^53).
-psql -At -c "SELECT k FROM unnest((SELECT keys FROM bench.keys)) k" \
-  | awk 'BEGIN { printf "注文番号,送り状番号\r\n" }
-         { d = 40000000000 + $1; printf "%s,%.0f%d\r\n", $1, d, d % 7 }' > "$work/import.csv"
+# The import: the :nkeys keys, in their scattered order (import_csv_awk,
+# bench/lib.sh).
+psql -At -c "SELECT k FROM unnest((SELECT keys FROM bench.keys)) k" | awk "$import_csv_awk" > "$work/import.csv"
 # The uploads: as Excel saves them, a header, CRLF, keys in random order
 # with a few errors (not a number, repeats; deleted orders are not_found).
 read -r kmin kmax < <(psql -At -F' ' -c "SELECT min(order_no), max(order_no) FROM bulkorder.orders")

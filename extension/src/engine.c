@@ -98,12 +98,12 @@ keys_not_changed(const int64 *keys, int count, int col, int nchanged)
 
 	if (!isnull)
 	{
-		ArrayType  *arr = DatumGetArrayTypeP(d);
+		BulkTargets list = bulk_array_keys(DatumGetArrayTypeP(d), "list of changed targets");
 
-		if (ARR_NDIM(arr) != 1 || ARR_HASNULL(arr) || ARR_ELEMTYPE(arr) != INT8OID ||
-			ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr)) != nchanged)
-			elog(ERROR, "bulkorder: the run returned a malformed list of changed targets");
-		changed = (int64 *) ARR_DATA_PTR(arr);
+		if (list.count != nchanged)
+			elog(ERROR, "bulkorder: the run returned %d changed targets for a count of %d",
+				 list.count, nchanged);
+		changed = list.keys;
 		qsort(changed, nchanged, sizeof(int64), bulk_compare_int64);
 	}
 	for (int i = 0; i < count; i++)

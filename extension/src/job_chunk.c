@@ -340,13 +340,12 @@ bulk_run_chunk(BulkChunk *a)
 	keys = NULL;
 	if (SPI_processed == 1)
 	{
-		ArrayType  *arr = DatumGetArrayTypePCopy(SPI_getbinval(SPI_tuptable->vals[0],
-															  SPI_tuptable->tupdesc, 1, &isnull));
+		BulkTargets chunk = bulk_array_keys(DatumGetArrayTypePCopy(SPI_getbinval(SPI_tuptable->vals[0],
+																				 SPI_tuptable->tupdesc, 1, &isnull)),
+											psprintf("chunk of job %lld", (long long) a->job_id));
 
-		if (ARR_NDIM(arr) != 1 || ARR_HASNULL(arr) || ARR_ELEMTYPE(arr) != INT8OID)
-			elog(ERROR, "bulkorder: malformed chunk of job %lld", (long long) a->job_id);
-		n = ArrayGetNItems(1, ARR_DIMS(arr));
-		keys = (int64 *) ARR_DATA_PTR(arr);
+		n = chunk.count;
+		keys = chunk.keys;
 		a->has_chunk = true;
 		a->first_target = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	}
