@@ -16,6 +16,7 @@
 #include "access/detoast.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "utils/array.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/snapmgr.h"
@@ -26,6 +27,7 @@ PG_FUNCTION_INFO_V1(bulkorder_upload_csv);
 PG_FUNCTION_INFO_V1(bulkorder_import_shipments);
 PG_FUNCTION_INFO_V1(bulkorder_tracking_no_problem);
 PG_FUNCTION_INFO_V1(bulkorder_tracking_no_canonical);
+PG_FUNCTION_INFO_V1(bulkorder_tracking_no_fits_every);
 
 /* ------------------------------------------------------------------------
  * Options
@@ -290,4 +292,34 @@ bulkorder_tracking_no_canonical(PG_FUNCTION_ARGS)
 						   &canonical) != NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(cstring_to_text_with_len(canonical.data, canonical.len));
+}
+
+/*
+ * tracking_no_fits_every(tracking_formats text[], tracking_no text) RETURNS boolean
+ *
+ * True when tracking_no is a tracking number of each format given, so that
+ * whichever of them an order's carrier has, the number is one of its: the
+ * import asks this of the shop's formats first and looks the order's
+ * carrier up only when it is false (a shop whose carriers all issue jp12
+ * numbers never needs to).  False for a NULL element; true for none.
+ * STRICT.
+ */
+Datum
+bulkorder_tracking_no_fits_every(PG_FUNCTION_ARGS)
+{
+	ArrayType  *formats = PG_GETARG_ARRAYTYPE_P(0);
+	text	   *tracking = PG_GETARG_TEXT_PP(1);
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	StringInfoData canonical;
+	bool		fits = true;
+
+	deconstruct_array(formats, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	initStringInfo(&canonical);
+	for (int i = 0; i < n && fits; i++)
+		fits = !nulls[i] &&
+			csv_tracking_check(TextDatumGetCString(elems[i]), VARDATA_ANY(tracking),
+							   VARSIZE_ANY_EXHDR(tracking), &canonical) == NULL;
+	PG_RETURN_BOOL(fits);
 }

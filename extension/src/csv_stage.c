@@ -241,24 +241,30 @@ flush_keys(CsvParse *st)
 				   " SELECT count(*) FILTER (WHERE error_code IS NULL) FROM staged",
 				   join,
 	/*
-	 * The import: the tracking number against its order's carrier, the
-	 * order looked up line by line (LATERAL with LIMIT: neither flattened
-	 * into a join nor copied into each expression that reads the format),
-	 * the shop's few carriers hashed once.  A join to the orders let the
-	 * planner hash every order of the batch's key range, which for a file
-	 * of scattered keys is most of the shop: a 10,000-line batch hashed
-	 * 283,000 orders, a quarter of the import's instructions
+	 * The import: the tracking number against its order's carrier.  A
+	 * number of every format the shop's carriers issue (and 'text', an
+	 * order without one) is one of the order's whatever its carrier: only
+	 * the other lines look their order up (LATERAL with LIMIT: neither
+	 * flattened into a join nor copied into each expression that reads the
+	 * format), the shop's few carriers hashed once.  A join to the orders
+	 * let the planner hash every order of the batch's key range, which for
+	 * a file of scattered keys is most of the shop: a 10,000-line batch
+	 * hashed 283,000 orders, a quarter of the import's instructions
 	 * (bench/PROFILE.md).
 	 */
 				   st->with_tracking ?
+				   " CROSS JOIN (SELECT array_agg(DISTINCT dm.tracking_format) || 'text'::text AS formats"
+				   "  FROM bulkorder.delivery_methods dm) AS fm"
 				   " LEFT JOIN LATERAL (SELECT o.delivery_method FROM bulkorder.orders o"
-				   "  WHERE o.order_no = u.key LIMIT 1) AS o ON true"
+				   "  WHERE o.order_no = u.key"
+				   "  AND NOT bulkorder.tracking_no_fits_every(fm.formats, u.tracking_no) LIMIT 1) AS o ON true"
 				   " LEFT JOIN bulkorder.delivery_methods dm ON dm.code = o.delivery_method"
 				   " CROSS JOIN LATERAL (SELECT coalesce(dm.tracking_format, 'text') AS format) f"
 				   " CROSS JOIN LATERAL (SELECT f.format, CASE WHEN u.refusal IS NULL"
 				   "  AND u.tracking_no IS NOT NULL"
 	/* longer: the rule tracking_no_too_long's, as in 1.1 */
 				   "  AND length(u.tracking_no) <= 100"
+				   "  AND NOT bulkorder.tracking_no_fits_every(fm.formats, u.tracking_no)"
 				   "  THEN bulkorder.tracking_no_problem(f.format, u.tracking_no) END AS problem) c" :
 				   " CROSS JOIN (SELECT NULL::text AS format, NULL::text AS problem) c",
 				   found);

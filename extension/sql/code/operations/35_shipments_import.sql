@@ -46,6 +46,17 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION bulkorder.tracking_no_canonical(text, text) IS
 'The stored form of a tracking number of a carrier''s format (jp12, s10, text); NULL when it is none';
 
+-- Whether a tracking number is one of every format given: asked of the
+-- shop's formats first, it spares the import the order's carrier whenever
+-- the answer cannot depend on it (every carrier of most shops issues jp12).
+CREATE OR REPLACE FUNCTION bulkorder.tracking_no_fits_every(tracking_formats text[], tracking_no text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'bulkorder_tracking_no_fits_every'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION bulkorder.tracking_no_fits_every(text[], text) IS
+'True when a tracking number is one of each carrier format given (jp12, s10, text); false for a NULL format';
+
 SELECT bulkorder.define_operation('shipments', 'import_shipments',
     name_ja => '出荷データ取り込み', name_en => 'shipment import',
     wrapper => 'bulk_shipment_import_shipments',
@@ -146,7 +157,13 @@ SELECT bulkorder.define_operation('shipments', 'import_shipments',
         -- file is checked against the carrier the order has then);
         -- upload_errors says, line by line, which of the three it is
         jsonb_build_object('code', 'invalid_tracking_no',
-            'condition', $$bulkorder.tracking_no_problem(
+            -- one of every format the shop's carriers (and an order
+            -- without one: 'text') issue, computed once per statement, is
+            -- one of the order's: only the others look its carrier up
+            'condition', $$bulkorder.tracking_no_fits_every(
+                (SELECT array_agg(DISTINCT dm.tracking_format) FROM bulkorder.delivery_methods dm) || 'text'::text,
+                s.tracking_nos[1])
+              OR bulkorder.tracking_no_problem(
                 coalesce((SELECT dm.tracking_format FROM bulkorder.delivery_methods dm
                           WHERE dm.code = t.delivery_method), 'text'),
                 s.tracking_nos[1]) IS NULL$$,
