@@ -65,12 +65,16 @@ typedef struct CsvBatch
 	bool		cause_nulls[CSV_BATCH_LINES];
 	Datum		refusals[CSV_BATCH_LINES];	/* lines with a key: why column B is refused */
 	bool		refusal_nulls[CSV_BATCH_LINES];
+	Datum		fits[CSV_BATCH_LINES];	/* ... whether it is one of every format */
+	bool		fits_nulls[CSV_BATCH_LINES];
 } CsvBatch;
 
 typedef struct CsvParse
 {
 	int64		upload_id;
 	bool		with_tracking;	/* the import: keep column B */
+	char	  **formats;		/* ... and the formats its carriers issue */
+	int			nformats;
 	CsvPage    *page;			/* check keys against it; NULL: do not */
 
 	/* what the file held */
@@ -83,7 +87,7 @@ typedef struct CsvParse
 
 	MemoryContext batch_ctx;	/* the batch's values; reset after every batch */
 	MemoryContext record_ctx;	/* one record's work; reset for every record */
-	CsvBatch   *batch;			/* one allocation, about 680 kB */
+	CsvBatch   *batch;			/* one allocation, about 770 kB */
 
 	/* the lines with a key, sorted by (key, line) */
 	TupleDesc	sort_desc;
@@ -182,9 +186,10 @@ static void
 flush_keys(CsvParse *st)
 {
 	CsvBatch   *b = st->batch;
-	Oid			types[8] = {INT8OID, INT4ARRAYOID, INT8ARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
-	INT8OID, INT8OID, TEXTARRAYOID};
-	Datum		args[8];
+	Oid			types[9] = {INT8OID, INT4ARRAYOID, INT8ARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
+	INT8OID, INT8OID, TEXTARRAYOID, BOOLARRAYOID};
+	Datum		args[9];
+	StringInfoData canonical;
 	char	   *found;
 	char	   *join;
 	char	   *sql;
@@ -199,6 +204,25 @@ flush_keys(CsvParse *st)
 	args[5] = b->keys[0];		/* sorted: the batch's range */
 	args[6] = b->keys[b->n - 1];
 	args[7] = nullable_array(b->refusals, b->refusal_nulls, b->n, TEXTOID);
+
+	/*
+	 * A tracking number of every format the shop's carriers issue (and
+	 * 'text': an order without one) is one of its order's, whatever the
+	 * carrier: only the other lines need their order looked up.
+	 */
+	initStringInfo(&canonical);
+	for (int i = 0; i < b->n; i++)
+	{
+		text	   *t = (text *) DatumGetPointer(b->trackings[i]);
+		bool		fits = true;
+
+		b->fits_nulls[i] = b->tracking_nulls[i];
+		for (int f = 0; f < st->nformats && fits && !b->tracking_nulls[i]; f++)
+			fits = csv_tracking_check(st->formats[f], VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t),
+									  &canonical) == NULL;
+		b->fits[i] = BoolGetDatum(fits);
+	}
+	args[8] = nullable_array(b->fits, b->fits_nulls, b->n, BOOLOID);
 	if (st->page)
 	{
 		const char *key = quote_identifier(st->page->key);
@@ -231,8 +255,8 @@ flush_keys(CsvParse *st)
 				   " SELECT $1, u.line_no, u.key, u.tracking_no, e.code,"
 				   "  CASE WHEN e.code = 'duplicate_key' THEN u.first_line END,"
 				   "  CASE WHEN e.code = 'invalid_tracking_no' THEN c.format || ':' || c.problem END"
-				   " FROM unnest($2, $3, $4, $5, $8)"
-				   "  AS u(line_no, key, first_line, tracking_no, refusal)%s%s"
+				   " FROM unnest($2, $3, $4, $5, $8, $9)"
+				   "  AS u(line_no, key, first_line, tracking_no, refusal, fits)%s%s"
 				   " CROSS JOIN LATERAL (SELECT CASE WHEN NOT (%s) THEN 'not_found'"
 				   "  WHEN u.refusal IS NOT NULL THEN u.refusal"
 				   "  WHEN c.problem IS NOT NULL THEN 'invalid_tracking_no'"
@@ -241,35 +265,31 @@ flush_keys(CsvParse *st)
 				   " SELECT count(*) FILTER (WHERE error_code IS NULL) FROM staged",
 				   join,
 	/*
-	 * The import: the tracking number against its order's carrier.  A
-	 * number of every format the shop's carriers issue (and 'text', an
-	 * order without one) is one of the order's whatever its carrier: only
-	 * the other lines look their order up (LATERAL with LIMIT: neither
-	 * flattened into a join nor copied into each expression that reads the
-	 * format), the shop's few carriers hashed once.  A join to the orders
+	 * The import: the tracking number against its order's carrier, for a
+	 * line whose number is not one of every format (u.fits): its order
+	 * looked up line by line (LATERAL with LIMIT: neither flattened into a
+	 * join nor copied into each expression that reads the format), the
+	 * shop's few carriers hashed once.  A join to the orders
 	 * let the planner hash every order of the batch's key range, which for
 	 * a file of scattered keys is most of the shop: a 10,000-line batch
 	 * hashed 283,000 orders, a quarter of the import's instructions
 	 * (bench/PROFILE.md).
 	 */
 				   st->with_tracking ?
-				   " CROSS JOIN (SELECT array_agg(DISTINCT dm.tracking_format) || 'text'::text AS formats"
-				   "  FROM bulkorder.delivery_methods dm) AS fm"
 				   " LEFT JOIN LATERAL (SELECT o.delivery_method FROM bulkorder.orders o"
-				   "  WHERE o.order_no = u.key"
-				   "  AND NOT bulkorder.tracking_no_fits_every(fm.formats, u.tracking_no) LIMIT 1) AS o ON true"
+				   "  WHERE o.order_no = u.key AND NOT u.fits LIMIT 1) AS o ON true"
 				   " LEFT JOIN bulkorder.delivery_methods dm ON dm.code = o.delivery_method"
 				   " CROSS JOIN LATERAL (SELECT coalesce(dm.tracking_format, 'text') AS format) f"
 				   " CROSS JOIN LATERAL (SELECT f.format, CASE WHEN u.refusal IS NULL"
 				   "  AND u.tracking_no IS NOT NULL"
 	/* longer: the rule tracking_no_too_long's, as in 1.1 */
 				   "  AND length(u.tracking_no) <= 100"
-				   "  AND NOT bulkorder.tracking_no_fits_every(fm.formats, u.tracking_no)"
+				   "  AND NOT u.fits"
 				   "  THEN bulkorder.tracking_no_problem(f.format, u.tracking_no) END AS problem) c" :
 				   " CROSS JOIN (SELECT NULL::text AS format, NULL::text AS problem) c",
 				   found);
 	/* one-shot plan: the arrays are constants to the planner */
-	bulk_spi_exec(sql, 8, types, args, NULL, false, SPI_OK_SELECT);
+	bulk_spi_exec(sql, 9, types, args, NULL, false, SPI_OK_SELECT);
 	st->valid_keys += DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 												  SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_freetuptable(SPI_tuptable);
@@ -503,6 +523,26 @@ record_counts(CsvParse *st)
 }
 
 /*
+ * The formats the shop's carriers issue, and 'text' (an order without a
+ * carrier), into st->formats for the current call: read once per file.
+ */
+static void
+load_tracking_formats(CsvParse *st)
+{
+	MemoryContext call = CurrentMemoryContext;
+
+	bulk_spi_exec("SELECT DISTINCT tracking_format FROM bulkorder.delivery_methods"
+				  " WHERE tracking_format <> 'text'",
+				  0, NULL, NULL, NULL, true, SPI_OK_SELECT);
+	st->formats = MemoryContextAlloc(call, sizeof(char *) * (SPI_processed + 1));
+	for (uint64 i = 0; i < SPI_processed; i++)
+		st->formats[st->nformats++] =
+			MemoryContextStrdup(call, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+	st->formats[st->nformats++] = "text";
+	SPI_freetuptable(SPI_tuptable);
+}
+
+/*
  * Parse content into a new upload of page; returns its id.  With
  * check_page, every key is checked against the page's table; with
  * with_tracking, column B is kept as the line's tracking number.
@@ -521,6 +561,8 @@ csv_stage_upload(const char *page, const char *purpose, bytea *content, int enco
 	st.upload_id = insert_upload(page, purpose, operator_name, VARSIZE_ANY_EXHDR(content),
 								 encoding, bom);
 	st.with_tracking = with_tracking;
+	if (with_tracking)
+		load_tracking_formats(&st);
 	st.page = check_page;
 	stage_file(&st, data, len, encoding);
 	record_counts(&st);

@@ -48,7 +48,7 @@ check_jp12(const char *t, int len, StringInfo out)
 	for (int k = 0; k < len; k++)
 	{
 		if (ascii_digit(t[k]))
-			appendStringInfoChar(out, t[k]);
+			appendStringInfoCharMacro(out, t[k]);
 		else if (t[k] != '-' && t[k] != ' ')
 			return "character";
 	}
@@ -91,7 +91,7 @@ check_s10(const char *t, int len, StringInfo out)
 	for (int k = 0; k < len; k++)
 	{
 		if (ascii_digit(t[k]) || ascii_letter(t[k]))
-			appendStringInfoChar(out, pg_ascii_toupper((unsigned char) t[k]));
+			appendStringInfoCharMacro(out, pg_ascii_toupper((unsigned char) t[k]));
 		else if (t[k] != ' ')
 			return "character";
 	}
@@ -125,7 +125,7 @@ check_text(const char *t, int len, StringInfo out)
 			continue;
 		else if (t[k] != '-')
 			return "character";
-		appendStringInfoChar(out, t[k]);
+		appendStringInfoCharMacro(out, t[k]);
 	}
 	if (out->len == 0 || out->len > 40)
 		return "length";
