@@ -51,20 +51,6 @@ FROM (SELECT d8, sum, CASE 11 - sum % 11 WHEN 10 THEN 0 WHEN 11 THEN 5 ELSE 11 -
       FROM (SELECT d8, (SELECT sum(substr(d8, i, 1)::int * (ARRAY[8, 6, 4, 2, 3, 5, 9, 7])[i])
                         FROM generate_series(1, 8) i)::int AS sum
             FROM (SELECT (10000000 + g * 7919)::text AS d8 FROM generate_series(0, 999) g) s) s) x;
--- tracking_no_fits_every(formats, number) says what tracking_no_problem
--- says of each format, all together (the import asks it of the shop's
--- formats before it looks an order's carrier up): checked on every number
--- above against every set of formats, and the edges (none, a NULL one)
-SELECT count(*) AS cases,
-       count(*) FILTER (WHERE bulkorder.tracking_no_fits_every(fs, t)
-                        = (SELECT bool_and(bulkorder.tracking_no_problem(f, t) IS NULL) FROM unnest(fs) f)) AS agreeing,
-       count(*) FILTER (WHERE bulkorder.tracking_no_fits_every(fs, t)) AS fitting
-FROM (VALUES ('234567890131'), ('2345-6789-0131'), ('234567890132'), ('EJ123456785JP'),
-             ('EJ 123 456 785 JP'), ('ej123456785jp'), ('AB-12'), ('２３４５'), ('')) n(t),
-     (VALUES ('{jp12}'::text[]), ('{jp12,text}'), ('{s10,text}'), ('{jp12,s10,text}'), ('{text}'), ('{jp12,jp12}')) s(fs);
-SELECT bulkorder.tracking_no_fits_every('{}', 'x') AS no_format,
-       bulkorder.tracking_no_fits_every('{jp12,NULL}', '234567890131') AS null_format,
-       bulkorder.tracking_no_fits_every('{jp12}', NULL) AS null_number;
 -- a format that does not exist is refused, and so is one in the column
 SELECT bulkorder.tracking_no_problem('jp13', '012345678903');
 INSERT INTO bulkorder.delivery_methods (code, name, tracking_format) VALUES ('x', 'x', 'JP12');

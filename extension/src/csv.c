@@ -16,7 +16,6 @@
 #include "access/detoast.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
-#include "utils/array.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/snapmgr.h"
@@ -27,7 +26,6 @@ PG_FUNCTION_INFO_V1(bulkorder_upload_csv);
 PG_FUNCTION_INFO_V1(bulkorder_import_shipments);
 PG_FUNCTION_INFO_V1(bulkorder_tracking_no_problem);
 PG_FUNCTION_INFO_V1(bulkorder_tracking_no_canonical);
-PG_FUNCTION_INFO_V1(bulkorder_tracking_no_fits_every);
 
 /* ------------------------------------------------------------------------
  * Options
@@ -292,65 +290,4 @@ bulkorder_tracking_no_canonical(PG_FUNCTION_ARGS)
 						   &canonical) != NULL)
 		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(cstring_to_text_with_len(canonical.data, canonical.len));
-}
-
-/*
- * tracking_no_fits_every's formats, decoded once per statement: the rule
- * passes the same array (the shop's formats) for every order.
- */
-typedef struct FitsCache
-{
-	ArrayType  *formats;		/* a copy of the array last decoded */
-	char	  **names;			/* its elements; NULL for a NULL one */
-	int			n;
-	StringInfoData canonical;
-} FitsCache;
-
-/*
- * tracking_no_fits_every(tracking_formats text[], tracking_no text) RETURNS boolean
- *
- * True when tracking_no is a tracking number of each format given, so that
- * whichever of them an order's carrier has, the number is one of its: the
- * import's rule asks this of the shop's formats first and looks the
- * order's carrier up only when it is false (a shop whose carriers all issue
- * jp12 numbers never needs to).  False for a NULL element; true for none.
- * STRICT.
- */
-Datum
-bulkorder_tracking_no_fits_every(PG_FUNCTION_ARGS)
-{
-	ArrayType  *formats = PG_GETARG_ARRAYTYPE_P(0);
-	text	   *tracking = PG_GETARG_TEXT_PP(1);
-	FitsCache  *cache = (FitsCache *) fcinfo->flinfo->fn_extra;
-	bool		fits = true;
-
-	if (cache == NULL ||
-		VARSIZE(cache->formats) != VARSIZE(formats) ||
-		memcmp(cache->formats, formats, VARSIZE(formats)) != 0)
-	{
-		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-		Datum	   *elems;
-		bool	   *nulls;
-
-		if (cache == NULL)
-		{
-			cache = palloc0(sizeof(FitsCache));
-			initStringInfo(&cache->canonical);
-			fcinfo->flinfo->fn_extra = cache;
-		}
-		else
-			pfree(cache->formats);
-		cache->formats = palloc(VARSIZE(formats));
-		memcpy(cache->formats, formats, VARSIZE(formats));
-		deconstruct_array(formats, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &cache->n);
-		cache->names = palloc(sizeof(char *) * (cache->n + 1));
-		for (int i = 0; i < cache->n; i++)
-			cache->names[i] = nulls[i] ? NULL : TextDatumGetCString(elems[i]);
-		MemoryContextSwitchTo(old);
-	}
-	for (int i = 0; i < cache->n && fits; i++)
-		fits = cache->names[i] != NULL &&
-			csv_tracking_check(cache->names[i], VARDATA_ANY(tracking), VARSIZE_ANY_EXHDR(tracking),
-							   &cache->canonical) == NULL;
-	PG_RETURN_BOOL(fits);
 }

@@ -46,33 +46,29 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION bulkorder.tracking_no_canonical(text, text) IS
 'The stored form of a tracking number of a carrier''s format (jp12, s10, text); NULL when it is none';
 
--- Whether a tracking number is one of every format given: asked of the
--- shop's formats first, it spares the import the order's carrier whenever
--- the answer cannot depend on it (every carrier of most shops issues jp12).
-CREATE OR REPLACE FUNCTION bulkorder.tracking_no_fits_every(tracking_formats text[], tracking_no text)
-RETURNS boolean
-AS 'MODULE_PATHNAME', 'bulkorder_tracking_no_fits_every'
-LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-
-COMMENT ON FUNCTION bulkorder.tracking_no_fits_every(text[], text) IS
-'True when a tracking number is one of each carrier format given (jp12, s10, text); false for a NULL format';
-
 SELECT bulkorder.define_operation('shipments', 'import_shipments',
     name_ja => '出荷データ取り込み', name_en => 'shipment import',
     wrapper => 'bulk_shipment_import_shipments',
     params => '{"upload_id": {"type": "bigint", "min": 1, "position": 1}}',
     changed_columns => '{status,ship_report_status,tracking_no,ship_mail_sent}',
-    -- the payment method and the carrier read once per order for the three
-    -- fields (one row always, as the CASEs over a missing one would give)
+    -- The shop's few payment methods and carriers are read once per
+    -- statement (uncorrelated sub-selects: InitPlans) and looked up per
+    -- order in what they give.  A sub-select per order would rescan a table
+    -- of a page, and PostgreSQL 15 asks the kernel for a table's size at
+    -- every rescan of a sequential scan: a system call per order for each.
     set_clause => $$(status, ship_report_status, tracking_no) =
-           (SELECT CASE WHEN pm.needs_ship_report THEN 'shipping' ELSE 'shipped' END,
-                   CASE WHEN pm.needs_ship_report THEN 'pending' ELSE t.ship_report_status END,
-                   -- the stored form for the order's carrier (the rules
-                   -- checked it): 'text' for an order without a delivery method
-                   bulkorder.tracking_no_canonical(coalesce(dm.tracking_format, 'text'), s.tracking_nos[1])
-              FROM (VALUES (1)) AS one
-              LEFT JOIN bulkorder.payment_methods pm ON pm.code = t.payment_method
-              LEFT JOIN bulkorder.delivery_methods dm ON dm.code = t.delivery_method),
+           (CASE WHEN t.payment_method = ANY (ARRAY(SELECT pm.code FROM bulkorder.payment_methods pm
+                                                 WHERE pm.needs_ship_report))
+                 THEN 'shipping' ELSE 'shipped' END,
+            CASE WHEN t.payment_method = ANY (ARRAY(SELECT pm.code FROM bulkorder.payment_methods pm
+                                                 WHERE pm.needs_ship_report))
+                 THEN 'pending' ELSE t.ship_report_status END,
+            -- the stored form for the order's carrier (the rules checked
+            -- it): 'text' for an order without a delivery method
+            bulkorder.tracking_no_canonical(
+                coalesce((SELECT jsonb_object_agg(dm.code, dm.tracking_format) FROM bulkorder.delivery_methods dm)
+                         ->> t.delivery_method, 'text'),
+                s.tracking_nos[1])),
        ship_mail_sent = t.ship_mail_sent
                         OR EXISTS (SELECT 1 FROM bulkorder.mail_templates mt
                                    WHERE mt.code = 'ship_complete' AND mt.enabled)$$,
@@ -88,17 +84,23 @@ SELECT bulkorder.define_operation('shipments', 'import_shipments',
         FROM applied a
         JOIN bulkorder.orders o ON o.ctid = a.old_tid AND o.order_no = a.target
         WHERE a.after->>'status' = 'shipping'$$,
+     -- the template read once per statement, as in the set clause
      $$INSERT INTO bulkorder.mail_outbox
             (template_code, order_no, customer_id, to_address, subject, body, job_id)
-        SELECT mt.code, o.order_no, o.customer_id, c.email,
-               bulkorder.render_mail(mt.subject, o.order_no, c.name, a.after->>'tracking_no', pm.name, o.course_order_no),
-               bulkorder.render_mail(mt.body, o.order_no, c.name, a.after->>'tracking_no', pm.name, o.course_order_no), $3
+        SELECT 'ship_complete', o.order_no, o.customer_id, c.email,
+               bulkorder.render_mail((SELECT mt.subject FROM bulkorder.mail_templates mt
+                                      WHERE mt.code = 'ship_complete'),
+                                     o.order_no, c.name, a.after->>'tracking_no', pm.name, o.course_order_no),
+               bulkorder.render_mail((SELECT mt.body FROM bulkorder.mail_templates mt
+                                      WHERE mt.code = 'ship_complete'),
+                                     o.order_no, c.name, a.after->>'tracking_no', pm.name, o.course_order_no), $3
         FROM applied a
         JOIN bulkorder.orders o ON o.ctid = a.old_tid AND o.order_no = a.target
         JOIN bulkorder.customers c ON c.customer_id = o.customer_id
         JOIN bulkorder.payment_methods pm ON pm.code = o.payment_method
-        JOIN bulkorder.mail_templates mt ON mt.code = 'ship_complete' AND mt.enabled
-        WHERE NOT o.ship_mail_sent$$],
+        WHERE NOT o.ship_mail_sent
+          AND EXISTS (SELECT 1 FROM bulkorder.mail_templates mt
+                      WHERE mt.code = 'ship_complete' AND mt.enabled)$$],
     rules => jsonb_build_array(
         jsonb_build_object('code', 'not_awaiting_shipment',
             'condition', $$t.status = 'awaiting_shipment'$$,
@@ -144,8 +146,9 @@ SELECT bulkorder.define_operation('shipments', 'import_shipments',
         jsonb_build_object('code', 'tracking_no_conflict',
             'condition', $$cardinality(s.tracking_nos) = 1
                 OR (SELECT count(DISTINCT coalesce(bulkorder.tracking_no_canonical(f.format, x), x))
-                    FROM (SELECT coalesce((SELECT dm.tracking_format FROM bulkorder.delivery_methods dm
-                                           WHERE dm.code = t.delivery_method), 'text') AS format) f,
+                    FROM (SELECT coalesce((SELECT jsonb_object_agg(dm.code, dm.tracking_format)
+                                           FROM bulkorder.delivery_methods dm) ->> t.delivery_method,
+                                          'text') AS format) f,
                          unnest(s.tracking_nos) AS x) = 1$$,
             'message_ja', 'ファイル内で同じ注文番号に異なる送り状番号が指定されています',
             'message_en', 'the file gives this order more than one tracking number'),
@@ -157,15 +160,10 @@ SELECT bulkorder.define_operation('shipments', 'import_shipments',
         -- file is checked against the carrier the order has then);
         -- upload_errors says, line by line, which of the three it is
         jsonb_build_object('code', 'invalid_tracking_no',
-            -- one of every format the shop's carriers (and an order
-            -- without one: 'text') issue, computed once per statement, is
-            -- one of the order's: only the others look its carrier up
-            'condition', $$bulkorder.tracking_no_fits_every(
-                (SELECT array_agg(DISTINCT dm.tracking_format) FROM bulkorder.delivery_methods dm) || 'text'::text,
-                s.tracking_nos[1])
-              OR bulkorder.tracking_no_problem(
-                coalesce((SELECT dm.tracking_format FROM bulkorder.delivery_methods dm
-                          WHERE dm.code = t.delivery_method), 'text'),
+            -- the carriers read once per statement, as in the set clause
+            'condition', $$bulkorder.tracking_no_problem(
+                coalesce((SELECT jsonb_object_agg(dm.code, dm.tracking_format) FROM bulkorder.delivery_methods dm)
+                         ->> t.delivery_method, 'text'),
                 s.tracking_nos[1]) IS NULL$$,
             'message_ja', 'B列の送り状番号が、注文の配送方法の送り状番号の形式に合いません(桁数、使えない文字、チェックディジットのいずれかが違います。どれかは upload_errors の行ごとのメッセージに表示されます)。伝票の番号を確かめて入力し直し、保存し直してから取り込んでください',
             'message_en', 'column B is not a tracking number of the order''s carrier (its length, a character, or its check digit is wrong; upload_errors says which, line by line). Check the number on the slip, enter it again, save the file and import it again')),
