@@ -95,9 +95,7 @@ read_job(int64 job_id, bool lock)
  * That is derived from the history, not recorded apart: an ok item of any
  * job whose reverts names it -- a revert cancelled or failed after some
  * chunks committed, or a retry of a revert -- whatever that job's status.
- * The reverts of undone_of are read once (an InitPlan), not joined per
- * item: a join rescanned the small bulk_jobs table per target, a system
- * call each.  The caller holds the row of job undone_of locked (revert_job's read_job,
+ * The caller holds the row of job undone_of locked (revert_job's read_job,
  * lock_reverted_job) and has made sure no revert of it is queued or running
  * ("already reverted", refuse_running_revert), so no other revert of it can
  * commit an item between this read and the new job's run.
@@ -115,10 +113,9 @@ job_targets(int64 job_id, bool ok, Datum codes, bool codes_null, int64 undone_of
 								  " FROM bulkorder.bulk_job_items i"
 								  " WHERE i.job_id = $1 AND i.ok = $2"
 								  " AND ($3::text[] IS NULL OR i.error_code = ANY ($3))"
-								  " AND NOT EXISTS (SELECT 1 FROM bulkorder.bulk_job_items u"
-								  " WHERE u.job_id = ANY (ARRAY(SELECT r.job_id FROM bulkorder.bulk_jobs r"
-								  "                             WHERE r.reverts = $4))"
-								  " AND u.target = i.target AND u.ok)",
+								  " AND NOT EXISTS (SELECT 1 FROM bulkorder.bulk_jobs r"
+								  " JOIN bulkorder.bulk_job_items u ON u.job_id = r.job_id"
+								  " WHERE r.reverts = $4 AND u.target = i.target AND u.ok)",
 								  4, types, values, nulls, false, SPI_OK_SELECT, &isnull);
 	return bulk_targets_from_array(DatumGetArrayTypeP(targets));
 }
