@@ -189,6 +189,7 @@ flush_keys(CsvParse *st)
 	Oid			types[9] = {INT8OID, INT4ARRAYOID, INT8ARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
 	INT8OID, INT8OID, TEXTARRAYOID, BOOLARRAYOID};
 	Datum		args[9];
+	char		nulls[9] = "        n";
 	StringInfoData canonical;
 	char	   *found;
 	char	   *join;
@@ -206,23 +207,29 @@ flush_keys(CsvParse *st)
 	args[7] = nullable_array(b->refusals, b->refusal_nulls, b->n, TEXTOID);
 
 	/*
-	 * A tracking number of every format the shop's carriers issue (and
-	 * 'text': an order without one) is one of its order's, whatever the
-	 * carrier: only the other lines need their order looked up.
+	 * The import: a tracking number of every format the shop's carriers
+	 * issue (and 'text': an order without one) is one of its order's,
+	 * whatever the carrier: only the other lines need their order looked
+	 * up.  Other uploads pass no $9 (unnest pads it with NULLs).
 	 */
-	initStringInfo(&canonical);
-	for (int i = 0; i < b->n; i++)
+	args[8] = (Datum) 0;
+	if (st->with_tracking)
 	{
-		text	   *t = (text *) DatumGetPointer(b->trackings[i]);
-		bool		fits = true;
+		initStringInfo(&canonical);
+		for (int i = 0; i < b->n; i++)
+		{
+			text	   *t = (text *) DatumGetPointer(b->trackings[i]);
+			bool		fits = true;
 
-		b->fits_nulls[i] = b->tracking_nulls[i];
-		for (int f = 0; f < st->nformats && fits && !b->tracking_nulls[i]; f++)
-			fits = csv_tracking_check(st->formats[f], VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t),
-									  &canonical) == NULL;
-		b->fits[i] = BoolGetDatum(fits);
+			b->fits_nulls[i] = b->tracking_nulls[i];
+			for (int f = 0; f < st->nformats && fits && !b->tracking_nulls[i]; f++)
+				fits = csv_tracking_check(st->formats[f], VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t),
+										  &canonical) == NULL;
+			b->fits[i] = BoolGetDatum(fits);
+		}
+		args[8] = nullable_array(b->fits, b->fits_nulls, b->n, BOOLOID);
+		nulls[8] = ' ';
 	}
-	args[8] = nullable_array(b->fits, b->fits_nulls, b->n, BOOLOID);
 	if (st->page)
 	{
 		const char *key = quote_identifier(st->page->key);
@@ -269,10 +276,10 @@ flush_keys(CsvParse *st)
 	 * line whose number is not one of every format (u.fits): its order
 	 * looked up line by line (LATERAL with LIMIT: neither flattened into a
 	 * join nor copied into each expression that reads the format), the
-	 * shop's few carriers hashed once.  A join to the orders
-	 * let the planner hash every order of the batch's key range, which for
-	 * a file of scattered keys is most of the shop: a 10,000-line batch
-	 * hashed 283,000 orders, a quarter of the import's instructions
+	 * shop's few carriers hashed once.  A join to the orders let the
+	 * planner hash every order of the batch's key range, which for a file
+	 * of scattered keys is most of the shop: a 10,000-line batch hashed
+	 * 283,000 orders, a quarter of the import's instructions
 	 * (bench/PROFILE.md).
 	 */
 				   st->with_tracking ?
@@ -289,7 +296,7 @@ flush_keys(CsvParse *st)
 				   " CROSS JOIN (SELECT NULL::text AS format, NULL::text AS problem) c",
 				   found);
 	/* one-shot plan: the arrays are constants to the planner */
-	bulk_spi_exec(sql, 9, types, args, NULL, false, SPI_OK_SELECT);
+	bulk_spi_exec(sql, 9, types, args, nulls, false, SPI_OK_SELECT);
 	st->valid_keys += DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 												  SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_freetuptable(SPI_tuptable);
