@@ -74,3 +74,12 @@ v11_demo_data() {
 # (exact in awk's doubles: < 2^53).  run.sh and profile.sh both use it.
 import_csv_awk='BEGIN { printf "注文番号,送り状番号\r\n" }
                 { d = 40000000000 + $1; printf "%s,%.0f%d\r\n", $1, d, d % 7 }'
+
+# upload_csv_awk: the awk program writing an upload's CSV file as Excel
+# saves it: a header, CRLF, n keys drawn at random (seed) between lo and hi,
+# then a few errors (bad lines: not a number, and repeats of one key, one
+# pair per 2,000 lines; deleted orders are not_found).  Variables: lines,
+# lo, hi, seed.  run.sh and profile.sh both use it.
+upload_csv_awk='BEGIN { printf "注文番号,お名前\r\n"; n = lines - 1 - int(lines / 1000); srand(seed);
+                       for (i = 0; i < n; i++) printf "%d,テスト\r\n", lo + int(rand() * (hi - lo + 1));
+                       for (i = 0; i < int(lines / 2000); i++) printf "abc,bad\r\n12345,repeat\r\n" }'

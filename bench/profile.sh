@@ -2,7 +2,7 @@
 # bench/profile.sh [PATH...]: where the engine's work goes against its floor,
 # in instructions, which do not depend on the machine's load.
 #
-# For each path (tags, cancel, import, revert; default the first three) every contender
+# For each path (tags, cancel, import, revert, upload; default the first three) every contender
 # runs in a single-user backend (`postgres --single`) under
 # `valgrind --tool=callgrind`, on a fresh copy of one data directory (the
 # bench's demo orders, loaded once and kept until its inputs change): first
@@ -25,6 +25,10 @@
 #           floor:  floors/import.sql (COPY + one statement)
 #   revert  engine: revert_job of a bulk_cancel(keys, true) job
 #           floor:  that cancel job itself (the goal's yardstick)
+#   upload  engine: upload_csv('orders', file) of PROFILE_UPLOAD_LINES lines
+#           as bench/run.sh writes them (random keys, a few bad lines)
+#           floor:  floors/upload.sql (COPY + the join resolving its keys)
+#           Its warm-up is a file of a tenth as many lines.
 # With PROFILE_V11=1 the engine of 1.1 (built from its commit) runs too, on
 # a data directory of its own loaded the same way.
 #
@@ -34,6 +38,7 @@
 # Files: bench/out/profile/ (scratch, ignored by git).
 #
 # Environment: PROFILE_ORDERS (1000000), PROFILE_KEYS (10000),
+# PROFILE_UPLOAD_LINES (100000),
 # PROFILE_TOP (15 symbols), PROFILE_V11 (0), PROFILE_CONTENDERS (all: e.g.
 # "engine floor").  Needs valgrind.  Builds and
 # installs this checkout into its private PostgreSQL tree (tools/pg.sh), never
@@ -44,12 +49,13 @@ cd "$top"
 . bench/lib.sh
 orders=${PROFILE_ORDERS:-1000000}
 nkeys=${PROFILE_KEYS:-10000}
+nlines=${PROFILE_UPLOAD_LINES:-100000}
 ntop=${PROFILE_TOP:-15}
 v11=${PROFILE_V11:-0}
 only=${PROFILE_CONTENDERS:-}
 paths=${*:-tags cancel import}
-case "$orders$nkeys$ntop" in
-  *[!0-9]*) echo "profile: PROFILE_ORDERS, PROFILE_KEYS and PROFILE_TOP must be whole numbers" >&2; exit 2 ;;
+case "$orders$nkeys$ntop$nlines" in
+  *[!0-9]*) echo "profile: PROFILE_ORDERS, PROFILE_KEYS, PROFILE_UPLOAD_LINES and PROFILE_TOP must be whole numbers" >&2; exit 2 ;;
 esac
 command -v valgrind >/dev/null || { echo "profile: needs valgrind (apt-get install valgrind)" >&2; exit 2; }
 out=$top/bench/out/profile
@@ -68,7 +74,7 @@ unset PGHOST PGPORT
 # DEMO; kept in $root/profile-LABEL until any input changes.  Prints it.
 template() {
   local label=$1 bin=$2 demo=$3 dir=$root/profile-$1 key port
-  key=$( { echo "$orders $nkeys"; echo "$import_csv_awk"; cat bench/setup.sql "$demo";
+  key=$( { echo "$orders $nkeys $nlines"; echo "$import_csv_awk $upload_csv_awk"; cat bench/setup.sql "$demo";
            cat "$bin"/../../../../share/postgresql/15/extension/bulkorder*; } | md5sum | cut -c1-16)
   if [ -f "$dir/key" ] && [ "$(cat "$dir/key")" = "$key" ]; then echo "$dir"; return; fi
   rm -rf "$dir"; mkdir -p "$dir"; chmod 755 "$dir"
@@ -106,6 +112,12 @@ CONF
     $P -d bench -At -c "SELECT k FROM unnest((SELECT keys[$lo:$hi] FROM bench.keys)) k" \
       | awk "$import_csv_awk" > "$dir/import_$part.csv"
   done
+  # the upload's files: the warm-up's (a tenth) and the measured one, as
+  # bench/run.sh writes them (bench/lib.sh, upload_csv_awk)
+  local kmin kmax
+  read -r kmin kmax < <($P -d bench -At -F' ' -c "SELECT min(order_no), max(order_no) FROM bulkorder.orders")
+  awk -v lines=$((nlines / 10)) -v lo="$kmin" -v hi="$kmax" -v seed=7 "$upload_csv_awk" < /dev/null > "$dir/upload_w.csv"
+  awk -v lines="$nlines" -v lo="$kmin" -v hi="$kmax" -v seed=42 "$upload_csv_awk" < /dev/null > "$dir/upload_m.csv"
   $P -d bench -At -c "SELECT coalesce(shop_id::text, '') || '|' || coalesce(tables, '') FROM bench.shop" > "$dir/shop"
   $P -d bench -c "CHECKPOINT" >/dev/null
   as_pg "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
@@ -186,7 +198,7 @@ all_done="SELECT 1 / (j.success_count + j.failure_count = $nkeys AND NOT EXISTS
 measure() {  # measure PATH CONTENDER DIR BIN WARM MEASURED [CHECK]
   local r check=${7:-}
   case " $only " in "  "|*" $2 "*) ;; *) return 0 ;; esac
-  case $2 in engine*) check=$all_done ;; esac
+  case $1:$2 in upload:*) ;; *:engine*) check=$all_done ;; esac
   echo "profile: $1 $2" >&2
   r=$(cg "$1.$2" "$3" "$4" "$5" "$6" "$check")
   echo "$1 $2 $r" >> "$results"
@@ -231,7 +243,15 @@ $(job "$km")" "SELECT bulkorder.revert_job($last) IS NOT NULL;"
       [ "$v11" = 1 ] && measure import engine_1.1 "$old" "$v11_bin" "$(eng "$old/import_w.csv")" "$(eng "$old/import_m.csv")"
       measure import floor "$cur" "$cur_bin" "$(floor_sql import "" 1 "" "'$cur/import_w.csv'")" \
         "$(floor_sql import "" 2 "" "'$cur/import_m.csv'")" ;;
-    *) echo "profile: unknown path $p (tags, cancel, import, revert)" >&2; exit 2 ;;
+    upload)
+      # the engine's check: the measured file's upload resolved keys
+      eng() { echo "SELECT bulkorder.upload_csv('orders', pg_read_binary_file('$1'), '{\"encoding\": \"UTF8\"}') IS NOT NULL;"; }
+      uploaded="SELECT 1 / (key_count > 0)::int AS keys_resolved FROM bulkorder.uploads ORDER BY upload_id DESC LIMIT 1;"
+      measure upload engine "$cur" "$cur_bin" "$(eng "$cur/upload_w.csv")" "$(eng "$cur/upload_m.csv")" "$uploaded"
+      [ "$v11" = 1 ] && measure upload engine_1.1 "$old" "$v11_bin" "$(eng "$old/upload_w.csv")" "$(eng "$old/upload_m.csv")" "$uploaded"
+      measure upload floor "$cur" "$cur_bin" "$(floor_sql upload "" 0 "" "'$cur/upload_w.csv'")" \
+        "$(floor_sql upload "" 0 "" "'$cur/upload_m.csv'")" ;;
+    *) echo "profile: unknown path $p (tags, cancel, import, revert, upload)" >&2; exit 2 ;;
   esac
 done
 
@@ -244,10 +264,11 @@ report=$out/profile.txt
        "load average $(cut -d' ' -f1-3 /proc/loadavg) (instruction counts do not depend on it)"
   echo
   printf '%-7s %-11s %16s %10s %10s %12s %14s %10s\n' path contender instructions "/ floor" "per key" "WAL records" "WAL bytes" syscalls
-  awk -v k="$nkeys" "$C"'{ ir[$1 " " $2] = $3; line[NR] = $0 }
-    END { for (i = 1; i <= NR; i++) { split(line[i], f, " "); fl = ir[f[1] " floor"];
+  awk -v k="$nkeys" -v l="$nlines" "$C"'{ ir[$1 " " $2] = $3; line[NR] = $0 }
+    END { for (i = 1; i <= NR; i++) { split(line[i], f, " "); fl = ir[f[1] " floor"]; n = f[1] == "upload" ? l : k;
             printf "%-7s %-11s %16s %10s %10s %12s %14s %10s\n", f[1], f[2], c(f[3]),
-                   fl ? sprintf("%.3f", f[3] / fl) : "-", c(f[3] / k), f[4], c(f[5]), c(f[6]) } }' "$results"
+                   fl ? sprintf("%.3f", f[3] / fl) : "-", c(f[3] / n), f[4], c(f[5]), c(f[6]) } }' "$results"
+  case " $paths " in *" upload "*) echo "(the upload's \"per key\" is per line of its file: $nlines lines)" ;; esac
   for p in $paths; do
     [ -f "$out/$p.engine.cg.2" ] && [ -f "$out/$p.floor.cg.2" ] || continue
     echo

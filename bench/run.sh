@@ -197,11 +197,7 @@ psql -At -c "SELECT k FROM unnest((SELECT keys FROM bench.keys)) k" | awk "$impo
 # with a few errors (not a number, repeats; deleted orders are not_found).
 read -r kmin kmax < <(psql -At -F' ' -c "SELECT min(order_no), max(order_no) FROM bulkorder.orders")
 make_csv() {  # make_csv NAME LINES
-  { printf '注文番号,お名前\r\n'
-    awk -v n=$(( $2 - 1 - $2 / 1000 )) -v lo="$kmin" -v hi="$kmax" 'BEGIN {
-      srand(42); for (i = 0; i < n; i++) printf "%d,テスト\r\n", lo + int(rand() * (hi - lo + 1)) }'
-    for ((i = 0; i < $2 / 2000; i++)); do printf 'abc,bad\r\n12345,repeat\r\n'; done
-  } > "$work/$1.csv"
+  awk -v lines="$2" -v lo="$kmin" -v hi="$kmax" -v seed=42 "$upload_csv_awk" < /dev/null > "$work/$1.csv"
 }
 make_csv upload_small "$nlines_small"
 make_csv upload "$nlines"
