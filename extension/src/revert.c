@@ -85,6 +85,13 @@ read_job(int64 job_id, bool lock)
 	return row;
 }
 
+/* job_targets' statement, without the look-up of earlier reverts */
+#define JOB_ITEMS_SQL \
+	"SELECT coalesce(array_agg(i.target ORDER BY i.target), '{}')" \
+	" FROM bulkorder.bulk_job_items i" \
+	" WHERE i.job_id = $1 AND i.ok = $2" \
+	" AND ($3::text[] IS NULL OR i.error_code = ANY ($3))"
+
 /*
  * The job's items (ok or failed, optionally with these codes), as targets.
  * Not read-only: a new snapshot sees a job that the caller's own statement
@@ -103,20 +110,37 @@ read_job(int64 job_id, bool lock)
 static BulkTargets
 job_targets(int64 job_id, bool ok, Datum codes, bool codes_null, int64 undone_of)
 {
-	Oid			types[4] = {INT8OID, BOOLOID, TEXTARRAYOID, INT8OID};
-	Datum		values[4] = {Int64GetDatum(job_id), BoolGetDatum(ok), codes, Int64GetDatum(undone_of)};
-	char		nulls[4] = {' ', ' ', codes_null ? 'n' : ' ', undone_of > 0 ? ' ' : 'n'};
+	Oid			types[4] = {INT8OID, BOOLOID, TEXTARRAYOID, INT8ARRAYOID};
+	Datum		values[4] = {Int64GetDatum(job_id), BoolGetDatum(ok), codes, (Datum) 0};
+	char		nulls[4] = {' ', ' ', codes_null ? 'n' : ' ', ' '};
+	const char *sql = JOB_ITEMS_SQL;
+	int			nargs = 3;
 	bool		isnull;
 	Datum		targets;
 
-	targets = bulk_spi_exec_value("SELECT coalesce(array_agg(i.target ORDER BY i.target), '{}')"
-								  " FROM bulkorder.bulk_job_items i"
-								  " WHERE i.job_id = $1 AND i.ok = $2"
-								  " AND ($3::text[] IS NULL OR i.error_code = ANY ($3))"
-								  " AND NOT EXISTS (SELECT 1 FROM bulkorder.bulk_jobs r"
-								  " JOIN bulkorder.bulk_job_items u ON u.job_id = r.job_id"
-								  " WHERE r.reverts = $4 AND u.target = i.target AND u.ok)",
-								  4, types, values, nulls, false, SPI_OK_SELECT, &isnull);
+	/*
+	 * The reverts of undone_of, read once: looked up per target, they were a
+	 * rescan of bulk_jobs for every item.  None (a job's first revert, the
+	 * common case) leaves the look-up out of the statement.
+	 */
+	if (undone_of > 0)
+	{
+		Oid			rtypes[1] = {INT8OID};
+		Datum		rvalues[1] = {Int64GetDatum(undone_of)};
+
+		values[3] = bulk_spi_exec_value("SELECT array_agg(r.job_id) FROM bulkorder.bulk_jobs r"
+										" WHERE r.reverts = $1",
+										1, rtypes, rvalues, NULL, false, SPI_OK_SELECT, &isnull);
+		if (!isnull)
+		{
+			sql = JOB_ITEMS_SQL
+				" AND NOT EXISTS (SELECT 1 FROM bulkorder.bulk_job_items u"
+				" WHERE u.job_id = ANY ($4) AND u.target = i.target AND u.ok)";
+			nargs = 4;
+		}
+	}
+
+	targets = bulk_spi_exec_value(sql, nargs, types, values, nulls, false, SPI_OK_SELECT, &isnull);
 	return bulk_targets_from_array(DatumGetArrayTypeP(targets));
 }
 
