@@ -74,7 +74,7 @@ unset PGHOST PGPORT
 # DEMO; kept in $root/profile-LABEL until any input changes.  Prints it.
 template() {
   local label=$1 bin=$2 demo=$3 dir=$root/profile-$1 key port
-  key=$( { echo "$orders $nkeys $nlines"; echo "$import_csv_awk $upload_csv_awk"; cat bench/setup.sql "$demo";
+  key=$( { echo "$orders $nkeys"; echo "$import_csv_awk"; cat bench/setup.sql "$demo";
            cat "$bin"/../../../../share/postgresql/15/extension/bulkorder*; } | md5sum | cut -c1-16)
   if [ -f "$dir/key" ] && [ "$(cat "$dir/key")" = "$key" ]; then echo "$dir"; return; fi
   rm -rf "$dir"; mkdir -p "$dir"; chmod 755 "$dir"
@@ -112,17 +112,22 @@ CONF
     $P -d bench -At -c "SELECT k FROM unnest((SELECT keys[$lo:$hi] FROM bench.keys)) k" \
       | awk "$import_csv_awk" > "$dir/import_$part.csv"
   done
-  # the upload's files: the warm-up's (a tenth) and the measured one, as
-  # bench/run.sh writes them (bench/lib.sh, upload_csv_awk)
-  local kmin kmax
-  read -r kmin kmax < <($P -d bench -At -F' ' -c "SELECT min(order_no), max(order_no) FROM bulkorder.orders")
-  awk -v lines=$((nlines / 10)) -v lo="$kmin" -v hi="$kmax" -v seed=7 "$upload_csv_awk" < /dev/null > "$dir/upload_w.csv"
-  awk -v lines="$nlines" -v lo="$kmin" -v hi="$kmax" -v seed=42 "$upload_csv_awk" < /dev/null > "$dir/upload_m.csv"
+  $P -d bench -At -F' ' -c "SELECT min(order_no), max(order_no) FROM bulkorder.orders" > "$dir/order_range"
   $P -d bench -At -c "SELECT coalesce(shop_id::text, '') || '|' || coalesce(tables, '') FROM bench.shop" > "$dir/shop"
   $P -d bench -c "CHECKPOINT" >/dev/null
   as_pg "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
   echo "$key" > "$dir/key"
   echo "$dir"
+}
+
+# upload_files DIR: the upload's files for DIR's orders, as bench/run.sh
+# writes them (bench/lib.sh, upload_csv_awk): DIR/upload_m.csv of nlines
+# lines, measured, and DIR/upload_w.csv of a tenth as many, the warm-up
+upload_files() {
+  local kmin kmax
+  read -r kmin kmax < "$1/order_range"
+  awk -v lines=$((nlines / 10)) -v lo="$kmin" -v hi="$kmax" -v seed=7 "$upload_csv_awk" < /dev/null > "$1/upload_w.csv"
+  awk -v lines="$nlines" -v lo="$kmin" -v hi="$kmax" -v seed=42 "$upload_csv_awk" < /dev/null > "$1/upload_m.csv"
 }
 
 # cg NAME DIR BIN WARM MEASURED [CHECK]: run WARM, then MEASURED bracketed by
@@ -244,6 +249,8 @@ $(job "$km")" "SELECT bulkorder.revert_job($last) IS NOT NULL;"
       measure import floor "$cur" "$cur_bin" "$(floor_sql import "" 1 "" "'$cur/import_w.csv'")" \
         "$(floor_sql import "" 2 "" "'$cur/import_m.csv'")" ;;
     upload)
+      upload_files "$cur"
+      [ "$v11" = 1 ] && upload_files "$old"
       # the engine's check: the measured file's upload resolved keys
       eng() { echo "SELECT bulkorder.upload_csv('orders', pg_read_binary_file('$1'), '{\"encoding\": \"UTF8\"}') IS NOT NULL;"; }
       uploaded="SELECT 1 / (key_count > 0)::int AS keys_resolved FROM bulkorder.uploads ORDER BY upload_id DESC LIMIT 1;"
