@@ -40,8 +40,9 @@
 # Environment: PROFILE_ORDERS (1000000), PROFILE_KEYS (10000),
 # PROFILE_UPLOAD_LINES (100000),
 # PROFILE_TOP (15 symbols), PROFILE_V11 (0), PROFILE_CONTENDERS (all: e.g.
-# "engine floor").  Needs valgrind.  Builds and
-# installs this checkout into its private PostgreSQL tree (tools/pg.sh), never
+# "engine floor"), PROFILE_CACHE_SIM (0; 1: callgrind simulates the caches,
+# about twice as slow, and fills the table's last-level cache misses).
+# Needs valgrind.  Builds and installs this checkout into its private PostgreSQL tree (tools/pg.sh), never
 # into the system's.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -53,6 +54,9 @@ nlines=${PROFILE_UPLOAD_LINES:-100000}
 ntop=${PROFILE_TOP:-15}
 v11=${PROFILE_V11:-0}
 only=${PROFILE_CONTENDERS:-}
+cache_sim=${PROFILE_CACHE_SIM:-0}
+cache_arg=
+[ "$cache_sim" = 1 ] && cache_arg=--cache-sim=yes
 paths=${*:-tags cancel import}
 case "$orders$nkeys$ntop$nlines" in
   *[!0-9]*) echo "profile: PROFILE_ORDERS, PROFILE_KEYS, PROFILE_UPLOAD_LINES and PROFILE_TOP must be whole numbers" >&2; exit 2 ;;
@@ -146,7 +150,7 @@ cg() {
     printf 'SELECT pg_sleep(0), pg_current_wal_insert_lsn() AS lsn_end;\n\n'
     [ -z "${6:-}" ] || printf '%s\n\n' "$6"
   } | sed -e '/^ *--/d' > "$input"
-  as_pg valgrind --tool=callgrind --dump-before=pg_sleep --collect-systime=yes --callgrind-out-file="$out/$name.cg" \
+  as_pg valgrind --tool=callgrind --dump-before=pg_sleep --collect-systime=yes $cache_arg --callgrind-out-file="$out/$name.cg" \
     "$bin/postgres" --single -D "$run" -c shared_preload_libraries= -c jit=off -c wal_keep_size=4GB -j bench \
     < "$input" > "$out/$name.out" 2> "$out/$name.err" || true
   if grep -q 'ERROR:' "$out/$name.out" "$out/$name.err"; then
@@ -157,11 +161,21 @@ cg() {
   "$bin/pg_waldump" -p "$run/pg_wal" -s "$start" -e "$end" --stats=record > "$out/$name.wal" 2> "$out/$name.wal.err" || true
   rm -rf "$run"
   local ir records bytes sys
-  ir=$(awk '/^(summary|totals):/ { print $2; exit }' "$out/$name.cg.2")
-  sys=$(awk '/^(summary|totals):/ { print $3 + 0; exit }' "$out/$name.cg.2")
+  # the counters by name ("events:" names the columns of "summary:")
+  local ev='/^events:/ { for (i = 2; i <= NF; i++) col[$i] = i }
+            /^(summary|totals):/ { print (col[e] ? $(col[e]) + 0 : "-"); exit }'
+  ir=$(awk -v e=Ir "$ev" "$out/$name.cg.2")
+  sys=$(awk -v e=sysCount "$ev" "$out/$name.cg.2")
+  # with PROFILE_CACHE_SIM=1: misses of the last-level cache (instructions
+  # and data, read and written), the memory traffic instructions hide
+  ll=-
+  if [ "$cache_sim" = 1 ]; then
+    ll=$(( $(awk -v e=ILmr "$ev" "$out/$name.cg.2") + $(awk -v e=DLmr "$ev" "$out/$name.cg.2") \
+           + $(awk -v e=DLmw "$ev" "$out/$name.cg.2") ))
+  fi
   records=$(awk '$1 == "Total" { print $2; exit }' "$out/$name.wal")
   bytes=$(( (16#${end%/*} * 4294967296 + 16#${end#*/}) - (16#${start%/*} * 4294967296 + 16#${start#*/}) ))
-  echo "$ir ${records:-?} $bytes $sys"
+  echo "$ir ${records:-?} $bytes $sys $ll"
 }
 
 # c(n): n with thousands separators (mawk has no %'d)
@@ -270,11 +284,12 @@ report=$out/profile.txt
        "PostgreSQL $("$cur_bin/postgres" --version | awk '{print $3}'), single-user backend under callgrind;" \
        "load average $(cut -d' ' -f1-3 /proc/loadavg) (instruction counts do not depend on it)"
   echo
-  printf '%-7s %-11s %16s %10s %10s %12s %14s %10s\n' path contender instructions "/ floor" "per key" "WAL records" "WAL bytes" syscalls
+  printf '%-7s %-11s %16s %10s %10s %12s %14s %10s %14s\n' path contender instructions "/ floor" "per key" "WAL records" "WAL bytes" syscalls "LL misses"
   awk -v k="$nkeys" -v l="$nlines" "$C"'{ ir[$1 " " $2] = $3; line[NR] = $0 }
     END { for (i = 1; i <= NR; i++) { split(line[i], f, " "); fl = ir[f[1] " floor"]; n = f[1] == "upload" ? l : k;
-            printf "%-7s %-11s %16s %10s %10s %12s %14s %10s\n", f[1], f[2], c(f[3]),
-                   fl ? sprintf("%.3f", f[3] / fl) : "-", c(f[3] / n), f[4], c(f[5]), c(f[6]) } }' "$results"
+            printf "%-7s %-11s %16s %10s %10s %12s %14s %10s %14s\n", f[1], f[2], c(f[3]),
+                   fl ? sprintf("%.3f", f[3] / fl) : "-", c(f[3] / n), f[4], c(f[5]), c(f[6]),
+                   f[7] == "-" ? "-" : c(f[7]) } }' "$results"
   case " $paths " in *" upload "*) echo "(the upload's \"per key\" is per line of its file: $nlines lines)" ;; esac
   for p in $paths; do
     [ -f "$out/$p.engine.cg.2" ] && [ -f "$out/$p.floor.cg.2" ] || continue
