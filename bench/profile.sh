@@ -42,8 +42,8 @@
 # PROFILE_TOP (15 symbols), PROFILE_V11 (0), PROFILE_CONTENDERS (all: e.g.
 # "engine floor"), PROFILE_CACHE_SIM (0; 1: callgrind simulates the caches,
 # about twice as slow, and fills the table's last-level cache misses).
-# Needs valgrind.  Builds and installs this checkout into its private PostgreSQL tree (tools/pg.sh), never
-# into the system's.
+# Needs valgrind.  Builds and installs this checkout into its private
+# PostgreSQL tree (tools/pg.sh), never into the system's.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
