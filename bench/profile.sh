@@ -107,6 +107,14 @@ CONF
   $P -d bench -c "VACUUM (FREEZE, ANALYZE)" >/dev/null
   PGOPTIONS="-c client_min_messages=warning" $P -d bench -v keys=$((2 * nkeys)) \
     -v tag_targets=$((2 * nkeys)) -f bench/setup.sql >/dev/null
+  # the warm-up and the measured part each need PROFILE_KEYS awaiting orders
+  local have
+  have=$($P -d bench -At -c "SELECT n FROM bench.keys")
+  if [ "$have" -lt $((2 * nkeys)) ]; then
+    as_pg "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
+    echo "profile: $orders demo orders hold $have awaiting shipment; PROFILE_KEYS=$nkeys needs $((2 * nkeys)) (at most $((have / 2)), or more PROFILE_ORDERS)" >&2
+    exit 2
+  fi
   # the import's files: the warm-up's keys and the measured keys, as
   # bench/run.sh writes them (header, CRLF, scattered order, tracking
   # numbers of eleven digits and their 7DR check digit, which 1.2 checks)
