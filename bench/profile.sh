@@ -169,9 +169,10 @@ cg() {
   "$bin/pg_waldump" -p "$run/pg_wal" -s "$start" -e "$end" --stats=record > "$out/$name.wal" 2> "$out/$name.wal.err" || true
   rm -rf "$run"
   local ir records bytes sys
-  # the counters by name ("events:" names the columns of "summary:")
+  # the counters by name ("events:" names the columns of "summary:"), as
+  # written: awk's arithmetic would round them to six digits
   local ev='/^events:/ { for (i = 2; i <= NF; i++) col[$i] = i }
-            /^(summary|totals):/ { print (col[e] ? $(col[e]) + 0 : "-"); exit }'
+            /^(summary|totals):/ { print (col[e] && $(col[e]) != "" ? $(col[e]) : 0); exit }'
   ir=$(awk -v e=Ir "$ev" "$out/$name.cg.2")
   sys=$(awk -v e=sysCount "$ev" "$out/$name.cg.2")
   # with PROFILE_CACHE_SIM=1: misses of the last-level cache (instructions
