@@ -168,20 +168,17 @@ cg() {
   end=$(sed -n 's/.*lsn_end = "\([0-9A-F/]*\)".*/\1/p' "$out/$name.out")
   "$bin/pg_waldump" -p "$run/pg_wal" -s "$start" -e "$end" --stats=record > "$out/$name.wal" 2> "$out/$name.wal.err" || true
   rm -rf "$run"
-  local ir records bytes sys
-  # the counters by name ("events:" names the columns of "summary:"), as
-  # written: awk's arithmetic would round them to six digits
-  local ev='/^events:/ { for (i = 2; i <= NF; i++) col[$i] = i }
-            /^(summary|totals):/ { print (col[e] && $(col[e]) != "" ? $(col[e]) : 0); exit }'
-  ir=$(awk -v e=Ir "$ev" "$out/$name.cg.2")
-  sys=$(awk -v e=sysCount "$ev" "$out/$name.cg.2")
-  # with PROFILE_CACHE_SIM=1: misses of the last-level cache (instructions
-  # and data, read and written), the memory traffic instructions hide
-  ll=-
-  if [ "$cache_sim" = 1 ]; then
-    ll=$(( $(awk -v e=ILmr "$ev" "$out/$name.cg.2") + $(awk -v e=DLmr "$ev" "$out/$name.cg.2") \
-           + $(awk -v e=DLmw "$ev" "$out/$name.cg.2") ))
-  fi
+  local ir records bytes sys ll
+  # the counters by name ("events:" names the columns of "summary:"), read
+  # in one pass and printed as written (awk's arithmetic would round them
+  # to six digits): instructions, system calls, and with PROFILE_CACHE_SIM=1
+  # the last-level cache misses (instructions and data, read and written),
+  # the memory traffic instructions hide
+  read -r ir sys ll < <(awk -v sim="$cache_sim" '
+    /^events:/ { for (i = 2; i <= NF; i++) col[$i] = i }
+    /^(summary|totals):/ { printf "%s %s %s\n", $(col["Ir"]), col["sysCount"] ? $(col["sysCount"]) : 0,
+                             sim == 1 ? sprintf("%.0f", $(col["ILmr"]) + $(col["DLmr"]) + $(col["DLmw"])) : "-"; exit }' \
+    "$out/$name.cg.2")
   records=$(awk '$1 == "Total" { print $2; exit }' "$out/$name.wal")
   bytes=$(( (16#${end%/*} * 4294967296 + 16#${end#*/}) - (16#${start%/*} * 4294967296 + 16#${start#*/}) ))
   echo "$ir ${records:-?} $bytes $sys $ll"
