@@ -29,6 +29,12 @@ ALTER TABLE bulkorder.bulk_job_chunks
     -- FATAL error, the process killed); the second fails the job
     ADD COLUMN crashes integer NOT NULL DEFAULT 0 CHECK (crashes >= 0);
 
+-- A chunk's targets are stored as they are, not compressed: pglz took
+-- about 15 ms per 10,000 targets, 1.4 s of the 1.5 s that submitting a
+-- job of a million targets took (0.14 s uncompressed), for 32 KB against
+-- 80 KB a chunk.  The worker reads them back without decompressing.
+ALTER TABLE bulkorder.bulk_job_chunks ALTER COLUMN targets SET STORAGE EXTERNAL;
+
 -- cancel_job called inside a transaction block, for a job another
 -- transaction submitted: the request is a row of its own, so the worker,
 -- which updates the job's row at every chunk, never waits for that
