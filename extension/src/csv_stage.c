@@ -51,6 +51,7 @@
  */
 typedef struct CsvBatch
 {
+	MemoryContext ctx;			/* its values; reset after every statement */
 	int			n;
 	Datum		line_nos[CSV_BATCH_LINES];
 	Datum		keys[CSV_BATCH_LINES];
@@ -81,13 +82,24 @@ typedef struct CsvParse
 	int			line_count;
 	int			blank_count;
 	int			key_lines;		/* lines whose column A is a number */
-	int			keyless;		/* lines whose column A is not */
+	int			keyless_lines;	/* lines whose column A is not */
 	int			valid_keys;		/* lines that gave a usable key */
 	bool		header;			/* a header line (and title rows above it) */
 
-	MemoryContext batch_ctx;	/* the batch's values; reset after every batch */
 	MemoryContext record_ctx;	/* one record's work; reset for every record */
-	CsvBatch   *batch;			/* one allocation, about 770 kB */
+
+	/*
+	 * The lines with a key and those without, each staged a batch at a time
+	 * (one allocation each, about 770 kB).  A line without a key has a NULL
+	 * key, which the index (upload_id, key) sorts after every key: staged
+	 * before the sorted lines, such lines would leave none of them at the
+	 * index's right end, so that each took a descent of the tree instead of
+	 * its rightmost-page fast path (1,368,160 descents for a million lines,
+	 * a fifth of the upload's instructions: bench/PROFILE.md).  They are
+	 * staged last, unless more than a batch of them come first.
+	 */
+	CsvBatch   *batch;
+	CsvBatch   *keyless;
 
 	/* the lines with a key, sorted by (key, line) */
 	TupleDesc	sort_desc;
@@ -117,27 +129,27 @@ nullable_array(Datum *elems, bool *nulls, int n, Oid type)
 }
 
 /*
- * A batch's statement runs in batch_ctx: batch_begin switches to it and
- * fills the arguments every statement has ($1 the upload, $2 the lines),
- * false when the batch is empty; batch_end empties the batch.
+ * A batch's statement runs in the batch's context: batch_begin switches to
+ * it and fills the arguments every statement has ($1 the upload, $2 the
+ * lines), false when the batch is empty; batch_end empties the batch.
  */
 static bool
-batch_begin(CsvParse *st, Datum *args, MemoryContext *old)
+batch_begin(CsvParse *st, CsvBatch *b, Datum *args, MemoryContext *old)
 {
-	if (st->batch->n == 0)
+	if (b->n == 0)
 		return false;
-	*old = MemoryContextSwitchTo(st->batch_ctx);
+	*old = MemoryContextSwitchTo(b->ctx);
 	args[0] = Int64GetDatum(st->upload_id);
-	args[1] = int4_array(st->batch->line_nos, st->batch->n);
+	args[1] = int4_array(b->line_nos, b->n);
 	return true;
 }
 
 static void
-batch_end(CsvParse *st, MemoryContext old)
+batch_end(CsvBatch *b, MemoryContext old)
 {
 	MemoryContextSwitchTo(old);
-	st->batch->n = 0;
-	MemoryContextReset(st->batch_ctx);
+	b->n = 0;
+	MemoryContextReset(b->ctx);
 }
 
 /*
@@ -149,13 +161,13 @@ batch_end(CsvParse *st, MemoryContext old)
 static void
 flush_keyless(CsvParse *st)
 {
-	CsvBatch   *b = st->batch;
+	CsvBatch   *b = st->keyless;
 	Oid			types[6] = {INT8OID, INT4ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
 	TEXTARRAYOID};
 	Datum		args[6];
 	MemoryContext old;
 
-	if (!batch_begin(st, args, &old))
+	if (!batch_begin(st, b, args, &old))
 		return;
 	args[2] = nullable_array(b->values, b->value_nulls, b->n, TEXTOID);
 	args[3] = nullable_array(b->trackings, b->tracking_nulls, b->n, TEXTOID);
@@ -166,7 +178,7 @@ flush_keyless(CsvParse *st)
 				  " SELECT $1, u.line_no, u.value, u.tracking_no, u.error_code, u.cause"
 				  " FROM unnest($2, $3, $4, $5, $6) AS u(line_no, value, tracking_no, error_code, cause)",
 				  6, types, args, NULL, false, SPI_OK_INSERT);
-	batch_end(st, old);
+	batch_end(b, old);
 }
 
 /*
@@ -197,7 +209,7 @@ flush_keys(CsvParse *st)
 	bool		isnull;
 	MemoryContext old;
 
-	if (!batch_begin(st, args, &old))
+	if (!batch_begin(st, b, args, &old))
 		return;
 	args[2] = nullable_array(b->keys, NULL, b->n, INT8OID);
 	args[3] = nullable_array(b->first_lines, b->first_line_nulls, b->n, INT4OID);
@@ -300,7 +312,7 @@ flush_keys(CsvParse *st)
 	st->valid_keys += DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 												  SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_freetuptable(SPI_tuptable);
-	batch_end(st, old);
+	batch_end(b, old);
 }
 
 /*
@@ -311,7 +323,7 @@ static void
 stage_record(void *arg, char **fields, int nfields, int line_no)
 {
 	CsvParse   *st = (CsvParse *) arg;
-	CsvBatch   *b = st->batch;
+	CsvBatch   *b = st->keyless;
 	bool		blank = true;
 	int64		key = 0;
 	SheetKind	kind;
@@ -349,7 +361,7 @@ stage_record(void *arg, char **fields, int nfields, int line_no)
 	 * a "#" ("注文番号") is a header line too, never an error; one with
 	 * either (118501., #N/A!) is a data line with its error.
 	 */
-	if (st->key_lines == 0 && st->keyless == 0 &&
+	if (st->key_lines == 0 && st->keyless_lines == 0 &&
 		(kind == SHEET_TEXT || kind == SHEET_EMPTY) &&
 		(!st->header || !csv_field_numberish(fields[0])))
 	{
@@ -385,8 +397,8 @@ stage_record(void *arg, char **fields, int nfields, int line_no)
 	/* no key: staged at once, a batch at a time */
 	shown = csv_field_display(fields[0]);
 	cause = csv_sheet_cause(kind);
-	st->keyless++;
-	MemoryContextSwitchTo(st->batch_ctx);
+	st->keyless_lines++;
+	MemoryContextSwitchTo(b->ctx);
 	b->line_nos[b->n] = Int32GetDatum(line_no);
 	b->codes[b->n] = CStringGetTextDatum(csv_sheet_code(kind));
 	b->cause_nulls[b->n] = (cause == NULL);
@@ -401,11 +413,23 @@ stage_record(void *arg, char **fields, int nfields, int line_no)
 		flush_keyless(st);
 }
 
+/* an empty batch, whose values go into ctx */
+static CsvBatch *
+new_batch(MemoryContext ctx)
+{
+	CsvBatch   *b = palloc(sizeof(CsvBatch));
+
+	b->ctx = ctx;
+	b->n = 0;
+	return b;
+}
+
 /* Parse the whole file into bulkorder.upload_lines for st->upload_id. */
 static void
 stage_file(CsvParse *st, const char *data, size_t len, int encoding)
 {
-	CsvBatch   *b = palloc(sizeof(CsvBatch));
+	CsvBatch   *b = new_batch(AllocSetContextCreate(CurrentMemoryContext, "bulkorder CSV batch",
+													ALLOCSET_DEFAULT_SIZES));
 	AttrNumber	sort_cols[2] = {1, 2};
 	Oid			sort_ops[2] = {Int8LessOperator, Int4LessOperator};
 	Oid			sort_colls[2] = {InvalidOid, InvalidOid};
@@ -414,10 +438,9 @@ stage_file(CsvParse *st, const char *data, size_t len, int encoding)
 	int64		prev_key = 0;
 	int			first_line = 0;
 
-	b->n = 0;
 	st->batch = b;
-	st->batch_ctx = AllocSetContextCreate(CurrentMemoryContext, "bulkorder CSV batch",
-										  ALLOCSET_DEFAULT_SIZES);
+	st->keyless = new_batch(AllocSetContextCreate(CurrentMemoryContext, "bulkorder CSV keyless batch",
+												  ALLOCSET_DEFAULT_SIZES));
 	st->record_ctx = AllocSetContextCreate(CurrentMemoryContext, "bulkorder CSV record",
 										   ALLOCSET_DEFAULT_SIZES);
 	st->sort_desc = CreateTemplateTupleDesc(4);
@@ -431,7 +454,6 @@ stage_file(CsvParse *st, const char *data, size_t len, int encoding)
 									nulls_first, work_mem, NULL, TUPLESORT_NONE);
 
 	st->line_count = csv_read_records(data, len, encoding, stage_record, st);
-	flush_keyless(st);
 
 	tuplesort_performsort(st->sort);
 	for (;;)
@@ -443,7 +465,7 @@ stage_file(CsvParse *st, const char *data, size_t len, int encoding)
 		MemoryContext old;
 
 		CHECK_FOR_INTERRUPTS();
-		old = MemoryContextSwitchTo(st->batch_ctx);
+		old = MemoryContextSwitchTo(b->ctx);
 		if (!tuplesort_gettupleslot(st->sort, true, false, slot, NULL))
 		{
 			MemoryContextSwitchTo(old);
@@ -478,11 +500,14 @@ stage_file(CsvParse *st, const char *data, size_t len, int encoding)
 			flush_keys(st);
 	}
 	flush_keys(st);
+	/* after the sorted lines: their NULL keys come last in the index too */
+	flush_keyless(st);
 
 	tuplesort_end(st->sort);
 	ExecDropSingleTupleTableSlot(st->put_slot);
 	ExecDropSingleTupleTableSlot(st->get_slot);
-	MemoryContextDelete(st->batch_ctx);
+	MemoryContextDelete(b->ctx);
+	MemoryContextDelete(st->keyless->ctx);
 	MemoryContextDelete(st->record_ctx);
 }
 
@@ -521,7 +546,7 @@ record_counts(CsvParse *st)
 	values[1] = Int32GetDatum(st->line_count);
 	values[2] = Int32GetDatum(st->blank_count);
 	values[3] = Int32GetDatum(st->valid_keys);
-	values[4] = Int32GetDatum(st->keyless + st->key_lines - st->valid_keys);
+	values[4] = Int32GetDatum(st->keyless_lines + st->key_lines - st->valid_keys);
 	values[5] = BoolGetDatum(st->header);
 	bulk_spi_exec("UPDATE bulkorder.uploads SET line_count = $2, blank_line_count = $3,"
 				  " key_count = $4, error_count = $5, has_header = $6"
