@@ -131,10 +131,14 @@ echo "# A2: a terminated worker (SIGTERM): the launcher's next look resumes the 
 q "ALTER SYSTEM SET bulkorder.worker_naptime = 1"
 q "SELECT pg_reload_conf()" >/dev/null
 job=$(submit terminated 100000)
-wait_for 120 "SELECT processed_count >= 20000 FROM bulkorder.bulk_jobs WHERE job_id = $job"
-check "A2: pg_terminate_backend" \
-  "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-    WHERE backend_type = 'bulkorder worker' AND datname = '$db'" t
+# terminated while it runs a chunk of the job (its activity names the job), in
+# the statement that sees it doing so: between two chunks (the claim of the
+# next one) no chunk is in flight, and the count below would be 0
+wait_for 120 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+    WHERE backend_type = 'bulkorder worker' AND datname = '$db' AND state = 'active'
+      AND query LIKE 'bulkorder: job $job %'
+      AND (SELECT processed_count >= 20000 FROM bulkorder.bulk_jobs WHERE job_id = $job)"
+echo "ok - A2: pg_terminate_backend of the worker running a chunk"
 wait_for 180 "SELECT status = 'done' FROM bulkorder.bulk_jobs WHERE job_id = $job"
 verify A2 "$job" terminated 100000 done
 check "A2: a terminated worker is an abnormal end of its chunk" \
