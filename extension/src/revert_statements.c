@@ -24,74 +24,6 @@
 
 #include "bulkorder_statements.h"
 
-/*
- * An outbox table whose rows a job's side effects write and its revert
- * withdraws (never un-sends): the payment requests, the mails.  A row is
- * live until withdrawn, unsent until a connector has taken it up.
- */
-typedef struct RevertOutbox
-{
-	const char *table;
-	const char *id;				/* its row's id column */
-	const char *stem;			/* the CTEs' names: live_<stem>, held_<stem> */
-	const char *live;			/* of x, the row */
-	const char *unsent;			/* of x */
-} RevertOutbox;
-
-static const RevertOutbox outbox_requests = {
-	"bulkorder.payment_requests", "request_id", "requests",
-	"x.status <> 'withdrawn'", "x.status = 'pending' AND x.attempts = 0"
-};
-static const RevertOutbox outbox_mails = {
-	"bulkorder.mail_outbox", "mail_id", "mails",
-	"x.withdrawn_at IS NULL", "x.sent_at IS NULL AND x.withdrawn_at IS NULL"
-};
-
-/*
- * The CTEs reading a chunk's outbox rows of the reverted job: live_<stem>,
- * every row not withdrawn, read once per target (LATERAL with OFFSET 0: the
- * chunk's keys drive the index, whatever the estimates say); held_<stem>,
- * those of them still unsent, locked by their row version without waiting
- * (a row a connector holds is skipped; one it changed since fails the
- * recheck of unsent on its newest version).  A target with a live row not
- * held is side_effect_done (append_outbox_check).  Reading the rows once and
- * locking them by ctid replaced a second and a third index probe per target
- * (the held rows' own, and a NOT EXISTS of rows not held).
- */
-static void
-append_outbox_ctes(StringInfo buf, const RevertOutbox *o)
-{
-	appendStringInfo(buf,
-					 ", live_%s AS MATERIALIZED (SELECT r.id, r.order_no, r.tid, r.unsent"
-					 " FROM unnest($1::bigint[]) AS k(target) CROSS JOIN LATERAL"
-					 " (SELECT x.%s AS id, x.order_no, x.ctid AS tid, %s AS unsent FROM %s x"
-					 " WHERE x.job_id = ($2::jsonb->>'job_id')::bigint AND x.order_no = k.target"
-					 " AND %s OFFSET 0) AS r)",
-					 o->stem, o->id, o->unsent, o->table, o->live);
-	appendStringInfo(buf,
-					 ", held_%s AS MATERIALIZED (SELECT r.id, r.order_no"
-					 " FROM live_%s l CROSS JOIN LATERAL"
-					 " (SELECT x.%s AS id, x.order_no FROM %s x"
-					 " WHERE x.ctid = l.tid AND %s FOR UPDATE SKIP LOCKED) AS r"
-					 " WHERE l.unsent)",
-					 o->stem, o->stem, o->id, o->table, o->unsent);
-}
-
-/*
- * The check's case for a target with an outbox row that cannot be withdrawn
- * (a connector took it up, or holds it now).  Uncorrelated, so each IN is a
- * hashed subplan built once per statement, never a scan per target.
- */
-static void
-append_outbox_check(StringInfo buf, const RevertOutbox *o)
-{
-	appendStringInfo(buf,
-					 " WHEN i.target IN (SELECT l.order_no FROM live_%s l"
-					 " WHERE l.id NOT IN (SELECT h.id FROM held_%s h))"
-					 " THEN 'side_effect_done'",
-					 o->stem, o->stem);
-}
-
 /* a code listed already (among the first n of codes) */
 static bool
 code_listed(const char *code, char **codes, int n)
@@ -257,26 +189,51 @@ bulk_compose_revert(const char *page, const char *operation, bool reapply, BulkS
 
 	/*
 	 * The shared CTEs: the original params (p, as the operation's fragments
-	 * expect), and the outbox rows (append_outbox_ctes).  No statement joins
+	 * expect), and the outbox rows that can still be withdrawn, locked
+	 * without waiting: one a connector holds is taken.  No statement joins
 	 * two CTE scans: without an index, a nested loop over a chunk (chosen on
 	 * the estimates of a freshly filled table) would be quadratic; a CTE is
-	 * only probed through a hashed subplan.
+	 * only probed through a hashed subplan.  The outbox rows are locked per
+	 * target (LATERAL: the chunk's keys drive the index, whatever the
+	 * estimates say).
 	 */
 	initStringInfo(&prefix);
 	appendStringInfoString(&prefix, "WITH prm AS (SELECT $2::jsonb->'params' AS p)");
 	if (wreq)
-		append_outbox_ctes(&prefix, &outbox_requests);
+		appendStringInfoString(&prefix,
+							   ", held_requests AS MATERIALIZED (SELECT r.request_id, r.order_no"
+							   " FROM unnest($1::bigint[]) AS k(target) CROSS JOIN LATERAL"
+							   " (SELECT x.request_id, x.order_no FROM bulkorder.payment_requests x"
+							   " WHERE x.job_id = ($2::jsonb->>'job_id')::bigint AND x.order_no = k.target"
+							   " AND x.status = 'pending' AND x.attempts = 0"
+							   " ORDER BY x.request_id FOR UPDATE SKIP LOCKED) AS r)");
 	if (wmail)
-		append_outbox_ctes(&prefix, &outbox_mails);
+		appendStringInfoString(&prefix,
+							   ", held_mails AS MATERIALIZED (SELECT m.mail_id, m.order_no"
+							   " FROM unnest($1::bigint[]) AS k(target) CROSS JOIN LATERAL"
+							   " (SELECT x.mail_id, x.order_no FROM bulkorder.mail_outbox x"
+							   " WHERE x.job_id = ($2::jsonb->>'job_id')::bigint AND x.order_no = k.target"
+							   " AND x.sent_at IS NULL AND x.withdrawn_at IS NULL"
+							   " ORDER BY x.mail_id FOR UPDATE SKIP LOCKED) AS m)");
 
 	/* the check: not_found, side_effect_done, changed_since, then the rules */
 	initStringInfo(&check);
 	appendStringInfo(&check,
 					 "SELECT i.target, CASE WHEN t.%s IS NULL OR s.target IS NULL THEN 'not_found'", key);
 	if (wreq)
-		append_outbox_check(&check, &outbox_requests);
+		appendStringInfoString(&check,
+							   " WHEN EXISTS (SELECT 1 FROM bulkorder.payment_requests r"
+							   " WHERE r.job_id = ($2::jsonb->>'job_id')::bigint AND r.order_no = i.target"
+							   " AND r.status <> 'withdrawn'"
+							   " AND r.request_id NOT IN (SELECT h.request_id FROM held_requests h))"
+							   " THEN 'side_effect_done'");
 	if (wmail)
-		append_outbox_check(&check, &outbox_mails);
+		appendStringInfoString(&check,
+							   " WHEN EXISTS (SELECT 1 FROM bulkorder.mail_outbox m"
+							   " WHERE m.job_id = ($2::jsonb->>'job_id')::bigint AND m.order_no = i.target"
+							   " AND m.withdrawn_at IS NULL"
+							   " AND m.mail_id NOT IN (SELECT h.mail_id FROM held_mails h))"
+							   " THEN 'side_effect_done'");
 	appendStringInfoString(&check, " WHEN NOT coalesce((");
 	if (condition)
 		appendStringInfoString(&check, condition);
