@@ -38,15 +38,16 @@
 /* ------------------------------------------------------------------------
  * Staging.  Memory is bounded whatever the file's length:
  *
- *  - while COPY reads the file, a line whose column A is not a number is
- *    staged at once (a batch at a time); a line with a key goes into a
- *    tuplesort by (key, line), which spills to disk beyond work_mem;
+ *  - while COPY reads the file, a line whose column A is not a number goes
+ *    into a batch of its own (staged when it fills); a line with a key goes
+ *    into a tuplesort by (key, line), which spills to disk beyond work_mem;
  *  - then the sorted stream is read a batch at a time: within a run of one
  *    key the first line is the key's, the later ones are duplicate_key; and
  *    one statement per batch checks the batch's keys against the page's
  *    table and stages its lines.  The batch's keys are passed as constants,
  *    so the planner knows their number and range and picks index probes for
- *    a few keys and a range scan for a dense million.
+ *    a few keys and a range scan for a dense million;
+ *  - last, the lines without a key left in their batch (CsvParse.keyless).
  * ------------------------------------------------------------------------
  */
 typedef struct CsvBatch
