@@ -34,8 +34,9 @@ CREATE INDEX uploads_job_idx ON bulkorder.uploads (job_id) WHERE job_id IS NOT N
 -- purge_uploads() deletes the lines with their upload.  Lines with a key
 -- are staged in key order (csv.c sorts them to find repeats and to probe
 -- the page's table in order), so the index is on (upload_id, key): its
--- inserts then always go to the right end of the index.  (upload_id,
--- line_no) is unique by construction.
+-- inserts then always go to the right end of the index (the lines
+-- without a key, whose NULL key sorts last, are staged after them).
+-- (upload_id, line_no) is unique by construction.
 CREATE TABLE bulkorder.upload_lines (
     upload_id bigint NOT NULL,
     line_no integer NOT NULL,          -- 1-based physical line of the file
@@ -57,7 +58,11 @@ CREATE TABLE bulkorder.upload_lines (
     cause text
 );
 CREATE INDEX upload_lines_key_idx ON bulkorder.upload_lines (upload_id, key);
-CREATE INDEX upload_lines_errors_idx ON bulkorder.upload_lines (upload_id, line_no)
+-- The lines with an error, for upload_errors(), which sorts them by line:
+-- on the upload alone, so that staging, which writes them in key order,
+-- adds each at the index's right end (1.2; 1.1's was on (upload_id,
+-- line_no), whose inserts landed at random: upgrades/1.1--1.2.sql).
+CREATE INDEX upload_lines_errors_idx ON bulkorder.upload_lines (upload_id)
     WHERE error_code IS NOT NULL;
 
 -- The shipment import's per-order data: one row per order number of the
