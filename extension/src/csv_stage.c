@@ -414,13 +414,14 @@ stage_record(void *arg, char **fields, int nfields, int line_no)
 		flush_keyless(st);
 }
 
-/* an empty batch, whose values go into ctx */
+/* an empty batch, with a context of its own for its values */
 static CsvBatch *
-new_batch(MemoryContext ctx)
+new_batch(void)
 {
 	CsvBatch   *b = palloc(sizeof(CsvBatch));
 
-	b->ctx = ctx;
+	b->ctx = AllocSetContextCreate(CurrentMemoryContext, "bulkorder CSV batch",
+								   ALLOCSET_DEFAULT_SIZES);
 	b->n = 0;
 	return b;
 }
@@ -429,8 +430,7 @@ new_batch(MemoryContext ctx)
 static void
 stage_file(CsvParse *st, const char *data, size_t len, int encoding)
 {
-	CsvBatch   *b = new_batch(AllocSetContextCreate(CurrentMemoryContext, "bulkorder CSV batch",
-													ALLOCSET_DEFAULT_SIZES));
+	CsvBatch   *b = new_batch();
 	AttrNumber	sort_cols[2] = {1, 2};
 	Oid			sort_ops[2] = {Int8LessOperator, Int4LessOperator};
 	Oid			sort_colls[2] = {InvalidOid, InvalidOid};
@@ -440,8 +440,7 @@ stage_file(CsvParse *st, const char *data, size_t len, int encoding)
 	int			first_line = 0;
 
 	st->batch = b;
-	st->keyless = new_batch(AllocSetContextCreate(CurrentMemoryContext, "bulkorder CSV keyless batch",
-												  ALLOCSET_DEFAULT_SIZES));
+	st->keyless = new_batch();
 	st->record_ctx = AllocSetContextCreate(CurrentMemoryContext, "bulkorder CSV record",
 										   ALLOCSET_DEFAULT_SIZES);
 	st->sort_desc = CreateTemplateTupleDesc(4);
