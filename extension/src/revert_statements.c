@@ -19,8 +19,10 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_type.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 
 #include "bulkorder_statements.h"
 
@@ -32,6 +34,50 @@ code_listed(const char *code, char **codes, int n)
 		if (strcmp(codes[i], code) == 0)
 			return true;
 	return false;
+}
+
+/*
+ * An image (jsonb) of a target's row as a record named alias, in a FROM
+ * list.  Only the changed columns, typed as the table's, when nothing but
+ * the generic check and change reads the record: jsonb_populate_record of
+ * the whole row type would look up and build every column of the table for
+ * each target (a twenty-five column row for a one-field image: 5% of a
+ * revert's instructions, bench/PROFILE.md).  Both read the image with the
+ * same input functions and typmods, and a field the image lacks is NULL.
+ * A declared condition, rule or before image may read any column of the
+ * record, so they get the whole row.
+ */
+static void
+append_image_record(StringInfo buf, const char *table, const char *image, const char *alias,
+					char **cols, int ncols, bool whole_row)
+{
+	Oid			relid;
+
+	if (whole_row || ncols == 0)
+	{
+		appendStringInfo(buf, "jsonb_populate_record(NULL::%s, %s) AS %s", table, image, alias);
+		return;
+	}
+	relid = DatumGetObjectId(DirectFunctionCall1(regclassin, CStringGetDatum(table)));
+	appendStringInfo(buf, "jsonb_to_record(%s) AS %s(", image, alias);
+	for (int i = 0; i < ncols; i++)
+	{
+		AttrNumber	attno = get_attnum(relid, cols[i]);
+		Oid			typid;
+		int32		typmod;
+		Oid			collid;
+
+		if (attno == InvalidAttrNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("column \"%s\" of table %s does not exist", cols[i], table),
+					 errhint("The operation's changed_columns name the columns its revert restores.")));
+		get_atttypetypmodcoll(relid, attno, &typid, &typmod, &collid);
+		appendStringInfo(buf, "%s%s %s", i > 0 ? ", " : "", quote_identifier(cols[i]),
+						 format_type_extended(typid, typmod,
+											  FORMAT_TYPE_TYPEMOD_GIVEN | FORMAT_TYPE_FORCE_QUALIFY));
+	}
+	appendStringInfoChar(buf, ')');
 }
 
 /*
@@ -271,9 +317,11 @@ bulk_compose_revert(const char *page, const char *operation, bool reapply, BulkS
 					 " LEFT JOIN LATERAL (SELECT x.* FROM bulkorder.bulk_job_items x"
 					 " WHERE x.job_id = ($2::jsonb->>'job_id')::bigint AND x.target = i.target AND x.ok"
 					 " LIMIT 1) AS s ON true"
-					 " LEFT JOIN %s AS t ON t.%s = i.target AND (%s)"
-					 " LEFT JOIN LATERAL jsonb_populate_record(NULL::%s, s.after) AS a ON true",
-					 table, key, (revert_visible && !reapply) ? revert_visible : visible, table);
+					 " LEFT JOIN %s AS t ON t.%s = i.target AND (%s) LEFT JOIN LATERAL ",
+					 table, key, (revert_visible && !reapply) ? revert_visible : visible);
+	append_image_record(&check, table, "s.after", "a", cols, ncols,
+						condition != NULL || nrules > 0 || before_sql != NULL);
+	appendStringInfoString(&check, " ON true");
 	if (nop > 0)
 	{
 		/*
@@ -325,11 +373,10 @@ bulk_compose_revert(const char *page, const char *operation, bool reapply, BulkS
 		 * By the checked row's ctid: the rows are locked before this
 		 * statement, so the version it read is the latest and cannot move.
 		 */
-		appendStringInfo(&run,
-						 " FROM eligible s"
-						 " CROSS JOIN LATERAL jsonb_populate_record(NULL::%s, s.before) AS b"
-						 " WHERE t.ctid = s.tid AND t.%s = s.target RETURNING t.%s AS target, ",
-						 table, key, key);
+		appendStringInfoString(&run, " FROM eligible s CROSS JOIN LATERAL ");
+		append_image_record(&run, table, "s.before", "b", cols, ncols, false);
+		appendStringInfo(&run, " WHERE t.ctid = s.tid AND t.%s = s.target RETURNING t.%s AS target, ",
+						 key, key);
 		bulk_append_image(&run, "t", cols, ncols);
 		/* as for the operation's own run: effects re-applied may read it */
 		appendStringInfoString(&run, " AS after, s.tid AS old_tid)");
