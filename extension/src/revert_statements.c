@@ -241,7 +241,9 @@ bulk_compose_revert(const char *page, const char *operation, bool reapply, BulkS
 	 * the estimates of a freshly filled table) would be quadratic; a CTE is
 	 * only probed through a hashed subplan.  The outbox rows are locked per
 	 * target (LATERAL: the chunk's keys drive the index, whatever the
-	 * estimates say).
+	 * estimates say), in no particular order: SKIP LOCKED never waits, so
+	 * the order cannot deadlock, and an ORDER BY would start a sort per
+	 * target.
 	 */
 	initStringInfo(&prefix);
 	appendStringInfoString(&prefix, "WITH prm AS (SELECT $2::jsonb->'params' AS p)");
@@ -252,7 +254,7 @@ bulk_compose_revert(const char *page, const char *operation, bool reapply, BulkS
 							   " (SELECT x.request_id, x.order_no FROM bulkorder.payment_requests x"
 							   " WHERE x.job_id = ($2::jsonb->>'job_id')::bigint AND x.order_no = k.target"
 							   " AND x.status = 'pending' AND x.attempts = 0"
-							   " ORDER BY x.request_id FOR UPDATE SKIP LOCKED) AS r)");
+							   " FOR UPDATE SKIP LOCKED) AS r)");
 	if (wmail)
 		appendStringInfoString(&prefix,
 							   ", held_mails AS MATERIALIZED (SELECT m.mail_id, m.order_no"
@@ -260,7 +262,7 @@ bulk_compose_revert(const char *page, const char *operation, bool reapply, BulkS
 							   " (SELECT x.mail_id, x.order_no FROM bulkorder.mail_outbox x"
 							   " WHERE x.job_id = ($2::jsonb->>'job_id')::bigint AND x.order_no = k.target"
 							   " AND x.sent_at IS NULL AND x.withdrawn_at IS NULL"
-							   " ORDER BY x.mail_id FOR UPDATE SKIP LOCKED) AS m)");
+							   " FOR UPDATE SKIP LOCKED) AS m)");
 
 	/* the check: not_found, side_effect_done, changed_since, then the rules */
 	initStringInfo(&check);
