@@ -269,19 +269,9 @@ bulk_compose_revert(const char *page, const char *operation, bool reapply, BulkS
 	appendStringInfo(&check,
 					 "SELECT i.target, CASE WHEN t.%s IS NULL OR s.target IS NULL THEN 'not_found'", key);
 	if (wreq)
-		appendStringInfoString(&check,
-							   " WHEN EXISTS (SELECT 1 FROM bulkorder.payment_requests r"
-							   " WHERE r.job_id = ($2::jsonb->>'job_id')::bigint AND r.order_no = i.target"
-							   " AND r.status <> 'withdrawn'"
-							   " AND r.request_id NOT IN (SELECT h.request_id FROM held_requests h))"
-							   " THEN 'side_effect_done'");
+		appendStringInfoString(&check, " WHEN taken_request.found THEN 'side_effect_done'");
 	if (wmail)
-		appendStringInfoString(&check,
-							   " WHEN EXISTS (SELECT 1 FROM bulkorder.mail_outbox m"
-							   " WHERE m.job_id = ($2::jsonb->>'job_id')::bigint AND m.order_no = i.target"
-							   " AND m.withdrawn_at IS NULL"
-							   " AND m.mail_id NOT IN (SELECT h.mail_id FROM held_mails h))"
-							   " THEN 'side_effect_done'");
+		appendStringInfoString(&check, " WHEN taken_mail.found THEN 'side_effect_done'");
 	appendStringInfoString(&check, " WHEN NOT coalesce((");
 	if (condition)
 		appendStringInfoString(&check, condition);
@@ -324,6 +314,29 @@ bulk_compose_revert(const char *page, const char *operation, bool reapply, BulkS
 	append_image_record(&check, table, "s.after", "a", cols, ncols,
 						condition != NULL || nrules > 0 || before_sql != NULL);
 	appendStringInfoString(&check, " ON true");
+
+	/*
+	 * side_effect_done: a live outbox row of the target that the revert
+	 * could not lock, probed per target (LATERAL with LIMIT).  As an EXISTS
+	 * in the CASE, the planner, which expects few rows of a job just
+	 * written, chose its hashed form: every chunk read all the job's
+	 * requests (and, through the shop's key, every request of the shop),
+	 * so the revert grew with the job and with the queue's history.
+	 */
+	if (wreq)
+		appendStringInfoString(&check,
+							   " LEFT JOIN LATERAL (SELECT true AS found FROM bulkorder.payment_requests r"
+							   " WHERE r.job_id = ($2::jsonb->>'job_id')::bigint AND r.order_no = i.target"
+							   " AND r.status <> 'withdrawn'"
+							   " AND r.request_id NOT IN (SELECT h.request_id FROM held_requests h)"
+							   " LIMIT 1) AS taken_request ON true");
+	if (wmail)
+		appendStringInfoString(&check,
+							   " LEFT JOIN LATERAL (SELECT true AS found FROM bulkorder.mail_outbox m"
+							   " WHERE m.job_id = ($2::jsonb->>'job_id')::bigint AND m.order_no = i.target"
+							   " AND m.withdrawn_at IS NULL"
+							   " AND m.mail_id NOT IN (SELECT h.mail_id FROM held_mails h)"
+							   " LIMIT 1) AS taken_mail ON true");
 	if (nop > 0)
 	{
 		/*
