@@ -19,7 +19,6 @@
  */
 #include "postgres.h"
 
-#include "catalog/pg_type.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -41,8 +40,8 @@ code_listed(const char *code, char **codes, int n)
  * list.  Only the changed columns, typed as the table's, when nothing but
  * the generic check and change reads the record: jsonb_populate_record of
  * the whole row type would look up and build every column of the table for
- * each target (a twenty-five column row for a one-field image: 5% of a
- * revert's instructions, bench/PROFILE.md).  Both read the image with the
+ * each target (a twenty-five column row for a one-field image: a tenth of
+ * the revert of a cancel, bench/PROFILE.md).  Both read the image with the
  * same input functions and typmods, and a field the image lacks is NULL.
  * A declared condition, rule or before image may read any column of the
  * record, so they get the whole row.
