@@ -36,29 +36,27 @@ code_listed(const char *code, char **codes, int n)
 }
 
 /*
- * An image (jsonb) of a target's row as a record named alias, in a FROM
- * list.  Only the changed columns, typed as the table's, when nothing but
- * the generic check and change reads the record: jsonb_populate_record of
- * the whole row type would look up and build every column of the table for
- * each target (a twenty-five column row for a one-field image: a tenth of
- * the revert of a cancel, bench/PROFILE.md).  Both read the image with the
- * same input functions and typmods, and a field the image lacks is NULL.
- * A declared condition, rule or before image may read any column of the
- * record, so they get the whole row.
+ * The column definition list of an image read as a record: the changed
+ * columns, typed as the table's ("(status pg_catalog.text)"); NULL for none
+ * (a record needs a column), where the whole row type is read.  A declared
+ * condition, rule or before image may read any column of the after image,
+ * so theirs is the whole row too.  jsonb_populate_record of the whole row
+ * type would look up and build every column of the table for each target (a
+ * twenty-five column row for a one-field image: a tenth of the revert of a
+ * cancel, bench/PROFILE.md); jsonb_to_record with this list reads the same
+ * fields with the same input functions and typmods, a field the image
+ * lacks NULL.
  */
-static void
-append_image_record(StringInfo buf, const char *table, const char *image, const char *alias,
-					char **cols, int ncols, bool whole_row)
+static char *
+image_columns(const char *table, char **cols, int ncols)
 {
+	StringInfoData buf;
 	Oid			relid;
 
-	if (whole_row || ncols == 0)
-	{
-		appendStringInfo(buf, "jsonb_populate_record(NULL::%s, %s) AS %s", table, image, alias);
-		return;
-	}
+	if (ncols == 0)
+		return NULL;
 	relid = DatumGetObjectId(DirectFunctionCall1(regclassin, CStringGetDatum(table)));
-	appendStringInfo(buf, "jsonb_to_record(%s) AS %s(", image, alias);
+	initStringInfo(&buf);
 	for (int i = 0; i < ncols; i++)
 	{
 		AttrNumber	attno = get_attnum(relid, cols[i]);
@@ -72,11 +70,23 @@ append_image_record(StringInfo buf, const char *table, const char *image, const 
 					 errmsg("column \"%s\" of table %s does not exist", cols[i], table),
 					 errhint("The operation's changed_columns name the columns its revert restores.")));
 		get_atttypetypmodcoll(relid, attno, &typid, &typmod, &collid);
-		appendStringInfo(buf, "%s%s %s", i > 0 ? ", " : "", quote_identifier(cols[i]),
+		appendStringInfo(&buf, "%s%s %s", i > 0 ? ", " : "(", quote_identifier(cols[i]),
 						 format_type_extended(typid, typmod,
 											  FORMAT_TYPE_TYPEMOD_GIVEN | FORMAT_TYPE_FORCE_QUALIFY));
 	}
-	appendStringInfoChar(buf, ')');
+	appendStringInfoChar(&buf, ')');
+	return buf.data;
+}
+
+/* An image (jsonb) as a record named alias, in a FROM list: image_columns' */
+static void
+append_image_record(StringInfo buf, const char *table, const char *image, const char *alias,
+					const char *columns)
+{
+	if (columns)
+		appendStringInfo(buf, "jsonb_to_record(%s) AS %s%s", image, alias, columns);
+	else
+		appendStringInfo(buf, "jsonb_populate_record(NULL::%s, %s) AS %s", table, image, alias);
 }
 
 /*
@@ -159,7 +169,9 @@ bulk_compose_revert(const char *page, const char *operation, bool reapply, BulkS
 			   *apply_sql,
 			   *prelock_sql,
 			   *lock_sql,
-			   *revert_visible;
+			   *revert_visible,
+			   *before_columns,
+			   *after_columns;
 	char	  **cols,
 			  **effects,
 			  **codes,
@@ -173,7 +185,8 @@ bulk_compose_revert(const char *page, const char *operation, bool reapply, BulkS
 				neffects,
 				nrules,
 				nop = 0;
-	bool		withdraw,
+	bool		whole_after,
+				withdraw,
 				wreq = false,
 				wmail = false;
 	StringInfoData prefix,
@@ -212,6 +225,15 @@ bulk_compose_revert(const char *page, const char *operation, bool reapply, BulkS
 	messages = rd.rules.messages;
 	nrules = rd.rules.n;
 	revert_visible = rd.visible_condition;
+
+	/*
+	 * The images' columns, typed once, where a record reads them: the
+	 * generic change's before image, the generic check's after image (an
+	 * apply_sql's changed columns need not be the table's).
+	 */
+	whole_after = condition || nrules > 0 || before_sql;
+	before_columns = (apply_sql && whole_after) ? NULL : image_columns(table, cols, ncols);
+	after_columns = whole_after ? NULL : before_columns;
 
 	op = palloc0(sizeof(BulkOperation));
 	op->page = pstrdup(page);
@@ -310,8 +332,7 @@ bulk_compose_revert(const char *page, const char *operation, bool reapply, BulkS
 					 " LIMIT 1) AS s ON true"
 					 " LEFT JOIN %s AS t ON t.%s = i.target AND (%s) LEFT JOIN LATERAL ",
 					 table, key, (revert_visible && !reapply) ? revert_visible : visible);
-	append_image_record(&check, table, "s.after", "a", cols, ncols,
-						condition != NULL || nrules > 0 || before_sql != NULL);
+	append_image_record(&check, table, "s.after", "a", after_columns);
 	appendStringInfoString(&check, " ON true");
 
 	/*
@@ -388,7 +409,7 @@ bulk_compose_revert(const char *page, const char *operation, bool reapply, BulkS
 		 * statement, so the version it read is the latest and cannot move.
 		 */
 		appendStringInfoString(&run, " FROM eligible s CROSS JOIN LATERAL ");
-		append_image_record(&run, table, "s.before", "b", cols, ncols, false);
+		append_image_record(&run, table, "s.before", "b", before_columns);
 		appendStringInfo(&run, " WHERE t.ctid = s.tid AND t.%s = s.target RETURNING t.%s AS target, ",
 						 key, key);
 		bulk_append_image(&run, "t", cols, ncols);
